@@ -1,0 +1,5 @@
+import sys
+
+from jaxinterp.cli import main
+
+sys.exit(main())

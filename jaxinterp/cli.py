@@ -1,0 +1,44 @@
+"""The ``jaxinterp`` command.
+
+Each subcommand lives in ``jaxinterp/commands/<name>.py`` and defines
+``add_parser(subparsers)`` (returning its parser) and ``run(args) -> int``.
+Adding a command means adding a file and one entry to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("demo",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jaxinterp",
+        description="Interpretability of convolutional vision networks in JAX/Flax.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"jaxinterp.commands.{name}")
+        sub_parser = module.add_parser(sub)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except (ValueError, FileNotFoundError) as err:  # user errors: message, no traceback
+        print(f"jaxinterp {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Shared fixtures: a PRNG key, the path of ../shared/data, and skips when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_enable_x64", False)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("JAXINTERP_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def key():
+    return jax.random.key(0)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data beside the checkout; skipped with a reason in a user's clone."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real-data test: {SHARED_DATA} is absent (it exists in CI, not in a user's clone)")
+    return SHARED_DATA
+
+
+def shared_file(relative: str) -> Path:
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"real-data test: {path} is absent (it exists in CI, not in a user's clone)")
+    return path
