@@ -1,0 +1,17 @@
+"""jaxinterp: interpretability of convolutional vision networks in JAX/Flax."""
+
+from jaxinterp import directions, models, parallel, scores, similarity
+from jaxinterp.checkpoint import load_variables, save_variables
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "directions",
+    "load_variables",
+    "models",
+    "parallel",
+    "save_variables",
+    "scores",
+    "similarity",
+]

@@ -1,0 +1,234 @@
+"""K-means in pure JAX: full-batch Lloyd with k-means++ or identity init, and restarts.
+
+The paper fits K-means on unit-norm activation rows (METHODS.md §1.4); use
+:func:`unit_rows` first for that. ``spherical=True`` additionally keeps the
+centroids on the unit sphere and assigns by cosine (spherical K-means).
+
+Example::
+
+    state = kmeans.fit(key, unit_rows(acts), k=256)   # KMeansState(centroids [k, d], ...)
+    f = kmeans.transform(state, unit_rows(acts))      # [n, k] projections
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxinterp.directions._checks import check_acts
+
+
+class KMeansState(NamedTuple):
+    """centroids [k, d]; inertia [] (sum of squared distances, or of 1 - cos if spherical);
+    n_iter [] Lloyd iterations run."""
+
+    centroids: jax.Array
+    inertia: jax.Array
+    n_iter: jax.Array
+
+
+def unit_rows(acts: jax.Array, eps: float = 1e-6) -> jax.Array:
+    """[n, d] -> rows divided by max(‖row‖, eps) (the paper's Â)."""
+    norms = jnp.linalg.norm(acts, axis=-1, keepdims=True)
+    return acts / jnp.maximum(norms, eps)
+
+
+def _scores(x, x_sq, centroids, spherical):
+    """Per-sample cost to each centroid [n, k]: squared distance, or 1 - cos if spherical."""
+    cross = x @ centroids.T
+    if spherical:
+        return 1.0 - cross
+    c_sq = jnp.sum(centroids**2, axis=-1)
+    return jnp.maximum(x_sq[:, None] - 2.0 * cross + c_sq[None, :], 0.0)
+
+
+def _assign(x, x_sq, centroids, spherical):
+    cost = _scores(x, x_sq, centroids, spherical)
+    labels = jnp.argmin(cost, axis=-1)
+    return labels, jnp.take_along_axis(cost, labels[:, None], axis=-1)[:, 0]
+
+
+def _update(x, labels, centroids, spherical):
+    k = centroids.shape[0]
+    sums = jax.ops.segment_sum(x, labels, num_segments=k)
+    counts = jax.ops.segment_sum(jnp.ones(x.shape[0], x.dtype), labels, num_segments=k)
+    if spherical:
+        norms = jnp.linalg.norm(sums, axis=-1, keepdims=True)
+        new = sums / jnp.maximum(norms, 1e-12)
+    else:
+        new = sums / jnp.maximum(counts, 1.0)[:, None]
+    # an empty cluster keeps its centroid
+    return jnp.where((counts > 0)[:, None], new, centroids)
+
+
+def lloyd_step(x: jax.Array, centroids: jax.Array, spherical: bool = False) -> tuple[jax.Array, jax.Array]:
+    """One Lloyd iteration: [n, d], [k, d] -> (new centroids [k, d], inertia before the update [])."""
+    x_sq = jnp.sum(x**2, axis=-1)
+    labels, cost = _assign(x, x_sq, centroids, spherical)
+    return _update(x, labels, centroids, spherical), jnp.sum(cost)
+
+
+def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int, n_local_trials: int | None = None) -> jax.Array:
+    """Greedy k-means++ seeding (as scikit-learn): [n, d] -> [k, d] initial centroids."""
+    n = x.shape[0]
+    trials = n_local_trials or 2 + int(math.log(k))
+    x_sq = jnp.sum(x**2, axis=-1)
+
+    def sq_dist(points):  # [t, d] -> [t, n]
+        return jnp.maximum(
+            jnp.sum(points**2, -1)[:, None] - 2.0 * points @ x.T + x_sq[None, :], 0.0
+        )
+
+    key, first_key = jax.random.split(key)
+    first = jax.random.randint(first_key, (), 0, n)
+    centroids = jnp.zeros((k, x.shape[1]), x.dtype).at[0].set(x[first])
+    closest = sq_dist(x[first][None])[0]
+
+    def body(i, carry):
+        centroids, closest, key = carry
+        key, sub = jax.random.split(key)
+        total = jnp.sum(closest)
+        probs = jnp.where(total > 0, closest / jnp.maximum(total, 1e-30), 1.0 / n)
+        cand = jax.random.choice(sub, n, (trials,), p=probs)
+        cand_closest = jnp.minimum(closest[None, :], sq_dist(x[cand]))
+        best = jnp.argmin(jnp.sum(cand_closest, axis=-1))
+        return centroids.at[i].set(x[cand[best]]), cand_closest[best], key
+
+    centroids, _, _ = jax.lax.fori_loop(1, k, body, (centroids, closest, key))
+    return centroids
+
+
+@partial(jax.jit, static_argnames=("max_iter", "spherical"))
+def _lloyd(x, centroids, tol, max_iter: int, spherical: bool):
+    x_sq = jnp.sum(x**2, axis=-1)
+
+    def cond(carry):
+        _, shift, it = carry
+        return (it < max_iter) & (shift > tol)
+
+    def body(carry):
+        c, _, it = carry
+        labels, _ = _assign(x, x_sq, c, spherical)
+        new = _update(x, labels, c, spherical)
+        return new, jnp.sum((new - c) ** 2), it + 1
+
+    init = (centroids, jnp.asarray(jnp.inf, x.dtype), jnp.asarray(0, jnp.int32))
+    centroids, _, n_iter = jax.lax.while_loop(cond, body, init)
+    _, cost = _assign(x, x_sq, centroids, spherical)
+    return KMeansState(centroids, jnp.sum(cost), n_iter)
+
+
+_seed = jax.jit(kmeans_plus_plus, static_argnames=("k", "n_local_trials"))
+
+
+def fit(
+    key: jax.Array,
+    acts: jax.Array,
+    k: int,
+    *,
+    init: str | jax.Array = "k-means++",
+    n_init: int = 1,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    spherical: bool = False,
+) -> KMeansState:
+    """Fit K-means to ``acts`` [n, d] and return the best of ``n_init`` restarts.
+
+    Args:
+      key: PRNG key (seeding and restarts).
+      acts: [n, d] float array, finite.
+      k: number of centroids, 1 <= k <= n.
+      init: ``"k-means++"``, ``"identity"`` (k == d: centroids start on the neuron
+        axes, one restart, as the paper does when K equals the number of neurons),
+        or a [k, d] array of initial centroids.
+      n_init: restarts (ignored for a deterministic init).
+      max_iter, tol: stop after ``max_iter`` iterations or when the total squared
+        centroid shift falls to ``tol`` times the mean feature variance (scikit-learn's rule).
+      spherical: cosine assignment with unit-norm centroids.
+
+    Returns:
+      KMeansState(centroids [k, d], inertia [], n_iter []).
+    """
+    check_acts(acts)
+    n, d = acts.shape
+    if not 1 <= k <= n:
+        raise ValueError(
+            f"k must be between 1 and the number of samples ({n}), got k={k}; "
+            "use fewer clusters or more samples"
+        )
+    x = jnp.asarray(acts, jnp.float32)
+    abs_tol = float(tol) * float(jnp.mean(jnp.var(x, axis=0)))
+    if isinstance(init, str) and init == "identity":
+        if k != d:
+            raise ValueError(f"init='identity' needs k == n_features ({d}), got k={k}")
+        inits = [jnp.eye(d, dtype=x.dtype)]
+    elif isinstance(init, str) and init == "k-means++":
+        keys = jax.random.split(key, n_init)
+        inits = [_seed(kk, x, k) for kk in keys]
+    elif isinstance(init, str):
+        raise ValueError(f"init must be 'k-means++', 'identity' or a [k, d] array, got {init!r}")
+    else:
+        init = jnp.asarray(init, x.dtype)
+        if init.shape != (k, d):
+            raise ValueError(f"initial centroids must have shape ({k}, {d}), got {init.shape}")
+        inits = [init]
+    if spherical:
+        inits = [unit_rows(c, 1e-12) for c in inits]
+    best = None
+    for c0 in inits:  # restarts: a handful, each a full jitted fit
+        state = _lloyd(x, c0, abs_tol, max_iter, spherical)
+        if best is None or float(state.inertia) < float(best.inertia):
+            best = state
+    return best
+
+
+def transform(state: KMeansState, acts: jax.Array, mode: str = "projection") -> jax.Array:
+    """[n, d] -> [n, k] direction activations.
+
+    ``"projection"``: acts · centroidᵀ (the refactored code's default);
+    ``"distance"``: -‖acts - centroid‖ (the September code). On unit-norm rows both
+    give the same top-M ranking per centroid.
+    """
+    if mode == "projection":
+        return acts @ state.centroids.T
+    if mode == "distance":
+        x_sq = jnp.sum(acts**2, axis=-1)
+        return -jnp.sqrt(_scores(acts, x_sq, state.centroids, spherical=False))
+    raise ValueError(f"mode must be 'projection' or 'distance', got {mode!r}")
+
+
+class KMeans:
+    """scikit-learn-style wrapper: ``KMeans(256).fit(A).cluster_centers_``."""
+
+    def __init__(self, n_clusters: int, *, init="k-means++", n_init: int = 1, max_iter: int = 300,
+                 tol: float = 1e-4, spherical: bool = False, random_state: int = 0):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.spherical = spherical
+        self.random_state = random_state
+
+    def fit(self, X, y=None) -> "KMeans":
+        self.state_ = fit(
+            jax.random.key(self.random_state), X, self.n_clusters, init=self.init,
+            n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, spherical=self.spherical,
+        )
+        self.cluster_centers_ = np.asarray(self.state_.centroids)
+        self.inertia_ = float(self.state_.inertia)
+        self.n_iter_ = int(self.state_.n_iter)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        x = jnp.asarray(X, jnp.float32)
+        labels, _ = _assign(x, jnp.sum(x**2, -1), self.state_.centroids, self.spherical)
+        return np.asarray(labels)
+
+    def transform(self, X) -> np.ndarray:
+        return np.asarray(transform(self.state_, jnp.asarray(X, jnp.float32)))
