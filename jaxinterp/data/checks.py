@@ -1,0 +1,52 @@
+"""Checks on images as they arrive from a user, and conversion to [0, 1] float32."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_images(images, channels: int | None = None, name: str = "images") -> None:
+    """``images`` must be [n, h, w, c] uint8 (0..255) or float in [0, 1], with ``channels`` channels."""
+    shape = getattr(images, "shape", None)
+    dtype = getattr(images, "dtype", None)
+    if shape is None or dtype is None:
+        raise ValueError(
+            f"{name} must be an array [n, h, w, c], got {type(images).__name__}; "
+            "wrap it with np.asarray(...)"
+        )
+    if len(shape) != 4:
+        hint = (
+            " add a batch axis (images[None]) for one image, or a channel axis"
+            " (images[..., None]) for grayscale"
+            if len(shape) == 3
+            else ""
+        )
+        raise ValueError(
+            f"{name} must have rank 4 [n, h, w, c] (NHWC), got rank {len(shape)} with shape "
+            f"{tuple(shape)};{hint or ' reshape to NHWC'}"
+        )
+    if shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(shape)}); pass at least one image")
+    if not (np.issubdtype(dtype, np.uint8) or np.issubdtype(dtype, np.floating)):
+        raise ValueError(
+            f"{name} must be uint8 (0..255) or float (0..1), got dtype {dtype}; "
+            "convert with images.astype(np.uint8) or images.astype(np.float32) / 255"
+        )
+    if channels is not None and shape[-1] != channels:
+        hint = (
+            " the array looks NCHW: transpose with images.transpose(0, 2, 3, 1)"
+            if shape[1] == channels
+            else ""
+        )
+        raise ValueError(
+            f"{name} must have {channels} channel(s) in the last axis (NHWC), got shape "
+            f"{tuple(shape)} with {shape[-1]};{hint or ' convert the images to the model input'}"
+        )
+
+
+def to_unit_float(images) -> np.ndarray:
+    """uint8 0..255 -> float32 0..1; float arrays are returned as float32 unchanged."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    return images.astype(np.float32)
