@@ -35,7 +35,7 @@ class SmallCNN(ImageModel):
       num_classes: outputs of ``fc``.
     """
 
-    widths: Sequence[int] = (16, 32, 64)
+    widths: Sequence[int] = (16, 64, 64)
     num_classes: int = 10
 
     MEAN: ClassVar[tuple[float, ...]] = (0.5,)
