@@ -86,6 +86,10 @@ def run_demo(
     held-out test split (primary) and on the training split.
     """
     out = Path(out)
+    known = models.layer_names(models.get(ARCH), models.init(models.get(ARCH), jax.random.key(0)),
+                               (1, 8, 8, 1))
+    if layer not in known:  # before training, not after
+        raise ValueError(f"unknown layer name(s) [{layer!r}]. Available layers: {', '.join(known)}")
     out.mkdir(parents=True, exist_ok=True)
     model, variables, meta = demo_model(epochs, seed, progress, log)
     splits = {"test": load_digits("test"), "train": load_digits("train")}
