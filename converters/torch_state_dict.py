@@ -116,7 +116,7 @@ def _format_problem(path: Path) -> str | None:
 def _load_problem(err: Exception) -> str:
     """A short diagnosis of an exception raised by ``torch.load(weights_only=True)``."""
     text = str(err).strip()
-    if isinstance(err, EOFError) or "central directory" in text:
+    if isinstance(err, EOFError) or "EOF" in text or "central directory" in text:
         return "the file ends early (truncated). Fix: re-download or re-save the checkpoint."
     if "Weights only load failed" in text:
         return (
@@ -124,7 +124,7 @@ def _load_problem(err: Exception) -> str:
             "weights_only=True refuses to execute. Fix: load it where its code is trusted and "
             "re-save the weights with torch.save(model.state_dict(), path)."
         )
-    first = text.splitlines()[0][:200] if text else ""
+    first = text.splitlines()[0][:200].rstrip(".") if text else ""
     return (
         f"torch.load(weights_only=True) failed with {type(err).__name__}: {first}. "
         "Fix: check that the file is complete and was written by torch.save."
