@@ -20,7 +20,7 @@ block output), like a PyTorch forward hook.
 from __future__ import annotations
 
 import functools
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 import jax
 import flax.linen as nn
