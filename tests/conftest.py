@@ -12,7 +12,17 @@ import pytest
 jax.config.update("jax_enable_x64", False)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("JAXINTERP_SHARED_DATA", REPO.parent / "shared" / "data"))
+def _find_shared_data() -> Path:
+    if "JAXINTERP_SHARED_DATA" in os.environ:
+        return Path(os.environ["JAXINTERP_SHARED_DATA"])
+    # ../shared beside the checkout (CI, the main checkout), or beside its parent (worktrees)
+    for root in (REPO.parent, REPO.parent.parent):
+        if (root / "shared" / "data").is_dir():
+            return root / "shared" / "data"
+    return REPO.parent / "shared" / "data"
+
+
+SHARED_DATA = _find_shared_data()
 
 
 @pytest.fixture
