@@ -12,6 +12,7 @@ import pytest
 jax.config.update("jax_enable_x64", False)
 
 REPO = Path(__file__).resolve().parents[1]
+
 def _find_shared_data() -> Path:
     if "JAXINTERP_SHARED_DATA" in os.environ:
         return Path(os.environ["JAXINTERP_SHARED_DATA"])

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import flax.linen as nn
 
 from jaxinterp.models.base import ImageModel, ReLU
+from jaxinterp.models.layers import batch_norm
 
 
 class GlobalAvgPool(nn.Module):
@@ -20,11 +21,6 @@ class GlobalAvgPool(nn.Module):
     @nn.compact
     def __call__(self, x):
         return jnp.mean(x, axis=(1, 2))
-
-
-def batch_norm(train: bool, name: str) -> nn.BatchNorm:
-    """BatchNorm with PyTorch's defaults (momentum 0.1 -> Flax 0.9, eps 1e-5)."""
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)
 
 
 class SmallCNN(ImageModel):
