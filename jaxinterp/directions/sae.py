@@ -168,6 +168,7 @@ def fit(
     l1_coeff: float = 1e-3,
     topk: int = 32,
     bandwidth: float = 1e-3,
+    init_threshold: float = 1e-3,
     decoder_bias: bool = False,
     learning_rate: float = 1e-3,
     batch_size: int = 4096,
@@ -187,7 +188,7 @@ def fit(
       l1_mode: ``"sharkey"`` (λ·mean_batch‖c‖₁/K) or ``"authors"`` (λ·Σ|c|); ``"l1"`` only.
       l1_coeff: λ (the L0 coefficient for ``"jumprelu"``).
       topk: active codes per sample for ``"topk"``.
-      bandwidth: JumpReLU straight-through kernel width.
+      bandwidth, init_threshold: JumpReLU straight-through kernel width and initial θ.
       decoder_bias: add a learned b_dec (subtracted before encoding); Sharkey has none.
       learning_rate, batch_size, max_steps: Adam schedule (batch sharded over local devices
         when it divides evenly).
@@ -206,7 +207,7 @@ def fit(
     check_k(k, np.iinfo(np.int32).max, what="k")
     config = SAEConfig(variant, l1_mode, float(l1_coeff), int(topk), float(bandwidth), bool(decoder_bias))
     optimizer = _adam(learning_rate)
-    params = init_params(jax.random.fold_in(key, 1), d, k)
+    params = init_params(jax.random.fold_in(key, 1), d, k, init_threshold)
     state = (params, optimizer.init(params))
 
     def step_fn(step, state):
