@@ -46,6 +46,25 @@ def _assign(x, x_sq, centroids, spherical):
     return labels, jnp.take_along_axis(cost, labels[:, None], axis=-1)[:, 0]
 
 
+def _assign_row(x_row, x_sq_row, centroids, c_sq, spherical):
+    """One sample: [d] -> (label [], cost []); vmapped over chunks by :func:`assign`."""
+    cross = centroids @ x_row
+    cost = 1.0 - cross if spherical else jnp.maximum(x_sq_row - 2.0 * cross + c_sq, 0.0)
+    label = jnp.argmin(cost)
+    return label, cost[label]
+
+
+def assign(x, centroids, spherical: bool = False, chunk: int = 1024):
+    """Nearest centroid of each sample: [n, d], [k, d] -> (labels [n], cost [n]).
+
+    Chunks of ``chunk`` rows (one GEMM each, argmin fused while the block is in
+    cache) measured about 2x faster on CPU than one [n, k] distance matrix.
+    """
+    c_sq = jnp.sum(centroids**2, axis=-1)
+    one = lambda xs: _assign_row(xs[0], xs[1], centroids, c_sq, spherical)  # noqa: E731
+    return jax.lax.map(one, (x, jnp.sum(x**2, axis=-1)), batch_size=min(chunk, x.shape[0]))
+
+
 def lloyd_step(x: jax.Array, centroids: jax.Array, spherical: bool = False) -> tuple[jax.Array, jax.Array]:
     """One Lloyd iteration: [n, d], [k, d] -> (new centroids [k, d], inertia before the update [])."""
     x_sq = jnp.sum(x**2, axis=-1)
@@ -86,21 +105,19 @@ def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int, n_local_trials: int |
 
 @partial(jax.jit, static_argnames=("max_iter", "spherical"))
 def _lloyd(x, w, centroids, tol, max_iter: int, spherical: bool):
-    x_sq = jnp.sum(x**2, axis=-1)
-
     def cond(carry):
         _, shift, it = carry
         return (it < max_iter) & (shift > tol)
 
     def body(carry):
         c, _, it = carry
-        labels, cost = _assign(x, x_sq, c, spherical)
+        labels, cost = assign(x, c, spherical)
         new = centroid_update(x, w, labels, cost, c, spherical)[0]
         return new, jnp.sum((new - c) ** 2), it + 1
 
     init = (centroids, jnp.asarray(jnp.inf, x.dtype), jnp.asarray(0, jnp.int32))
     centroids, _, n_iter = jax.lax.while_loop(cond, body, init)
-    _, cost = _assign(x, x_sq, centroids, spherical)
+    _, cost = assign(x, centroids, spherical)
     return KMeansState(centroids, jnp.sum(w * cost), n_iter)
 
 
@@ -132,9 +149,11 @@ def fit(
       max_iter, tol: stop after ``max_iter`` iterations or when the total squared
         centroid shift falls to ``tol`` times the mean feature variance (scikit-learn's rule).
       spherical: cosine assignment with unit-norm centroids.
-      algorithm: ``"lloyd"`` (every distance, every iteration), ``"bounded"`` (the same
-        iterations, skipping samples whose bounds prove their label cannot change;
-        euclidean only) or ``"auto"`` (bounded unless spherical).
+      algorithm: ``"lloyd"`` (every distance, every iteration; ``"auto"`` picks it) or
+        ``"bounded"`` (the same iterations, skipping samples whose Hamerly bounds prove
+        their label cannot change; euclidean only). Bounds pay off on well-clustered,
+        low-dimensional data; on 256-d ReLU activations with K=256 nearly every sample
+        needed its distances every iteration, so ``"lloyd"`` is the default.
 
     Returns:
       KMeansState(centroids [k, d], inertia [], n_iter []).
@@ -145,7 +164,7 @@ def fit(
     check_k(k, n)
     if spherical and algorithm == "bounded":
         raise ValueError("algorithm='bounded' is euclidean; use algorithm='lloyd' with spherical=True")
-    bounded = algorithm == "bounded" or (algorithm == "auto" and not spherical)
+    bounded = algorithm == "bounded"
     x, w = shard_samples(acts)
     abs_tol = float(tol) * float(jnp.mean(jnp.var(jnp.asarray(acts, jnp.float32), axis=0)))
     if isinstance(init, str) and init == "identity":
