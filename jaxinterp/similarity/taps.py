@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import flax
 import flax.linen as nn
 
 
@@ -35,7 +36,16 @@ def _run(model: nn.Module, layers: Sequence[str], call: Callable[[], Any]) -> tu
         return out
 
     with nn.intercept_methods(interceptor):
-        call()
+        try:
+            call()
+        except flax.errors.ScopeParamNotFoundError as err:
+            # a wanted layer was not met before the layers that the variables cover ran out
+            missing = [name for name in layers if name not in found]
+            raise ValueError(
+                f"{type(model).__name__} has no layer(s) {missing} among the layers its variables "
+                f"cover: {', '.join(s for s in seen if s)}. Check the names (torchvision-style, "
+                f"e.g. 'features.11'); if the layer exists, pass variables that include it ({err})"
+            ) from None
     return found, seen
 
 
