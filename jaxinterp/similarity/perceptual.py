@@ -14,7 +14,6 @@ one Gram product per layer. The similarity is s_l = -d_l and s = Σ_l s_l.
 from __future__ import annotations
 
 import warnings
-from functools import partial
 from typing import Any, Callable, Sequence
 
 import jax
