@@ -16,11 +16,11 @@ def test_demo_end_to_end(tmp_path, monkeypatch, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_neurons"] == summary["k"] == 64
     assert summary["model"]["test_accuracy"] > 0.5  # a trained model, not random weights
-    for metric in ("colour", "label"):
+    for metric in ("colour", "features", "label"):
         for split in ("test", "train"):
             assert set(summary["mean_ii"][split][metric]) == {"neurons", "kmeans"}
     page = (out / "index.html").read_text()
-    for png in ("ii_boxplot.png", "exemplars_colour.png", "exemplars_label.png"):
+    for png in ("ii_boxplot.png", "exemplars_colour.png", "exemplars_features.png", "exemplars_label.png"):
         assert (out / png).stat().st_size > 1000 and png in page
     # the second run reuses the cached model instead of training again
     assert main(["demo", "--out", str(out), "--epochs", "3", "--no-progress"]) == 0

@@ -28,7 +28,8 @@ from jaxinterp.train import accuracy, train
 
 ARCH = "small_cnn"
 LAYER = "relu2"
-METRICS = ("colour", "label")
+METRICS = ("colour", "features", "label")
+FEATURE_LAYERS = ("relu1", "relu2")
 
 
 def cache_dir() -> Path:
@@ -92,6 +93,14 @@ def run_demo(
         raise ValueError(f"unknown layer name(s) [{layer!r}]. Available layers: {', '.join(known)}")
     out.mkdir(parents=True, exist_ok=True)
     model, variables, meta = demo_model(epochs, seed, progress, log)
+    # mid-level similarity: LPIPS-style distance on an independently trained copy
+    # (another seed), so the network under study is not judged by its own features
+    judge, judge_variables, judge_meta = demo_model(epochs, seed + 1, progress, log)
+    metrics = {
+        "colour": similarity.colour,
+        "label": similarity.label,
+        "features": similarity.model_features(judge, judge_variables, FEATURE_LAYERS),
+    }
     splits = {"test": load_digits("test"), "train": load_digits("train")}
     acts = {
         name: capture(model, variables, ds.images, [layer], "mean", progress=progress)[layer]
@@ -113,7 +122,7 @@ def run_demo(
         images01 = ds.images.astype(np.float32) / 255.0
         ii[split] = {}
         for metric_name in METRICS:
-            metric = similarity.get(metric_name)
+            metric = metrics[metric_name]
             feats = metric.featurize(images01, ds.labels)
             ii[split][metric_name] = {
                 s: np.asarray(interpretability_index_all(f, metric, feats, m=m))
@@ -129,6 +138,11 @@ def run_demo(
         "n_neurons": n_neurons,
         "k": int(km.centroids.shape[0]),
         "m": m,
+        "similarities": {
+            "colour": "-||mean colour difference||",
+            "label": "1[same class]",
+            "features": f"-LPIPS-style distance on {list(FEATURE_LAYERS)} of {ARCH} seed {seed + 1}",
+        },
         "kmeans": {"init": "identity", "inertia": float(km.inertia), "n_iter": int(km.n_iter),
                    "fit_on": "train split, unit-norm rows"},
         "mean_ii": {
@@ -173,8 +187,12 @@ def run_demo(
             f"{meta['test_accuracy']:.3f}); activations of <code>{layer}</code> "
             f"(spatial mean, {n_neurons} channels); K-means with K = N on unit-norm rows of the "
             "training split, identity init; II with M = "
-            f"{m} on the held-out test split (primary) and the training split. Colour similarity "
-            "on grayscale digits is the mean-intensity distance.</p>"
+            f"{m} on the held-out test split (primary) and the training split. Similarities: "
+            "<b>colour</b> (on grayscale digits, the mean-intensity distance), <b>label</b> "
+            "(same digit class), and <b>features</b>: an LPIPS-style distance (unit-normalised "
+            f"channels, uniform weights) on layers {', '.join(FEATURE_LAYERS)} of a second "
+            f"{ARCH} trained with seed {seed + 1} (test accuracy "
+            f"{judge_meta['test_accuracy']:.3f}), not the network under study.</p>"
         )),
         ("Mean Interpretability Index", table(
             ["split", "similarity", "neurons", "K-means", "K-means − neurons"], rows)),
