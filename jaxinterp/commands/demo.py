@@ -17,6 +17,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--layer", default="relu2", help="layer to analyse (default: relu2)")
     p.add_argument("--epochs", type=int, default=15, help="training epochs (default: 15)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--directions", default="neurons,kmeans",
+        help="comma-separated direction sets: neurons, kmeans, minibatch_kmeans, pca, ica, nmf, "
+        "sae (default: neurons,kmeans)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p
 
@@ -25,10 +30,11 @@ def run(args) -> int:
     from jaxinterp.recipes.demo import run_demo
 
     summary = run_demo(args.out, layer=args.layer, epochs=args.epochs, seed=args.seed,
+                       directions=[d.strip() for d in args.directions.split(",") if d.strip()],
                        progress=not args.no_progress)
     print(f"report: {summary['report']}")
     parts = [
-        f"{metric}: neurons {d['neurons']:.4g} vs K-means {d['kmeans']:.4g}"
+        f"{metric}: " + " vs ".join(f"{s} {v:.4g}" for s, v in d.items())
         for metric, d in summary["mean_ii"]["test"].items()
     ]
     print(f"mean II (test split, {summary['layer']}, N=K={summary['k']}): " + "; ".join(parts))

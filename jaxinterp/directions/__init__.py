@@ -10,6 +10,7 @@ from jaxinterp.directions.kmeans import KMeans, KMeansState, unit_rows
 from jaxinterp.directions.minibatch_kmeans import MiniBatchKMeans, MiniBatchKMeansState
 from jaxinterp.directions.neurons import NeuronsState
 from jaxinterp.directions.nmf import NMF, NMFState
+from jaxinterp.directions.paper import fit_on_activations
 from jaxinterp.directions.pca import PCA, PCAState
 from jaxinterp.directions.registry import DIRECTION_SETS, DirectionSet, fit_by_name
 from jaxinterp.directions.sae import SAEConfig, SAEState, SparseAutoencoder
@@ -32,6 +33,7 @@ __all__ = [
     "SAEState",
     "SparseAutoencoder",
     "fit_by_name",
+    "fit_on_activations",
     "ica",
     "kmeans",
     "minibatch_kmeans",

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import jax
 import numpy as np
@@ -21,7 +21,7 @@ from jaxinterp import models, similarity
 from jaxinterp.capture import capture
 from jaxinterp.checkpoint import load_variables, save_variables
 from jaxinterp.data import load_digits
-from jaxinterp.directions import kmeans, unit_rows
+from jaxinterp.directions import fit_on_activations
 from jaxinterp.report import exemplar_grid, figure, ii_boxplot, page, table
 from jaxinterp.scores import interpretability_index_all
 from jaxinterp.train import accuracy, train
@@ -77,15 +77,25 @@ def run_demo(
     m: int = 5,
     epochs: int = 15,
     seed: int = 0,
+    directions: Sequence[str] = ("neurons", "kmeans"),
     progress: bool = True,
     log: Callable = print,
 ) -> dict:
     """Run the demo and write ``out/index.html``, ``summary.json``, ``arrays.npz`` and PNGs.
 
-    Directions are fit on the training split's activations (unit-norm rows,
-    K = N, identity init as the paper does for K = N); II is computed on the
-    held-out test split (primary) and on the training split.
+    ``directions`` are direction-set names (``jaxinterp.directions.DIRECTION_SETS``),
+    each fit with K = N on the training split's activations as METHODS.md §1.4
+    prescribes (:func:`~jaxinterp.directions.fit_on_activations`); II is computed
+    on the held-out test split (primary) and on the training split.
     """
+    from jaxinterp.directions import DIRECTION_SETS
+
+    directions = list(dict.fromkeys(directions))
+    unknown = [d for d in directions if d not in DIRECTION_SETS]
+    if unknown:
+        raise ValueError(f"unknown direction set(s) {unknown}; choose from {sorted(DIRECTION_SETS)}")
+    if "neurons" not in directions:
+        directions.insert(0, "neurons")  # the baseline every figure compares against
     out = Path(out)
     known = models.layer_names(models.get(ARCH), models.init(models.get(ARCH), jax.random.key(0)),
                                (1, 8, 8, 1))
@@ -107,13 +117,12 @@ def run_demo(
         for name, ds in splits.items()
     }
     n_neurons = acts["train"].shape[1]
-    km = kmeans.fit(jax.random.key(seed), unit_rows(acts["train"]), n_neurons, init="identity")
+    fitted = {}
+    for d_name in directions:  # a handful of direction sets, each fit once
+        log(f"fitting {d_name} (K={n_neurons}) on {len(acts['train'])} training activations ...")
+        fitted[d_name] = fit_on_activations(d_name, jax.random.key(seed), acts["train"], n_neurons)
     direction_acts = {
-        name: {
-            "neurons": a,
-            "kmeans": np.asarray(kmeans.transform(km, unit_rows(a))),
-        }
-        for name, a in acts.items()
+        split: {d: np.asarray(f[1](a)) for d, f in fitted.items()} for split, a in acts.items()
     }
 
     ii: dict = {}
@@ -136,28 +145,29 @@ def run_demo(
         "model": meta,
         "layer": layer,
         "n_neurons": n_neurons,
-        "k": int(km.centroids.shape[0]),
+        "k": n_neurons,
         "m": m,
         "similarities": {
             "colour": "-||mean colour difference||",
             "label": "1[same class]",
             "features": f"-LPIPS-style distance on {list(FEATURE_LAYERS)} of {ARCH} seed {seed + 1}",
         },
-        "kmeans": {"init": "identity", "inertia": float(km.inertia), "n_iter": int(km.n_iter),
-                   "fit_on": "train split, unit-norm rows"},
+        "directions": {d: {**f[2], "fit_on": "train split"} for d, f in fitted.items()},
         "mean_ii": {
             split: {mt: {s: float(np.mean(v)) for s, v in d.items()} for mt, d in per.items()}
             for split, per in ii.items()
         },
-        "frac_kmeans_beats_neurons_median": {
-            mt: float(np.mean(ii["test"][mt]["kmeans"] > np.median(ii["test"][mt]["neurons"])))
+        "frac_above_neuron_median": {
+            mt: {d: float(np.mean(ii["test"][mt][d] > np.median(ii["test"][mt]["neurons"])))
+                 for d in directions if d != "neurons"}
             for mt in METRICS
         },
     }
     np.savez(
         out / "arrays.npz",
         **{f"acts_{s}": a for s, a in acts.items()},
-        centroids=np.asarray(km.centroids),
+        **{f"directions_{d}": np.asarray(DIRECTION_SETS[d].directions(f[0]))
+           for d, f in fitted.items()},
         **{f"ii_{sp}_{mt}_{s}": v for sp, d in ii.items() for mt, dd in d.items() for s, v in dd.items()},
         **{f"exemplars_{sp}_{s}": v for sp, d in exemplars.items() for s, v in d.items()},
     )
@@ -165,28 +175,30 @@ def run_demo(
 
     figs = [(
         ii_boxplot(ii["test"], out / "ii_boxplot.png",
-                   title=f"{ARCH} {layer}: neurons vs K-means (K={n_neurons}), test split"),
-        f"Interpretability Index of the {n_neurons} neurons of {layer} and of {n_neurons} K-means "
-        "directions, per similarity, on the held-out digits (higher = more interpretable).",
+                   title=f"{ARCH} {layer}: {' vs '.join(directions)} (K={n_neurons}), test split"),
+        f"Interpretability Index of the {n_neurons} neurons of {layer} and of {n_neurons} "
+        f"directions of each other set ({', '.join(directions[1:]) or 'none'}), per similarity, "
+        "on the held-out digits (higher = more interpretable).",
     )]
     for metric_name in METRICS:
         figs.append((
             exemplar_grid(splits["test"].images, exemplars["test"],
                           {s: ii["test"][metric_name][s] for s in exemplars["test"]},
                           out / f"exemplars_{metric_name}.png", metric_name),
-            f"Top-{m} test images of neurons (left) and K-means directions (right) whose "
-            f"{metric_name} II sits at the 0, 25, 50, 75 and 100th percentile.",
+            f"Top-{m} test images of the units of each direction set ({', '.join(directions)}, "
+            f"left to right) whose {metric_name} II sits at the 0, 25, 50, 75 and 100th percentile.",
         ))
     rows = [
-        (split, mt, d["neurons"], d["kmeans"], d["kmeans"] - d["neurons"])
+        (split, mt, *(d[s] for s in directions))
         for split, per in summary["mean_ii"].items() for mt, d in per.items()
     ]
     sections = [
         ("What this is", (
             f"<p>A {ARCH} trained on scikit-learn's handwritten digits (test accuracy "
             f"{meta['test_accuracy']:.3f}); activations of <code>{layer}</code> "
-            f"(spatial mean, {n_neurons} channels); K-means with K = N on unit-norm rows of the "
-            "training split, identity init; II with M = "
+            f"(spatial mean, {n_neurons} channels); direction sets {', '.join(directions)} with "
+            "K = N fit on the training split (K-means, PCA, ICA and SAE on unit-norm rows, "
+            "K-means with identity init; NMF on raw activations); II with M = "
             f"{m} on the held-out test split (primary) and the training split. Similarities: "
             "<b>colour</b> (on grayscale digits, the mean-intensity distance), <b>label</b> "
             "(same digit class), and <b>features</b>: an LPIPS-style distance (unit-normalised "
@@ -195,7 +207,7 @@ def run_demo(
             f"{judge_meta['test_accuracy']:.3f}), not the network under study.</p>"
         )),
         ("Mean Interpretability Index", table(
-            ["split", "similarity", "neurons", "K-means", "K-means − neurons"], rows)),
+            ["split", "similarity", *directions], rows)),
         ("Figures", "".join(figure(p.name, c) for p, c in figs)),
     ]
     page(f"jaxinterp demo: {ARCH} on digits, layer {layer}", sections, out / "index.html")
