@@ -121,7 +121,7 @@ def _full_top(zt, blocks, m):
     return jax.lax.map(lambda ab: jax.lax.top_k(zt[ab[:, 0]] + zt[ab[:, 1]], m)[1], blocks)
 
 
-def pair_top_exemplars(zt, pairs, m=5, candidates=64, chunk=4096, full_chunk=128):
+def pair_top_exemplars(zt, pairs, m=5, candidates=256, chunk=4096, full_chunk=32):
     """Top-M images of z_a + z_b for every pair, exact.
 
     Args:
@@ -190,13 +190,24 @@ def ii_of_sets(idx, similarity, features=None, chunk=1024):
     return _ii_features(idx, features, pairwise, max(1, min(chunk, idx.shape[0])))
 
 
-def candidate_lookup(acts, metric, features, c=64, chunk=512) -> SimilarityLookup:
-    """Precompute similarities among the union of every neuron's top-``c`` images.
+def exemplar_images(acts, m=5, pairs=None, candidates=256) -> np.ndarray:
+    """Sorted unique indices of every image that synergy will score: each neuron's and each
+    pair sum's top-``m`` (the set over which to cache an expensive similarity)."""
+    zt = zscore_columns(jnp.asarray(acts)).T
+    pairs = all_pairs(zt.shape[0]) if pairs is None else np.asarray(pairs, np.int32)
+    top, _ = pair_top_exemplars(zt, pairs, m, candidates)
+    return np.unique(np.concatenate([np.asarray(top).ravel(),
+                                     np.asarray(jax.lax.top_k(zt, m)[1]).ravel()]))
 
-    Pair sums whose top-M falls outside this union are reported by :func:`ii_of_sets`.
-    """
-    zt = jnp.asarray(acts).T
-    images = np.unique(np.asarray(jax.lax.top_k(zt, c)[1]))
+
+def candidate_lookup(acts, metric, features, c=64, images=None, chunk=512) -> SimilarityLookup:
+    """Precompute similarities among candidate images: ``images`` if given (e.g.
+    :func:`exemplar_images`, which covers every pair exactly), else the union of every
+    neuron's top-``c`` images (pair sums whose top-M falls outside it are reported by
+    :func:`ii_of_sets`)."""
+    if images is None:
+        images = np.unique(np.asarray(jax.lax.top_k(jnp.asarray(acts).T, c)[1]))
+    images = np.asarray(images)
     pairwise = metric.pairwise if isinstance(metric, Similarity) else metric
     sub = take(features, jnp.asarray(images))
     rows = jax.lax.map(lambda i: pairwise(take(sub, i[None]), sub)[0], jnp.arange(images.size),
@@ -213,7 +224,7 @@ def synergy(
     features: Any = None,
     m: int = 5,
     pairs: np.ndarray | None = None,
-    candidates: int = 64,
+    candidates: int = 256,
     chunk: int = 4096,
 ) -> SynergyResult:
     """Synergy of neuron pairs (all N(N-1)/2 by default).
@@ -251,7 +262,7 @@ def synergy(
     ii = ii_of_sets(jax.lax.top_k(zt, m)[1], similarity, features, chunk)
     jp = jnp.asarray(pairs)
     syn = ii_pair - jnp.maximum(ii[jp[:, 0]], ii[jp[:, 1]])
-    rho = jnp.sum(zt[jp[:, 0]] * zt[jp[:, 1]], axis=1) / d
+    rho = ((zt @ zt.T) / d)[jp[:, 0], jp[:, 1]]  # one [N, N] product, not [P, D] rows
     max_syn = jnp.full((n,) + syn.shape[1:], -jnp.inf)
     max_syn = max_syn.at[jp[:, 0]].max(syn).at[jp[:, 1]].max(syn)
     return SynergyResult(jp, syn, ii_pair, ii, rho, max_syn, top, n_pruned)

@@ -6,6 +6,7 @@ import pytest
 
 from jaxinterp.scores.synergy import (
     candidate_lookup,
+    exemplar_images,
     pair_top_exemplars,
     synergy,
     synergy_matrix,
@@ -68,6 +69,9 @@ def test_lookup_equals_features(rng):
     by_lookup = synergy(jnp.asarray(acts), lookup)
     np.testing.assert_allclose(np.asarray(by_lookup.synergy), np.asarray(by_feats.synergy), rtol=1e-5,
                                atol=1e-6)
+    exact = candidate_lookup(acts, colour, feats, images=exemplar_images(acts))
+    np.testing.assert_allclose(np.asarray(synergy(jnp.asarray(acts), exact).synergy),
+                               np.asarray(by_feats.synergy), rtol=1e-5, atol=1e-6)
     small = candidate_lookup(acts, colour, feats, c=5)
     with pytest.raises(ValueError, match="not in the similarity lookup"):
         synergy(jnp.asarray(acts), small, candidates=0)
