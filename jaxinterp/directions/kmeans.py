@@ -14,22 +14,15 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.directions._checks import check_acts
-
-
-class KMeansState(NamedTuple):
-    """centroids [k, d]; inertia [] (sum of squared distances, or of 1 - cos if spherical);
-    n_iter [] Lloyd iterations run."""
-
-    centroids: jax.Array
-    inertia: jax.Array
-    n_iter: jax.Array
+from jaxinterp.directions._checks import check_acts, check_choice, check_k
+from jaxinterp.directions._kmeans_bounds import lloyd_bounded
+from jaxinterp.directions.kmeans_core import KMeansState, centroid_update
+from jaxinterp.parallel.samples import shard_samples
 
 
 def unit_rows(acts: jax.Array, eps: float = 1e-6) -> jax.Array:
@@ -53,24 +46,31 @@ def _assign(x, x_sq, centroids, spherical):
     return labels, jnp.take_along_axis(cost, labels[:, None], axis=-1)[:, 0]
 
 
-def _update(x, labels, centroids, spherical):
-    k = centroids.shape[0]
-    sums = jax.ops.segment_sum(x, labels, num_segments=k)
-    counts = jax.ops.segment_sum(jnp.ones(x.shape[0], x.dtype), labels, num_segments=k)
-    if spherical:
-        norms = jnp.linalg.norm(sums, axis=-1, keepdims=True)
-        new = sums / jnp.maximum(norms, 1e-12)
-    else:
-        new = sums / jnp.maximum(counts, 1.0)[:, None]
-    # an empty cluster keeps its centroid
-    return jnp.where((counts > 0)[:, None], new, centroids)
+def _assign_row(x_row, x_sq_row, centroids, c_sq, spherical):
+    """One sample: [d] -> (label [], cost []); vmapped over chunks by :func:`assign`."""
+    cross = centroids @ x_row
+    cost = 1.0 - cross if spherical else jnp.maximum(x_sq_row - 2.0 * cross + c_sq, 0.0)
+    label = jnp.argmin(cost)
+    return label, cost[label]
+
+
+def assign(x, centroids, spherical: bool = False, chunk: int = 1024):
+    """Nearest centroid of each sample: [n, d], [k, d] -> (labels [n], cost [n]).
+
+    Chunks of ``chunk`` rows (one GEMM each, argmin fused while the block is in
+    cache) measured about 2x faster on CPU than one [n, k] distance matrix.
+    """
+    c_sq = jnp.sum(centroids**2, axis=-1)
+    one = lambda xs: _assign_row(xs[0], xs[1], centroids, c_sq, spherical)  # noqa: E731
+    return jax.lax.map(one, (x, jnp.sum(x**2, axis=-1)), batch_size=min(chunk, x.shape[0]))
 
 
 def lloyd_step(x: jax.Array, centroids: jax.Array, spherical: bool = False) -> tuple[jax.Array, jax.Array]:
     """One Lloyd iteration: [n, d], [k, d] -> (new centroids [k, d], inertia before the update [])."""
     x_sq = jnp.sum(x**2, axis=-1)
     labels, cost = _assign(x, x_sq, centroids, spherical)
-    return _update(x, labels, centroids, spherical), jnp.sum(cost)
+    w = jnp.ones(x.shape[0], x.dtype)
+    return centroid_update(x, w, labels, cost, centroids, spherical)[0], jnp.sum(cost)
 
 
 def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int, n_local_trials: int | None = None) -> jax.Array:
@@ -104,23 +104,21 @@ def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int, n_local_trials: int |
 
 
 @partial(jax.jit, static_argnames=("max_iter", "spherical"))
-def _lloyd(x, centroids, tol, max_iter: int, spherical: bool):
-    x_sq = jnp.sum(x**2, axis=-1)
-
+def _lloyd(x, w, centroids, tol, max_iter: int, spherical: bool):
     def cond(carry):
         _, shift, it = carry
         return (it < max_iter) & (shift > tol)
 
     def body(carry):
         c, _, it = carry
-        labels, _ = _assign(x, x_sq, c, spherical)
-        new = _update(x, labels, c, spherical)
+        labels, cost = assign(x, c, spherical)
+        new = centroid_update(x, w, labels, cost, c, spherical)[0]
         return new, jnp.sum((new - c) ** 2), it + 1
 
     init = (centroids, jnp.asarray(jnp.inf, x.dtype), jnp.asarray(0, jnp.int32))
     centroids, _, n_iter = jax.lax.while_loop(cond, body, init)
-    _, cost = _assign(x, x_sq, centroids, spherical)
-    return KMeansState(centroids, jnp.sum(cost), n_iter)
+    _, cost = assign(x, centroids, spherical)
+    return KMeansState(centroids, jnp.sum(w * cost), n_iter)
 
 
 _seed = jax.jit(kmeans_plus_plus, static_argnames=("k", "n_local_trials"))
@@ -136,6 +134,7 @@ def fit(
     max_iter: int = 300,
     tol: float = 1e-4,
     spherical: bool = False,
+    algorithm: str = "auto",
 ) -> KMeansState:
     """Fit K-means to ``acts`` [n, d] and return the best of ``n_init`` restarts.
 
@@ -150,38 +149,50 @@ def fit(
       max_iter, tol: stop after ``max_iter`` iterations or when the total squared
         centroid shift falls to ``tol`` times the mean feature variance (scikit-learn's rule).
       spherical: cosine assignment with unit-norm centroids.
+      algorithm: ``"lloyd"`` (every distance, every iteration; ``"auto"`` picks it) or
+        ``"bounded"`` (the same iterations, skipping samples whose Hamerly bounds prove
+        their label cannot change; euclidean only). Bounds pay off on well-clustered,
+        low-dimensional data; on 256-d ReLU activations with K=256 nearly every sample
+        needed its distances every iteration, so ``"lloyd"`` is the default.
 
     Returns:
       KMeansState(centroids [k, d], inertia [], n_iter []).
     """
     check_acts(acts)
+    check_choice(algorithm, {"auto", "lloyd", "bounded"}, "algorithm")
     n, d = acts.shape
-    if not 1 <= k <= n:
-        raise ValueError(
-            f"k must be between 1 and the number of samples ({n}), got k={k}; "
-            "use fewer clusters or more samples"
-        )
-    x = jnp.asarray(acts, jnp.float32)
-    abs_tol = float(tol) * float(jnp.mean(jnp.var(x, axis=0)))
+    check_k(k, n)
+    if spherical and algorithm == "bounded":
+        raise ValueError("algorithm='bounded' is euclidean; use algorithm='lloyd' with spherical=True")
+    bounded = algorithm == "bounded"
+    x, w = shard_samples(acts)
+    abs_tol = float(tol) * float(jnp.mean(jnp.var(jnp.asarray(acts, jnp.float32), axis=0)))
     if isinstance(init, str) and init == "identity":
         if k != d:
-            raise ValueError(f"init='identity' needs k == n_features ({d}), got k={k}")
-        inits = [jnp.eye(d, dtype=x.dtype)]
+            raise ValueError(
+                f"init='identity' needs k == n_features ({d}), got k={k}; use init='k-means++'"
+            )
+        inits = [jnp.eye(d, dtype=jnp.float32)]
     elif isinstance(init, str) and init == "k-means++":
         keys = jax.random.split(key, n_init)
-        inits = [_seed(kk, x, k) for kk in keys]
+        x_seed = jnp.asarray(acts, jnp.float32)
+        inits = [_seed(kk, x_seed, k) for kk in keys]
     elif isinstance(init, str):
         raise ValueError(f"init must be 'k-means++', 'identity' or a [k, d] array, got {init!r}")
     else:
-        init = jnp.asarray(init, x.dtype)
+        init = jnp.asarray(init, jnp.float32)
         if init.shape != (k, d):
             raise ValueError(f"initial centroids must have shape ({k}, {d}), got {init.shape}")
+        check_acts(init, "initial centroids")
         inits = [init]
     if spherical:
         inits = [unit_rows(c, 1e-12) for c in inits]
     best = None
     for c0 in inits:  # restarts: a handful, each a full jitted fit
-        state = _lloyd(x, c0, abs_tol, max_iter, spherical)
+        if bounded:
+            state = lloyd_bounded(x, w, c0, abs_tol, max_iter)
+        else:
+            state = _lloyd(x, w, c0, abs_tol, max_iter, spherical)
         if best is None or float(state.inertia) < float(best.inertia):
             best = state
     return best
@@ -206,7 +217,9 @@ class KMeans:
     """scikit-learn-style wrapper: ``KMeans(256).fit(A).cluster_centers_``."""
 
     def __init__(self, n_clusters: int, *, init="k-means++", n_init: int = 1, max_iter: int = 300,
-                 tol: float = 1e-4, spherical: bool = False, random_state: int = 0):
+                 tol: float = 1e-4, spherical: bool = False, algorithm: str = "auto",
+                 random_state: int = 0):
+        self.algorithm = algorithm
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -219,6 +232,7 @@ class KMeans:
         self.state_ = fit(
             jax.random.key(self.random_state), X, self.n_clusters, init=self.init,
             n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, spherical=self.spherical,
+            algorithm=self.algorithm,
         )
         self.cluster_centers_ = np.asarray(self.state_.centroids)
         self.inertia_ = float(self.state_.inertia)

@@ -10,6 +10,7 @@ from jaxinterp.parallel.mesh import (
     round_up,
     shard_batch,
 )
+from jaxinterp.parallel.samples import maybe_shard_batch, shard_samples
 
 __all__ = [
     "AXIS",
@@ -19,5 +20,7 @@ __all__ = [
     "replicate",
     "replicated",
     "round_up",
+    "maybe_shard_batch",
     "shard_batch",
+    "shard_samples",
 ]

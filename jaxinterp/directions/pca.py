@@ -1,0 +1,94 @@
+"""PCA in pure JAX: eigendecomposition of the covariance, one GEMM over the (sharded) samples.
+
+Each component's sign is flipped so that its score distribution has positive
+skew (METHODS.md §1.4 [D]), so "top-activating" exemplars are the heavy tail.
+
+Example::
+
+    state = pca.fit(key, unit_rows(acts), k=256)   # PCAState(components [k, d], ...)
+    scores = pca.transform(state, unit_rows(acts))  # [n, k]
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxinterp.directions._checks import check_acts, check_k
+from jaxinterp.parallel.samples import shard_samples
+
+
+class PCAState(NamedTuple):
+    """components [k, d] (orthonormal rows); explained_variance [k] (descending, ddof=1);
+    mean [d]."""
+
+    components: jax.Array
+    explained_variance: jax.Array
+    mean: jax.Array
+
+
+def weighted_moments(x, w):
+    """x [n, d], w [n] (0/1) -> (mean [d], centred scatter matrix [d, d], n_true [])."""
+    n = jnp.sum(w)
+    mean = (w @ x) / n
+    xc = (x - mean) * w[:, None]
+    return mean, xc.T @ xc, n
+
+
+def positive_skew_signs(scores, w):
+    """scores [n, k], w [n] -> signs [k] in {-1, 1} making each score's third central moment >= 0."""
+    n = jnp.sum(w)
+    centred = scores - (w @ scores) / n
+    third = w @ centred**3
+    return jnp.where(third < 0, -1.0, 1.0).astype(scores.dtype)
+
+
+@jax.jit
+def _fit(x, w, k_index):
+    mean, scatter, n = weighted_moments(x, w)
+    evals, evecs = jnp.linalg.eigh(scatter / (n - 1.0))
+    order = jnp.argsort(-evals)[: k_index.shape[0]]
+    comps, var = evecs[:, order].T, jnp.maximum(evals[order], 0.0)
+    signs = positive_skew_signs((x - mean) @ comps.T, w)
+    return PCAState(comps * signs[:, None], var, mean)
+
+
+def fit(key: jax.Array | None, acts: jax.Array, k: int) -> PCAState:
+    """Fit the top ``k`` principal components of ``acts`` [n, d] (n >= 2, k <= d).
+
+    ``key`` is unused (PCA is deterministic; kept for the uniform ``fit(key, acts, k)``).
+    """
+    del key
+    check_acts(acts)
+    n, d = acts.shape
+    check_k(k, n, d)
+    if n < 2:
+        raise ValueError(f"PCA needs at least 2 samples to estimate a covariance, got {n}")
+    x, w = shard_samples(acts)
+    return _fit(x, w, jnp.zeros(k))
+
+
+def transform(state: PCAState, acts: jax.Array) -> jax.Array:
+    """[n, d] -> [n, k] component scores (centred projections)."""
+    return (acts - state.mean) @ state.components.T
+
+
+class PCA:
+    """scikit-learn-style wrapper: ``PCA(64).fit(A).components_``."""
+
+    def __init__(self, n_components: int, *, random_state: int = 0):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit(self, X, y=None) -> "PCA":
+        self.state_ = fit(None, X, self.n_components)
+        self.components_ = np.asarray(self.state_.components)
+        self.explained_variance_ = np.asarray(self.state_.explained_variance)
+        self.mean_ = np.asarray(self.state_.mean)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        return np.asarray(transform(self.state_, jnp.asarray(X, jnp.float32)))

@@ -1,0 +1,74 @@
+import jax
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans as SkKMeans
+
+from jaxinterp.directions import KMeans, kmeans, unit_rows
+from tests.directions._data import blobs, relu_like
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "bounded"])
+def test_inertia_matches_sklearn_from_same_init(rng, algorithm):
+    x = relu_like(rng, n=800, d=12)
+    init = x[rng.choice(len(x), 10, replace=False)]
+    ref = SkKMeans(10, init=init, n_init=1, max_iter=100, algorithm="lloyd").fit(x)
+    ours = KMeans(10, init=init, max_iter=100, algorithm=algorithm).fit(x)
+    assert abs(ours.inertia_ - ref.inertia_) <= 0.005 * ref.inertia_
+    np.testing.assert_array_equal(ours.predict(x), ref.predict(x))
+
+
+def test_bounded_equals_lloyd(rng):
+    x = blobs(rng, n=900, d=6, k=8, spread=1.0)
+    init = x[:8]
+    a = kmeans.fit(None, x, 8, init=init, algorithm="lloyd", tol=0.0, max_iter=30)
+    b = kmeans.fit(None, x, 8, init=init, algorithm="bounded", tol=0.0, max_iter=30)
+    np.testing.assert_allclose(a.centroids, b.centroids, atol=1e-5)
+
+
+def test_kmeans_pp_finds_planted_blobs(rng, key):
+    x = blobs(rng)
+    state = kmeans.fit(key, x, 5, n_init=3)
+    # every sample within a few spreads of its centroid: the blobs are recovered
+    assert float(state.inertia) / len(x) < 8 * 0.3**2 * 2
+
+
+def test_empty_cluster_is_relocated(rng):
+    x = blobs(rng, n=300, d=4, k=3)
+    init = np.concatenate([x[:3], np.full((1, 4), 1e3, np.float32)])  # a centroid nobody picks
+    state = kmeans.fit(None, x, 4, init=init, max_iter=50)
+    assert np.abs(np.asarray(state.centroids)).max() < 1e2
+    ref = SkKMeans(4, init=init, n_init=1, max_iter=50).fit(x)
+    assert float(state.inertia) <= 1.005 * ref.inertia_
+
+
+def test_identity_init_and_spherical(rng, key):
+    x = unit_rows(relu_like(rng, d=8))
+    state = kmeans.fit(key, x, 8, init="identity", spherical=True)
+    np.testing.assert_allclose(np.linalg.norm(state.centroids, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="identity"):
+        kmeans.fit(key, x, 5, init="identity")
+
+
+def test_transform_modes_rank_alike(rng, key):
+    x = unit_rows(relu_like(rng))
+    state = kmeans.fit(key, x, 6)
+    proj = np.asarray(kmeans.transform(state, x))
+    dist = np.asarray(jax.jit(kmeans.transform, static_argnames="mode")(state, x, mode="distance"))
+    c = np.asarray(state.centroids)
+    np.testing.assert_allclose(dist, -np.linalg.norm(np.asarray(x)[:, None] - c[None], axis=-1), atol=1e-3)
+    assert proj.shape == dist.shape == (len(x), 6)
+
+
+def test_bad_inputs(rng, key):
+    x = relu_like(rng, n=20)
+    with pytest.raises(ValueError, match="between 1 and the number of samples"):
+        kmeans.fit(key, x, 21)
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        kmeans.fit(key, bad, 3)
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or inf"):
+        kmeans.fit(key, bad, 3)
+    with pytest.raises(ValueError, match="2-D"):
+        kmeans.fit(key, x[0], 3)

@@ -1,0 +1,40 @@
+import jax
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA as SkPCA
+
+from jaxinterp.directions import PCA, pca
+from tests.directions._data import relu_like
+
+
+def test_matches_sklearn(rng):
+    x = (rng.standard_normal((800, 10)) * np.linspace(3, 0.3, 10)) @ np.linalg.qr(rng.standard_normal((10, 10)))[0]
+    x = x.astype(np.float32)
+    ours = PCA(6).fit(x)
+    ref = SkPCA(6).fit(x)
+    cos = np.abs(np.sum(ours.components_ * ref.components_, axis=1))
+    assert cos.min() >= 0.9999
+    np.testing.assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=1e-4)
+    np.testing.assert_allclose(ours.mean_, ref.mean_, atol=1e-5)
+
+
+def test_scores_have_positive_skew(rng):
+    x = relu_like(rng)
+    state = pca.fit(None, x, 8)
+    s = np.asarray(pca.transform(state, x))
+    skew = np.mean((s - s.mean(0)) ** 3, axis=0)
+    assert np.all(skew >= 0)
+
+
+def test_jit_transform_matches_numpy(rng):
+    x = relu_like(rng)
+    state = pca.fit(None, x, 4)
+    got = jax.jit(pca.transform)(state, x)
+    want = (x - np.asarray(state.mean)) @ np.asarray(state.components).T
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [0, 17])
+def test_rejects_bad_k(rng, k):
+    with pytest.raises(ValueError, match="k must be"):
+        pca.fit(None, relu_like(rng), k)

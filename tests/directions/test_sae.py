@@ -1,0 +1,70 @@
+import jax
+import numpy as np
+import pytest
+
+from jaxinterp.directions import SparseAutoencoder, sae
+from tests.directions._data import superposition
+
+
+def mmcs(truth, learned):
+    """Mean over ground-truth features of the best cosine with a learned direction."""
+    return float(np.mean(np.max(truth @ learned.T, axis=1)))
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return superposition(np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("variant, kw", [
+    ("l1", dict(l1_mode="sharkey", l1_coeff=0.5)),
+    ("topk", dict(topk=2)),
+    ("jumprelu", dict(l1_coeff=1e-2, bandwidth=0.05, init_threshold=0.1)),
+])
+def test_recovers_planted_features(toy, key, variant, kw):
+    x, truth = toy
+    est = SparseAutoencoder(32, variant=variant, batch_size=512, max_steps=600,
+                            learning_rate=3e-3, **kw).fit(x)
+    np.testing.assert_allclose(np.linalg.norm(est.components_, axis=1), 1.0, atol=1e-5)
+    assert mmcs(truth, est.components_) >= 0.9
+
+
+def test_l1_modes_are_the_two_formulas(toy, key):
+    x, _ = toy
+    params = sae.init_params(key, x.shape[1], 32)
+    batch = x[:64]
+    codes = np.maximum(batch @ np.asarray(params["W_enc"]).T, 0)
+    mse = float(sae.loss_fn(params, batch, sae.SAEConfig("l1", "sharkey", 0.0))[1]["mse"])
+    sharkey = float(sae.loss_fn(params, batch, sae.SAEConfig("l1", "sharkey", 0.3))[0])
+    authors = float(sae.loss_fn(params, batch, sae.SAEConfig("l1", "authors", 0.3))[0])
+    np.testing.assert_allclose(sharkey - mse, 0.3 * codes.sum(1).mean() / 32, rtol=1e-4)
+    np.testing.assert_allclose(authors - mse, 0.3 * codes.sum(), rtol=1e-4)
+
+
+def test_topk_keeps_k_codes(toy, key):
+    x, _ = toy
+    state = sae.fit(key, x, 32, variant="topk", topk=3, batch_size=256, max_steps=3)
+    assert (np.count_nonzero(np.asarray(sae.transform(state, x[:50])), axis=1) <= 3).all()
+
+
+def test_resume_equals_uninterrupted(toy, key, tmp_path):
+    x, _ = toy
+    kw = dict(variant="jumprelu", l1_coeff=1e-2, batch_size=256, max_steps=24)
+    full = sae.fit(key, x, 32, **kw)
+    part = sae.fit(key, x, 32, checkpoint_dir=tmp_path, checkpoint_every=5, until_step=11, **kw)
+    assert int(part.step) == 11
+    resumed = sae.fit(key, x, 32, checkpoint_dir=tmp_path, checkpoint_every=5, **kw)
+    for name in full.params:
+        np.testing.assert_array_equal(resumed.params[name], full.params[name])
+
+
+def test_bad_input(toy, key):
+    x, _ = toy
+    with pytest.raises(ValueError, match="variant must be one of"):
+        sae.fit(key, x, 8, variant="l2")
+    with pytest.raises(ValueError, match="topk must be"):
+        sae.fit(key, x, 8, variant="topk", topk=9)
+    bad = x[:512].copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or inf"):
+        sae.fit(key, bad, 8, batch_size=512, max_steps=1)
