@@ -1,0 +1,176 @@
+"""All pairs, given pairs and nearest neighbours of any :class:`Similarity`, in blocks.
+
+Features are computed once per image; these drivers only call the metric's
+kernels on blocks of rows, so a set of 50,000 images never needs an N×N matrix
+when only nearest neighbours, given pairs or sub-blocks are wanted::
+
+    feats = metric.featurize(images)
+    S = all_pairs(metric, feats)                          # [n, n], exact diagonal
+    v = pair_values(metric, feats, pairs)                 # [p] exact values of pairs [p, 2]
+    sims, idx = nearest_neighbours(metric, feats, k=10)   # [n, k] each, blockwise
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxinterp.similarity.base import Similarity, kernel, num_rows, paired_kernel, take
+
+
+def _pad_rows(features: Any, rows: int) -> Any:
+    """Pad every leaf to ``rows`` rows by repeating row 0 (results for them are dropped)."""
+    n = num_rows(features)
+    if rows == n:
+        return features
+    index = jnp.concatenate([jnp.arange(n), jnp.zeros(rows - n, jnp.int32)])
+    return take(features, index)
+
+
+def _blocks(features: Any, block: int) -> tuple[Any, int]:
+    """[n, ...] leaves -> [n_blocks, block, ...] leaves (padded), and n_blocks."""
+    n = num_rows(features)
+    count = -(-n // block)
+    padded = _pad_rows(features, count * block)
+    return jax.tree_util.tree_map(lambda f: f.reshape(count, block, *f.shape[1:]), padded), count
+
+
+@partial(jax.jit, static_argnames=("metric", "layers", "block"))
+def _matrix_blocked(metric, fa, fb, layers, block):
+    pairwise = kernel(metric, layers)
+    n = num_rows(fa)
+    blocks, count = _blocks(fa, block)
+    out = jax.lax.map(lambda rows: pairwise(rows, fb), blocks)
+    return out.reshape(count * block, *out.shape[2:])[:n]
+
+
+def matrix_blocked(
+    metric: Similarity, features_a: Any, features_b: Any | None = None, *,
+    layers: bool = False, block: int = 1024,
+) -> jax.Array:
+    """[a, b] (or [a, b, L]) similarities computed ``block`` rows of a at a time (lax.map)."""
+    fb = features_a if features_b is None else features_b
+    kernel(metric, layers)  # refuse layers=True early for single-layer metrics
+    return _matrix_blocked(metric, features_a, fb, layers, min(block, num_rows(features_a)))
+
+
+@partial(jax.jit, static_argnames=("metric", "layers", "block"))
+def _all_pairs(metric, features, layers, block):
+    S = _matrix_blocked(metric, features, features, layers, block)
+    exact = paired_kernel(metric, layers)(features, features)  # s(x, x): exactly 0 for distances
+    i = jnp.arange(num_rows(features))
+    return S.at[i, i].set(exact)
+
+
+def all_pairs(metric: Similarity, features: Any, *, layers: bool = False, block: int = 1024) -> jax.Array:
+    """[n, n] (or [n, n, L]) similarities within one set, the diagonal from the exact kernel."""
+    kernel(metric, layers)
+    return _all_pairs(metric, features, layers, min(block, num_rows(features)))
+
+
+def _check_pairs(pairs: jax.Array, n: int) -> jax.Array:
+    pairs = jnp.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or not jnp.issubdtype(pairs.dtype, jnp.integer):
+        raise ValueError(
+            f"pairs must be an integer array [p, 2] of image indices, got {pairs.dtype} {pairs.shape}; "
+            "stack them with jnp.stack([i, j], axis=1)"
+        )
+    if pairs.size and not isinstance(pairs, jax.core.Tracer):
+        lo, hi = int(pairs.min()), int(pairs.max())
+        if lo < 0 or hi >= n:
+            raise ValueError(f"pair indices must lie in [0, {n}), got values in [{lo}, {hi}]")
+    return pairs
+
+
+@partial(jax.jit, static_argnames=("metric", "layers", "block"))
+def _pair_values(metric, features, pairs, layers, block):
+    paired = paired_kernel(metric, layers)
+    p = pairs.shape[0]
+    count = -(-p // block)
+    padded = jnp.concatenate([pairs, jnp.zeros((count * block - p, 2), pairs.dtype)])
+
+    def one_block(ij):
+        return paired(take(features, ij[:, 0]), take(features, ij[:, 1]))
+
+    out = jax.lax.map(one_block, padded.reshape(count, block, 2))
+    return out.reshape(count * block, *out.shape[2:])[:p]
+
+
+def pair_values(
+    metric: Similarity, features: Any, pairs: jax.Array, *, layers: bool = False, block: int = 4096
+) -> jax.Array:
+    """Exact similarities of given index pairs: [p, 2] -> [p] (or [p, L] with ``layers``).
+
+    Uses the metric's row-by-row kernel (differences first), so near-identical pairs
+    keep full relative precision; ``block`` pairs are gathered at a time.
+    """
+    pairs = _check_pairs(pairs, num_rows(features))
+    kernel(metric, layers)
+    if pairs.shape[0] == 0:
+        return jnp.zeros((0,) if not layers else (0, len(metric.layer_names)), jnp.float32)
+    return _pair_values(metric, features, pairs, layers, min(block, pairs.shape[0]))
+
+
+@partial(jax.jit, static_argnames=("metric", "k", "block", "exclude_self"))
+def _nearest(metric, queries, features, k, block, exclude_self):
+    nq, n = num_rows(queries), num_rows(features)
+    q_blocks, _ = _blocks(queries, block)
+    c_blocks, c_count = _blocks(features, block)
+    row_ids = jnp.arange(-(-nq // block) * block).reshape(-1, block)
+
+    def rows(args):
+        q, qi = args
+
+        def merge(carry, col):
+            best_s, best_i = carry
+            c, start = col
+            S = metric.pairwise(q, c)  # [block, block]
+            ci = start + jnp.arange(block)
+            bad = (ci[None, :] >= n) | (exclude_self & (ci[None, :] == qi[:, None]))
+            S = jnp.where(bad, -jnp.inf, S)
+            s = jnp.concatenate([best_s, S], axis=1)
+            i = jnp.concatenate([best_i, jnp.broadcast_to(ci, S.shape)], axis=1)
+            top_s, pos = jax.lax.top_k(s, k)
+            return (top_s, jnp.take_along_axis(i, pos, axis=1)), None
+
+        init = (jnp.full((block, k), -jnp.inf), jnp.full((block, k), -1, jnp.int32))
+        starts = jnp.arange(c_count) * block
+        (s, i), _ = jax.lax.scan(merge, init, (c_blocks, starts))
+        return s, i
+
+    s, i = jax.lax.map(rows, (q_blocks, row_ids))
+    return s.reshape(-1, k)[:nq], i.reshape(-1, k)[:nq]
+
+
+def nearest_neighbours(
+    metric: Similarity,
+    features: Any,
+    k: int,
+    *,
+    queries: Any | None = None,
+    block: int = 512,
+    exclude_self: bool = True,
+) -> tuple[jax.Array, jax.Array]:
+    """The k most similar images of each query, streaming blocks of ``block`` × ``block`` pairs.
+
+    Args:
+      features: [n]-row features of the candidate set.
+      k: neighbours per query.
+      queries: [q]-row features of the queries (default: the candidates themselves).
+      block: rows and columns per block; memory is O(block² + n·features), never n².
+      exclude_self: with ``queries=None``, skip each image itself.
+
+    Returns:
+      similarities [q, k] (best first) and indices [q, k] into ``features``.
+    """
+    n = num_rows(features)
+    self_query = queries is None
+    available = n - (1 if self_query and exclude_self else 0)
+    if not 1 <= k <= available:
+        raise ValueError(f"k={k} neighbours were asked for but only {available} candidates exist; use 1 <= k <= {available}")
+    q = features if self_query else queries
+    block = max(1, min(block, max(n, num_rows(q))))
+    return _nearest(metric, q, features, k, block, bool(self_query and exclude_self))
