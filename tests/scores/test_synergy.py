@@ -83,3 +83,18 @@ def test_bad_inputs(rng):
         synergy(acts, colour, jnp.zeros((40, 3)))
     with pytest.raises(ValueError, match="n_neurons >= 2"):
         synergy(acts[:, :1], colour, jnp.zeros((50, 3)))
+
+
+def test_per_layer_similarity_gives_per_layer_synergy(rng):
+    acts = jnp.asarray(rng.standard_exponential((200, 5)).astype(np.float32))
+    feats = jnp.asarray(rng.random((200, 2)).astype(np.float32))
+
+    def layers(a, b):  # two "layers": each feature coordinate on its own -> [a, b, 2]
+        return -jnp.abs(a[:, None, :] - b[None, :, :])
+
+    both = synergy(acts, layers, feats)
+    assert both.synergy.shape == (10, 2) and both.max_synergy.shape == (5, 2)
+    for layer in range(2):
+        one = synergy(acts, lambda a, b, l=layer: layers(a, b)[..., l], feats)
+        np.testing.assert_allclose(np.asarray(both.synergy[:, layer]), np.asarray(one.synergy), rtol=1e-5,
+                                   atol=1e-6)
