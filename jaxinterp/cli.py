@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "convert", "evaluate")
+COMMANDS = ("demo", "convert", "evaluate", "paper")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,1 +1,1 @@
-"""End-to-end recipes built from the primitives (the CLI's commands call these)."""
+"""End-to-end recipes built from the primitives (each writes arrays, a summary and a report; the CLI's commands call these)."""

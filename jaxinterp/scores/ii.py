@@ -42,10 +42,12 @@ def top_exemplars(f: jax.Array, m: int) -> jax.Array:
 
 
 def _mean_similarity(S: jax.Array, off_diagonal: bool) -> jax.Array:
-    m = S.shape[-1]
+    """[m, m] or per-layer [m, m, L] similarities -> [] or [L] mean over the M×M block."""
+    m = S.shape[0]
     if off_diagonal:
-        return (jnp.sum(S) - jnp.trace(S)) / (m * (m - 1))
-    return jnp.mean(S)
+        diag = jnp.sum(jnp.diagonal(S, axis1=0, axis2=1), axis=-1)
+        return (jnp.sum(S, axis=(0, 1)) - diag) / (m * (m - 1))
+    return jnp.mean(S, axis=(0, 1))
 
 
 def interpretability_index(
@@ -65,7 +67,7 @@ def interpretability_index(
       off_diagonal: average over j != k only (a monotone equivalent, METHODS.md §2).
 
     Returns:
-      [] the index.
+      [] the index, or [L] one per layer when ``pairwise`` returns [a, b, L].
     """
     idx = top_exemplars(f, m)
     sub = take(features, idx)
@@ -92,6 +94,9 @@ def interpretability_index_all(
     chunk: int = 256,
 ) -> jax.Array:
     """II of every direction at once: [n, k] activations -> [k] indices.
+
+    A similarity whose ``pairwise`` returns per-layer values [a, b, L] (LPIPS
+    layers) gives [k, L]: the II of each direction under each layer (METHODS.md §2).
 
     ``metric`` is a :class:`~jaxinterp.similarity.Similarity` (its ``pairwise``
     is used) or a pairwise function; ``features`` are that metric's per-image
@@ -120,13 +125,62 @@ def _ii_matrix(acts, sim, m, off_diagonal):
 def interpretability_index_from_matrix(
     acts: jax.Array, sim: jax.Array, m: int = 5, off_diagonal: bool = False
 ) -> jax.Array:
-    """II of every direction from a precomputed [n, n] similarity matrix: [n, k] -> [k]."""
+    """II of every direction from a precomputed similarity matrix.
+
+    ``sim`` is [n, n] (-> [k]) or per layer [n, n, L] (-> [k, L]).
+    """
     _check(acts.shape, m)
     if acts.ndim == 1:
         acts = acts[:, None]
-    if sim.shape != (acts.shape[0], acts.shape[0]):
+    if sim.shape[:2] != (acts.shape[0], acts.shape[0]) or sim.ndim not in (2, 3):
         raise ValueError(
-            f"similarity matrix must be [{acts.shape[0]}, {acts.shape[0]}] for {acts.shape[0]} "
-            f"images, got {sim.shape}"
+            f"similarity matrix must be [{acts.shape[0]}, {acts.shape[0]}] (or per layer "
+            f"[{acts.shape[0]}, {acts.shape[0]}, L]) for {acts.shape[0]} images, got {sim.shape}"
         )
     return _ii_matrix(jnp.asarray(acts), jnp.asarray(sim), m, off_diagonal)
+
+
+@partial(jax.jit, static_argnames=("pairwise", "m", "chunk"))
+def _cross_ii(idx_a, idx_b, features, pairwise, m, chunk):
+    def one(ab):
+        return jnp.mean(pairwise(take(features, ab[0]), take(features, ab[1])), axis=(0, 1))
+
+    return jax.lax.map(one, jnp.stack([idx_a, idx_b], axis=1), batch_size=chunk)
+
+
+def cross_interpretability_index(
+    acts: jax.Array,
+    metric: Similarity | Callable,
+    features: Any,
+    pairs: jax.Array,
+    m: int = 5,
+    chunk: int = 1024,
+) -> jax.Array:
+    """Cross-II of direction pairs (METHODS.md §4.2, Fig. 7A).
+
+    cross-II(a, b) = (1 / M²) Σ_{j ∈ T_a, k ∈ T_b} s(x_j, x_k); cross-II(a, a) = II(a).
+
+    Args:
+      acts: [n, k] direction activations over n images.
+      metric: a Similarity or a pairwise function; ``features`` its per-image features.
+      pairs: [p, 2] integer direction indices (a, b).
+      m: exemplars per direction.
+
+    Returns:
+      [p] cross-indices, or [p, L] for a per-layer similarity.
+    """
+    _check(acts.shape, m)
+    if acts.ndim == 1:
+        acts = acts[:, None]
+    pairs = jnp.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise ValueError(f"pairs must be [p, 2] direction indices, got shape {pairs.shape}")
+    if pairs.shape[0] and (int(pairs.min()) < 0 or int(pairs.max()) >= acts.shape[1]):
+        raise ValueError(
+            f"pairs index directions 0..{acts.shape[1] - 1}, got values in "
+            f"[{int(pairs.min())}, {int(pairs.max())}]"
+        )
+    pairwise = metric.pairwise if isinstance(metric, Similarity) else metric
+    idx = jax.lax.top_k(jnp.asarray(acts).T, m)[1]  # [k, m]
+    return _cross_ii(idx[pairs[:, 0]], idx[pairs[:, 1]], features, pairwise, m,
+                     max(1, min(chunk, pairs.shape[0])))

@@ -1,0 +1,284 @@
+"""In-silico 2-AFC psychophysics (METHODS.md §3.2, seed §2.3 Eqs. 2–3).
+
+Canonical algorithm (the authors' refactored ``run_single_unit_psychophysics``)
+for one direction with activations f over D images::
+
+    keep    = { i : Q_q(f) <= f[i] <= Q_{1-q}(f) }          # difficulty q: central range
+    require |keep| > 4·T·(R+1)
+    top     = kept indices by f descending;  bottom = ascending
+    "most_extreme": queries = permute(top[0:T]),  ref_top[t, k] = top[T + T·k + t]
+    "after_refs"  : ref_top[t, k] = top[T·k + t],  queries = permute(top[T·R : T·R + T])
+    per trial t:  S = sim([ref_top; ref_bot], [q_top, q_bot])          # [2R, 2]
+                  S = zscore(S)  (std := 1 if 0 / NaN)
+                  E_ok  = pool(S[:R, 0]) + pool(S[R:, 1]);  E_bad = pool(S[:R, 1]) + pool(S[R:, 0])
+                  hard = 1[E_ok > E_bad];  soft = softmax([E_ok, E_bad])[0]
+
+``variant="eq2"`` is Eq. 2 literally: top references only, the query nearer to
+its nearest top reference wins (E_ok = max S[:R, 0], E_bad = max S[:R, 1]).
+:func:`unit_discrimination` is the September-2023 variant.
+
+Every kernel is written for one direction and mapped over all directions with
+``lax.map``; the per-trial index arithmetic is static.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxinterp.similarity.base import Similarity, take
+
+QUERY_BLOCKS = ("most_extreme", "after_refs")
+POOLS = ("max", "mean")
+VARIANTS = ("two_sided", "eq2")
+
+
+class PsychophysicsResult(NamedTuple):
+    """accuracy [k] (Eq. 3, hard); soft_accuracy [k] (mean softmax, as the code reports);
+    margin [k, T] evidence E_ok - E_bad per trial."""
+
+    accuracy: jax.Array
+    soft_accuracy: jax.Array
+    margin: jax.Array
+
+
+def _positions(trials: int, refs: int, query_block: str) -> tuple[np.ndarray, np.ndarray]:
+    """Static positions in the sorted kept list: queries [T], references [T, R]."""
+    t = np.arange(trials)[:, None]
+    k = np.arange(refs)[None, :]
+    if query_block == "most_extreme":
+        return np.arange(trials), trials + trials * k + t
+    if query_block == "after_refs":
+        return trials * refs + np.arange(trials), trials * k + t
+    raise ValueError(f"query_block must be one of {QUERY_BLOCKS}, got {query_block!r}")
+
+
+def trial_indices(key, f, quantile, trials=20, refs=9, query_block="most_extreme"):
+    """Image indices of one direction's trials.
+
+    Args:
+      key: PRNG key (query order).
+      f: [n] activations.
+
+    Returns:
+      (q_top [T], q_bot [T], ref_top [T, R], ref_bot [T, R]) image indices.
+    """
+    qpos, rpos = _positions(trials, refs, query_block)
+    lo = jnp.quantile(f, quantile)
+    hi = jnp.quantile(f, 1.0 - quantile)
+    keep = (f >= lo) & (f <= hi)
+    n_used = trials * (refs + 1)
+    top = jax.lax.top_k(jnp.where(keep, f, -jnp.inf), n_used)[1]
+    bottom = jax.lax.top_k(jnp.where(keep, -f, -jnp.inf), n_used)[1]
+    k_top, k_bot = jax.random.split(key)
+    q_top = jax.random.permutation(k_top, top[qpos])
+    q_bot = jax.random.permutation(k_bot, bottom[qpos])
+    return q_top, q_bot, top[rpos], bottom[rpos]
+
+
+def _zscore(S):
+    std = jnp.std(S)
+    std = jnp.where((std == 0) | jnp.isnan(std), 1.0, std)
+    return (S - jnp.mean(S)) / std
+
+
+def _reduce_layers(S, layer):
+    """Per-layer similarities [..., L] -> one layer or the layer mean ("LPIPS average")."""
+    if S.ndim == 2:
+        return S
+    return jnp.mean(S, axis=-1) if layer is None else S[..., layer]
+
+
+def _evidence(S, refs, pool, zscore, variant):
+    """S [2R, 2] -> (E_ok, E_bad)."""
+    if zscore:
+        S = _zscore(S)
+    if variant == "eq2":
+        return jnp.max(S[:refs, 0]), jnp.max(S[:refs, 1])
+    p = jnp.max if pool == "max" else jnp.mean
+    return p(S[:refs, 0]) + p(S[refs:, 1]), p(S[:refs, 1]) + p(S[refs:, 0])
+
+
+def _one_direction(key, f, features, pairwise, quantile, trials, refs, query_block, pool,
+                   zscore, variant, layer):
+    q_top, q_bot, r_top, r_bot = trial_indices(key, f, quantile, trials, refs, query_block)
+    ref_idx = jnp.concatenate([r_top, r_bot], axis=1)  # [T, 2R]
+    qry_idx = jnp.stack([q_top, q_bot], axis=1)  # [T, 2]
+
+    def trial(r, q):
+        S = _reduce_layers(pairwise(take(features, r), take(features, q)), layer)
+        return _evidence(S, refs, pool, zscore, variant)
+
+    e_ok, e_bad = jax.vmap(trial)(ref_idx, qry_idx)
+    margin = e_ok - e_bad
+    return jnp.mean(margin > 0), jnp.mean(jax.nn.sigmoid(margin)), margin
+
+
+@partial(jax.jit, static_argnames=("pairwise", "trials", "refs", "query_block", "pool",
+                                   "zscore", "variant", "layer", "chunk"))
+def _all_directions(key, acts, features, pairwise, quantile, trials, refs, query_block, pool,
+                    zscore, variant, layer, chunk):
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(acts.shape[1]))
+
+    def one(args):
+        k, f = args
+        return _one_direction(k, f, features, pairwise, quantile, trials, refs, query_block,
+                              pool, zscore, variant, layer)
+
+    return jax.lax.map(one, (keys, acts.T), batch_size=chunk)
+
+
+@jax.jit
+def _kept_counts(acts, quantile):
+    lo = jnp.quantile(acts, quantile, axis=0)
+    hi = jnp.quantile(acts, 1.0 - quantile, axis=0)
+    return jnp.sum((acts >= lo) & (acts <= hi), axis=0)
+
+
+def _check_inputs(acts, features, quantile, trials, refs, query_block, pool, variant):
+    if acts.ndim != 2:
+        raise ValueError(f"activations must be [n_images, n_directions], got shape {acts.shape}")
+    if query_block not in QUERY_BLOCKS:
+        raise ValueError(f"query_block must be one of {QUERY_BLOCKS}, got {query_block!r}")
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if not 0.0 <= quantile < 0.5:
+        raise ValueError(f"difficulty quantile q must lie in [0, 0.5), got {quantile}")
+    leaves = jax.tree_util.tree_leaves(features)
+    if leaves and leaves[0].shape[0] != acts.shape[0]:
+        raise ValueError(
+            f"activations cover {acts.shape[0]} images but the similarity features cover "
+            f"{leaves[0].shape[0]}; compute both on the same images"
+        )
+    need = 4 * trials * (refs + 1)
+    counts = np.asarray(_kept_counts(acts, quantile))
+    bad = np.flatnonzero(counts <= need)
+    if bad.size:
+        raise ValueError(
+            f"psychophysics with T={trials} trials and R={refs} references per side needs more "
+            f"than 4·T·(R+1) = {need} images inside the difficulty range [Q_q, Q_1-q] (q={quantile}) "
+            f"of every direction; {bad.size} direction(s) have fewer (direction {bad[0]} keeps "
+            f"{counts[bad[0]]} of {acts.shape[0]} images). Use more images, a smaller q, or "
+            f"fewer trials/references."
+        )
+
+
+def psychophysics(
+    key: jax.Array,
+    acts: jax.Array,
+    metric: Similarity | Callable,
+    features: Any,
+    quantile: float = 0.0,
+    trials: int = 20,
+    refs: int = 9,
+    pool: str = "max",
+    zscore: bool = True,
+    query_block: str = "most_extreme",
+    variant: str = "two_sided",
+    layer: int | None = None,
+    chunk: int = 64,
+) -> PsychophysicsResult:
+    """In-silico 2-AFC accuracy of every direction at one difficulty.
+
+    Args:
+      key: PRNG key (query order; direction i uses ``fold_in(key, i)``).
+      acts: [n, k] direction activations over n images (or [n] for one direction).
+      metric: a Similarity (its ``pairwise``) or a pairwise function over ``features``.
+        A per-layer similarity ([a, b, L]) is averaged over layers, or ``layer`` picks one.
+      quantile: difficulty q in [0, 0.5): only images between the q and 1-q quantiles are used.
+      trials, refs: T trials, R references per side.
+      pool: "max" (nearest reference; image metrics) or "mean" (labels).
+      zscore: z-score each trial's [2R, 2] similarity block.
+      query_block: "most_extreme" (Borowski, the CIFAR code) or "after_refs" (IMI).
+      variant: "two_sided" (canonical) or "eq2" (Eq. 2 literally: top references, nearest wins).
+
+    Returns:
+      PsychophysicsResult(accuracy [k], soft_accuracy [k], margin [k, T]).
+    """
+    acts = jnp.asarray(acts)
+    if acts.ndim == 1:
+        acts = acts[:, None]
+    _check_inputs(acts, features, quantile, trials, refs, query_block, pool, variant)
+    pairwise = metric.pairwise if isinstance(metric, Similarity) else metric
+    hard, soft, margin = _all_directions(
+        key, acts, features, pairwise, jnp.float32(quantile), trials, refs, query_block, pool,
+        zscore, variant, layer, max(1, min(chunk, acts.shape[1])),
+    )
+    return PsychophysicsResult(hard, soft, margin)
+
+
+def psychophysics_curve(key, acts, metric, features, quantiles=(0.0, 0.25), **kwargs):
+    """Accuracy at each difficulty quantile (Fig. 5): -> PsychophysicsResult with a leading [Q] axis."""
+    results = [psychophysics(key, acts, metric, features, q, **kwargs) for q in quantiles]
+    return PsychophysicsResult(*(jnp.stack(parts) for parts in zip(*results)))
+
+
+# --- September-2023 "unit discrimination" variant -------------------------------------------
+
+
+@partial(jax.jit, static_argnames=("pairwise", "m", "n_queries", "pairings", "layer", "chunk"))
+def _unit_discrimination(key, acts, features, pairwise, m, n_queries, pairings, layer, chunk):
+    k = acts.shape[1]
+    ranked = jax.lax.top_k(acts.T, m + n_queries)[1]  # [k, m + nq]
+    refs, queries = ranked[:, :m], ranked[:, m:]
+    target = jnp.concatenate([jnp.zeros(n_queries, bool), jnp.ones(n_queries, bool)])
+
+    def pair_accuracy(ab):
+        r = jnp.concatenate([refs[ab[0]], refs[ab[1]]])
+        q = jnp.concatenate([queries[ab[0]], queries[ab[1]]])
+        S = _reduce_layers(pairwise(take(features, r), take(features, q)), layer)  # [2m, 2nq]
+        to_b = jnp.max(S[m:], axis=0) > jnp.max(S[:m], axis=0)  # ties go to a (argmin of distance)
+        return jnp.mean(to_b == target)
+
+    def one_round(round_key):
+        perm = jax.random.permutation(round_key, k).reshape(k // 2, 2)
+        acc = jax.lax.map(pair_accuracy, perm, batch_size=chunk)
+        return jnp.zeros(k).at[perm[:, 0]].set(acc).at[perm[:, 1]].set(acc)
+
+    return jnp.mean(jax.lax.map(one_round, jax.random.split(key, pairings)), axis=0)
+
+
+def unit_discrimination(
+    key: jax.Array,
+    acts: jax.Array,
+    metric: Similarity | Callable,
+    features: Any,
+    m: int = 5,
+    n_queries: int = 5,
+    pairings: int = 10,
+    layer: int | None = None,
+    chunk: int = 128,
+) -> jax.Array:
+    """September-2023 psychophysics (``psychophyscis_lpips`` in the authors' main.py).
+
+    Directions are paired at random (``pairings`` rounds). In a pair (a, b) the
+    references are each direction's top-``m`` exemplars and the queries its ranks
+    m+1..m+n_queries; each query goes to the direction whose nearest reference is
+    more similar. A pair's accuracy is credited to both directions; rounds are averaged.
+
+    Returns:
+      [k] accuracies.
+    """
+    acts = jnp.asarray(acts)
+    if acts.ndim != 2:
+        raise ValueError(f"activations must be [n_images, n_directions], got shape {acts.shape}")
+    n, k = acts.shape
+    if k < 2 or k % 2:
+        raise ValueError(
+            f"unit discrimination pairs directions, so it needs an even number of directions "
+            f"(>= 2); got {k}. Drop or add one direction."
+        )
+    if n < m + n_queries:
+        raise ValueError(
+            f"unit discrimination needs m + n_queries = {m + n_queries} images per direction, "
+            f"the dataset has {n}"
+        )
+    pairwise = metric.pairwise if isinstance(metric, Similarity) else metric
+    return _unit_discrimination(key, acts, features, pairwise, m, n_queries, pairings, layer,
+                                max(1, min(chunk, k // 2)))

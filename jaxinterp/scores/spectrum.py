@@ -1,0 +1,145 @@
+"""Power-law eigenspectrum of a layer's activations (METHODS.md §4.6, App. C; Stringer et al. 2019).
+
+Three modes, because a deterministic network's "repeats" are identical and
+cross-validated PCA then collapses to PCA:
+
+- ``noncv`` (the seed code): z-score each neuron, SVD, var_k = s_k² / Σ s².
+- ``split``: principal axes from one half of the images, variance along them on the other half.
+- ``augment``: two repeats = the same images under two independent augmentations
+  (:func:`augment`); Stringer's cvPCA ss_k = Σ (X0 v_k)(X1 v_k), averaged over shuffles
+  that swap the repeats per image.
+
+Exponent fits: :func:`fit_stringer` (weighted least squares of log(ss/Σss) on
+-log rank, weights 1/rank, indices 11..499 as Stringer's Python) and
+:func:`fit_ols` (the seed code: OLS of log var on log rank over 0.05N < i < 0.5N).
+The critical exponent for d-dimensional stimuli is 1 + 2/d (d = 32·32·3 for CIFAR).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+MODES = ("noncv", "split", "augment")
+
+
+def _check(x, name="activations"):
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
+        raise ValueError(f"{name} must be [n_images >= 2, n_neurons >= 2], got shape {x.shape}")
+
+
+@jax.jit
+def _noncv(x):
+    std = jnp.std(x, axis=0)
+    z = (x - jnp.mean(x, axis=0)) / jnp.where(std > 0, std, 1.0)
+    s = jnp.linalg.svd(z, compute_uv=False)
+    return s**2 / jnp.sum(s**2)
+
+
+@jax.jit
+def _axes(x0):
+    x0 = x0 - jnp.mean(x0, axis=0)
+    return jnp.linalg.svd(x0, full_matrices=False)[2].T  # [n_neurons, r]
+
+
+def spectrum(key, acts, mode="noncv", acts_repeat=None, shuffles=5):
+    """Normalised eigenspectrum ss [r] (sums to 1), largest first.
+
+    Args:
+      key: PRNG key (``split``: which half; ``augment``: repeat swaps). Unused for ``noncv``.
+      acts: [n, N] activations (for ``augment``: of the first augmented repeat).
+      mode: "noncv" | "split" | "augment".
+      acts_repeat: [n, N] activations of the second repeat (``augment`` only).
+      shuffles: swaps averaged in ``augment`` (Stringer: 5).
+    """
+    acts = jnp.asarray(acts, jnp.float32)
+    _check(acts)
+    if mode == "noncv":
+        return _noncv(acts)
+    if mode == "split":
+        perm = jax.random.permutation(key, acts.shape[0])
+        half = acts.shape[0] // 2
+        x0, x1 = acts[perm[:half]], acts[perm[half : 2 * half]]
+        v = _axes(x0)
+        proj = (x1 - jnp.mean(x1, axis=0)) @ v
+        ss = jnp.sum(proj * proj, axis=0)
+        return ss / jnp.sum(ss)
+    if mode == "augment":
+        if acts_repeat is None:
+            raise ValueError("mode='augment' needs acts_repeat: activations of a second, "
+                             "independently augmented pass over the same images")
+        acts_repeat = jnp.asarray(acts_repeat, jnp.float32)
+        if acts_repeat.shape != acts.shape:
+            raise ValueError(f"the two repeats must have one shape, got {acts.shape} and "
+                             f"{acts_repeat.shape}")
+        return _cvpca(key, acts, acts_repeat, shuffles)
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+@partial(jax.jit, static_argnames=("shuffles",))
+def _cvpca(key, r0, r1, shuffles):
+    def one(k):
+        swap = jax.random.bernoulli(k, 0.5, (r0.shape[0], 1))
+        x0 = jnp.where(swap, r1, r0)
+        x1 = jnp.where(swap, r0, r1)
+        x0 = x0 - jnp.mean(x0, axis=0)
+        x1 = x1 - jnp.mean(x1, axis=0)
+        v = jnp.linalg.svd(x0, full_matrices=False)[2].T
+        return jnp.sum((x0 @ v) * (x1 @ v), axis=0)
+
+    ss = jnp.mean(jax.vmap(one)(jax.random.split(key, shuffles)), axis=0)
+    return ss / jnp.sum(ss)
+
+
+def fit_stringer(ss, start=11, stop=500):
+    """Stringer's weighted LS: α, the slope of log(ss) on -log(rank), weights 1/rank,
+    over indices start..stop-1 (clipped to the spectrum). Returns (alpha, fitted [r])."""
+    ss = np.asarray(ss, np.float64)
+    stop = min(stop, ss.size)
+    if stop - start < 2:
+        raise ValueError(f"the Stringer fit uses indices {start}..{stop - 1}; the spectrum has only "
+                         f"{ss.size} values. Use more neurons or fit_ols")
+    idx = np.arange(start, stop)
+    y = np.log(np.abs(ss[idx]))
+    rank = idx + 1.0
+    x = np.stack([-np.log(rank), np.ones_like(rank)], axis=1)
+    w = 1.0 / rank
+    b = np.linalg.solve(x.T @ (x * w[:, None]), (x * w[:, None]).T @ y)
+    allrank = np.arange(1, ss.size + 1.0)
+    fitted = np.exp(b[0] * -np.log(allrank) + b[1])
+    return float(b[0]), fitted
+
+
+def fit_ols(var, low=0.05, high=0.5):
+    """The seed code: OLS of log var on log rank over indices low·N < i < high·N; α = -slope.
+    Returns (alpha, fitted [r])."""
+    var = np.asarray(var, np.float64)
+    i = np.arange(var.size)
+    keep = (i > low * var.size) & (i < high * var.size) & (var > 0)
+    if keep.sum() < 2:
+        raise ValueError(f"the OLS fit needs at least 2 positive values in {low}·N < i < {high}·N; "
+                         f"the spectrum has {var.size} values")
+    slope, intercept = np.polyfit(np.log(i[keep] + 1.0), np.log(var[keep]), 1)
+    fitted = np.exp(intercept + slope * np.log(i + 1.0))
+    return float(-slope), fitted
+
+
+def critical_exponent(d: int = 32 * 32 * 3) -> float:
+    """α_c = 1 + 2/d for d-dimensional stimuli."""
+    return 1.0 + 2.0 / d
+
+
+def augment(key, images, pad=4):
+    """Train-style augmentation of [n, h, w, c] images: a random crop after zero padding by
+    ``pad`` (torchvision's RandomCrop(32, padding=4)) and a random horizontal flip."""
+    n, h, w, _ = images.shape
+    k_crop, k_flip = jax.random.split(key)
+    padded = jnp.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    offs = jax.random.randint(k_crop, (n, 2), 0, 2 * pad + 1)
+    crop = jax.vmap(lambda im, o: jax.lax.dynamic_slice(im, (o[0], o[1], 0), (h, w, im.shape[-1])))
+    out = crop(padded, offs)
+    flip = jax.random.bernoulli(k_flip, 0.5, (n, 1, 1, 1))
+    return jnp.where(flip, out[:, :, ::-1], out)

@@ -1,0 +1,62 @@
+"""Power-law spectrum: the exponent of data with a planted power law, in every mode."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxinterp.scores.spectrum import augment, critical_exponent, fit_ols, fit_stringer, spectrum
+
+
+def planted(rng, n, d, alpha):
+    """[n, d] data whose covariance eigenvalues are k^-alpha along a random basis."""
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    scale = np.arange(1, d + 1) ** (-alpha / 2)
+    return (rng.standard_normal((n, d)) * scale) @ q.T
+
+
+def test_fits_on_exact_power_law():
+    k = np.arange(1, 601.0)
+    ss = k**-1.3
+    assert fit_stringer(ss / ss.sum())[0] == pytest.approx(1.3, abs=1e-9)
+    assert fit_ols(ss)[0] == pytest.approx(1.3, abs=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["split", "augment"])
+def test_recovers_planted_exponent(rng, key, mode):
+    x = planted(rng, 4000, 64, 1.5).astype(np.float32)
+    repeat = None
+    if mode == "augment":
+        repeat = x + 0.05 * rng.standard_normal(x.shape).astype(np.float32) * x.std(0)
+    ss = np.asarray(spectrum(key, x, mode, acts_repeat=repeat))
+    assert ss.sum() == pytest.approx(1.0, rel=1e-4)
+    alpha, _ = fit_ols(ss, 0.05, 0.5)
+    assert alpha == pytest.approx(1.5, abs=0.15)
+
+
+def test_noncv_on_axis_aligned_power_law(rng, key):
+    """noncv z-scores each neuron (the seed code), so its spectrum is that of the correlation
+    matrix: plant the power law there and compare with the exact eigenvalues."""
+    d, alpha = 64, 1.2
+    lam = np.arange(1, d + 1.0) ** -alpha
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    cov = (q * lam) @ q.T
+    s = 1 / np.sqrt(np.diag(cov))
+    corr = cov * s[:, None] * s[None]
+    x = rng.multivariate_normal(np.zeros(d), corr, 20000).astype(np.float32)
+    ss = np.asarray(spectrum(key, x, "noncv"))
+    ev = np.sort(np.linalg.eigvalsh(corr))[::-1]
+    np.testing.assert_allclose(ss[:10], (ev / ev.sum())[:10], rtol=0.15)
+
+
+def test_errors_and_augment(rng, key):
+    with pytest.raises(ValueError, match="acts_repeat"):
+        spectrum(key, np.zeros((10, 4)), "augment")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        spectrum(key, np.zeros((10, 4)), "cv")
+    with pytest.raises(ValueError, match="fit_ols"):
+        fit_stringer(np.ones(10))
+    imgs = jnp.asarray(rng.random((6, 8, 8, 3)).astype(np.float32))
+    out = augment(key, imgs, pad=2)
+    assert out.shape == imgs.shape
+    assert critical_exponent(3072) == pytest.approx(1 + 2 / 3072)
