@@ -46,10 +46,31 @@ def positive_skew_signs(scores, w):
     return jnp.where(third < 0, -1.0, 1.0).astype(scores.dtype)
 
 
+def symmetric_eigh(matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Eigenvalues (ascending) and eigenvectors of a symmetric [d, d] matrix.
+
+    On CPU, XLA's eigh is an iterative Jacobi solver that takes seconds for
+    d = 256, where LAPACK's divide-and-conquer (``syevd``) takes milliseconds:
+    the small [d, d] problem goes to LAPACK through a callback there.
+    Accelerators use their own (fast) eigh.
+    """
+    if jax.default_backend() != "cpu":
+        return jnp.linalg.eigh(matrix)
+    import scipy.linalg
+
+    def host(m):
+        evals, evecs = scipy.linalg.eigh(np.asarray(m, np.float64), driver="evd")
+        return evals.astype(m.dtype), evecs.astype(m.dtype)
+
+    shapes = (jax.ShapeDtypeStruct(matrix.shape[:1], matrix.dtype),
+              jax.ShapeDtypeStruct(matrix.shape, matrix.dtype))
+    return jax.pure_callback(host, shapes, matrix)
+
+
 @jax.jit
 def _fit(x, w, k_index):
     mean, scatter, n = weighted_moments(x, w)
-    evals, evecs = jnp.linalg.eigh(scatter / (n - 1.0))
+    evals, evecs = symmetric_eigh(scatter / (n - 1.0))
     order = jnp.argsort(-evals)[: k_index.shape[0]]
     comps, var = evecs[:, order].T, jnp.maximum(evals[order], 0.0)
     signs = positive_skew_signs((x - mean) @ comps.T, w)
