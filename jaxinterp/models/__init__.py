@@ -1,14 +1,25 @@
 """Flax CNNs with PyTorch layer names, their input conventions, and a registry."""
 
+from jaxinterp.models.alexnet import AlexNet
 from jaxinterp.models.base import ImageModel, ReLU, forward, init, layer_names, layer_shapes
+from jaxinterp.models.cifar_resnet import CifarResNet
+from jaxinterp.models.googlenet import GoogLeNet
 from jaxinterp.models.registry import get, names, register
+from jaxinterp.models.resnet import CifarStemResNet, ResNet
 from jaxinterp.models.small_cnn import SmallCNN, SmallCNNRGB
+from jaxinterp.models.vgg import VGG
 
 __all__ = [
+    "AlexNet",
+    "CifarResNet",
+    "CifarStemResNet",
+    "GoogLeNet",
     "ImageModel",
     "ReLU",
+    "ResNet",
     "SmallCNN",
     "SmallCNNRGB",
+    "VGG",
     "forward",
     "get",
     "init",

@@ -35,10 +35,26 @@ def get(name: str) -> ImageModel:
 
 
 def _register_builtin() -> None:
+    import functools
+
+    from jaxinterp.models import cifar_resnet
+    from jaxinterp.models.alexnet import AlexNet
+    from jaxinterp.models.googlenet import GoogLeNet
+    from jaxinterp.models.resnet import CifarStemResNet, ResNet
     from jaxinterp.models.small_cnn import SmallCNN, SmallCNNRGB
+    from jaxinterp.models.vgg import VGG
 
     register("small_cnn", SmallCNN)
     register("small_cnn_rgb", SmallCNNRGB)
+    for depth in cifar_resnet.DEPTHS:  # He et al. option A, akamaster/pytorch_resnet_cifar10
+        register(f"cifar_resnet{depth}", functools.partial(cifar_resnet.CifarResNet, depth=depth))
+    for depth in (18, 34, 50):  # huyvnphan/PyTorch_CIFAR10
+        register(f"cifar_resnet{depth}", functools.partial(CifarStemResNet, depth=depth))
+    register("alexnet", AlexNet)  # torchvision, ImageNet
+    register("vgg16", VGG)
+    register("resnet18", functools.partial(ResNet, depth=18))
+    register("resnet50", functools.partial(ResNet, depth=50))
+    register("googlenet", GoogLeNet)
 
 
 _register_builtin()
