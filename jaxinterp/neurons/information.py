@@ -35,11 +35,17 @@ def _plugin_entropy(counts: jax.Array, n: jax.Array) -> tuple[jax.Array, jax.Arr
 
 
 def equal_frequency_bins(y: jax.Array, bins: int) -> jax.Array:
-    """[n] values -> [n] bin indices 0..bins-1 with (nearly) equal counts; ties share a bin."""
+    """[n] values -> [n] bin indices 0..bins-1 with (nearly) equal counts.
+
+    Tied values share a bin, placed by their mid-rank (so that a discrete
+    variable with a few values keeps them apart when bins >= values).
+    """
     n = y.shape[0]
     sorted_y = jnp.sort(y)
-    rank = jnp.searchsorted(sorted_y, y, side="left")  # ties get the same (lowest) rank
-    return jnp.minimum((rank * bins) // n, bins - 1)
+    lo = jnp.searchsorted(sorted_y, y, side="left")
+    hi = jnp.searchsorted(sorted_y, y, side="right")
+    mid = (lo + hi - 1) / 2.0
+    return jnp.minimum(jnp.floor(mid * bins / n), bins - 1).astype(jnp.int32)
 
 
 @partial(jax.jit, static_argnames=("n_classes", "bins", "miller_madow"))
