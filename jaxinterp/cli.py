@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("convert", "evaluate")
+COMMANDS = ("convert", "evaluate", "roles")
 
 
 def build_parser() -> argparse.ArgumentParser:

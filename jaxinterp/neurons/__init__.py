@@ -1,6 +1,7 @@
 """Per-neuron role measures (METHODS.md §5): linearity, Jacobians, saliency,
 information, entropy and expanded-weight spectra for every neuron of a layer at once."""
 
+from jaxinterp.neurons import channel_gradients
 from jaxinterp.neurons.information import (
     binned_entropy,
     binned_entropy_all,
@@ -54,6 +55,7 @@ __all__ = [
     "RidgeFit",
     "Split",
     "binned_entropy",
+    "channel_gradients",
     "binned_entropy_all",
     "concentration",
     "design_matrix",

@@ -232,7 +232,7 @@ def mixed_entropy(y: jax.Array, k: int = 3, jitter: float = 1e-9) -> dict[str, j
     """
     yt = y / jnp.maximum(jnp.std(y), _TINY)
     pos = yt > 0
-    p0 = 1.0 - jnp.mean(pos)
+    p0 = jnp.mean(~pos)
     hb = -(jnp.where(p0 > 0, p0 * jnp.log(jnp.maximum(p0, _TINY)), 0.0)
            + jnp.where(p0 < 1, (1 - p0) * jnp.log(jnp.maximum(1 - p0, _TINY)), 0.0))
     h_pos = _kl_entropy_masked(yt, pos, k, jitter)

@@ -62,7 +62,8 @@ def level_measures(
     y = targets(outputs, positions)
     sp = linearity.split(k_split, x.shape[0], test_fraction, folds)
     ridge = linearity.ridge_cv(x, y, sp, folds=folds)
-    mlp = linearity.mlp_ceiling(k_mlp, x, y, sp, hidden=mlp_hidden, steps=mlp_steps)
+    offset = x @ ridge.coef + ridge.intercept  # residual MLP: the ceiling starts at the ridge fit
+    mlp = linearity.mlp_ceiling(k_mlp, x, y, sp, hidden=mlp_hidden, steps=mlp_steps, offset=offset)
     out = {
         "r2_lin": ridge.r2_test,
         "r2_nl": mlp.r2_test,
