@@ -46,9 +46,9 @@ def _variables(model, rng):
     return jax.tree_util.tree_map_with_path(randomise, dict(variables))
 
 
-@pytest.mark.parametrize("n_blocks", [1, 2])
-def test_equals_autodiff(rng, n_blocks):
-    model = Stage()
+@pytest.mark.parametrize("n_blocks,width", [(1, 6), (2, 12)])  # width 12: the conv path, 6: the GEMM path
+def test_equals_autodiff(rng, n_blocks, width):
+    model = Stage(width)
     variables = _variables(model, rng)
     x = jnp.asarray(rng.normal(size=(3, 8, 8, 3)), jnp.float32)
     names = tuple(f"block{i}" for i in range(n_blocks))
@@ -60,7 +60,7 @@ def test_equals_autodiff(rng, n_blocks):
         return state["intermediates"][names[-1]]["__call__"][0][0]
 
     ref = neurons.input_gradients(fn, x)
-    assert ours.shape == ref.shape == (3, 6, 8, 8, 3)
+    assert ours.shape == ref.shape == (3, width, 8, 8, 3)
     assert float(jnp.linalg.norm(ours - ref) / jnp.linalg.norm(ref)) < 1e-5
 
 
