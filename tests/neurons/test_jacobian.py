@@ -42,7 +42,7 @@ def test_receptive_field(setup):
 
 def test_jacobians_match_torch_func(setup):
     x, params, fn, level, positions = setup
-    ours = neurons.jacobians(level, positions, chunk=2)  # [p, N, d]
+    ours = neurons.jacobians(level, positions)  # [p, N, d]
     f = torch_net(params)
     ref = np.stack([_torch_window_jacobian(f, x, p, 5) for p in np.asarray(positions)])
     assert ours.shape == ref.shape == (5, 4, 75)
@@ -69,7 +69,7 @@ def test_jacobians_match_finite_differences(setup):
 
 def test_saliency_matches_torch_func(setup):
     x, params, fn, _, _ = setup
-    grads = np.asarray(neurons.input_gradients(fn, jnp.asarray(x), chunk=4))  # [m, N, H, W, 3]
+    grads = np.asarray(neurons.input_gradients(fn, jnp.asarray(x)))  # [m, N, H, W, 3]
     f = torch_net(params)
     xt = torch.tensor(x).permute(0, 3, 1, 2)
 

@@ -25,7 +25,7 @@ def planted():
     outputs = neurons.level_outputs(level)
     positions = neurons.sample_positions(jax.random.key(1), 64, 6, 6, 2000)
     m = neurons.level_measures(
-        jax.random.key(2), level, outputs, positions, mlp_hidden=(32, 32), mlp_steps=600,
+        jax.random.key(2), level, outputs, positions, mlp_hidden=(32, 32), mlp_steps=300,
         n_pcs=4, ksg_samples=600, jacobian_samples=300,
     )
     return level, outputs, positions, m

@@ -60,13 +60,6 @@ def test_layer_without_spatial_axes(tiny, capsys):
     assert "has no spatial axes" in capsys.readouterr().err
 
 
-def test_too_few_samples(tiny, capsys):
-    args = _args(tiny, "relu2", *TINY)
-    args[args.index("--samples") + 1] = "8"
-    assert cli.main(args) == 2
-    assert "too few samples for 5-fold cross-validation" in capsys.readouterr().err
-
-
 @pytest.mark.slow
 def test_real_resnet20_layer1(shared_data, tmp_path):
     from converters import convert
