@@ -2,7 +2,7 @@
 
 METHODS.md §5.1. All neurons share one design matrix U [p, d], so the ridge fit
 of every neuron is one set of Cholesky solves of (UᵀU + λI) with an [d, N]
-right-hand side (PERF_NOTES: two to three orders of magnitude faster than
+right-hand side (or of UUᵀ + λI when there are fewer samples than inputs) (PERF_NOTES: two to three orders of magnitude faster than
 per-neuron least squares). λ is chosen per neuron by k-fold cross-validation
 over ``10^{-4..4} · tr(UᵀU) / d``.
 
@@ -52,21 +52,25 @@ def _r2(y, pred):
     return 1.0 - sse / jnp.maximum(sst, 1e-12)
 
 
-def _solve_all(xtx, xty, lambdas):
-    """Ridge coefficients for every λ: xtx [d, d], xty [d, N] -> [L, d, N]."""
-    d = xtx.shape[0]
+def _solve_all(xc, yc, lambdas):
+    """Ridge coefficients of centred data for every λ: xc [n, d], yc [n, N] -> [L, d, N].
+
+    Primal (XᵀX + λI) β = Xᵀy when n >= d, dual β = Xᵀ (XXᵀ + λI)⁻¹ y when n < d:
+    the same solution, with the smaller of the two Cholesky factorisations.
+    Rows of zeros (samples masked out of a fold) change neither.
+    """
+    n, d = xc.shape
+    dual = n < d
+    gram = xc @ xc.T if dual else xc.T @ xc
+    rhs = yc if dual else xc.T @ yc
+    eye = jnp.eye(gram.shape[0], dtype=gram.dtype)
 
     def one(lam):
-        chol = jax.scipy.linalg.cho_factor(xtx + lam * jnp.eye(d, dtype=xtx.dtype), lower=True)
-        return jax.scipy.linalg.cho_solve(chol, xty)
+        chol = jax.scipy.linalg.cho_factor(gram + lam * eye, lower=True)
+        sol = jax.scipy.linalg.cho_solve(chol, rhs)
+        return xc.T @ sol if dual else sol
 
     return jax.lax.map(one, lambdas)
-
-
-def _centred_moments(x, y):
-    mx, my = jnp.mean(x, 0), jnp.mean(y, 0)
-    xc, yc = x - mx, y - my
-    return xc.T @ xc, xc.T @ yc, mx, my
 
 
 class RidgeFit(NamedTuple):
@@ -82,8 +86,8 @@ class RidgeFit(NamedTuple):
 @partial(jax.jit, static_argnames=("folds",))
 def _ridge_cv(x_fit, y_fit, x_test, y_test, rel_lambdas, folds):
     n, d = x_fit.shape
-    xtx, _, _, _ = _centred_moments(x_fit, y_fit)
-    lambdas = rel_lambdas * jnp.trace(xtx) / d
+    xc = x_fit - jnp.mean(x_fit, 0)
+    lambdas = rel_lambdas * jnp.sum(xc * xc) / d  # tr(UᵀU) / d
     fold_of = jnp.arange(n) % folds
 
     def fold_sse(f):
@@ -92,14 +96,14 @@ def _ridge_cv(x_fit, y_fit, x_test, y_test, rel_lambdas, folds):
         mx = jnp.sum(w * x_fit, 0) / cnt
         my = jnp.sum(w * y_fit, 0) / cnt
         xc, yc = (x_fit - mx) * w, (y_fit - my) * w
-        coefs = _solve_all(xc.T @ xc, xc.T @ yc, lambdas)  # [L, d, N]
+        coefs = _solve_all(xc, yc, lambdas)  # [L, d, N]
         pred = jnp.einsum("pd,ldn->lpn", x_fit - mx, coefs) + my
         return jnp.sum((1 - w)[None] * (y_fit[None] - pred) ** 2, axis=1)  # [L, N]
 
     cv_sse = jnp.sum(jax.lax.map(fold_sse, jnp.arange(folds)), axis=0)
     best = jnp.argmin(cv_sse, axis=0)  # [N]
-    xtx, xty, mx, my = _centred_moments(x_fit, y_fit)
-    coefs = _solve_all(xtx, xty, lambdas)  # [L, d, N]
+    mx, my = jnp.mean(x_fit, 0), jnp.mean(y_fit, 0)
+    coefs = _solve_all(x_fit - mx, y_fit - my, lambdas)  # [L, d, N]
     coef = jnp.take_along_axis(coefs, best[None, None, :], axis=0)[0]
     intercept = my - mx @ coef
     r2 = _r2(y_test, x_test @ coef + intercept)
