@@ -7,10 +7,11 @@ and a loop of ``autograd.grad`` over channels (one backward per channel, all
 images at once). Also the plain JAX way, ``jit(vmap(vjp))``. Same weights and
 images; results checked equal (relative error) before timing.
 
-The run repeats itself in a subprocess with XLA's XNNPACK convolutions
-(``XLA_FLAGS=--xla_cpu_experimental_xnn_fusion_type=LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION``),
-an experimental XLA:CPU option that must be set before JAX starts; each line
-says which XLA flags were in effect.
+Each line records the XLA flags in effect. To try XLA's experimental XNNPACK
+convolutions, run with
+``XLA_FLAGS=--xla_cpu_experimental_xnn_fusion_type=LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION``
+(it must be set before JAX starts); ``BENCH_ROLES_XNN=1`` repeats the run that
+way in a subprocess.
 """
 
 from __future__ import annotations
@@ -163,9 +164,9 @@ def _run_here(quick: bool) -> None:
         errs[name] = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
 
     t_ours = seconds(ours, repeat=3)
-    # the slow ways are timed once after a warm-up call (each takes tens of seconds here)
+    # best of 3 after a warm-up; the plain JAX way (tens of seconds) once after its warm-up
     t_plain = seconds(lambda: plain(x), repeat=1)
-    peers = {name: seconds(fun, repeat=1) for name, fun in ways.items()}
+    peers = {name: seconds(fun, repeat=3) for name, fun in ways.items()}
     fastest = min(peers, key=peers.get)
     units = n * width
     flags = os.environ.get("XLA_FLAGS", "") or "(default)"
@@ -184,7 +185,7 @@ def _run_here(quick: bool) -> None:
 
 def run(quick: bool = False) -> None:
     _run_here(quick)
-    if XNN_FLAG not in os.environ.get("XLA_FLAGS", ""):
+    if os.environ.get("BENCH_ROLES_XNN") == "1" and XNN_FLAG not in os.environ.get("XLA_FLAGS", ""):
         env = dict(os.environ, XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " " + XNN_FLAG).strip())
         args = [sys.executable, "-m", "bench", "roles"] + (["--quick"] if quick else [])
         subprocess.run(args, env=env, check=True)
