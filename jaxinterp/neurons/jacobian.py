@@ -1,0 +1,85 @@
+"""Jacobians of every neuron with respect to its inputs, and their summary statistics.
+
+METHODS.md §5.4. For position samples (image, h, w) of a :class:`~jaxinterp.neurons.levels.Level`,
+J[i, n] = ∂y_n(image_i, h_i, w_i) / ∂u_i, cropped to the level's windows so it
+lines up column by column with the design matrix. One forward pass per sample
+(``jax.vjp``) serves all N neurons: the pullback is vmapped over N one-hot
+cotangents; samples are chunked with ``lax.map``.
+
+Statistics of one neuron's [p, d] Jacobians (:func:`jacobian_stats`):
+sensitivity E‖J‖; consistency ‖E J‖² / E‖J‖²; effective input dimension
+(tr G)² / tr(G²) with G = E[J Jᵀ]; axis focus max_j G_jj / tr G.
+tr(G²) is computed from the [p, p] Gram matrix when p < d.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from jaxinterp.neurons.levels import Level, _row
+
+
+def _jacobian_rows(level: Level, parts_one, h, w):
+    """[N, d] Jacobian of all N outputs at (h, w) w.r.t. the level's windows of one image."""
+    out, pullback = jax.vjp(level.fn, parts_one)
+    n_out = out.shape[-1]
+
+    def row(n):
+        ct = jnp.zeros_like(out).at[h, w, n].set(1.0)
+        (grads,) = pullback(ct)
+        return _row(level, grads, h, w)
+
+    return jax.vmap(row)(jnp.arange(n_out))
+
+
+def jacobians(level: Level, positions: jax.Array, chunk: int = 32) -> jax.Array:
+    """Jacobians of every neuron at every position sample: [p, 3] -> [p, N, level.dim]."""
+    positions = jnp.asarray(positions)
+
+    def one(pos):
+        return _jacobian_rows(level, tuple(p[pos[0]] for p in level.parts), pos[1], pos[2])
+
+    return jax.lax.map(one, positions, batch_size=min(chunk, positions.shape[0]))
+
+
+def gradient_outer_product(jac: jax.Array) -> jax.Array:
+    """G = E[J Jᵀ] (here E[Jᵀ J] as a [d, d] matrix) of one neuron's [p, d] Jacobians."""
+    return jac.T @ jac / jac.shape[0]
+
+
+@jax.jit
+def jacobian_stats(jac: jax.Array) -> dict[str, jax.Array]:
+    """Summary statistics of one neuron's Jacobians [p, d] (METHODS.md §5.4).
+
+    Returns:
+      dict of scalars: ``sensitivity`` E‖J‖, ``consistency`` ‖EJ‖²/E‖J‖²,
+      ``effective_dim`` (tr G)²/tr(G²), ``axis_focus`` max_j G_jj / tr G and
+      ``focus_index`` argmax_j G_jj (a column of the design matrix).
+    """
+    p, d = jac.shape
+    sq = jnp.sum(jac * jac, axis=1)  # [p]
+    tr = jnp.mean(sq)
+    mean_j = jnp.mean(jac, axis=0)
+    diag = jnp.mean(jac * jac, axis=0)  # G_jj
+    if p < d:
+        gram = jac @ jac.T / p
+        tr_g2 = jnp.sum(gram * gram)
+    else:
+        g = jac.T @ jac / p
+        tr_g2 = jnp.sum(g * g)
+    safe = jnp.maximum(tr, 1e-30)
+    return {
+        "sensitivity": jnp.mean(jnp.sqrt(sq)),
+        "consistency": jnp.sum(mean_j * mean_j) / safe,
+        "effective_dim": tr * tr / jnp.maximum(tr_g2, 1e-30),
+        "axis_focus": jnp.max(diag) / safe,
+        "focus_index": jnp.argmax(diag),
+    }
+
+
+def jacobian_stats_all(jac: jax.Array) -> dict[str, jax.Array]:
+    """:func:`jacobian_stats` of every neuron: [p, N, d] -> dict of [N]."""
+    return jax.vmap(jacobian_stats, in_axes=1)(jac)

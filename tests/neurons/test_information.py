@@ -1,0 +1,98 @@
+"""MI and entropy estimators against closed forms, scikit-learn and plug-in references."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.feature_selection._mutual_info import _compute_mi_cc, _compute_mi_cd
+
+from jaxinterp import neurons
+
+
+def test_mi_knn_equals_sklearn(rng):
+    labels = rng.integers(0, 4, 1500)
+    y = (rng.normal(size=1500) + labels).astype(np.float32)
+    ours = float(neurons.mi_knn(jnp.asarray(y), jnp.asarray(labels), 4, 3))
+    assert ours == pytest.approx(_compute_mi_cd(y.astype(float), labels, 3), abs=1e-4)
+
+
+def test_mi_knn_singleton_class_left_out(rng):
+    labels = np.r_[rng.integers(0, 3, 500), 3]  # class 3 has one sample
+    y = (rng.normal(size=501) + labels).astype(np.float32)
+    ours = float(neurons.mi_knn(jnp.asarray(y), jnp.asarray(labels), 4, 3))
+    assert ours == pytest.approx(_compute_mi_cd(y.astype(float), labels, 3), abs=1e-4)
+
+
+def test_mi_gaussian_mixture_closed_form(rng):
+    """y = label (two equal classes, far apart) + noise: I = log 2.
+
+    Balanced classes, so that no equal-frequency bin straddles the two modes.
+    """
+    labels = rng.permutation(np.repeat([0, 1], 2000))
+    y = (10.0 * labels + rng.normal(size=4000)).astype(np.float32)
+    assert float(neurons.mi_knn(jnp.asarray(y), jnp.asarray(labels), 2)) == pytest.approx(np.log(2), abs=0.02)
+    assert float(neurons.mi_binned(jnp.asarray(y), jnp.asarray(labels), 2)) == pytest.approx(np.log(2), abs=0.02)
+
+
+def test_mi_binned_discrete_plugin(rng):
+    """A deterministic function of the label with distinct values: I = H(label) (+ Miller–Madow term)."""
+    labels = rng.integers(0, 5, 3000)
+    y = np.array([0.0, 1.0, 2.0, 3.0, 4.0], np.float32)[labels]
+    p = np.bincount(labels) / labels.size
+    h = -np.sum(p * np.log(p))
+    plug = float(neurons.mi_binned(jnp.asarray(y), jnp.asarray(labels), 5, bins=5, miller_madow=False))
+    assert plug == pytest.approx(h, abs=1e-5)
+    mm = float(neurons.mi_binned(jnp.asarray(y), jnp.asarray(labels), 5, bins=5))
+    assert mm == pytest.approx(h + (4 + 4 - 4) / (2 * 3000), abs=1e-5)
+    # independent: near zero after correction
+    noise = rng.normal(size=3000).astype(np.float32)
+    assert abs(float(neurons.mi_binned(jnp.asarray(noise), jnp.asarray(labels), 5))) < 0.01
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6, 0.9])
+def test_ksg_gaussian_closed_form_and_sklearn(rng, rho):
+    x = rng.normal(size=1500).astype(np.float32)
+    z = (rho * x + np.sqrt(1 - rho**2) * rng.normal(size=1500)).astype(np.float32)
+    ours = float(neurons.mi_ksg(jnp.asarray(x), jnp.asarray(z)))
+    assert ours == pytest.approx(-0.5 * np.log(1 - rho**2), abs=0.04)
+    assert max(ours, 0) == pytest.approx(_compute_mi_cc(x.astype(float), z.astype(float), 3), abs=1e-4)
+
+
+def test_kl_entropy_closed_forms(rng):
+    g = rng.normal(scale=2.0, size=5000).astype(np.float32)
+    assert float(neurons.entropy_kl(jnp.asarray(g))) == pytest.approx(0.5 * np.log(2 * np.pi * np.e * 4), abs=0.03)
+    u = rng.uniform(0, 3, size=5000).astype(np.float32)
+    assert float(neurons.entropy_kl(jnp.asarray(u))) == pytest.approx(np.log(3), abs=0.03)
+
+
+def test_mixed_entropy_closed_form(rng):
+    """y = relu(z) · b with P(b = 0) known: H_b(p0) + (1 - p0) h(ỹ | ỹ > 0) for an exponential."""
+    n = 20000
+    y = rng.exponential(size=n) * (rng.uniform(size=n) > 0.3)
+    out = neurons.mixed_entropy(jnp.asarray(y, jnp.float32))
+    p0 = 0.3
+    sd = np.sqrt((1 - p0) * 2 - (1 - p0) ** 2)  # E y² = 0.7·2, E y = 0.7
+    h_pos = 1.0 - np.log(sd)  # exponential(1) has h = 1; scaled by 1/sd
+    ref = -(p0 * np.log(p0) + (1 - p0) * np.log(1 - p0)) + (1 - p0) * h_pos
+    assert float(out["p0"]) == pytest.approx(p0, abs=0.01)
+    assert float(out["h_pos"]) == pytest.approx(h_pos, abs=0.03)
+    assert float(out["h_mix"]) == pytest.approx(ref, abs=0.03)
+
+
+def test_binned_entropy_equals_numpy_histogram(rng):
+    y = np.maximum(rng.normal(size=3000), 0).astype(np.float32)
+    yt = y / y.std()
+    top = np.quantile(yt, 0.999)
+    b = np.clip(np.floor(yt / top * 64), 0, 63).astype(int)
+    p = np.bincount(b, minlength=64) / y.size
+    p = p[p > 0]
+    assert float(neurons.binned_entropy(jnp.asarray(y))) == pytest.approx(-np.sum(p * np.log(p)), abs=1e-4)
+
+
+def test_batched_equals_loop(rng):
+    acts = np.maximum(rng.normal(size=(400, 3)), 0).astype(np.float32)
+    labels = rng.integers(0, 3, 400)
+    batched = neurons.mi_knn_all(jnp.asarray(acts), jnp.asarray(labels), 3)
+    loop = [float(neurons.mi_knn(jnp.asarray(acts[:, i]), jnp.asarray(labels), 3)) for i in range(3)]
+    np.testing.assert_allclose(batched, loop, atol=1e-6)
+    h = neurons.mixed_entropy_all(jnp.asarray(acts))["h_mix"]
+    np.testing.assert_allclose(h, [float(neurons.mixed_entropy(jnp.asarray(acts[:, i]))["h_mix"]) for i in range(3)], atol=1e-5)

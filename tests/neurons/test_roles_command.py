@@ -1,0 +1,85 @@
+"""``jaxinterp roles`` end to end on a tiny model, its errors, and (slow) on the real ResNet-20."""
+
+import csv
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxinterp import cli, models, save_variables
+from tests.conftest import shared_file
+
+TINY = ["--levels", "pixels", "--samples", "300", "--mlp-steps", "50", "--jacobian-samples", "16",
+        "--ksg-samples", "100", "--saliency-images", "8", "--top", "5"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("roles")
+    model = models.get("small_cnn")
+    variables = models.init(model, jax.random.key(0))
+    save_variables(root / "params", variables, {"arch": "small_cnn"})
+    rng = np.random.default_rng(0)
+    np.savez(root / "data.npz", images=rng.integers(0, 256, (48, 8, 8, 1), dtype=np.uint8),
+             labels=rng.integers(0, 3, 48))
+    return root
+
+
+def _args(root, layer, *extra):
+    return ["roles", "--arch", "small_cnn", "--params", str(root / "params"), "--data",
+            str(root / "data.npz"), "--layer", layer, "--out", str(root / f"out_{layer}"), *extra]
+
+
+def test_tiny_end_to_end(tiny):
+    assert cli.main(_args(tiny, "relu2", *TINY)) == 0
+    out = tiny / "out_relu2"
+    rows = list(csv.DictReader(open(out / "neurons.csv")))
+    assert len(rows) == 32  # relu2 has 32 channels
+    for col in ("pixels.r2_lin", "pixels.lf", "pixels.axis_focus", "pixels.h_mix", "mi_knn",
+                "saliency_kappa_top", "ii_colour", "ii_label", "role"):
+        assert col in rows[0]
+    r2 = np.array([float(r["pixels.r2_lin"]) for r in rows])
+    assert np.all(r2 <= 1.0) and np.isfinite(r2).all()
+    corr = json.loads((out / "correlations.json").read_text())
+    assert corr["similarities"] == ["colour", "label"]
+    assert "pixels.lf" in corr["by_measure"]
+    html = (out / "index.html").read_text()
+    assert "II similarity used: colour, label" in html and "exploratory" in html
+    assert (out / "scatter_matrix.png").stat().st_size > 1000
+
+
+def test_window_level_needs_a_resnet_stage(tiny, capsys):
+    assert cli.main(_args(tiny, "relu2", *TINY[2:], "--levels", "window")) == 2
+    err = capsys.readouterr().err
+    assert "not a ResNet stage" in err and "--levels pixels" in err
+
+
+def test_layer_without_spatial_axes(tiny, capsys):
+    assert cli.main(_args(tiny, "pool", *TINY)) == 2
+    assert "has no spatial axes" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_real_resnet20_layer1(shared_data, tmp_path):
+    from converters import convert
+
+    ckpt = shared_file("models/resnet20-12fca82f.th")
+    data = shared_file("cifar10/test_first932.npz")
+    save_variables(tmp_path / "r20", convert(ckpt, "cifar_resnet20"), {"arch": "cifar_resnet20"})
+    args = ["roles", "--arch", "cifar_resnet20", "--params", str(tmp_path / "r20"), "--data", str(data),
+            "--layer", "layer1", "--out", str(tmp_path / "out"), "--images", "300", "--samples", "1000",
+            "--mlp-steps", "100", "--jacobian-samples", "64", "--ksg-samples", "400",
+            "--saliency-images", "20", "--top", "5"]
+    assert cli.main(args) == 0
+    rows = list(csv.DictReader(open(tmp_path / "out" / "neurons.csv")))
+    assert len(rows) == 16
+    col = lambda c: np.array([float(r[c]) for r in rows])
+    # the immediate level is affine up to the output ReLU: far more linear than the stage window
+    assert np.median(col("immediate.r2_lin")) > 0.8 > np.median(col("window.r2_lin"))
+    # residual identity skip: the immediate Jacobian concentrates on the skip inputs (columns >= 144)
+    assert np.mean(col("immediate.focus_index") >= 144) >= 0.75
+    # the ceiling starts from the ridge fit, so LF <= 1 (up to held-out noise)
+    assert np.nanmax(col("window.lf")) <= 1.0
+    corr = json.loads((tmp_path / "out" / "correlations.json").read_text())
+    assert corr["similarities"] == ["colour", "label"]
