@@ -35,7 +35,7 @@ def test_tiny_end_to_end(tiny):
     assert cli.main(_args(tiny, "relu2", *TINY)) == 0
     out = tiny / "out_relu2"
     rows = list(csv.DictReader(open(out / "neurons.csv")))
-    assert len(rows) == 32  # relu2 has 32 channels
+    assert len(rows) == models.get("small_cnn").widths[1]  # one row per relu2 channel
     for col in ("pixels.r2_lin", "pixels.lf", "pixels.axis_focus", "pixels.h_mix", "mi_knn",
                 "saliency_kappa_top", "ii_colour", "ii_label", "role"):
         assert col in rows[0]
