@@ -17,7 +17,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from jaxinterp.directions.kmeans_core import KMeansState, centroid_update, nearest_two, sq_dist_rows
+from jaxinterp.directions.kmeans_core import (
+    KMeansState, centroid_update, nearest_two, sq_dist_rows, zero_padding,
+)
 
 SLACK = 1e-5
 
@@ -46,6 +48,7 @@ def lloyd_bounded(x, w, centroids, tol, max_iter: int, chunk: int = 1024):
     Returns KMeansState with the exact inertia of the final centroids.
     """
     n, k = x.shape[0], centroids.shape[0]
+    x = zero_padding(x, w)
     x_sq = jnp.sum(x * x, -1)
 
     def full(ids, carry):

@@ -51,21 +51,33 @@ def relocate_empty(labels, cost, counts, k: int):
     return labels, moved
 
 
+def zero_padding(x, w):
+    """x [n, d] with the rows of weight 0 set to zero (padding rows carry no mass)."""
+    return jnp.where((w > 0)[:, None], x, 0.0)
+
+
 def centroid_update(x, w, labels, cost, centroids, spherical: bool = False):
     """Means (or normalised sums if spherical) of the weighted samples of each cluster.
 
     Empty clusters take the farthest samples first (:func:`relocate_empty`).
-    x [n, d], w [n], labels [n], cost [n] -> (centroids [k, d], labels [n], moved [n]).
+    x [n, d] with zero rows where w == 0 (:func:`zero_padding`), w [n], labels [n],
+    cost [n] -> (centroids [k, d], labels [n], moved [n]).
     """
     k = centroids.shape[0]
+    # rows of weight 0 are zero rows (see `zero_padding`): a plain segment sum, since
+    # fusing the `x * w` product into the scatter makes XLA's CPU scatter 5x slower
     counts = jax.ops.segment_sum(w, labels, num_segments=k)
-    labels, moved = jax.lax.cond(
-        jnp.any(counts == 0),
-        lambda: relocate_empty(labels, cost * w, counts, k),
-        lambda: (labels, jnp.zeros(labels.shape, bool)),
+    sums = jax.ops.segment_sum(x, labels, num_segments=k)
+
+    def relocate():  # rare: recompute the sums with the moved samples
+        new_labels, moved = relocate_empty(labels, cost * w, counts, k)
+        return (new_labels, moved, jax.ops.segment_sum(w, new_labels, num_segments=k),
+                jax.ops.segment_sum(x, new_labels, num_segments=k))
+
+    labels, moved, counts, sums = jax.lax.cond(
+        jnp.any(counts == 0), relocate,
+        lambda: (labels, jnp.zeros(labels.shape, bool), counts, sums),
     )
-    counts = jax.ops.segment_sum(w, labels, num_segments=k)
-    sums = jax.ops.segment_sum(x * w[:, None], labels, num_segments=k)
     if spherical:
         new = sums / jnp.maximum(jnp.linalg.norm(sums, axis=-1, keepdims=True), 1e-12)
     else:
