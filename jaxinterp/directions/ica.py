@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinterp.directions._checks import check_acts, check_k
-from jaxinterp.directions.pca import positive_skew_signs, weighted_moments
+from jaxinterp.directions.pca import positive_skew_signs, symmetric_eigh, weighted_moments
 from jaxinterp.parallel.samples import shard_samples
 
 
@@ -47,7 +47,7 @@ def sym_decorrelation(w: jax.Array) -> jax.Array:
 
 def _whiten(x, w, k):
     mean, scatter, n = weighted_moments(x, w)
-    evals, evecs = jnp.linalg.eigh(scatter / (n - 1.0))
+    evals, evecs = symmetric_eigh(scatter / (n - 1.0))  # LAPACK on CPU (see pca)
     order = jnp.argsort(-evals)[:k]
     evals, evecs = jnp.maximum(evals[order], 1e-12), evecs[:, order]
     whitening = evecs.T / jnp.sqrt(evals)[:, None]  # [k, d]: unit-variance projections
