@@ -33,6 +33,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--k", type=int, default=None, help="K-means clusters (default: the layer's width)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images")
     parser.add_argument("--no-gradients", action="store_true", help="skip input-gradient norms")
+    parser.add_argument("--no-sae-sweep", action="store_true",
+                        help="skip Fig. 9's sweep of 16 sparse autoencoders")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     return parser
@@ -89,6 +91,7 @@ def run(args) -> int:
 
     arrays, summary = paper.analyse(jax.random.key(args.seed), images01, labels, acts,
                                     _similarities(args, model, variables), embed=embed, k=args.k,
+                                    sae_grid=not args.no_sae_sweep,
                                     log=lambda s: print(f"paper: {s}", flush=True))
     summary.update(arch=args.arch, layer=args.layer, data=str(args.data))
     np.savez(args.out / "arrays.npz", **arrays)

@@ -2,9 +2,9 @@
 
 :func:`analyse` computes every score of METHODS.md §2–4 for one layer of one model
 (neurons vs K-means directions, each requested similarity) and returns arrays and a
-summary; :func:`report` draws the equivalents of Figs. 3–8, 10 and 11 from them and
-writes an HTML page. Fig. 2 needs the IMI human data (``jaxinterp.scores.human``) and
-Fig. 9 an SAE sweep; neither is drawn here.
+summary; :func:`report` draws the equivalents of Figs. 3–11 from them and writes an
+HTML page. Fig. 2 needs the IMI human data (``jaxinterp.scores.human``), which is not
+shipped, so it is not drawn here.
 """
 
 from __future__ import annotations
@@ -31,8 +31,48 @@ def _tasks_that_fit(acts, quantile, refs=9, trials=20):
     return int(min(trials, max(0, (kept - 1) // (4 * (refs + 1)))))
 
 
+SAE_RATIOS = (0.5, 1.0, 2.0, 4.0)
+SAE_L1 = (1e-3, 1e-2, 1e-1, 1.0)
+
+
+def sae_sweep(key, acts, sim, feats, ratios=SAE_RATIOS, l1_coeffs=SAE_L1, m: int = 5,
+              steps: int = 400, log=print) -> dict:
+    """Fig. 9: mean II of sparse-autoencoder directions over dictionary size × L1 penalty.
+
+    The SAE follows the seed authors' notebook (METHODS.md §4.4): untied L1 autoencoder
+    with unit-norm decoder columns on Â z-scored per dimension; Sharkey's normalisation
+    of the penalty (λ·mean_batch‖c‖₁/K). A grid cell's II is the mean over the dictionary
+    directions that ever fire (dead codes have no exemplars worth the name).
+
+    Returns arrays ``sae_ii`` [len(ratios), len(l1_coeffs)], ``sae_alive`` (fraction of live
+    codes), ``sae_ratios``, ``sae_l1``.
+    """
+    from jaxinterp.directions import kmeans, sae
+
+    unit = kmeans.unit_rows(jnp.asarray(acts))
+    z = (unit - unit.mean(0)) / jnp.maximum(unit.std(0), 1e-6)
+    n = acts.shape[1]
+    ii = np.full((len(ratios), len(l1_coeffs)), np.nan)
+    alive = np.zeros_like(ii)
+    for i, ratio in enumerate(ratios):  # a 4 x 4 grid of fits, each one jitted training run
+        size = max(1, int(round(ratio * n)))
+        for j, lam in enumerate(l1_coeffs):
+            state = sae.fit(jax.random.fold_in(key, i * len(l1_coeffs) + j), z, size,
+                            l1_coeff=lam, batch_size=min(4096, z.shape[0]), max_steps=steps)
+            codes = sae.transform(state, z)
+            live = np.asarray(jnp.max(codes, axis=0) > 0)
+            alive[i, j] = live.mean()
+            if live.any():
+                ii[i, j] = float(np.mean(np.asarray(
+                    interpretability_index_all(codes[:, live], sim, feats, m=m))))
+        log(f"SAE sweep: dictionary {size} done")
+    return {"sae_ii": ii, "sae_alive": alive, "sae_ratios": np.asarray(ratios),
+            "sae_l1": np.asarray(l1_coeffs)}
+
+
 def analyse(key, images01, labels, acts, similarities: dict, embed: Callable | None = None,
-            k: int | None = None, m: int = 5, quantiles=(0.0, 0.1, 0.25), log=print) -> tuple[dict, dict]:
+            k: int | None = None, m: int = 5, quantiles=(0.0, 0.1, 0.25), sae_grid: bool = True,
+            log=print) -> tuple[dict, dict]:
     """All scores for neurons and K-means directions of one layer.
 
     Args:
@@ -126,6 +166,14 @@ def analyse(key, images01, labels, acts, similarities: dict, embed: Callable | N
         arrays[f"spectrum_{mode}"] = ss
         summary[f"spectrum_alpha_ols_{mode}"] = spectrum.fit_ols(ss)[0]
     summary["critical_alpha"] = spectrum.critical_exponent(int(np.prod(images01.shape[1:])))
+
+    if sae_grid:
+        log("SAE sweep")
+        arrays.update(sae_sweep(jax.random.fold_in(key, 9), acts, sim, ft, m=m, log=log))
+        best = np.unravel_index(np.nanargmax(arrays["sae_ii"]), arrays["sae_ii"].shape)
+        summary["sae_best"] = {"ratio": float(arrays["sae_ratios"][best[0]]),
+                               "l1_coeff": float(arrays["sae_l1"][best[1]]),
+                               "mean_ii": float(arrays["sae_ii"][best])}
     return arrays, summary
 
 
@@ -238,11 +286,29 @@ def report(out: Path, arrays: dict, summary: dict, images01) -> list[tuple[str, 
     ax.legend(fontsize=6)
     save(fig, "fig11_spectrum.png", "Fig. 11: activation eigenspectrum (no similarity: activations only) with the critical 1+2/d line.")
 
+    if "sae_ii" in arrays:
+        fig, ax = plt.subplots(figsize=(4.6, 3.6))
+        grid = arrays["sae_ii"]
+        im = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto")
+        ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in arrays["sae_l1"]])
+        ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in arrays["sae_ratios"]])
+        ax.set_xlabel("L1 coefficient λ")
+        ax.set_ylabel("dictionary size / N")
+        for (r, c), v in np.ndenumerate(grid):
+            ax.text(c, r, "dead" if np.isnan(v) else f"{v:.3g}", ha="center", va="center",
+                    fontsize=6, color="w")
+        fig.colorbar(im, ax=ax, label="mean II")
+        ref = (f"neurons {summary[f'mean_ii_neurons_{main}']:.3g}, "
+               f"K-means {summary[f'mean_ii_kmeans_{main}']:.3g}")
+        save(fig, "fig9_sae_sweep.png", f"Fig. 9: mean II of SAE directions over dictionary size and "
+             f"L1 penalty (Sharkey normalisation); similarity: {main}; for reference {ref}.")
+
+    figs.sort(key=lambda f: int(f[0][3:].split("_")[0]))  # Fig. 3 ... Fig. 11 in order
     rows = "\n".join(f'<figure><img src="{n}"><figcaption>{html.escape(c)}</figcaption></figure>' for n, c in figs)
     (out / "report.html").write_text(
         "<!doctype html><meta charset='utf-8'><title>jaxinterp paper report</title>"
         "<h1>Interpretable features: paper analyses</h1>"
         f"<pre>{html.escape(json.dumps(summary, indent=1))}</pre>{rows}"
-        "<p>Not drawn: Fig. 2 (needs the IMI human responses; see jaxinterp.scores.human) and "
-        "Fig. 9 (SAE sweep).</p>")
+        "<p>Not drawn: Fig. 2 (needs the IMI human responses, which are not shipped; "
+        "jaxinterp.scores.human computes it from responses_main.csv).</p>")
     return figs

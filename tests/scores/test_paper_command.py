@@ -29,7 +29,7 @@ def test_paper_command_writes_arrays_summary_and_report(tmp_path, rng):
     assert arrays["grad_min"].shape == (8,)
     html = (out / "report.html").read_text()
     for fig in ("fig3_ii", "fig4_exemplars", "fig5_psychophysics", "fig6_manifold", "fig7_sensitivity",
-                "fig8_synergy", "fig10_coactivation", "fig11_spectrum"):
+                "fig8_synergy", "fig9_sae_sweep", "fig10_coactivation", "fig11_spectrum"):
         assert (out / f"{fig}.png").stat().st_size > 0 and f"{fig}.png" in html
 
 
