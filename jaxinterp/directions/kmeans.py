@@ -21,7 +21,9 @@ import numpy as np
 
 from jaxinterp.directions._checks import check_acts, check_choice, check_k
 from jaxinterp.directions._kmeans_bounds import lloyd_bounded
-from jaxinterp.directions.kmeans_core import KMeansState, centroid_update, zero_padding
+from jaxinterp.directions.kmeans_core import (
+    KMeansState, centroid_update, fixed_init, zero_padding,
+)
 from jaxinterp.parallel.samples import shard_samples
 
 
@@ -180,24 +182,12 @@ def fit(
     bounded = algorithm == "bounded"
     x, w = shard_samples(acts)
     abs_tol = float(tol) * float(jnp.mean(jnp.var(jnp.asarray(acts, jnp.float32), axis=0)))
-    if isinstance(init, str) and init == "identity":
-        if k != d:
-            raise ValueError(
-                f"init='identity' needs k == n_features ({d}), got k={k}; use init='k-means++'"
-            )
-        inits = [jnp.eye(d, dtype=jnp.float32)]
-    elif isinstance(init, str) and init == "k-means++":
+    if isinstance(init, str) and init == "k-means++":
         keys = jax.random.split(key, n_init)
         x_seed = jnp.asarray(acts, jnp.float32)
         inits = [_seed(kk, x_seed, k) for kk in keys]
-    elif isinstance(init, str):
-        raise ValueError(f"init must be 'k-means++', 'identity' or a [k, d] array, got {init!r}")
     else:
-        init = jnp.asarray(init, jnp.float32)
-        if init.shape != (k, d):
-            raise ValueError(f"initial centroids must have shape ({k}, {d}), got {init.shape}")
-        check_acts(init, "initial centroids")
-        inits = [init]
+        inits = [fixed_init(init, k, d)]
     if spherical:
         inits = [unit_rows(c, 1e-12) for c in inits]
     best = None

@@ -17,6 +17,27 @@ class KMeansState(NamedTuple):
     n_iter: jax.Array
 
 
+def fixed_init(init, k: int, d: int) -> jax.Array:
+    """The centroids of a non-random init: ``"identity"`` (k == d) or a [k, d] array.
+
+    ``"k-means++"`` is drawn by each fit from its own data; any other string is an error.
+    """
+    if isinstance(init, str) and init == "identity":
+        if k != d:
+            raise ValueError(
+                f"init='identity' needs k == n_features ({d}), got k={k}; use init='k-means++'"
+            )
+        return jnp.eye(d, dtype=jnp.float32)
+    if isinstance(init, str):
+        raise ValueError(f"init must be 'k-means++', 'identity' or a [k, d] array, got {init!r}")
+    init = jnp.asarray(init, jnp.float32)
+    if init.shape != (k, d):
+        raise ValueError(f"initial centroids must have shape ({k}, {d}), got {init.shape}")
+    if not bool(jnp.all(jnp.isfinite(init))):
+        raise ValueError("initial centroids contain NaN or inf; pass finite values")
+    return init
+
+
 def sq_dist_rows(a: jax.Array, b: jax.Array) -> jax.Array:
     """Row-wise squared distance, computed directly (exact): [m, d], [m, d] -> [m]."""
     return jnp.sum((a - b) ** 2, axis=-1)

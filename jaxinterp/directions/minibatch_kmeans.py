@@ -27,6 +27,7 @@ from jaxinterp.directions import kmeans
 from jaxinterp.directions._batches import BatchSource, seed_from_key
 from jaxinterp.directions._checks import check_k
 from jaxinterp.directions._resume import run_steps
+from jaxinterp.directions.kmeans_core import fixed_init
 from jaxinterp.parallel.samples import maybe_shard_batch
 
 
@@ -98,17 +99,7 @@ def fit(
         c0 = kmeans._seed(jax.random.fold_in(key, 1), x0, k)
     else:
         sample = source.sample(min(batch_size, 3 * k))
-        d = sample.shape[1]
-        if isinstance(init, str) and init == "identity":
-            if k != d:
-                raise ValueError(f"init='identity' needs k == n_features ({d}), got k={k}")
-            c0 = jnp.eye(d, dtype=jnp.float32)
-        elif isinstance(init, str):
-            raise ValueError(f"init must be 'k-means++', 'identity' or a [k, d] array, got {init!r}")
-        else:
-            c0 = jnp.asarray(init, jnp.float32)
-            if c0.shape != (k, d):
-                raise ValueError(f"initial centroids must have shape ({k}, {d}), got {c0.shape}")
+        c0 = fixed_init(init, k, sample.shape[1])
     if spherical:
         c0 = kmeans.unit_rows(c0, 1e-12)
     state = MiniBatchKMeansState(c0, jnp.zeros(k, jnp.float32), jnp.asarray(0, jnp.int32),
