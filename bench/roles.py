@@ -146,7 +146,10 @@ def _run_here(quick: bool) -> None:
     x = jnp.asarray(np.random.default_rng(1).normal(size=(n, 32, 32, 3)), jnp.float32)
     stem, blocks = cg.from_variables(variables, blocks=("layer1_0",))
 
-    ours = lambda: cg.channel_mean_gradients(stem, blocks, x, chunk=256)
+    ours = lambda: cg.channel_mean_gradients(stem, blocks, x)  # CPU defaults: Winograd, chunks of 8
+    # the kernel's own variants, to show what each choice buys
+    variants = {"jaxinterp_direct_conv_chunk8": lambda: cg.channel_mean_gradients(stem, blocks, x, 8, "direct"),
+                "jaxinterp_direct_conv_chunk256": lambda: cg.channel_mean_gradients(stem, blocks, x, 256, "direct")}
     fn = lambda a: model.apply(variables, a[None])[0]
     plain = jax.jit(lambda x: input_gradients(fn, x, chunk=8))
 
@@ -156,14 +159,15 @@ def _run_here(quick: bool) -> None:
 
     ref = np.asarray(ways["torch_loop_autograd_grad"]()).transpose(0, 1, 3, 4, 2)  # -> [n, c, h, w, 3]
     errs = {}
-    for name, fun in [("jaxinterp", ours), ("jax_jit_vmap_vjp", plain)]:
-        got = np.asarray(fun() if name == "jaxinterp" else fun(x))
+    for name, fun in [("jaxinterp", ours), *variants.items(), ("jax_jit_vmap_vjp", lambda: plain(x))]:
+        got = np.asarray(fun())
         errs[name] = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
     for name, fun in ways.items():
         got = np.asarray(fun().detach()).transpose(0, 1, 3, 4, 2)
         errs[name] = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
 
     t_ours = seconds(ours, repeat=3)
+    t_variants = {name: seconds(fun, repeat=3) for name, fun in variants.items()}
     # best of 3 after a warm-up; the plain JAX way (tens of seconds) once after its warm-up
     t_plain = seconds(lambda: plain(x), repeat=1)
     peers = {name: seconds(fun, repeat=3) for name, fun in ways.items()}
@@ -171,7 +175,8 @@ def _run_here(quick: bool) -> None:
     units = n * width
     flags = os.environ.get("XLA_FLAGS", "") or "(default)"
     shape = {"images": n, "channels": width, "hw": [32, 32]}
-    rates = {"jaxinterp": units / t_ours, "jax_jit_vmap_vjp": units / t_plain,
+    rates = {"jaxinterp": units / t_ours, **{k: units / v for k, v in t_variants.items()},
+             "jax_jit_vmap_vjp": units / t_plain,
              **{k: units / v for k, v in peers.items()}}
     common = dict(xla_flags=flags, image_channels_per_s={k: round(v, 1) for k, v in rates.items()},
                   rel_err_vs_torch_loop={k: float(f"{v:.2e}") for k, v in errs.items()},

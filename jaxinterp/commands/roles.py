@@ -168,7 +168,7 @@ def run(args) -> int:
         stage_blocks = tuple(nm for nm in names_ if nm.startswith("layer1.") and nm.count(".") == 1)
     if stage_blocks:
         stem, blocks = cg.from_variables(variables, blocks=stage_blocks)
-        grads = cg.channel_mean_gradients(stem, blocks, x, chunk=128)
+        grads = cg.channel_mean_gradients(stem, blocks, x)
     else:
         fn = neurons.subnetwork(model, variables, ["input"], args.layer, x.shape[1:])
         grads = neurons.input_gradients(lambda a: fn((a,)), x)

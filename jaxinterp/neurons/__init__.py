@@ -1,7 +1,7 @@
 """Per-neuron role measures (METHODS.md §5): linearity, Jacobians, saliency,
 information, entropy and expanded-weight spectra for every neuron of a layer at once."""
 
-from jaxinterp.neurons import channel_gradients
+from jaxinterp.neurons import channel_gradients, winograd
 from jaxinterp.neurons.information import (
     binned_entropy,
     binned_entropy_all,
@@ -95,4 +95,5 @@ __all__ = [
     "targets",
     "top_components",
     "window_matrix",
+    "winograd",
 ]

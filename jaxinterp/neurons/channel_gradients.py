@@ -13,9 +13,11 @@ pass per (image, channel); this kernel uses the objective's structure:
   last conv's backward is a single-channel correlation with ``W[..., c]``
   (9·C multiply-adds per position instead of 9·C²);
 * every other backward conv is one NHWC convolution with the flipped kernel
-  over a batch of (image × channel) cotangents, chunked with ``lax.map``.
+  over a batch of (image × channel) cotangents, chunked with ``lax.map``; on
+  CPU it is Winograd's F(2×2, 3×3) (:mod:`jaxinterp.neurons.winograd`, 2.25×
+  fewer multiply-adds) over chunks of 8 pairs, small enough to stay in cache.
 
-About half the arithmetic of a generic backward pass. Checked against
+About a fifth of the multiply-adds of a generic backward pass. Checked against
 ``jax.vjp`` of the Flax model in ``tests/neurons/test_channel_gradients.py``.
 """
 
@@ -26,6 +28,8 @@ from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+
+from jaxinterp.neurons import winograd
 
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -80,16 +84,21 @@ def _conv(x, w):
     return jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=_DN)
 
 
-def _conv_input_grad(ct, w):
+DENSE_CONVS = ("winograd", "direct")
+
+
+def _conv_input_grad(ct, w, dense_conv: str = "direct"):
     """Cotangent of a 3×3 'same' conv's input: a conv with the flipped, transposed kernel.
 
-    For few input channels (the RGB stem) XLA's convolution with 3 output
+    For many input channels it is that convolution, by Winograd or by XLA
+    (``dense_conv``). For few (the RGB stem) XLA's convolution with 3 output
     channels is slow; there it is one GEMM [pixels, c_out] × [c_out, 9·c_in]
     followed by adding up the 9 shifted tap planes (col2im), about twice as fast.
     """
     c_in = w.shape[2]
     if c_in > 8:
-        return _conv(ct, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2))
+        conv = winograd.conv3x3 if dense_conv == "winograd" else _conv
+        return conv(ct, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2))
     n, h, wd, c_out = ct.shape
     taps = (ct.reshape(-1, c_out) @ w.reshape(9 * c_in, c_out).T).reshape(n, h, wd, 9, c_in)
     taps = jnp.pad(taps, ((0, 0), (1, 1), (1, 1), (0, 0), (0, 0)))
@@ -122,9 +131,8 @@ def _one_channel_input_grad(d, w_c):
                for dy in range(3) for dx in range(3))
 
 
-@partial(jax.jit, static_argnames=("chunk",))
 def channel_mean_gradients(stem: ConvBN, blocks: tuple[Block, ...], images: jax.Array,
-                           chunk: int = 256) -> jax.Array:
+                           chunk: int | None = None, dense_conv: str | None = None) -> jax.Array:
     """∂ mean_{h,w} out[h, w, c] / ∂ images for every image and output channel c.
 
     Args:
@@ -132,12 +140,28 @@ def channel_mean_gradients(stem: ConvBN, blocks: tuple[Block, ...], images: jax.
       blocks: one or more identity basic blocks after it.
       images: [n, H, W, C_in] normalised images (NHWC).
       chunk: (image, channel) pairs per backward batch (memory ~ chunk·H·W·C·4 bytes × a few).
+        Default: 8 on CPU (fits the caches; 2× faster than 256 there), 256 on accelerators.
+      dense_conv: ``"winograd"`` or ``"direct"`` (XLA's convolution) for the 64→64-style
+        backward convolutions. Default: Winograd on CPU, direct elsewhere (cuDNN and
+        friends choose their own algorithm).
 
     Returns:
       [n, C, H, W, C_in] gradients.
     """
     if not blocks:
         raise ValueError("channel_mean_gradients needs at least one block after the stem")
+    cpu = jax.default_backend() == "cpu"
+    chunk = (8 if cpu else 256) if chunk is None else int(chunk)
+    dense_conv = ("winograd" if cpu else "direct") if dense_conv is None else dense_conv
+    if dense_conv not in DENSE_CONVS:
+        raise ValueError(f"dense_conv must be one of {DENSE_CONVS}; got {dense_conv!r}")
+    if chunk < 1:
+        raise ValueError(f"chunk must be a positive number of (image, channel) pairs; got {chunk}")
+    return _channel_mean_gradients(stem, tuple(blocks), images, chunk, dense_conv)
+
+
+@partial(jax.jit, static_argnames=("chunk", "dense_conv"))
+def _channel_mean_gradients(stem, blocks, images, chunk, dense_conv):
     n, hh, ww, _ = images.shape
     masks = _forward(stem, blocks, images)
     c_out = blocks[-1].conv2.kernel.shape[-1]
@@ -152,13 +176,13 @@ def channel_mean_gradients(stem: ConvBN, blocks: tuple[Block, ...], images: jax.
         g = _one_channel_input_grad(d * last.conv2.scale[c][:, None, None],
                                     jnp.moveaxis(last.conv2.kernel[..., c], -1, 0))
         g = g * masks[-2][b] * last.conv1.scale
-        s = _conv_input_grad(g, last.conv1.kernel)
+        s = _conv_input_grad(g, last.conv1.kernel, dense_conv)
         s = s + jax.nn.one_hot(c, c_out, dtype=d.dtype)[:, None, None, :] * d[..., None]
         for i in range(len(blocks) - 2, -1, -1):  # earlier blocks: dense backward
             blk = blocks[i]
             o = s * masks[2 + 2 * i][b]
-            g = _conv_input_grad(o * blk.conv2.scale, blk.conv2.kernel) * masks[1 + 2 * i][b]
-            s = o + _conv_input_grad(g * blk.conv1.scale, blk.conv1.kernel)
+            g = _conv_input_grad(o * blk.conv2.scale, blk.conv2.kernel, dense_conv) * masks[1 + 2 * i][b]
+            s = o + _conv_input_grad(g * blk.conv1.scale, blk.conv1.kernel, dense_conv)
         z = s * masks[0][b] * stem.scale
         return _conv_input_grad(z, stem.kernel)
 

@@ -46,14 +46,18 @@ def _variables(model, rng):
     return jax.tree_util.tree_map_with_path(randomise, dict(variables))
 
 
-@pytest.mark.parametrize("n_blocks,width", [(1, 6), (2, 12)])  # width 12: the conv path, 6: the GEMM path
-def test_equals_autodiff(rng, n_blocks, width):
+@pytest.mark.parametrize("n_blocks,width,dense_conv", [
+    (1, 6, None),  # width 6: the GEMM path for every backward conv
+    (1, 12, "winograd"), (2, 12, "winograd"), (2, 12, "direct"),  # width 12: the dense conv path
+])
+def test_equals_autodiff(rng, n_blocks, width, dense_conv):
     model = Stage(width)
     variables = _variables(model, rng)
     x = jnp.asarray(rng.normal(size=(3, 8, 8, 3)), jnp.float32)
     names = tuple(f"block{i}" for i in range(n_blocks))
     stem, blocks = cg.from_variables(variables, blocks=names)
-    ours = cg.channel_mean_gradients(stem, blocks, x, chunk=5)  # chunk does not divide 3 x 6 pairs
+    # chunk 5 does not divide the 3 x width pairs
+    ours = cg.channel_mean_gradients(stem, blocks, x, chunk=5, dense_conv=dense_conv)
 
     def fn(a):  # the model truncated after n_blocks, through autodiff
         _, state = model.apply(variables, a[None], capture_intermediates=True, mutable=["intermediates"])
@@ -73,3 +77,13 @@ def test_refuses_channel_changing_block(rng):
     stem, _ = cg.from_variables(_variables(model, rng), blocks=())
     with pytest.raises(ValueError, match="at least one block"):
         cg.channel_mean_gradients(stem, (), jnp.zeros((1, 8, 8, 3)))
+
+
+def test_refuses_bad_options(rng):
+    model = Stage()
+    stem, blocks = cg.from_variables(_variables(model, rng), blocks=("block0",))
+    x = jnp.zeros((1, 8, 8, 3))
+    with pytest.raises(ValueError, match="dense_conv must be one of"):
+        cg.channel_mean_gradients(stem, blocks, x, dense_conv="fft")
+    with pytest.raises(ValueError, match="chunk must be a positive"):
+        cg.channel_mean_gradients(stem, blocks, x, chunk=0)
