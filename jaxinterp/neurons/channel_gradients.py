@@ -23,13 +23,15 @@ About a fifth of the multiply-adds of a generic backward pass. Checked against
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh, PartitionSpec as P
 
 from jaxinterp.neurons import winograd
+from jaxinterp.parallel import AXIS, batch_sharding, local_mesh, round_up
 
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -132,7 +134,8 @@ def _one_channel_input_grad(d, w_c):
 
 
 def channel_mean_gradients(stem: ConvBN, blocks: tuple[Block, ...], images: jax.Array,
-                           chunk: int | None = None, dense_conv: str | None = None) -> jax.Array:
+                           chunk: int | None = None, dense_conv: str | None = None,
+                           mesh: Mesh | None = None) -> jax.Array:
     """∂ mean_{h,w} out[h, w, c] / ∂ images for every image and output channel c.
 
     Args:
@@ -144,6 +147,9 @@ def channel_mean_gradients(stem: ConvBN, blocks: tuple[Block, ...], images: jax.
       dense_conv: ``"winograd"`` or ``"direct"`` (XLA's convolution) for the 64→64-style
         backward convolutions. Default: Winograd on CPU, direct elsewhere (cuDNN and
         friends choose their own algorithm).
+      mesh: a 1-D ``"data"`` mesh; images are split over it (padded to a multiple of its
+        size) and every device computes its own images' gradients. Default: all local
+        devices (:func:`jaxinterp.parallel.local_mesh`).
 
     Returns:
       [n, C, H, W, C_in] gradients.
@@ -157,11 +163,23 @@ def channel_mean_gradients(stem: ConvBN, blocks: tuple[Block, ...], images: jax.
         raise ValueError(f"dense_conv must be one of {DENSE_CONVS}; got {dense_conv!r}")
     if chunk < 1:
         raise ValueError(f"chunk must be a positive number of (image, channel) pairs; got {chunk}")
-    return _channel_mean_gradients(stem, tuple(blocks), images, chunk, dense_conv)
+    mesh = local_mesh() if mesh is None else mesh
+    if mesh.size == 1:
+        return _single_device(stem, tuple(blocks), images, chunk, dense_conv)
+    n = images.shape[0]
+    padded = jnp.pad(jnp.asarray(images), ((0, round_up(n, mesh.size) - n),) + ((0, 0),) * 3)
+    padded = jax.device_put(padded, batch_sharding(mesh, 4))
+    return _sharded(mesh, chunk, dense_conv)(stem, tuple(blocks), padded)[:n]
 
 
-@partial(jax.jit, static_argnames=("chunk", "dense_conv"))
-def _channel_mean_gradients(stem, blocks, images, chunk, dense_conv):
+@lru_cache(maxsize=None)
+def _sharded(mesh, chunk, dense_conv):
+    """The kernel with images split over ``mesh``'s data axis; each device does its own images."""
+    kernel = partial(_kernel, chunk=chunk, dense_conv=dense_conv)
+    return jax.jit(jax.shard_map(kernel, mesh=mesh, in_specs=(P(), P(), P(AXIS)), out_specs=P(AXIS)))
+
+
+def _kernel(stem, blocks, images, chunk, dense_conv):
     n, hh, ww, _ = images.shape
     masks = _forward(stem, blocks, images)
     c_out = blocks[-1].conv2.kernel.shape[-1]
@@ -192,3 +210,6 @@ def _channel_mean_gradients(stem, blocks, images, chunk, dense_conv):
     padded = jnp.concatenate([pairs, jnp.zeros((n_chunks * size - p, 2), pairs.dtype)])
     out = jax.lax.map(backward, padded.reshape(n_chunks, size, 2))
     return out.reshape(-1, hh, ww, images.shape[-1])[:p].reshape(n, c_out, hh, ww, -1)
+
+
+_single_device = jax.jit(_kernel, static_argnames=("chunk", "dense_conv"))

@@ -87,3 +87,44 @@ def test_refuses_bad_options(rng):
         cg.channel_mean_gradients(stem, blocks, x, dense_conv="fft")
     with pytest.raises(ValueError, match="chunk must be a positive"):
         cg.channel_mean_gradients(stem, blocks, x, chunk=0)
+
+
+SHARDED = """
+import sys
+import jax, jax.numpy as jnp, numpy as np
+sys.path.insert(0, sys.argv[2])
+from test_channel_gradients import Stage, _variables
+from jaxinterp.neurons import channel_gradients as cg
+from jaxinterp import parallel
+assert jax.device_count() == 8, jax.devices()
+rng = np.random.default_rng(0)
+model = Stage(12)
+stem, blocks = cg.from_variables(_variables(model, rng), blocks=("block0", "block1"))
+x = jnp.asarray(rng.normal(size=(5, 8, 8, 3)), jnp.float32)  # 5 images: padded to 8
+sharded = cg.channel_mean_gradients(stem, blocks, x, chunk=4)
+assert len(sharded.sharding.device_set) == 8, sharded.sharding
+one = cg.channel_mean_gradients(stem, blocks, x, chunk=4, mesh=parallel.local_mesh(jax.devices()[:1]))
+np.savez(sys.argv[1], sharded=np.asarray(sharded), one=np.asarray(one))
+"""
+
+
+def test_eight_devices_equal_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu",
+               PYTHONPATH=str(here.parents[1]))
+    out = tmp_path / "grads.npz"
+    subprocess.run([sys.executable, "-c", SHARDED, str(out), str(here)], check=True, env=env, cwd=here)
+    got = np.load(out)
+    assert got["sharded"].shape == (5, 12, 8, 8, 3)
+    np.testing.assert_allclose(got["sharded"], got["one"], rtol=1e-5, atol=1e-7)
+    # and both equal this process's single-device run
+    rng = np.random.default_rng(0)  # the subprocess's draws, in its order
+    stem, blocks = cg.from_variables(_variables(Stage(12), rng), blocks=("block0", "block1"))
+    x = jnp.asarray(rng.normal(size=(5, 8, 8, 3)), jnp.float32)
+    ref = cg.channel_mean_gradients(stem, blocks, x, chunk=4)
+    np.testing.assert_allclose(got["sharded"], np.asarray(ref), rtol=1e-5, atol=1e-7)
