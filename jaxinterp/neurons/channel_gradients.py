@@ -23,15 +23,14 @@ About a fifth of the multiply-adds of a generic backward pass. Checked against
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
 from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh, PartitionSpec as P
+from jax.sharding import Mesh
 
 from jaxinterp.neurons import winograd
-from jaxinterp.parallel import AXIS, batch_sharding, local_mesh, round_up
+from jaxinterp.parallel import local_mesh, split_rows
 
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -164,22 +163,10 @@ def channel_mean_gradients(stem: ConvBN, blocks: tuple[Block, ...], images: jax.
     if chunk < 1:
         raise ValueError(f"chunk must be a positive number of (image, channel) pairs; got {chunk}")
     mesh = local_mesh() if mesh is None else mesh
-    if mesh.size == 1:
-        return _single_device(stem, tuple(blocks), images, chunk, dense_conv)
-    n = images.shape[0]
-    padded = jnp.pad(jnp.asarray(images), ((0, round_up(n, mesh.size) - n),) + ((0, 0),) * 3)
-    padded = jax.device_put(padded, batch_sharding(mesh, 4))
-    return _sharded(mesh, chunk, dense_conv)(stem, tuple(blocks), padded)[:n]
+    return split_rows(_kernel, mesh, chunk=chunk, dense_conv=dense_conv)(images, stem, tuple(blocks))
 
 
-@lru_cache(maxsize=None)
-def _sharded(mesh, chunk, dense_conv):
-    """The kernel with images split over ``mesh``'s data axis; each device does its own images."""
-    kernel = partial(_kernel, chunk=chunk, dense_conv=dense_conv)
-    return jax.jit(jax.shard_map(kernel, mesh=mesh, in_specs=(P(), P(), P(AXIS)), out_specs=P(AXIS)))
-
-
-def _kernel(stem, blocks, images, chunk, dense_conv):
+def _kernel(images, stem, blocks, chunk, dense_conv):
     n, hh, ww, _ = images.shape
     masks = _forward(stem, blocks, images)
     c_out = blocks[-1].conv2.kernel.shape[-1]
@@ -211,5 +198,3 @@ def _kernel(stem, blocks, images, chunk, dense_conv):
     out = jax.lax.map(backward, padded.reshape(n_chunks, size, 2))
     return out.reshape(-1, hh, ww, images.shape[-1])[:p].reshape(n, c_out, hh, ww, -1)
 
-
-_single_device = jax.jit(_kernel, static_argnames=("chunk", "dense_conv"))

@@ -10,6 +10,7 @@ from jaxinterp.parallel.mesh import (
     round_up,
     shard_batch,
 )
+from jaxinterp.parallel.rows import pad_rows, split_rows
 from jaxinterp.parallel.samples import maybe_shard_batch, shard_samples
 
 __all__ = [
@@ -17,10 +18,12 @@ __all__ = [
     "batch_sharding",
     "local_mesh",
     "n_devices",
+    "pad_rows",
     "replicate",
     "replicated",
     "round_up",
     "maybe_shard_batch",
     "shard_batch",
     "shard_samples",
+    "split_rows",
 ]
