@@ -8,6 +8,7 @@ import pytest
 
 from jaxinterp import neurons
 from jaxinterp.neurons import channel_gradients as cg
+from tests.eight_devices import run_on_eight_devices
 
 
 class Stage(nn.Module):
@@ -92,8 +93,7 @@ def test_refuses_bad_options(rng):
 SHARDED = """
 import sys
 import jax, jax.numpy as jnp, numpy as np
-sys.path.insert(0, sys.argv[2])
-from test_channel_gradients import Stage, _variables
+from tests.neurons.test_channel_gradients import Stage, _variables
 from jaxinterp.neurons import channel_gradients as cg
 from jaxinterp import parallel
 assert jax.device_count() == 8, jax.devices()
@@ -109,17 +109,7 @@ np.savez(sys.argv[1], sharded=np.asarray(sharded), one=np.asarray(one))
 
 
 def test_eight_devices_equal_one(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parent
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu",
-               PYTHONPATH=str(here.parents[1]))
-    out = tmp_path / "grads.npz"
-    subprocess.run([sys.executable, "-c", SHARDED, str(out), str(here)], check=True, env=env, cwd=here)
-    got = np.load(out)
+    got = run_on_eight_devices(SHARDED, tmp_path / "grads.npz")
     assert got["sharded"].shape == (5, 12, 8, 8, 3)
     np.testing.assert_allclose(got["sharded"], got["one"], rtol=1e-5, atol=1e-7)
     # and both equal this process's single-device run

@@ -1,11 +1,6 @@
 """capture and II on 8 forced CPU devices equal the single-device results."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -13,8 +8,7 @@ import numpy as np
 from jaxinterp import models, similarity
 from jaxinterp.capture import capture
 from jaxinterp.scores import interpretability_index_all
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.eight_devices import run_on_eight_devices
 
 SCRIPT = textwrap.dedent(
     """
@@ -39,11 +33,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_eight_devices_equal_one(tmp_path):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
-               JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
-    out = tmp_path / "sharded.npz"
-    subprocess.run([sys.executable, "-c", SCRIPT, str(out)], check=True, env=env, cwd=REPO)
-    sharded = np.load(out)
+    sharded = run_on_eight_devices(SCRIPT, tmp_path / "sharded.npz")
 
     model = models.get("small_cnn")
     variables = models.init(model, jax.random.key(0))

@@ -1,15 +1,9 @@
 """The blockwise similarity drivers on 8 forced CPU devices equal one device."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 
 from jaxinterp import similarity as sim
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.eight_devices import run_on_eight_devices
 
 SCRIPT = """
 import sys
@@ -37,11 +31,7 @@ np.savez(sys.argv[1], **out)
 
 
 def test_eight_devices_equal_one(tmp_path):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
-               JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
-    path = tmp_path / "sim.npz"
-    subprocess.run([sys.executable, "-c", SCRIPT, str(path)], check=True, env=env, cwd=REPO)
-    got = np.load(path)
+    got = run_on_eight_devices(SCRIPT, tmp_path / "sim.npz")
     images = np.random.default_rng(0).uniform(size=(37, 6, 6, 3)).astype(np.float32)
     pairs = np.random.default_rng(1).integers(0, 37, (53, 2))
     for name in ("l2", "colour"):
