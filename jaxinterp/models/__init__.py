@@ -1,7 +1,7 @@
 """Flax CNNs with PyTorch layer names, their input conventions, and a registry."""
 
 from jaxinterp.models.alexnet import AlexNet
-from jaxinterp.models.base import ImageModel, ReLU, forward, init, layer_names, layer_shapes
+from jaxinterp.models.base import ImageModel, ImageNetModel, ReLU, forward, init, layer_names, layer_shapes
 from jaxinterp.models.cifar_resnet import CifarResNet
 from jaxinterp.models.googlenet import GoogLeNet
 from jaxinterp.models.registry import get, names, register
@@ -15,6 +15,7 @@ __all__ = [
     "CifarStemResNet",
     "GoogLeNet",
     "ImageModel",
+    "ImageNetModel",
     "ReLU",
     "ResNet",
     "SmallCNN",

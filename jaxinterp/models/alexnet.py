@@ -18,19 +18,17 @@ Unlike PyTorch, where in-place ReLUs overwrite a hooked conv output, the
 from __future__ import annotations
 
 import functools
-from typing import ClassVar
 
 import jax
 import flax.linen as nn
 
-from jaxinterp.models.base import ImageModel, ReLU
-from jaxinterp.models.cifar_resnet import IMAGENET_MEAN, IMAGENET_STD
+from jaxinterp.models.base import ImageNetModel, ReLU
 from jaxinterp.models.layers import AdaptiveAvgPool2d, MaxPool2d, Sequential, conv2d, flatten_nchw
 
 P = functools.partial
 
 
-class AlexNet(ImageModel):
+class AlexNet(ImageNetModel):
     """AlexNet: [n, h, w, 3] (h, w >= 63) -> [n, num_classes].
 
     Attributes:
@@ -40,11 +38,6 @@ class AlexNet(ImageModel):
 
     num_classes: int = 1000
     dropout: float = 0.5
-
-    MEAN: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
-    STD: ClassVar[tuple[float, ...]] = IMAGENET_STD
-    IN_CHANNELS: ClassVar[int] = 3
-    INPUT_SIZE: ClassVar[int] = 224
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:

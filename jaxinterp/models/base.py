@@ -31,6 +31,10 @@ class ReLU(nn.Module):
         return nn.relu(x)
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
 class ImageModel(nn.Module):
     """Base class: ``__call__(x, train=False)`` maps normalised NHWC images to logits."""
 
@@ -44,6 +48,14 @@ class ImageModel(nn.Module):
         mean = jnp.asarray(self.MEAN, images01.dtype)
         std = jnp.asarray(self.STD, images01.dtype)
         return (images01 - mean) / std
+
+
+class ImageNetModel(ImageModel):
+    """An RGB model of torchvision's ImageNet family: ImageNet mean/std, 224×224 inputs."""
+
+    MEAN: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
+    STD: ClassVar[tuple[float, ...]] = IMAGENET_STD
+    INPUT_SIZE: ClassVar[int | None] = 224
 
 
 def _path_name(module: nn.Module) -> str:

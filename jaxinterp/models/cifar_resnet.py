@@ -22,11 +22,8 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from jaxinterp.models.base import ImageModel
+from jaxinterp.models.base import IMAGENET_MEAN, IMAGENET_STD, ImageModel
 from jaxinterp.models.layers import Sequential, batch_norm, conv2d
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class OptionAShortcut(nn.Module):
@@ -75,7 +72,6 @@ class CifarResNet(ImageModel):
 
     MEAN: ClassVar[tuple[float, ...]] = IMAGENET_MEAN  # akamaster normalises with ImageNet stats
     STD: ClassVar[tuple[float, ...]] = IMAGENET_STD
-    IN_CHANNELS: ClassVar[int] = 3
     INPUT_SIZE: ClassVar[int] = 32
 
     @nn.compact

@@ -105,7 +105,6 @@ class GoogLeNet(ImageModel):
 
     MEAN: ClassVar[tuple[float, ...]] = (0.5, 0.5, 0.5)
     STD: ClassVar[tuple[float, ...]] = (0.5, 0.5, 0.5)
-    IN_CHANNELS: ClassVar[int] = 3
     INPUT_SIZE: ClassVar[int] = 224
     IGNORED_CHECKPOINT_PREFIXES: ClassVar[tuple[str, ...]] = ("aux1.", "aux2.")
 

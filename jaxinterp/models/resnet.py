@@ -25,8 +25,7 @@ from typing import ClassVar
 import jax
 import flax.linen as nn
 
-from jaxinterp.models.base import ImageModel, ReLU
-from jaxinterp.models.cifar_resnet import IMAGENET_MEAN, IMAGENET_STD
+from jaxinterp.models.base import ImageNetModel, ReLU
 from jaxinterp.models.layers import (
     AdaptiveAvgPool2d, MaxPool2d, Sequential, batch_norm, conv2d, flatten_nchw,
 )
@@ -95,7 +94,7 @@ BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 LAYOUTS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3))}
 
 
-class ResNet(ImageModel):
+class ResNet(ImageNetModel):
     """torchvision ResNet-18/34/50 for ImageNet: [n, h, w, 3] -> [n, num_classes].
 
     Attributes:
@@ -106,10 +105,6 @@ class ResNet(ImageModel):
     depth: int = 50
     num_classes: int = 1000
 
-    MEAN: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
-    STD: ClassVar[tuple[float, ...]] = IMAGENET_STD
-    IN_CHANNELS: ClassVar[int] = 3
-    INPUT_SIZE: ClassVar[int] = 224
     STEM: ClassVar[tuple[int, int, int]] = (7, 2, 3)  # kernel, stride, padding of conv1
 
     @nn.compact

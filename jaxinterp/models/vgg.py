@@ -15,13 +15,12 @@ replicates it to 7x7, as PyTorch does.
 from __future__ import annotations
 
 import functools
-from typing import ClassVar, Sequence
+from typing import Sequence
 
 import jax
 import flax.linen as nn
 
-from jaxinterp.models.base import ImageModel, ReLU
-from jaxinterp.models.cifar_resnet import IMAGENET_MEAN, IMAGENET_STD
+from jaxinterp.models.base import ImageNetModel, ReLU
 from jaxinterp.models.layers import AdaptiveAvgPool2d, MaxPool2d, Sequential, conv2d, flatten_nchw
 
 P = functools.partial
@@ -29,7 +28,7 @@ P = functools.partial
 VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
-class VGG(ImageModel):
+class VGG(ImageNetModel):
     """VGG without batch norm: [n, h, w, 3] (h, w >= 32) -> [n, num_classes].
 
     Attributes:
@@ -41,11 +40,6 @@ class VGG(ImageModel):
     config: Sequence[int | str] = VGG16_CONFIG
     num_classes: int = 1000
     dropout: float = 0.5
-
-    MEAN: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
-    STD: ClassVar[tuple[float, ...]] = IMAGENET_STD
-    IN_CHANNELS: ClassVar[int] = 3
-    INPUT_SIZE: ClassVar[int] = 224
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
