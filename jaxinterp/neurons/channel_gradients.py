@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from jaxinterp.neurons import winograd
-from jaxinterp.parallel import local_mesh, split_rows
+from jaxinterp.parallel import split_rows
 
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -162,7 +162,6 @@ def channel_mean_gradients(stem: ConvBN, blocks: tuple[Block, ...], images: jax.
         raise ValueError(f"dense_conv must be one of {DENSE_CONVS}; got {dense_conv!r}")
     if chunk < 1:
         raise ValueError(f"chunk must be a positive number of (image, channel) pairs; got {chunk}")
-    mesh = local_mesh() if mesh is None else mesh
     return split_rows(_kernel, mesh, chunk=chunk, dense_conv=dense_conv)(images, stem, tuple(blocks))
 
 
@@ -197,4 +196,3 @@ def _kernel(images, stem, blocks, chunk, dense_conv):
     padded = jnp.concatenate([pairs, jnp.zeros((n_chunks * size - p, 2), pairs.dtype)])
     out = jax.lax.map(backward, padded.reshape(n_chunks, size, 2))
     return out.reshape(-1, hh, ww, images.shape[-1])[:p].reshape(n, c_out, hh, ww, -1)
-

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh, PartitionSpec as P
 
-from jaxinterp.parallel.mesh import AXIS, batch_sharding, round_up
+from jaxinterp.parallel.mesh import AXIS, batch_sharding, local_mesh, round_up
 
 
 def _rows(tree: Any) -> int:
@@ -51,14 +51,16 @@ def _compiled(fn: Callable, mesh: Mesh | None, n_shared: int, static: tuple) -> 
     return jax.jit(jax.shard_map(kernel, mesh=mesh, in_specs=specs, out_specs=P(AXIS), check_vma=False))
 
 
-def split_rows(fn: Callable, mesh: Mesh, **static: Any) -> Callable:
-    """``fn(rows, *shared, **static) -> output with the rows' leading axis``, rows split over ``mesh``.
+def split_rows(fn: Callable, mesh: Mesh | None = None, **static: Any) -> Callable:
+    """``fn(rows, *shared, **static) -> output with the rows' leading axis``, rows split over ``mesh``
+    (default: every local device).
 
     ``static`` keyword arguments (hashable: sizes, names, metrics) are bound at
     trace time; the compiled function is cached per (fn, mesh, static), so
     repeated calls compile once.
     """
     key = tuple(sorted(static.items()))
+    mesh = local_mesh() if mesh is None else mesh
 
     def run(rows: Any, *shared: Any) -> Any:
         n = _rows(rows)

@@ -41,9 +41,10 @@ def _matrix_rows(fa, fb, metric, layers, block):
     return out.reshape(count * block, *out.shape[2:])[:n]
 
 
-def _per_device(n: int, block: int, mesh: Mesh) -> int:
-    """The block size: at most ``block``, at most the rows one device gets."""
-    return max(1, min(block, -(-n // mesh.size)))
+def _per_device(n: int, block: int, mesh: Mesh | None) -> int:
+    """The block size: at most ``block``, at most the rows one device of ``mesh`` gets."""
+    devices = (local_mesh() if mesh is None else mesh).size
+    return max(1, min(block, -(-n // devices)))
 
 
 def matrix_blocked(
@@ -57,7 +58,6 @@ def matrix_blocked(
     """
     fb = features_a if features_b is None else features_b
     kernel(metric, layers)  # refuse layers=True early for single-layer metrics
-    mesh = local_mesh() if mesh is None else mesh
     block = _per_device(num_rows(features_a), block, mesh)
     return split_rows(_matrix_rows, mesh, metric=metric, layers=layers, block=block)(features_a, fb)
 
@@ -120,7 +120,6 @@ def pair_values(
     kernel(metric, layers)
     if pairs.shape[0] == 0:
         return jnp.zeros((0,) if not layers else (0, len(metric.layer_names)), jnp.float32)
-    mesh = local_mesh() if mesh is None else mesh
     block = _per_device(pairs.shape[0], block, mesh)
     return split_rows(_pair_rows, mesh, metric=metric, layers=layers, block=block)(pairs, features)
 
@@ -188,7 +187,6 @@ def nearest_neighbours(
     q = features if self_query else queries
     block = max(1, min(block, max(n, num_rows(q))))
     ids = jnp.arange(num_rows(q))
-    mesh = local_mesh() if mesh is None else mesh
     run = split_rows(_nearest_rows, mesh, metric=metric, k=k, block=block,
                      exclude_self=bool(self_query and exclude_self))
     return run((q, ids), features)
