@@ -1,0 +1,208 @@
+"""Run a graph of tasks against a store: compute what is missing, load the rest lazily.
+
+``run([report_task], store)`` walks every dependency, skips tasks whose entry
+exists, computes the others in dependency order and saves each as soon as it
+finishes, so an interrupted run loses at most the task in flight, and the next
+run picks up from there. With several processes (``jax.distributed``), a
+*collective* task is computed by all of them together (its arrays may span the
+global mesh) and saved by process 0; any other task is computed by the one
+process that runs it.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Callable, Iterable, NamedTuple
+
+from tqdm.auto import tqdm
+
+from jaxinterp.tasks.store import CorruptEntry, Store
+from jaxinterp.tasks.task import Result, Task, graph
+
+
+class Context:
+    """What a task function may use besides its config and inputs.
+
+    store, task: where it runs; log(msg): a progress line; scratch: a directory for
+    checkpoints that survives a crash (``checkpoint_dir=ctx.scratch``);
+    process_index / process_count: this process among ``jax.distributed`` peers.
+    """
+
+    def __init__(self, store: Store, task: Task, log: Callable[[str], None]):
+        self.store, self.task, self.log = store, task, log
+
+    @property
+    def scratch(self):
+        return self.store.scratch_dir(self.task)
+
+    @property
+    def process_index(self) -> int:
+        import jax
+
+        return jax.process_index()
+
+    @property
+    def process_count(self) -> int:
+        import jax
+
+        return jax.process_count()
+
+
+class RunReport(NamedTuple):
+    """executed: tasks computed in this run, in order; loaded: tasks found in the store;
+    failed: {key: error text}; skipped: keys not run because an input failed."""
+
+    executed: list
+    loaded: list
+    failed: dict
+    skipped: list
+
+    def count(self, name: str) -> int:
+        """How many tasks called ``name`` were computed."""
+        return sum(t.name == name for t in self.executed)
+
+
+class TaskFailed(RuntimeError):
+    """A task raised; ``.task`` is it, ``__cause__`` the original error."""
+
+    def __init__(self, task: Task, error: BaseException):
+        super().__init__(f"task {task.name} ({task.key[:12]}) failed: {type(error).__name__}: {error}")
+        self.task = task
+
+
+def _agree(flag: bool) -> bool:
+    """Process 0's value of ``flag`` on every process (one process: unchanged)."""
+    import jax
+
+    if jax.process_count() == 1:
+        return flag
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
+
+
+def _barrier(name: str) -> None:
+    import jax
+
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+def run(
+    tasks: Iterable[Task] | Task,
+    store: Store,
+    *,
+    keep_going: bool = False,
+    log: Callable[[str], None] | None = None,
+    progress: bool = True,
+    load_targets: bool = True,
+) -> tuple[dict[str, Result], RunReport]:
+    """Compute every task of ``tasks`` (and their inputs) that ``store`` lacks.
+
+    Args:
+      tasks: the tasks whose results are wanted.
+      store: a :class:`~jaxinterp.tasks.Store`.
+      keep_going: on a failure record it, skip what depends on it and go on; otherwise raise
+        :class:`TaskFailed` after recording it.
+      log: progress lines (default: none); progress: a tqdm bar over the tasks to compute.
+      load_targets: also return the results of ``tasks`` (loading them if they were done).
+
+    Returns:
+      ({key: Result} of the requested tasks, :class:`RunReport`).
+    """
+    import jax
+
+    targets = [tasks] if isinstance(tasks, Task) else list(tasks)
+    order = graph(targets)
+    log = log or (lambda msg: None)
+    multi = jax.process_count() > 1
+    lead = jax.process_index() == 0
+    needed_by: dict[str, int] = {}
+    for t in order:
+        for dep in t.deps.values():
+            needed_by[dep.key] = needed_by.get(dep.key, 0) + 1
+    target_keys = {t.key for t in targets}
+
+    memory: dict[str, Result] = {}
+    executed, skipped = [], []
+    failed: dict[str, str] = {}
+    saved = {t.key: store.has(t) for t in order}
+    if multi:  # every process takes the same path through collective tasks: process 0's view
+        saved.update({t.key: _agree(saved[t.key]) for t in order if t.collective})
+    todo = [t for t in order if not saved[t.key]]
+    todo_keys = {t.key for t in todo}
+    loaded = [t for t in order if t.key not in todo_keys]
+    bar = tqdm(total=len(todo), unit="task", desc="tasks", disable=not progress, leave=False)
+
+    def compute(task: Task) -> Result:
+        start = time.perf_counter()
+        inputs = {name: result_of(dep) for name, dep in task.deps.items()}
+        result = task.fn(Context(store, task, log), task.config, **inputs)
+        if not isinstance(result, Result):
+            raise ValueError(f"task {task.name!r} returned {type(result).__name__}; "
+                             "return jaxinterp.tasks.Result(arrays, summary)")
+        seconds = time.perf_counter() - start
+        if not task.collective or lead:
+            store.save(task, result, seconds)
+        if task.collective and multi:
+            _barrier(f"saved {task.key}")
+        memory[task.key] = result
+        executed.append(task)
+        log(f"done {task.name} {task.key[:12]} in {seconds:.1f}s")
+        return result
+
+    def result_of(task: Task) -> Result:
+        if task.key not in memory:
+            try:
+                memory[task.key] = store.load(task)
+            except CorruptEntry as err:  # damaged after it was written: never read it, recompute
+                if multi and task.collective:
+                    raise
+                store.discard(task, str(err))
+                log(f"recompute {task.name} {task.key[:12]}: {err}")
+                return compute(task)
+        return memory[task.key]
+
+    def release(task: Task) -> None:
+        for dep in task.deps.values():
+            needed_by[dep.key] -= 1
+            if needed_by[dep.key] <= 0 and dep.key not in target_keys:
+                memory.pop(dep.key, None)
+
+    for task in order:
+        if task.key not in todo_keys:
+            release(task)
+            continue
+        bad = [d for d in task.deps.values() if d.key in failed or d.key in skipped]
+        if bad:
+            skipped.append(task.key)
+            log(f"skip {task.name} {task.key[:12]}: input failed "
+                f"({', '.join(f'{d.name} {d.key[:12]}' for d in bad)})")
+            bar.update(1)
+            continue
+        try:
+            compute(task)
+        except KeyboardInterrupt:
+            bar.close()
+            raise
+        except Exception as err:  # noqa: BLE001 - recorded, then raised or skipped past
+            store.record_failure(task, err, traceback.format_exc())
+            failed[task.key] = f"{type(err).__name__}: {err}"
+            log(f"FAILED {task.name} {task.key[:12]}: {type(err).__name__}: {err}")
+            if not keep_going:
+                bar.close()
+                raise TaskFailed(task, err) from err
+        bar.update(1)
+        release(task)
+    bar.close()
+
+    results = {}
+    if load_targets:
+        for t in targets:
+            if t.key not in failed and t.key not in skipped:
+                results[t.key] = result_of(t)
+    return results, RunReport(executed, loaded, failed, skipped)

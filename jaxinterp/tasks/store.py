@@ -1,0 +1,225 @@
+"""The results store: one directory per finished task, written atomically, never recomputed.
+
+Layout under ``root``::
+
+    manifest.json                    every entry: task, config, inputs, summary (process 0 writes it)
+    entries/<task name>/<key>/       arrays.npz, summary.json, task.json (written last)
+    failures/<key>.json              the error of a task that raised, for `sweep --status`
+    scratch/<key>/                   checkpoints a long task keeps while it runs (SAE, K-means, training)
+    tmp/                             entries being written; never read
+
+An entry is assembled in ``tmp/`` and moved into ``entries/`` with one ``rename``,
+so a reader sees either nothing or the whole entry: a process killed half-way
+leaves only ``tmp/`` debris, which is ignored and swept. ``task.json`` records the
+sha256 of ``arrays.npz``; :meth:`Store.load` checks it, so a file damaged later
+is reported and recomputed, never silently read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from jaxinterp.tasks.task import Result, Task, describe
+
+ARRAYS, SUMMARY, TASK, MANIFEST = "arrays.npz", "summary.json", "task.json", "manifest.json"
+SEP = "/"
+
+
+def flatten_arrays(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    """``{"a": {"b": x}}`` -> ``{"a/b": x}`` (host numpy arrays)."""
+    if not isinstance(tree, dict):
+        raise ValueError(f"task arrays must be a (nested) dict of arrays, got {type(tree).__name__}")
+    flat = {}
+    for name, value in tree.items():
+        if not isinstance(name, str) or not name or SEP in name:
+            raise ValueError(f"array names are non-empty strings without '{SEP}', got {name!r}")
+        path = f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat.update(flatten_arrays(value, path + SEP))
+        else:
+            flat[path] = np.asarray(value)
+    return flat
+
+
+def unflatten_arrays(flat: dict[str, np.ndarray]) -> dict:
+    tree: dict = {}
+    for path, value in flat.items():
+        *parents, leaf = path.split(SEP)
+        node = tree
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return tree
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, np.ndarray) and value.size <= 64:
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"summary values must be JSON (numbers, strings, short lists), got {type(value).__name__}")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=_json_default, allow_nan=True))
+    os.replace(tmp, path)
+
+
+class CorruptEntry(RuntimeError):
+    """An entry whose files do not match what was written; it is moved aside and recomputed."""
+
+
+class Store:
+    """Results of tasks on disk under ``root`` (created if absent)."""
+
+    def __init__(self, root: str | os.PathLike):
+        root = Path(root).expanduser()
+        if root.exists() and not root.is_dir():
+            raise ValueError(f"the results store {root} is a file; pass a directory (new or earlier store)")
+        self.root = root
+        for sub in ("entries", "tmp", "scratch", "failures"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+
+    # -- paths
+    def entry_dir(self, task: Task) -> Path:
+        return self.root / "entries" / task.name / task.key
+
+    def scratch_dir(self, task: Task) -> Path:
+        """A directory a long task may checkpoint into; it survives a crash and goes once the entry is saved."""
+        path = self.root / "scratch" / task.key
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- queries
+    def has(self, task: Task) -> bool:
+        return (self.entry_dir(task) / TASK).is_file()
+
+    def load(self, task: Task, verify: bool = True) -> Result:
+        """The saved :class:`Result` of ``task`` (checksum verified); KeyError if absent."""
+        entry = self.entry_dir(task)
+        if not (entry / TASK).is_file():
+            raise KeyError(f"no result for {task!r} in {self.root}")
+        meta = json.loads((entry / TASK).read_text())
+        if meta.get("key") != task.key:
+            raise CorruptEntry(f"{entry} holds key {meta.get('key')}, expected {task.key}")
+        if verify and _sha256(entry / ARRAYS) != meta["arrays_sha256"]:
+            raise CorruptEntry(f"{entry / ARRAYS} does not match its recorded checksum")
+        with np.load(entry / ARRAYS, allow_pickle=False) as z:
+            flat = {name: z[name] for name in z.files}
+        return Result(unflatten_arrays(flat), json.loads((entry / SUMMARY).read_text()))
+
+    def discard(self, task: Task, reason: str) -> None:
+        """Move a damaged entry aside (to ``tmp/``) so that it is recomputed."""
+        entry = self.entry_dir(task)
+        if entry.exists():
+            os.replace(entry, self.root / "tmp" / f"corrupt-{task.key}-{uuid.uuid4().hex[:8]}")
+        write_json_atomic(self.root / "failures" / f"{task.key}.json",
+                          {**describe(task), "error": f"discarded damaged entry: {reason}", "time": time.time()})
+
+    # -- writing
+    def save(self, task: Task, result: Result, seconds: float | None = None) -> Path:
+        """Write ``result`` as the entry of ``task`` atomically; returns the entry directory.
+
+        If another process saved the same key first, its entry is kept (both computed the same thing).
+        """
+        if not isinstance(result, Result):
+            raise ValueError(f"task {task.name!r} must return jaxinterp.tasks.Result(arrays, summary), "
+                             f"got {type(result).__name__}")
+        flat = flatten_arrays(result.arrays)
+        for name, a in flat.items():
+            if a.dtype == object:
+                raise ValueError(f"task {task.name!r}: array {name!r} has dtype object; return numeric arrays")
+        tmp = self.root / "tmp" / f"{task.key}-{uuid.uuid4().hex}"
+        tmp.mkdir(parents=True)
+        buffer = io.BytesIO()
+        np.savez(buffer, **flat)
+        (tmp / ARRAYS).write_bytes(buffer.getvalue())
+        (tmp / SUMMARY).write_text(json.dumps(result.summary, indent=1, default=_json_default))
+        meta = {**describe(task), "arrays": {n: [list(a.shape), str(a.dtype)] for n, a in flat.items()},
+                "arrays_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+                "seconds": seconds, "written": time.time()}
+        (tmp / TASK).write_text(json.dumps(meta, indent=1, default=_json_default))  # last: marks it whole
+        final = self.entry_dir(task)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not self.has(task):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # an equal entry won the race
+        shutil.rmtree(self.root / "scratch" / task.key, ignore_errors=True)
+        failure = self.root / "failures" / f"{task.key}.json"
+        failure.unlink(missing_ok=True)
+        return final
+
+    def record_failure(self, task: Task, error: BaseException, trace: str = "") -> None:
+        write_json_atomic(self.root / "failures" / f"{task.key}.json",
+                          {**describe(task), "error": f"{type(error).__name__}: {error}",
+                           "traceback": trace[-4000:], "time": time.time()})
+
+    def failure(self, task: Task) -> dict | None:
+        path = self.root / "failures" / f"{task.key}.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    # -- listing
+    def entries(self) -> Iterator[dict]:
+        """``task.json`` of every complete entry (with its ``summary``)."""
+        for meta_path in sorted((self.root / "entries").glob(f"*/*/{TASK}")):
+            try:
+                meta = json.loads(meta_path.read_text())
+                meta["summary"] = json.loads((meta_path.parent / SUMMARY).read_text())
+            except (OSError, ValueError):
+                continue
+            meta["path"] = str(meta_path.parent.relative_to(self.root))
+            yield meta
+
+    def write_manifest(self, extra: dict | None = None) -> Path:
+        """``manifest.json``: every entry a user can look up (call from process 0 only)."""
+        entries = list(self.entries())
+        failures = []
+        for p in sorted((self.root / "failures").glob("*.json")):
+            try:
+                failures.append(json.loads(p.read_text()))
+            except (OSError, ValueError):
+                continue
+        data = {"store": str(self.root), "entries": len(entries), "failed": len(failures),
+                **(extra or {}), "tasks": entries, "failures": failures}
+        write_json_atomic(self.root / MANIFEST, data)
+        return self.root / MANIFEST
+
+    def sweep_tmp(self, older_than: float = 0.0) -> int:
+        """Remove debris of interrupted writes in ``tmp/`` (older than ``older_than`` seconds)."""
+        removed = 0
+        now = time.time()
+        for p in (self.root / "tmp").iterdir():
+            try:
+                if now - p.stat().st_mtime >= older_than:
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
