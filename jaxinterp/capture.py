@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from jaxinterp.data.checks import check_images, to_unit_float
 from jaxinterp.models.base import ImageModel, forward, layer_names
+from jaxinterp.parallel import distributed
 from jaxinterp.parallel import mesh as meshlib
 
 AGGREGATIONS = ("mean", "center", None)
@@ -68,7 +69,9 @@ def capture(
       aggregation: ``"mean"`` (spatial mean), ``"center"`` or ``None`` (full maps).
       batch_size: images per step (rounded up to a multiple of the device count).
       progress: show a progress bar.
-      mesh: device mesh for the batch axis (default: all local devices).
+      mesh: device mesh for the batch axis (default: all local devices). A mesh over several
+        processes (:func:`jaxinterp.parallel.distributed.global_mesh`) splits each batch over
+        every process's devices; every process passes the same ``images`` and gets all rows back.
 
     Returns:
       ``{layer: array}`` on the host: [n, c] when aggregated, else [n, h', w', c].
@@ -84,7 +87,8 @@ def capture(
     n = images.shape[0]
     mesh = mesh or meshlib.local_mesh()
     batch_size = meshlib.round_up(min(batch_size, meshlib.round_up(n, mesh.size)), mesh.size)
-    variables = meshlib.replicate(variables, mesh)
+    multi = distributed.spans_processes(mesh)
+    variables = distributed.replicate_global(variables, mesh) if multi else meshlib.replicate(variables, mesh)
 
     known = layer_names(model, variables, (1, *images.shape[1:]))
     unknown = [name for name in layers if name not in known]
@@ -99,7 +103,7 @@ def capture(
 
     def drain(start, stop, pending):
         for name, value in pending.items():
-            out[name][start:stop] = np.asarray(value)[: stop - start]
+            out[name][start:stop] = distributed.to_host(value)[: stop - start]
 
     in_flight = None
     bar = tqdm(total=n, unit="img", desc="capture", disable=not progress, leave=False)
@@ -109,7 +113,8 @@ def capture(
         if stop - start < batch_size:  # pad to the compiled shape
             pad = np.zeros((batch_size - (stop - start), *batch.shape[1:]), np.float32)
             batch = np.concatenate([batch, pad])
-        result = _capture_batch(model, variables, meshlib.shard_batch(batch, mesh), layers, aggregation)
+        placed = distributed.shard_rows(batch, mesh) if multi else meshlib.shard_batch(batch, mesh)
+        result = _capture_batch(model, variables, placed, layers, aggregation)
         if in_flight is not None:  # copy the previous batch out while this one runs
             drain(*in_flight)
             bar.update(in_flight[1] - in_flight[0])

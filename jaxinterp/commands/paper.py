@@ -1,6 +1,8 @@
 """``jaxinterp paper``: the seed paper's analyses of one layer, end to end.
 
-Writes ``arrays.npz``, ``summary.json``, PNG figures and ``report.html`` into --out.
+Writes arrays.npz, summary.json, PNG figures and report.html into --out. Every step
+is saved in the results store as it finishes (--store, default OUT/store): an
+interrupted run resumes where it stopped, and a rerun only redraws the report.
 """
 
 from __future__ import annotations
@@ -35,67 +37,58 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--no-gradients", action="store_true", help="skip input-gradient norms")
     parser.add_argument("--no-sae-sweep", action="store_true",
                         help="skip Fig. 9's sweep of 16 sparse autoencoders")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="PRNG seed of every fit and trial draw (default: 0)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="results store (default: OUT/store); finished steps are reused, so an "
+                             "interrupted run resumes and a rerun only redraws the report")
     return parser
 
 
-def _similarities(args, model, variables):
-    from jaxinterp import similarity
+def _similarities(args, model):
+    from jaxinterp.steps import SimilaritySpec
 
     out = {}
     for name in args.similarity:
-        if name in similarity.METRICS:
-            out[name] = similarity.METRICS[name]
-        elif name == "features":
-            out[name] = similarity.model_features(model, variables, args.feature_layers or [args.layer])
+        if name == "features":
+            out[name] = SimilaritySpec(name, model=model, layers=tuple(args.feature_layers or [args.layer]))
         elif name == "lpips":
             if not (args.lpips_backbone and args.lpips_lin):
                 raise ValueError("--similarity lpips needs --lpips-backbone (AlexNet weights) and "
                                  "--lpips-lin (alex.pth of the lpips package)")
-            from converters.lpips_weights import lpips_from_files
-
-            out[name] = lpips_from_files(args.lpips_backbone, args.lpips_lin)
+            out[name] = SimilaritySpec(name, backbone=str(args.lpips_backbone.absolute()),
+                                       lin=str(args.lpips_lin.absolute()))
+        else:
+            out[name] = SimilaritySpec(name)
     return out
 
 
 def run(args) -> int:
-    import jax
-
-    from jaxinterp import models
-    from jaxinterp.capture import aggregate, capture
-    from jaxinterp.checkpoint import load_variables
-    from jaxinterp.commands.evaluate import load_npz
-    from jaxinterp.directions.kmeans import unit_rows
-    from jaxinterp.models.base import forward
+    from jaxinterp import steps, tasks
     from jaxinterp.recipes import paper
+    from jaxinterp.report import paper as paper_report
 
-    model = models.get(args.arch)
-    variables, meta = load_variables(args.params)
-    if meta.get("arch", args.arch) != args.arch:
-        raise ValueError(f"{args.params} holds weights for {meta['arch']!r}, not {args.arch!r}")
-    images, labels = load_npz(args.data)
-    if args.limit:
-        images, labels = images[: args.limit], labels[: args.limit]
-    images01 = images.astype(np.float32) / 255.0
-    acts = capture(model, variables, images01, [args.layer], progress=False)[args.layer]
-    if acts.ndim != 2:
-        raise ValueError(f"layer {args.layer!r} gives activations of shape {acts.shape}; pick a conv layer")
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be a positive number of images, got {args.limit}; "
+                         "leave it out to use every image")
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; pass a directory (it is created if absent)")
+    model = steps.model_spec(args.arch, args.params)
+    data = steps.data_spec(args.data, args.limit)
+    graph = paper.paper_tasks(model, data, args.layer, _similarities(args, model), k=args.k,
+                              seed=args.seed, gradients=not args.no_gradients,
+                              sae_grid=not args.no_sae_sweep)
     args.out.mkdir(parents=True, exist_ok=True)
-
-    embed = None
-    if not args.no_gradients:
-        def embed(x):
-            _, a = forward(model, variables, model.normalize(x), [args.layer])
-            return unit_rows(aggregate(a[args.layer], "mean"))
-
-    arrays, summary = paper.analyse(jax.random.key(args.seed), images01, labels, acts,
-                                    _similarities(args, model, variables), embed=embed, k=args.k,
-                                    sae_grid=not args.no_sae_sweep,
-                                    log=lambda s: print(f"paper: {s}", flush=True))
-    summary.update(arch=args.arch, layer=args.layer, data=str(args.data))
-    np.savez(args.out / "arrays.npz", **arrays)
+    store = tasks.Store(args.store or args.out / "store")
+    results, report = tasks.run([graph["paper"]], store, log=lambda s: print(f"paper: {s}", flush=True))
+    store.write_manifest({"command": "paper"})
+    result = results[graph["paper"].key]
+    summary = {**result.summary, "arch": args.arch, "layer": args.layer, "data": str(args.data)}
+    np.savez(args.out / "arrays.npz", **result.arrays)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
-    paper.report(args.out, arrays, summary, images01)
-    print(json.dumps({"out": str(args.out), "report": str(args.out / "report.html")}))
+    paper_report.report(args.out, result.arrays, summary, steps.images01(data))
+    print(json.dumps({"out": str(args.out), "report": str(args.out / "report.html"),
+                      "store": str(store.root), "computed": len(report.executed),
+                      "reused": len(report.loaded)}))
     return 0
+

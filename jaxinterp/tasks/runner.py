@@ -98,7 +98,7 @@ def run(
     *,
     keep_going: bool = False,
     log: Callable[[str], None] | None = None,
-    progress: bool = True,
+    progress: bool = False,
     load_targets: bool = True,
 ) -> tuple[dict[str, Result], RunReport]:
     """Compute every task of ``tasks`` (and their inputs) that ``store`` lacks.
@@ -108,7 +108,8 @@ def run(
       store: a :class:`~jaxinterp.tasks.Store`.
       keep_going: on a failure record it, skip what depends on it and go on; otherwise raise
         :class:`TaskFailed` after recording it.
-      log: progress lines (default: none); progress: a tqdm bar over the tasks to compute.
+      log: a line per finished task (default: none); progress: a tqdm bar over the tasks to
+        compute instead (for callers that print nothing else).
       load_targets: also return the results of ``tasks`` (loading them if they were done).
 
     Returns:
@@ -118,7 +119,7 @@ def run(
 
     targets = [tasks] if isinstance(tasks, Task) else list(tasks)
     order = graph(targets)
-    log = log or (lambda msg: None)
+    log = log or (tqdm.write if progress else (lambda msg: None))
     multi = jax.process_count() > 1
     lead = jax.process_index() == 0
     needed_by: dict[str, int] = {}
@@ -152,7 +153,7 @@ def run(
             _barrier(f"saved {task.key}")
         memory[task.key] = result
         executed.append(task)
-        log(f"done {task.name} {task.key[:12]} in {seconds:.1f}s")
+        log(f"[{len(executed)}/{len(todo)}] {task.name} {task.key[:12]} done in {seconds:.1f}s")
         return result
 
     def result_of(task: Task) -> Result:

@@ -165,6 +165,8 @@ class Store:
         (tmp / TASK).write_text(json.dumps(meta, indent=1, default=_json_default))  # last: marks it whole
         final = self.entry_dir(task)
         final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists() and not self.has(task):  # not ours: an entry damaged from outside
+            os.replace(final, self.root / "tmp" / f"stale-{task.key}-{uuid.uuid4().hex[:8]}")
         try:
             os.rename(tmp, final)
         except OSError:

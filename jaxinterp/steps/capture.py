@@ -1,0 +1,51 @@
+"""The capture task: one layer of one model over one dataset, spatially reduced.
+
+Collective: with several processes every one of them takes part, each batch split
+over the devices of all processes (the global mesh), and every process ends with
+all rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from jaxinterp.steps.specs import DataSpec, ModelSpec, load_data, load_model
+from jaxinterp.tasks import Result, Task
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptureConfig:
+    model: ModelSpec
+    data: DataSpec
+    layer: str
+    aggregation: str = "mean"
+    batch_size: int = 256
+
+
+def _capture(ctx, config: CaptureConfig) -> Result:
+    import jax
+
+    from jaxinterp.capture import capture
+    from jaxinterp.parallel import distributed, mesh as meshlib
+
+    model, variables = load_model(config.model)
+    images, _ = load_data(config.data)
+    mesh = distributed.global_mesh() if jax.process_count() > 1 else meshlib.local_mesh()
+    acts = capture(model, variables, images, [config.layer], aggregation=config.aggregation,
+                   batch_size=config.batch_size, progress=False, mesh=mesh)[config.layer]
+    if not np.isfinite(acts).all():
+        bad = np.unique(np.nonzero(~np.isfinite(acts))[0])
+        raise ValueError(f"layer {config.layer!r} of {config.model.arch} gives NaN/inf for "
+                         f"{len(bad)} images (first: {bad[:5].tolist()}); check the weights and inputs")
+    return Result({"acts": acts}, {"arch": config.model.arch, "layer": config.layer,
+                                   "shape": list(acts.shape), "random_weights": config.model.random,
+                                   "devices": int(mesh.size), "processes": jax.process_count()})
+
+
+def capture_task(model: ModelSpec, data: DataSpec, layer: str, aggregation: str = "mean",
+                 batch_size: int = 256) -> Task:
+    """Task -> ``{"acts": [n, c]}`` (or full maps with ``aggregation=None``)."""
+    return Task("capture", CaptureConfig(model, data, layer, aggregation, batch_size), _capture,
+                collective=True)

@@ -1,0 +1,89 @@
+"""The direction-fit task: any direction set of :mod:`jaxinterp.directions` on captured activations.
+
+Inputs follow METHODS §1.4: K-means, PCA and ICA see the unit-norm rows Â, NMF the raw
+nonnegative A, sparse autoencoders Â z-scored per dimension (the seed authors'
+notebook); neurons are A itself. The result holds the directions and every
+image's activation along each of them, so scores never refit. SAE and mini-batch
+K-means checkpoint into the task's scratch directory and resume after a crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from jaxinterp.steps.keys import key_of
+from jaxinterp.tasks import Result, Task
+
+METHODS = ("neurons", "kmeans", "minibatch_kmeans", "pca", "ica", "nmf", "sae")
+_RESUMABLE = ("sae", "minibatch_kmeans")
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+    """method, k (None: the layer's width), seed and key path (see :func:`key_of`), and extra
+    keyword options for the method's ``fit`` as ``(("l1_coeff", 0.01), ...)``."""
+
+    method: str
+    k: int | None = None
+    seed: int = 0
+    key_path: tuple = ()
+    options: tuple = ()
+
+
+def fit_inputs(method: str, acts):
+    """The array each method is fitted on (and transforms), from raw activations [n, d]."""
+    import jax.numpy as jnp
+
+    from jaxinterp.directions import kmeans
+
+    acts = jnp.asarray(acts)
+    if method in ("neurons", "nmf"):
+        return acts
+    unit = kmeans.unit_rows(acts)
+    if method == "sae":
+        return (unit - unit.mean(0)) / jnp.maximum(unit.std(0), 1e-6)
+    return unit
+
+
+def _fit(ctx, config: FitConfig, acts) -> Result:
+    from jaxinterp.directions import registry
+
+    a = acts.arrays["acts"]
+    if a.ndim != 2:
+        raise ValueError(f"direction fits need [n, d] activations, got {a.shape}; capture with "
+                         "aggregation='mean' or 'center'")
+    entry = registry.get(config.method)
+    x = fit_inputs(config.method, a)
+    options = dict(config.options)
+    if config.method in _RESUMABLE:
+        options.setdefault("checkpoint_dir", str(ctx.scratch))
+    if config.method == "neurons":
+        state = entry.fit(None, x)
+    else:
+        k = config.k or a.shape[1]
+        state = entry.fit(key_of(config.seed, config.key_path), x, k, **options)
+    directions = np.asarray(entry.directions(state))
+    activations = np.asarray(entry.transform(state, x))
+    fields = {}
+    for name, value in state._asdict().items():  # arrays and dicts of arrays; optimiser state is not kept
+        if hasattr(value, "shape"):
+            fields[name] = np.asarray(value)
+        elif isinstance(value, dict) and all(hasattr(v, "shape") for v in value.values()):
+            fields[name] = {n: np.asarray(v) for n, v in value.items()}
+    live = activations.max(0) > 0
+    return Result({"directions": directions, "activations": activations, "state": fields},
+                  {"method": config.method, "k": int(directions.shape[0]), "d": int(a.shape[1]),
+                   "live_fraction": float(live.mean())})
+
+
+def fit_task(acts: Task, method: str, k: int | None = None, seed: int = 0, key_path: tuple = (),
+             **options) -> Task:
+    """Task -> ``{"directions": [k, d], "activations": [n, k], "state": {...}}``."""
+    if method not in METHODS:
+        raise ValueError(f"unknown direction method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "neurons" and (options or (k is not None)):
+        k = None  # neurons have no size: one set per layer
+    return Task("directions", FitConfig(method, k, seed, tuple(key_path),
+                                        tuple(sorted(options.items()))), _fit, {"acts": acts})

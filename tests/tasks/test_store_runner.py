@@ -1,0 +1,173 @@
+"""Tasks, the store and the runner on toy tasks: keys, atomic entries, resumption, failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+from jaxinterp import tasks
+from jaxinterp.tasks import Result, Store, Task
+
+CALLS: list[str] = []
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    factor: float
+    n: int = 5
+
+
+def _source(ctx, c: Scale):
+    CALLS.append("source")
+    return Result({"x": np.arange(c.n, dtype=np.float32) * c.factor}, {"n": c.n})
+
+
+def _square(ctx, c, x):
+    CALLS.append("square")
+    return Result({"y": x.arrays["x"] ** 2, "nested": {"s": np.float32(x.arrays["x"].sum())}}, {})
+
+
+def _offset(ctx, c, y):
+    CALLS.append(f"offset{c}")
+    return Result({"z": y.arrays["y"] + c}, {"offset": c})
+
+
+def graph(factor=2.0, offsets=(1, 2)):
+    src = Task("source", Scale(factor), _source)
+    sq = Task("square", (), _square, {"x": src})
+    return src, sq, [Task("offset", o, _offset, {"y": sq}) for o in offsets]
+
+
+def test_keys_follow_config_inputs_and_nothing_else():
+    a, b = graph(2.0), graph(2.0)
+    assert [t.key for t in (a[0], a[1], *a[2])] == [t.key for t in (b[0], b[1], *b[2])]
+    c = graph(3.0)
+    assert c[0].key != a[0].key and c[1].key != a[1].key  # a changed input changes the dependent
+    assert a[2][0].key != a[2][1].key  # configs differ
+    with pytest.raises(ValueError, match="frozen"):
+        @dataclasses.dataclass
+        class Loose:
+            x: int = 1
+        Task("bad", Loose(), _source)
+    with pytest.raises(ValueError, match="arrays in a dependency"):
+        Task("bad", (np.zeros(3),), _source)
+
+
+def test_finished_tasks_are_never_recomputed(tmp_path):
+    CALLS.clear()
+    _, sq, offs = graph()
+    store = Store(tmp_path)
+    results, report = tasks.run(offs, store)
+    assert CALLS == ["source", "square", "offset1", "offset2"]
+    np.testing.assert_array_equal(results[offs[1].key].arrays["z"], np.arange(5.0) ** 2 * 4 + 2)
+    assert results[offs[0].key].summary == {"offset": 1}
+    CALLS.clear()
+    results2, report2 = tasks.run(offs, store)
+    assert CALLS == [] and report2.executed == [] and len(report2.loaded) == 4
+    np.testing.assert_array_equal(results2[offs[1].key].arrays["z"], results[offs[1].key].arrays["z"])
+    assert store.load(sq).arrays["nested"]["s"] == np.float32(20.0)  # nested dicts round-trip
+
+
+def test_a_changed_field_recomputes_exactly_its_downstream(tmp_path):
+    store = Store(tmp_path)
+    tasks.run(graph(2.0, (1, 2))[2], store)
+    CALLS.clear()
+    _, _, offs = graph(2.0, (1, 3))  # one new leaf
+    _, report = tasks.run(offs, store)
+    assert CALLS == ["offset3"] and report.count("offset") == 1 and report.count("square") == 0
+    CALLS.clear()
+    _, _, offs = graph(5.0, (1, 3))  # the root: everything downstream, once each
+    _, report = tasks.run(offs, store)
+    assert sorted(CALLS) == ["offset1", "offset3", "source", "square"]
+    assert {t.name for t in report.executed} == {"source", "square", "offset"}
+
+
+def test_partial_writes_are_never_read(tmp_path):
+    store = Store(tmp_path)
+    src, sq, offs = graph()
+    tasks.run([sq], store)
+    # a writer killed half-way leaves debris in tmp/ only; an entry dir without task.json is not an entry
+    (tmp_path / "tmp" / f"{offs[0].key}-dead").mkdir()
+    (tmp_path / "tmp" / f"{offs[0].key}-dead" / "arrays.npz").write_bytes(b"PK\x03\x04trunc")
+    half = store.entry_dir(offs[0])
+    half.mkdir(parents=True)
+    (half / "arrays.npz").write_bytes(b"garbage")
+    assert not store.has(offs[0])
+    CALLS.clear()
+    results, _ = tasks.run([offs[0]], store)
+    assert CALLS == ["offset1"] and store.has(offs[0])
+    np.testing.assert_array_equal(results[offs[0].key].arrays["z"], np.arange(5.0) ** 2 * 4 + 1)
+    assert store.sweep_tmp() >= 1 and not any((tmp_path / "tmp").iterdir())
+
+
+def test_damaged_entries_are_recomputed_not_read(tmp_path):
+    store = Store(tmp_path)
+    src, sq, offs = graph()
+    tasks.run(offs, store)
+    path = store.entry_dir(sq) / "arrays.npz"
+    data = bytearray(path.read_bytes())
+    data[-40] ^= 0xFF  # flip a byte after it was written
+    path.write_bytes(bytes(data))
+    with pytest.raises(tasks.CorruptEntry, match="checksum"):
+        store.load(sq)
+    CALLS.clear()
+    _, _, offs2 = graph(2.0, (7,))  # needs the damaged entry as its input
+    results, report = tasks.run(offs2, store)
+    assert CALLS == ["square", "offset7"]
+    np.testing.assert_array_equal(results[offs2[0].key].arrays["z"], np.arange(5.0) ** 2 * 4 + 7)
+    assert store.load(sq).arrays["y"].tolist() == (np.arange(5.0) ** 2 * 4).tolist()
+
+
+def _boom(ctx, c, y):
+    raise RuntimeError("planted failure")
+
+
+def test_a_failure_is_recorded_and_the_rest_goes_on(tmp_path):
+    store = Store(tmp_path)
+    src, sq, offs = graph()
+    bad = Task("offset", "boom", _boom, {"y": sq})
+    after = Task("after", (), _square, {"x": bad})
+    _, report = tasks.run([bad, after, *offs], store, keep_going=True)
+    assert report.failed == {bad.key: "RuntimeError: planted failure"}
+    assert report.skipped == [after.key]
+    assert all(store.has(t) for t in offs)
+    failure = store.failure(bad)
+    assert failure["error"] == "RuntimeError: planted failure" and "planted failure" in failure["traceback"]
+    with pytest.raises(tasks.TaskFailed, match="planted failure"):
+        tasks.run([bad], store)
+    manifest = json.loads(store.write_manifest().read_text())
+    assert manifest["entries"] == 4 and manifest["failed"] == 1
+    assert {e["name"] for e in manifest["tasks"]} == {"source", "square", "offset"}
+
+
+def test_a_task_must_return_a_result(tmp_path):
+    t = Task("wrong", (), lambda ctx, c: {"x": 1})
+    with pytest.raises(tasks.TaskFailed, match="Result"):
+        tasks.run([t], Store(tmp_path))
+    assert not Store(tmp_path).has(t)
+
+
+def test_scratch_survives_until_the_entry_is_saved(tmp_path):
+    store = Store(tmp_path)
+    seen = {}
+
+    def long_fit(ctx, c):
+        marker = ctx.scratch / "step_1"
+        seen["resumed"] = marker.exists()
+        marker.write_text("half-way")
+        if not seen.get("second"):
+            raise KeyboardInterrupt  # the crash
+        return Result({"w": np.ones(2)}, {})
+
+    t = Task("fit", 1, long_fit)
+    with pytest.raises(KeyboardInterrupt):
+        tasks.run([t], store)
+    seen["second"] = True
+    tasks.run([t], store)
+    assert seen["resumed"] is True  # the second run found the first run's checkpoint
+    assert not (tmp_path / "scratch" / t.key).exists()
+    assert os.listdir(tmp_path / "entries" / "fit") == [t.key]
