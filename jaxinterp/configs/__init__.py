@@ -1,0 +1,1 @@
+"""Example sweep configs (``jaxinterp sweep jaxinterp/configs/NAME.py --out DIR``)."""

@@ -1,0 +1,113 @@
+"""The sweep report: a table of every cell and II per method × K × layer, drawn from ``cells.json``.
+
+Reads only ``out/cells.json`` (written by :func:`jaxinterp.parallel.sweep.run` from the
+store); computes nothing but means and standard deviations over seeds.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from jaxinterp.report.html import figure, page, table
+
+METHOD_STYLE = {"neurons": ("k", "s"), "kmeans": ("tab:blue", "o"), "pca": ("tab:green", "^"),
+                "sae": ("tab:red", "D"), "ica": ("tab:purple", "v"), "nmf": ("tab:brown", "P"),
+                "minibatch_kmeans": ("tab:cyan", "o")}
+
+
+def _groups(rows, sim):
+    """{(model, layer): {method: {k: [mean II per seed]}}} over done cells."""
+    out = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in rows:
+        if r["state"] == "done":
+            out[(r["model"], r["layer"])][r["method"]][r["k"]].append(r[f"mean_ii_{sim}"])
+    return out
+
+
+def _figure(rows, sim: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = _groups(rows, sim)
+    panels = sorted(groups)
+    cols = min(4, len(panels))
+    nrows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.4 * cols, 3.0 * nrows), squeeze=False, sharey=True)
+    for ax, (model, layer) in zip(axes.flat, panels):
+        for method, by_k in sorted(groups[(model, layer)].items()):
+            colour, marker = METHOD_STYLE.get(method, ("grey", "o"))
+            ks = sorted(by_k)
+            mean = np.array([np.mean(by_k[k]) for k in ks])
+            sd = np.array([np.std(by_k[k]) if len(by_k[k]) > 1 else 0.0 for k in ks])
+            if method == "neurons":
+                ax.axhline(mean[0], color=colour, ls="--", lw=1, label="neurons (all N of the layer)")
+                continue
+            ax.errorbar(ks, mean, yerr=sd, color=colour, marker=marker, ms=4, capsize=3, lw=1.2, label=method)
+        ax.set_title(f"{model} · {layer}", fontsize=9)
+        ax.set_xlabel("K (directions)")
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"mean II ({sim} similarity)")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    fig.savefig(path.with_suffix(".png"), dpi=150)
+    fig.savefig(path.with_suffix(".svg"))
+    plt.close(fig)
+
+
+def write(out: str | Path) -> Path:
+    """Draw ``out/index.html`` and ``out/sweep_ii_<similarity>.png/.svg`` from ``out/cells.json``."""
+    out = Path(out)
+    data = json.loads((out / "cells.json").read_text())
+    rows, config, summary = data["cells"], data["config"], data["summary"]
+    sims = list(config["similarities"])
+    sections = []
+    for sim in sims:
+        name = f"sweep_ii_{sim}"
+        if any(r["state"] == "done" for r in rows):
+            _figure(rows, sim, out / name)
+            sections.append((f"II with the {sim} similarity", figure(
+                f"{name}.png",
+                f"Mean Interpretability Index (M={config['m']}, {sim} similarity) of each direction set "
+                f"against the number of directions K, one panel per model and layer. Points: mean over "
+                f"seeds {config['seeds']}; bars: ±1 s.d. over seeds (none for one seed). Dashed: the "
+                f"layer's own neurons. Vector version: {name}.svg.")))
+    agg = defaultdict(list)
+    for r in rows:
+        agg[(r["model"], r["layer"], r["method"], r["k"])].append(r)
+    header = ["model", "layer", "method", "K", "cells done"] + [f"II {s} (mean ± s.d.)" for s in sims]
+    body = []
+    for (model, layer, method, k), rs in sorted(agg.items()):
+        done = [r for r in rs if r["state"] == "done"]
+        vals = []
+        for s in sims:
+            v = [r[f"mean_ii_{s}"] for r in done]
+            vals.append(f"{np.mean(v):.4f} ± {np.std(v):.4f}" if len(v) > 1 else
+                        (f"{v[0]:.4f}" if v else "—"))
+        body.append([model, layer, method, k, f"{len(done)}/{len(rs)}", *vals])
+    sections.append(("Every (model, layer, method, K)", table(header, body)))
+    bad = [r for r in rows if r["state"] != "done"]
+    if bad:
+        lines = []
+        for r in bad:
+            label = f"{r['model']} {r['layer']} {r['method']} k={r['k']} seed={r['seed']}"
+            lines.append(f"<tr><td>{html.escape(label)}</td><td>{r['state']}</td>"
+                         f"<td class='bad'>{html.escape(r.get('error', ''))}</td></tr>")
+        sections.append(("Cells not done", "<table><tr><th>cell</th><th>state</th><th>error</th></tr>"
+                         + "".join(lines) + "</table><p>Rerun the same command to retry them; "
+                         "finished cells are reused.</p>"))
+    facts = {"models": ", ".join(f"{k} ({v[0]})" for k, v in config["models"].items()),
+             "layers": ", ".join(config["layers"]), "data": Path(str(config["data"])).name,
+             "images": config["limit"] or "all", "cells": f"{summary['done']}/{summary['cells']} done",
+             "processes": summary["processes"], "devices": summary["devices"]}
+    return page("jaxinterp sweep: interpretability of direction sets", sections, out / "index.html", facts)
