@@ -42,8 +42,9 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
             raise ValueError(f"--process-id must be in [0, {num_processes}), got {process_id}")
         if num_processes == 1:
             return False
-        if jax.default_backend() == "cpu" or os.environ.get("JAX_PLATFORMS", "") == "cpu":
-            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        # CPU devices of several processes talk through gloo (it affects nothing on GPU/TPU); asking
+        # for the backend here would start it before jax.distributed may
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(coordinator, num_processes=num_processes, process_id=process_id)
         return True
     if any(v in os.environ for v in _CLUSTER_VARS):

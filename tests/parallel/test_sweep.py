@@ -1,0 +1,201 @@
+"""The sweep runner: one device = 8 devices = 2 processes × 4 devices; kill -9 and resume; status; failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxinterp import cli, tasks
+from jaxinterp.parallel import sweep
+
+REPO = Path(__file__).resolve().parents[2]
+
+CONFIG = '''
+def get_config(smoke=False):
+    return dict(models={{"a": ("small_cnn", "random:0"), "b": ("small_cnn", "random:1")}},
+                data="data.npz", limit=None, layers={layers}, methods={methods},
+                ks={ks}, seeds=[0, 1], similarities=["colour", "label"], m=3,
+                options={{"sae": {{"max_steps": 40, "batch_size": 64}}}})
+'''
+
+
+def write_config(root: Path, layers=("relu1", "relu2"), methods=("neurons", "kmeans", "pca", "sae"),
+                 ks=(4,)) -> Path:
+    rng = np.random.default_rng(0)
+    np.savez(root / "data.npz", images=rng.integers(0, 256, (72, 8, 8, 1), dtype=np.uint8),
+             labels=rng.integers(0, 3, 72))
+    path = root / "grid.py"
+    path.write_text(CONFIG.format(layers=list(layers), methods=list(methods), ks=list(ks)))
+    return path
+
+
+def _env(devices: int) -> dict:
+    return dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu",
+                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+
+
+def _sweep(config: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "jaxinterp", "sweep", str(config), "--out", str(out), "--no-report", *extra]
+
+
+def _cells(out: Path) -> dict:
+    rows = json.loads((out / "cells.json").read_text())["cells"]
+    return {(r["model"], r["layer"], r["method"], r["k"], r["seed"]): r for r in rows}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def one_device(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    config = write_config(root)
+    proc = subprocess.run(_sweep(config, root / "one"), env=_env(1), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root, config
+
+
+def test_grid_cells_and_their_numbers(one_device):
+    root, config = one_device
+    cells = _cells(root / "one")
+    # 2 models x 2 layers x (neurons 1 + kmeans 2 seeds + pca 1 + sae 2 seeds)
+    assert len(cells) == 2 * 2 * 6 and all(r["state"] == "done" for r in cells.values())
+    # each II equals the kernel on the stored activations and the same images
+    from jaxinterp import similarity
+    from jaxinterp.scores import interpretability_index_all
+
+    store = tasks.Store(root / "one" / "store")
+    _, built = sweep.build(sweep.load_config(config))
+    cell = next(c for c in built if c.method == "kmeans" and c.seed == 1 and c.layer == "relu2")
+    acts = store.load(cell.fit).arrays["activations"]
+    images = np.load(root / "data.npz")["images"].astype(np.float32) / 255
+    ii = interpretability_index_all(acts, similarity.colour, similarity.colour.featurize(images, None), m=3)
+    np.testing.assert_allclose(cells[("a", "relu2", "kmeans", 4, 1)]["ii_colour"], ii, rtol=1e-6)
+    # seeds differ, models differ
+    assert cells[("a", "relu2", "kmeans", 4, 0)]["ii_colour"] != cells[("a", "relu2", "kmeans", 4, 1)]["ii_colour"]
+    assert cells[("a", "relu1", "neurons", 16, 0)]["ii_colour"] != cells[("b", "relu1", "neurons", 16, 0)]["ii_colour"]
+
+
+def _assert_same(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for key in a:
+        for sim in ("colour", "label"):
+            np.testing.assert_allclose(a[key][f"ii_{sim}"], b[key][f"ii_{sim}"], rtol=1e-5, atol=1e-6,
+                                       err_msg=str(key))
+
+
+def test_eight_devices_and_two_processes_equal_one_device(one_device):
+    root, config = one_device
+    eight = subprocess.run(_sweep(config, root / "eight"), env=_env(8), capture_output=True, text=True,
+                           timeout=600)
+    assert eight.returncode == 0, eight.stderr[-3000:]
+    _assert_same(_cells(root / "eight"), _cells(root / "one"))
+
+    port = _free_port()
+    procs = [subprocess.Popen(_sweep(config, root / "two", "--coordinator", f"127.0.0.1:{port}",
+                                     "--num-processes", "2", "--process-id", str(i)),
+                              env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    outs = []
+    for p in procs:
+        try:
+            outs.append(p.communicate(timeout=600))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            raise
+    for p, (stdout, stderr) in zip(procs, outs):
+        assert p.returncode == 0, stderr[-3000:]
+    assert "over 8 devices" in outs[0][0] and "(12 in this process 0/2)" in outs[0][0]
+    assert "(12 in this process 1/2)" in outs[1][0]
+    _assert_same(_cells(root / "two"), _cells(root / "one"))
+    capture = next(e for e in tasks.Store(root / "two" / "store").entries() if e["name"] == "capture")
+    assert capture["summary"]["processes"] == 2 and capture["summary"]["devices"] == 8
+
+
+def test_kill_9_then_resume_is_bit_identical(one_device, tmp_path):
+    root, config = one_device
+    out = tmp_path / "killed"
+    command = _sweep(config, out)
+    kill_after = int(np.random.default_rng(int(time.time())).integers(6, 40))  # entries, a random point
+    proc = subprocess.Popen(command, env=_env(1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    entries = out / "store" / "entries"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if entries.is_dir() and sum(1 for _ in entries.glob("*/*/task.json")) >= kill_after:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the sweep finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    status = subprocess.run([*command, "--status"], env=_env(1), capture_output=True, text=True, timeout=300)
+    assert status.returncode == 0, status.stderr[-2000:]
+    pending = int(status.stdout.split("pending: ")[1].split()[0])
+    assert pending > 0 and "done: " in status.stdout
+    again = subprocess.run(command, env=_env(1), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count(": reused in") >= 1  # finished cells were not recomputed
+    a, b = _cells(out), _cells(root / "one")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key]["state"] == "done"
+        for sim in ("colour", "label"):
+            assert a[key][f"ii_{sim}"] == b[key][f"ii_{sim}"], key  # bit-identical floats
+
+
+def test_a_failed_cell_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
+    config = write_config(tmp_path, layers=("relu1",), methods=("neurons", "pca"), ks=(4, 50))
+    assert cli.main(["sweep", str(config), "--out", str(tmp_path / "out")]) == 0
+    cells = _cells(tmp_path / "out")
+    bad = [r for r in cells.values() if r["state"] == "failed"]
+    assert {(r["method"], r["k"]) for r in bad} == {("pca", 50)}  # 50 > the layer's 16 channels
+    assert all("k" in r["error"] for r in bad)
+    assert all(r["state"] == "done" for r in cells.values() if r["k"] != 50)
+    capsys.readouterr()
+    assert cli.main(["sweep", str(config), "--out", str(tmp_path / "out"), "--status"]) == 0
+    text = capsys.readouterr().out
+    assert "done: 4" in text and "failed: 2" in text and "pending: 0" in text
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "Cells not done" in html and "sweep_ii_colour.png" in html
+    assert (tmp_path / "out" / "sweep_ii_colour.svg").stat().st_size > 0
+
+
+def test_a_new_seed_computes_only_its_cells(tmp_path):
+    config = write_config(tmp_path, layers=("relu1",), methods=("kmeans",))
+    loaded = sweep.load_config(config)
+    loaded["seeds"] = [0]
+    sweep.run(loaded, tmp_path / "out", log=lambda s: None, report=False)
+    loaded["seeds"] = [0, 1]
+    lines = []
+    sweep.run(loaded, tmp_path / "out", log=lines.append, report=False)
+    done = [ln for ln in lines if ln.startswith("[cell")]
+    assert sum(": reused in" in ln for ln in done) == 2 and sum(": done in" in ln for ln in done) == 2
+
+
+def test_bad_configs_say_what_to_fix(tmp_path):
+    path = tmp_path / "c.py"
+    path.write_text("def get_config(smoke=False):\n    return dict(models={}, data='x.npz', layers=['l'], methods=['kmeans'])\n")
+    with pytest.raises(ValueError, match="lacks \\['models'\\]"):
+        sweep.load_config(path)
+    path.write_text("def get_config(smoke=False):\n    return dict(models={'a': ('small_cnn', 'random:0')}, "
+                    "data='x.npz', layers=['l'], methods=['kmean'], seed=[0])\n")
+    with pytest.raises(ValueError, match="unknown config keys \\['seed'\\]"):
+        sweep.load_config(path)
+    config = write_config(tmp_path, layers=("relu9",))
+    with pytest.raises(ValueError, match="has no layer 'relu9'"):
+        sweep.build(sweep.load_config(config))
+    with pytest.raises(FileNotFoundError, match="get_config"):
+        sweep.load_config(tmp_path / "missing.py")
