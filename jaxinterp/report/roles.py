@@ -1,4 +1,6 @@
-"""Figures and a small HTML index for a per-neuron role table (computes nothing new).
+"""The neuron-roles report: tables, figures and a page from a saved ``roles`` result (computes nothing new).
+
+* :func:`write`: ``neurons.csv``, ``neurons.json``, ``correlations.json``, the figures and ``index.html``;
 
 * :func:`scatter_matrix`: pairwise scatter plots of the measures (Spearman ρ in each panel);
 * :func:`extremes`: for a measure, the neurons at its two ends with their top
@@ -96,3 +98,34 @@ def write_index(out: Path, title: str, notes: list[str], figures: list[Path], co
                     + "\n".join(body))
     (out / "correlations.json").write_text(json.dumps(correlations, indent=2))
     return path
+
+
+def write(out: Path, result, images01: np.ndarray, arch: str, layer: str, figures: bool = True) -> Path:
+    """Write every file of the roles report into ``out`` from the ``roles`` task's result."""
+    import csv
+
+    out = Path(out)
+    table, summary = result.arrays["table"], result.summary
+    cols, roles = summary["columns"], summary["roles"]
+    n_neurons = len(roles)
+    with open(out / "neurons.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(cols + ["role"])
+        for i in range(n_neurons):
+            writer.writerow([f"{float(table[c][i]):.6g}" if c != "neuron" else int(table[c][i]) for c in cols]
+                            + [roles[i]])
+    rows = [{c: (int(table[c][i]) if c in ("neuron",) or c.endswith("focus_index") else float(table[c][i]))
+             for c in cols} | {"role": roles[i]} for i in range(n_neurons)]
+    (out / "neurons.json").write_text(json.dumps({"notes": summary["notes"], "neurons": rows}, indent=1))
+    drawn = []
+    if figures:
+        top, best = result.arrays["top"], result.arrays["best_saliency"]
+        shown = summary["summary_columns"]
+        drawn.append(scatter_matrix(table, shown, out / "scatter_matrix.png"))
+        best_sal = {n: best[n] for n in range(n_neurons)}
+        for c in shown:
+            if c != "ii_colour":
+                drawn.append(extremes(c, table[c], images01, top, best_sal,
+                                      out / f"extremes_{c.replace('.', '_')}.png"))
+    return write_index(out, f"Neuron roles: {arch} {layer}", summary["notes"], drawn, summary["correlations"],
+                       ["neurons.csv", "neurons.json", "correlations.json"])

@@ -1,0 +1,275 @@
+"""Every METHODS.md §5 measure for every neuron of a layer, as a graph of tasks.
+
+:func:`roles_tasks` builds: the capture and the II of the layer's neurons (colour,
+and label when the data has labels); one task per input level (``immediate``,
+``window``: ResNet stages; ``pixels``: any model) with its linearity, Jacobian,
+entropy and expanded-weight measures; saliency on each neuron's top exemplars and
+on random images; label information of the image-level activations; and a
+``roles`` task that gathers the per-neuron table, the exploratory role labels and
+the Spearman correlation of every measure with II. :mod:`jaxinterp.report.roles`
+writes the CSV/JSON tables, figures and page from that saved result.
+
+Keys follow the monolithic command this replaced: ``key(seed)`` is split in three
+once per level in order (the first part carries on, the second draws the
+positions, the third the measures), and saliency draws its random images from
+what is left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxinterp.steps import (
+    DataSpec,
+    ModelSpec,
+    SimilaritySpec,
+    capture_task,
+    fit_task,
+    ii_task,
+    images01,
+    key_of,
+    load_data,
+    load_model,
+)
+from jaxinterp.tasks import Result, Task
+
+LEVELS = ("immediate", "window", "pixels")
+SUMMARY = ["window.lf", "immediate.lf", "pixels.lf", "window.axis_focus", "immediate.axis_focus",
+           "window.h_mix", "mi_knn", "saliency_kappa_top", "weights.window.effective_rank", "ii_colour"]
+
+
+def _carry(i: int) -> tuple:
+    return (("split", 3, 0),) * i
+
+
+@dataclasses.dataclass(frozen=True)
+class LevelConfig:
+    model: ModelSpec
+    data: DataSpec
+    layer: str
+    level: str
+    samples: int
+    mlp_hidden: tuple
+    mlp_steps: int
+    jacobian_samples: int
+    ksg_samples: int
+    seed: int
+    index: int  # position among the requested levels: which keys it draws
+
+
+def _levels(model, variables, images, layer, wanted):
+    """{name: Level} and the layer's output maps [n, h, w, N]; a clear error for non-stages."""
+    from jaxinterp import neurons
+
+    stage_levels = [lv for lv in wanted if lv != "pixels"]
+    try:
+        levels, layer_out = neurons.resnet_levels(model, variables, images, layer, levels=stage_levels)
+        resnet = True
+    except ValueError as err:
+        if stage_levels:
+            raise ValueError(f"{err}. Pass --levels pixels for this layer") from None
+        resnet, levels, layer_out = False, {}, None
+    if "pixels" in wanted:
+        levels["pixels"] = neurons.pixel_level(model, variables, images, layer)
+        if layer_out is None:
+            layer_out = neurons.level_outputs(levels["pixels"])
+    return levels, layer_out, resnet
+
+
+def _level(ctx, c: LevelConfig) -> Result:
+    from jaxinterp import neurons
+
+    model, variables = load_model(c.model)
+    images, _ = load_data(c.data)
+    levels, layer_out, _ = _levels(model, variables, images, c.layer, [c.level])
+    level = levels[c.level]
+    n, h, w, _ = layer_out.shape
+    k_pos, k_meas = key_of(c.seed, _carry(c.index) + (("split", 3, 1),)), \
+        key_of(c.seed, _carry(c.index) + (("split", 3, 2),))
+    positions = neurons.sample_positions(k_pos, n, h, w, c.samples)
+    m = neurons.level_measures(k_meas, level, layer_out, positions, mlp_hidden=c.mlp_hidden,
+                               mlp_steps=c.mlp_steps, jacobian_samples=c.jacobian_samples,
+                               ksg_samples=c.ksg_samples)
+    out = {f"{c.level}.{k}": np.asarray(v) for k, v in m.items()}
+    if c.level in ("window", "immediate"):
+        e = neurons.expanded_weights(level)
+        part = level.parts[0]
+        k_win = level.windows[0]
+        e0 = e[:, : k_win * k_win * part.shape[-1]]
+        mats = jax.vmap(lambda r: neurons.window_matrix(r, k_win, part.shape[-1]))(e0)
+        stats = neurons.spectrum_stats_all(mats)
+        for stat in ("effective_rank", "separability", "norm"):
+            out[f"weights.{c.level}.{stat}"] = np.asarray(stats[stat])
+        if c.level == "immediate":  # share of the expanded weight on the skip input
+            skip = np.asarray(e[:, k_win * k_win * part.shape[-1]:])
+            out["weights.immediate.skip_share"] = np.sum(skip**2, 1) / np.sum(np.asarray(e) ** 2, 1)
+    # JSON keys cannot hold '/', and the store nests on it; '.' is kept as in the table
+    return Result({"columns": out}, {"level": c.level, "dim": int(level.dim),
+                                     "samples": int(positions.shape[0])})
+
+
+@dataclasses.dataclass(frozen=True)
+class SaliencyConfig:
+    model: ModelSpec
+    data: DataSpec
+    layer: str
+    top: int
+    saliency_images: int
+    seed: int
+    key_path: tuple
+    structured: bool  # a ResNet stage: the structured channel-gradient kernel
+
+
+def _saliency(ctx, c: SaliencyConfig, acts) -> Result:
+    from jaxinterp import models, neurons
+    from jaxinterp.neurons import channel_gradients as cg
+    from jaxinterp.scores import top_exemplars
+
+    model, variables = load_model(c.model)
+    images = load_data(c.data)[0]
+    x01 = images01(c.data)
+    a = jnp.asarray(acts.arrays["acts"])
+    n_neurons = a.shape[1]
+    top = np.asarray(jax.vmap(lambda f: top_exemplars(f, c.top), in_axes=1)(a))
+    key = key_of(c.seed, c.key_path)
+    rand = np.asarray(jax.random.choice(key, len(images), (min(c.saliency_images, len(images)),), replace=False))
+    wanted = np.unique(np.concatenate([top.ravel(), rand]))
+    x = model.normalize(jnp.asarray(x01[wanted]))
+    stage_blocks = None
+    if c.structured:
+        names_ = models.layer_names(model, variables, (1, *images.shape[1:]))
+        stage_blocks = tuple(nm for nm in names_ if nm.startswith("layer1.") and nm.count(".") == 1)
+    if stage_blocks:
+        stem, blocks = cg.from_variables(variables, blocks=stage_blocks)
+        grads = cg.channel_mean_gradients(stem, blocks, x)
+    else:
+        fn = neurons.subnetwork(model, variables, ["input"], c.layer, x.shape[1:])
+        grads = neurons.input_gradients(lambda z: fn((z,)), x)
+    sal = np.asarray(jnp.max(jnp.abs(grads), axis=-1))  # [u, N, H, W]
+    kappa = np.asarray(neurons.concentration(jnp.asarray(sal)))  # [u, N]
+    pos = {int(i): j for j, i in enumerate(wanted)}
+    kappa_top = np.array([kappa[[pos[int(i)] for i in top[u]], u].mean() for u in range(n_neurons)])
+    kappa_random = kappa[[pos[int(i)] for i in rand]].mean(0)
+    best_saliency = np.stack([sal[pos[int(top[u, 0])], u] for u in range(n_neurons)])
+    return Result({"saliency_kappa_top": kappa_top, "saliency_kappa_random": kappa_random, "top": top,
+                   "best_saliency": best_saliency},
+                  {"images": int(len(wanted)), "kernel": "structured ResNet" if stage_blocks else "autodiff"})
+
+
+def _image_level(ctx, c: DataSpec, acts) -> Result:
+    from jaxinterp import neurons
+
+    a = acts.arrays["acts"]
+    labels = load_data(c)[1]
+    out = dict(neurons.image_measures(a, labels))
+    out["image.h_mix"] = np.asarray(neurons.mixed_entropy_all(jnp.asarray(a))["h_mix"])
+    return Result(out, {})
+
+
+@dataclasses.dataclass(frozen=True)
+class RolesConfig:
+    arch: str
+    layer: str
+    data_name: str
+    levels: tuple
+    similarities: tuple
+    m: int
+    mlp_hidden: tuple
+    mlp_steps: int
+
+
+def spearman_table(table: dict, ii_columns: dict) -> dict:
+    """{measure: {similarity: {"rho", "p", "n"} or None}} over finite pairs."""
+    from scipy.stats import spearmanr
+
+    out = {}
+    for name, col in table.items():
+        if name in ("neuron", "role") or name.startswith("ii_"):
+            continue
+        x = np.asarray(col, float)
+        out[name] = {}
+        for sim, ii_name in ii_columns.items():
+            y = np.asarray(table[ii_name], float)
+            ok = np.isfinite(x) & np.isfinite(y)
+            if ok.sum() < 3 or np.ptp(x[ok]) == 0:
+                out[name][sim] = None
+                continue
+            rho, p = spearmanr(x[ok], y[ok])
+            out[name][sim] = {"rho": float(rho), "p": float(p), "n": int(ok.sum())}
+    return out
+
+
+def _gather(ctx, c: RolesConfig, **inputs) -> Result:
+    from jaxinterp import neurons
+
+    acts = inputs["acts"].arrays["acts"]
+    n_neurons = acts.shape[1]
+    table = {"neuron": np.arange(n_neurons)}
+    ii_columns = {}
+    for sim in c.similarities:
+        table[f"ii_{sim}"] = inputs[f"ii_{sim}"].arrays["ii"]
+        ii_columns[sim] = f"ii_{sim}"
+    for level in c.levels:
+        table.update(inputs[f"level_{level}"].arrays["columns"])
+    sal = inputs["saliency"].arrays
+    table["saliency_kappa_top"] = sal["saliency_kappa_top"]
+    table["saliency_kappa_random"] = sal["saliency_kappa_random"]
+    table.update(inputs["image"].arrays)
+    lf_col = next((f"{lv}.lf" for lv in ("window", "pixels", "immediate") if f"{lv}.lf" in table), None)
+    h_col = next((f"{lv}.h_mix" for lv in ("window", "pixels", "immediate") if f"{lv}.h_mix" in table), None)
+    af_col = next((f"{lv}.axis_focus" for lv in ("immediate", "window", "pixels") if f"{lv}.axis_focus" in table),
+                  None)
+    roles = neurons.role_labels(table[lf_col], table[h_col], table[af_col], table["ii_colour"])
+    notes = [
+        f"Layer {c.layer} of {c.arch}: {n_neurons} neurons, {acts.shape[0]} images from {c.data_name}.",
+        "II similarity used: " + ", ".join(ii_columns) + f" (M={c.m}), over spatial-mean activations "
+        "(capture aggregation='mean').",
+        f"Role labels use LF from {lf_col}, entropy from {h_col}, axis focus from {af_col}. "
+        + neurons.EXPLORATORY_NOTE,
+        f"MLP ceiling: hidden {c.mlp_hidden}, {c.mlp_steps} Adam steps with early stopping (METHODS: 2×256).",
+    ]
+    correlations = {"similarities": list(ii_columns), "ii_columns": ii_columns,
+                    "by_measure": spearman_table(table, ii_columns), "notes": notes}
+    arrays = {"table": {k.replace("/", "_"): np.asarray(v) for k, v in table.items()},
+              "top": sal["top"], "best_saliency": sal["best_saliency"]}
+    return Result(arrays, {"columns": list(table), "roles": roles, "notes": notes,
+                           "correlations": correlations, "summary_columns": [s for s in SUMMARY if s in table]})
+
+
+def roles_tasks(model: ModelSpec, data: DataSpec, layer: str, *, levels=LEVELS, samples: int = 8000,
+                jacobian_samples: int = 128, ksg_samples: int = 1000, mlp_hidden=(128, 128),
+                mlp_steps: int = 1500, saliency_images: int = 200, top: int = 20, m: int = 5,
+                seed: int = 0) -> dict[str, Task]:
+    """The task graph of the per-neuron role measures of ``layer``; ``["roles"]`` gathers them."""
+    levels = tuple(levels)
+    unknown = [lv for lv in levels if lv not in LEVELS]
+    if unknown or not levels:
+        raise ValueError(f"unknown level(s) {unknown or levels}; choose from {', '.join(LEVELS)} "
+                         "(comma-separated, e.g. --levels immediate,window,pixels)")
+    net, variables = load_model(model)
+    images, labels = load_data(data)
+    # check the levels now, before any work: non-stage layers support only 'pixels'
+    resnet = _levels(net, variables, images[:2], layer, list(levels))[2]
+    g: dict[str, Task] = {"acts": capture_task(model, data, layer)}
+    g["fit_neurons"] = fit_task(g["acts"], "neurons")
+    sims = ("colour", "label") if labels is not None else ("colour",)
+    for sim in sims:
+        g[f"ii_{sim}"] = ii_task(g["fit_neurons"], SimilaritySpec(sim), data, m)
+    for i, level in enumerate(levels):
+        g[f"level_{level}"] = Task("role_level", LevelConfig(model, data, layer, level, samples,
+                                                             tuple(mlp_hidden), mlp_steps, jacobian_samples,
+                                                             ksg_samples, seed, i), _level)
+    structured = resnet and layer == "layer1"
+    g["saliency"] = Task("saliency", SaliencyConfig(model, data, layer, top, saliency_images, seed,
+                                                    _carry(len(levels)), structured),
+                         _saliency, {"acts": g["acts"]})
+    g["image"] = Task("image_measures", data, _image_level, {"acts": g["acts"]})
+    config = RolesConfig(model.arch, layer, data.path.rsplit("/", 1)[-1], levels, sims, m,
+                         tuple(mlp_hidden), mlp_steps)
+    g["roles"] = Task("roles", config, _gather, {k: v for k, v in g.items() if k != "fit_neurons"})
+    return g
+
