@@ -1,0 +1,83 @@
+"""The reusable steps: specs name content, fits equal direct calls, long fits resume inside a task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxinterp import steps, tasks
+from jaxinterp.directions import _resume, kmeans, pca, sae
+
+
+@pytest.fixture
+def data(tmp_path, rng):
+    path = tmp_path / "data.npz"
+    np.savez(path, images=rng.integers(0, 256, (40, 8, 8, 1), dtype=np.uint8), labels=rng.integers(0, 3, 40))
+    return path
+
+
+def test_specs_follow_the_content_of_files(data, rng):
+    a = steps.data_spec(data)
+    assert steps.data_spec(data) == a and steps.data_spec(data, limit=10) != a
+    acts = steps.capture_task(steps.model_spec("small_cnn", "random:0"), a, "relu1")
+    np.savez(data, images=rng.integers(0, 256, (40, 8, 8, 1), dtype=np.uint8), labels=np.zeros(40, int))
+    b = steps.data_spec(data)
+    assert b.fingerprint != a.fingerprint
+    assert steps.capture_task(steps.model_spec("small_cnn", "random:0"), b, "relu1").key != acts.key
+    assert steps.capture_task(steps.model_spec("small_cnn", "random:1"), a, "relu1").key != acts.key
+    with pytest.raises(ValueError, match="positive number"):
+        steps.data_spec(data, limit=0)
+    with pytest.raises(FileNotFoundError, match="jaxinterp convert"):
+        steps.model_spec("small_cnn", data.parent / "nothing")
+    with pytest.raises(ValueError, match="unknown direction method 'kmean'"):
+        steps.fit_task(acts, "kmean")
+
+
+def test_fits_equal_direct_calls(tmp_path, data):
+    import jax
+
+    d = steps.data_spec(data)
+    acts_t = steps.capture_task(steps.model_spec("small_cnn", "random:0"), d, "relu2")
+    fits = {m: steps.fit_task(acts_t, m, k=6, seed=3) for m in ("kmeans", "pca")}
+    results, _ = tasks.run(list(fits.values()), tasks.Store(tmp_path / "s"))
+    acts = tasks.Store(tmp_path / "s").load(acts_t).arrays["acts"]
+    unit = kmeans.unit_rows(acts)
+    km = kmeans.fit(jax.random.key(3), unit, 6)
+    np.testing.assert_array_equal(results[fits["kmeans"].key].arrays["directions"], np.asarray(km.centroids))
+    np.testing.assert_array_equal(results[fits["kmeans"].key].arrays["activations"],
+                                  np.asarray(kmeans.transform(km, unit)))
+    p = pca.fit(None, unit, 6)
+    np.testing.assert_allclose(results[fits["pca"].key].arrays["activations"], np.asarray(pca.transform(p, unit)),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_an_sae_fit_interrupted_inside_its_task_resumes_to_the_same_weights(tmp_path, data, monkeypatch):
+    d = steps.data_spec(data)
+    acts_t = steps.capture_task(steps.model_spec("small_cnn", "random:0"), d, "relu2")
+    fit = steps.fit_task(acts_t, "sae", k=8, seed=1, max_steps=30, checkpoint_every=10, batch_size=16)
+    reference, _ = tasks.run([fit], tasks.Store(tmp_path / "reference"))
+
+    store = tasks.Store(tmp_path / "crash")
+    saves = []
+    real_save = _resume.save_step
+
+    def crash_after_two(directory, step, state, meta=None, keep=2):
+        real_save(directory, step, state, meta, keep)
+        saves.append(step)
+        if len(saves) == 2:
+            raise KeyboardInterrupt  # Ctrl-C half-way through the fit
+
+    monkeypatch.setattr(_resume, "save_step", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        tasks.run([fit], store)
+    assert saves == [10, 20] and not store.has(fit)
+    assert _resume.latest_step(store.scratch_dir(fit)) == 20  # the checkpoint survived the crash
+    after = []
+    monkeypatch.setattr(_resume, "save_step", lambda directory, step, *a, **k: (
+        after.append(step), real_save(directory, step, *a, **k)))
+    resumed, report = tasks.run([fit], store)
+    assert after == [30]  # it went on from step 20, not from the start
+    assert report.count("directions") == 1 and report.count("capture") == 0
+    for name in ("directions", "activations"):
+        np.testing.assert_array_equal(resumed[fit.key].arrays[name], reference[fit.key].arrays[name])
+    assert not (store.root / "scratch" / fit.key).exists()
