@@ -4,7 +4,8 @@ Inputs follow METHODS §1.4: K-means, PCA and ICA see the unit-norm rows Â, NMF
 nonnegative A, sparse autoencoders Â z-scored per dimension (the seed authors'
 notebook); neurons are A itself. The result holds the directions and every
 image's activation along each of them, so scores never refit. SAE and mini-batch
-K-means checkpoint into the task's scratch directory and resume after a crash.
+K-means fits longer than one checkpoint interval checkpoint into the task's scratch
+directory and resume after a crash from their last checkpoint.
 """
 
 from __future__ import annotations
@@ -47,6 +48,18 @@ def fit_inputs(method: str, acts):
     return unit
 
 
+def _long(method: str, options: dict) -> bool:
+    """Whether a fit runs past its first checkpoint: shorter ones are cheaper to redo than to save."""
+    import inspect
+
+    from jaxinterp.directions import minibatch_kmeans, sae
+
+    fit = {"sae": sae.fit, "minibatch_kmeans": minibatch_kmeans.fit}[method]
+    defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()}
+    return options.get("max_steps", defaults["max_steps"]) > options.get("checkpoint_every",
+                                                                           defaults["checkpoint_every"])
+
+
 def _fit(ctx, config: FitConfig, acts) -> Result:
     from jaxinterp.directions import registry
 
@@ -57,7 +70,7 @@ def _fit(ctx, config: FitConfig, acts) -> Result:
     entry = registry.get(config.method)
     x = fit_inputs(config.method, a)
     options = dict(config.options)
-    if config.method in _RESUMABLE:
+    if config.method in _RESUMABLE and _long(config.method, options):
         options.setdefault("checkpoint_dir", str(ctx.scratch))
     if config.method == "neurons":
         state = entry.fit(None, x)

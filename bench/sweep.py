@@ -1,0 +1,114 @@
+"""A sweep of directions × similarities on synthetic activations, end to end through the results store.
+
+Case ``sweep_store``: D images × N neurons of synthetic post-ReLU activations; direction sets
+{neurons, K-means, PCA, SAE} × K ∈ {N/2, N} (neurons once) scored with the colour and label
+II. jaxinterp: the sweep's own tasks (fit + II per similarity) run by ``tasks.run`` into a fresh
+store each time (hashing, npz writes, checksums, loads included). Peer: the same kernels
+called directly in a loop, nothing saved. Reported: directions scored per second both ways and
+the store's overhead (goal < 5%). Both sides are compiled before timing (same shapes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from bench._harness import device_description
+from bench.scores import synthetic_acts
+from jaxinterp import steps, tasks
+from jaxinterp.directions import registry
+from jaxinterp.scores.ii import interpretability_index_all
+
+
+@dataclasses.dataclass(frozen=True)
+class Synthetic:
+    d: int
+    n: int
+    seed: int = 0
+
+
+def _synthetic(ctx, c: Synthetic):
+    return tasks.Result({"acts": synthetic_acts(np.random.default_rng(c.seed), c.d, c.n)}, {})
+
+
+def _grid(n):
+    cells = [("neurons", None, 0)]
+    for method in ("kmeans", "pca", "sae"):
+        for k in (n // 2, n):
+            cells.append((method, k, 0))
+    return cells
+
+
+OPTIONS = {"sae": {"max_steps": 300, "batch_size": 1024}}
+
+
+def _store_run(acts_task, data, sims, n, root):
+    store = tasks.Store(root)
+    targets = []
+    for method, k, seed in _grid(n):
+        fit = steps.fit_task(acts_task, method, k=k, seed=seed, **OPTIONS.get(method, {}))
+        targets += [steps.ii_task(fit, spec, data, 5) for spec in sims]
+    start = time.perf_counter()
+    results, report = tasks.run(targets, store)
+    seconds = time.perf_counter() - start
+    return seconds, results, report
+
+
+def _direct_run(acts, feats, n):
+    out = []
+    start = time.perf_counter()
+    for method, k, seed in _grid(n):
+        x = steps.fit_inputs(method, acts)
+        entry = registry.get(method)
+        state = entry.fit(None, x) if method == "neurons" else entry.fit(jax.random.key(seed), x, k,
+                                                                         **OPTIONS.get(method, {}))
+        f = np.asarray(entry.transform(state, x))
+        for sim, ft in feats:
+            out.append(np.asarray(interpretability_index_all(f, sim, ft, m=5)))
+    return time.perf_counter() - start, out
+
+
+def run(quick: bool = False) -> None:
+    d, n = (2000, 32) if quick else (10000, 64)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    rng = np.random.default_rng(1)
+    np.savez(tmp / "images.npz", images=rng.integers(0, 256, (d, 8, 8, 3), dtype=np.uint8),
+             labels=rng.integers(0, 10, d))
+    data = steps.data_spec(tmp / "images.npz")
+    sims = [steps.SimilaritySpec("colour"), steps.SimilaritySpec("label")]
+    acts_task = tasks.Task("synthetic_acts", Synthetic(d, n), _synthetic)
+    acts = synthetic_acts(np.random.default_rng(0), d, n)
+    feats = [(steps.build_similarity(s), steps.similarity_features(s, data)) for s in sims]
+    directions = sum(n if k is None else k for _, k, _ in _grid(n)) * len(sims)
+
+    _direct_run(acts, feats, n)  # compile everything once
+    store_times, direct_times = [], []
+    for i in range(3):  # alternate, keep the best of each
+        t, reference = _direct_run(acts, feats, n)
+        direct_times.append(t)
+        t, results, report = _store_run(acts_task, data, sims, n, tmp / f"store{i}")
+        store_times.append(t)
+        assert report.count("ii") == len(reference)
+        shutil.rmtree(tmp / f"store{i}")
+    ours = [r.arrays["ii"] for r in results.values()]
+    max_diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ours, reference))
+    best_store, best_direct = min(store_times), min(direct_times)
+    record = {"name": "sweep_store", "shape": {"images": d, "neurons": n, "cells": len(_grid(n)),
+                                               "similarities": len(sims), "directions_scored": directions},
+              "seconds": round(best_store, 4), "peer": "the same kernels called directly, nothing saved",
+              "peer_seconds": round(best_direct, 4), "ratio": round(best_direct / best_store, 3),
+              "directions_per_s_store": round(directions / best_store, 1),
+              "directions_per_s_direct": round(directions / best_direct, 1),
+              "store_overhead_pct": round(100 * (best_store / best_direct - 1), 2),
+              "max_abs_ii_difference": max_diff, "device": device_description(),
+              "all_store_s": [round(t, 3) for t in store_times],
+              "all_direct_s": [round(t, 3) for t in direct_times]}
+    print(json.dumps(record), flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)
