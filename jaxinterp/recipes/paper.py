@@ -267,6 +267,7 @@ def _gather(ctx, c: PaperConfig, **inputs) -> Result:
             psy = inputs[f"psy_{dname}_{s}"]
             arrays[f"psy_{dname}_{s}"] = psy.arrays["accuracy"]
             summary.update({k: v for k, v in psy.summary.items() if k.startswith("trials_q")})
+    arrays["psy_quantiles"] = np.asarray(c.quantiles, np.float64)
     main = c.main
     summary["main_similarity"] = main
     for dname in SETS:  # each unit's top-M images, for the exemplar figure
