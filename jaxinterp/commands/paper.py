@@ -1,8 +1,13 @@
-"""``jaxinterp paper``: the seed paper's analyses of one layer, end to end.
+"""jaxinterp paper: the analyses of "Identifying interpretable features in CNNs" for one layer.
 
-Writes arrays.npz, summary.json, PNG figures and report.html into --out. Every step
-is saved in the results store as it finishes (--store, default OUT/store): an
-interrupted run resumes where it stopped, and a rerun only redraws the report.
+Neurons against K-means directions: the Interpretability Index and in-silico
+psychophysics under each similarity, the t-SNE manifold and its sparsity,
+sensitivity (cross-II, paths between centroids, input gradients), synergy of
+all neuron pairs, co-activation, the activation eigenspectrum, and a sweep of
+16 sparse autoencoders. Writes arrays.npz, summary.json, the figures (PNG and
+SVG) and report.html into --out. Every step is saved in the results store as it
+finishes (--store, default OUT/store): an interrupted run resumes where it
+stopped, and a rerun only redraws the report.
 """
 
 from __future__ import annotations
@@ -23,18 +28,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description=__doc__,
     )
     parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
-    parser.add_argument("--params", required=True, type=Path, help="directory from `jaxinterp convert`")
-    parser.add_argument("--data", required=True, type=Path, help=".npz with uint8 'images' and 'labels'")
+    parser.add_argument("--params", required=True, type=Path,
+                        help="a directory from `jaxinterp convert`, or the PyTorch checkpoint file itself")
+    parser.add_argument("--data", required=True, type=Path,
+                        help=".npz with 'images' [n, h, w, c] (uint8 0..255 or float 0..1) and 'labels' [n]")
     parser.add_argument("--layer", required=True, help="PyTorch-style layer name, e.g. layer1")
     parser.add_argument("--similarity", nargs="+", default=["colour", "label"], choices=SIMILARITIES,
-                        help="similarities to score with (the first non-label one drives Figs. 4, 6-8, 10)")
+                        help="similarities to score with (default: colour label); the first that is not "
+                             "label drives Figs. 4, 6-8 and 10")
     parser.add_argument("--feature-layers", nargs="+", default=None,
-                        help="layers of the same model for --similarity features (default: --layer)")
+                        help="layers of the same model for --similarity features (default: the --layer itself)")
     parser.add_argument("--lpips-backbone", type=Path, help="AlexNet/VGG16 weights for --similarity lpips")
     parser.add_argument("--lpips-lin", type=Path, help="lpips lin weights (alex.pth) for --similarity lpips")
     parser.add_argument("--k", type=int, default=None, help="K-means clusters (default: the layer's width)")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images")
-    parser.add_argument("--no-gradients", action="store_true", help="skip input-gradient norms")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images (default: all)")
+    parser.add_argument("--no-gradients", action="store_true", help="skip the input-gradient norms of Fig. 7")
     parser.add_argument("--no-sae-sweep", action="store_true",
                         help="skip Fig. 9's sweep of 16 sparse autoencoders")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of every fit and trial draw (default: 0)")
@@ -78,6 +86,8 @@ def run(args) -> int:
     graph = paper.paper_tasks(model, data, args.layer, _similarities(args, model), k=args.k,
                               seed=args.seed, gradients=not args.no_gradients,
                               sae_grid=not args.no_sae_sweep)
+    for warning in paper.warnings(len(steps.load_data(data)[0])):
+        print(f"paper: warning: {warning}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     store = tasks.Store(args.store or args.out / "store")
     results, report = tasks.run([graph["paper"]], store, log=lambda s: print(f"paper: {s}", flush=True))

@@ -1,9 +1,13 @@
-"""``jaxinterp roles``: every METHODS.md §5 measure for every neuron of a layer, and how each relates to II.
+"""jaxinterp roles: every neuron-role measure of a layer, and how each relates to II.
 
-Writes to ``--out``: ``neurons.csv`` and ``neurons.json`` (one row per channel),
-``correlations.json`` (Spearman ρ of every measure with the Interpretability
-Index under each similarity used), ``scatter_matrix.png``, ``extremes_*.png``
-and ``index.html``. All of it is exploratory (METHODS.md §5).
+Measures, per neuron: linearity (ridge R², MLP ceiling, linearity fraction LF),
+Jacobian focus and effective dimension, mutual information and entropies,
+expanded-weight spectra, saliency concentration, label information; then
+Spearman's rho of each with the Interpretability Index. Writes into --out:
+neurons.csv and neurons.json (one row per channel), correlations.json,
+scatter_matrix.png, extremes_*.png and index.html. Role labels and correlations
+are exploratory. Every step is saved in --store (default OUT/store): an
+interrupted run resumes, and a rerun only redraws.
 """
 
 from __future__ import annotations
@@ -16,6 +20,18 @@ from pathlib import Path
 import numpy as np
 
 
+def _samples(text: str) -> int:
+    if text == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of samples or 'auto', got {text!r}") from None
+    if value < 10:
+        raise argparse.ArgumentTypeError(f"--samples must be at least 10 (or 'auto'), got {value}")
+    return value
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "roles",
@@ -24,25 +40,33 @@ def add_parser(sub) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
-    parser.add_argument("--params", required=True, type=Path, help="jaxinterp checkpoint directory")
-    parser.add_argument("--data", required=True, type=Path, help="npz with images (uint8 NHWC) [+ labels]")
-    parser.add_argument("--layer", required=True, help="layer name, e.g. layer1")
-    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--params", required=True, type=Path,
+                        help="a directory from `jaxinterp convert`, or the PyTorch checkpoint file itself")
+    parser.add_argument("--data", required=True, type=Path,
+                        help="npz with 'images' [n, h, w, c] (uint8 0..255 or float 0..1) and, optionally, 'labels'")
+    parser.add_argument("--layer", required=True, help="layer name, e.g. layer1 (`jaxinterp.models.layer_names`)")
+    parser.add_argument("--out", required=True, type=Path, help="output directory (created if absent)")
     parser.add_argument("--levels", default="immediate,window,pixels",
-                        help="input levels (comma-separated; non-ResNet models support only 'pixels')")
-    parser.add_argument("--images", type=int, default=None, help="use only the first N images")
-    parser.add_argument("--samples", type=int, default=8000,
-                        help="position samples per level, 20%% held out (METHODS: 100k). Fewer than about 3x "
-                             "the level's inputs leave the MLP ceiling no better than ridge: LF ~ 1 says nothing")
-    parser.add_argument("--jacobian-samples", type=int, default=128)
-    parser.add_argument("--ksg-samples", type=int, default=1000)
-    parser.add_argument("--mlp-hidden", default="128,128", help="MLP ceiling widths (METHODS: 256,256)")
-    parser.add_argument("--mlp-steps", type=int, default=1500, help="Adam steps of the MLP ceiling")
-    parser.add_argument("--saliency-images", type=int, default=200, help="random images for mean κ")
-    parser.add_argument("--top", type=int, default=20, help="top exemplars for κ")
-    parser.add_argument("--m", type=int, default=5, help="exemplars in the Interpretability Index")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-figures", action="store_true")
+                        help="input levels, comma-separated (default: immediate,window,pixels; the first two need "
+                             "a ResNet stage such as layer1, other layers support only 'pixels')")
+    parser.add_argument("--images", type=int, default=None, help="use only the first N images (default: all)")
+    parser.add_argument("--samples", type=_samples, default=0, metavar="N|auto",
+                        help="position samples per level, 20%% held out (default: auto = at least 8000 and more "
+                             "than 3x the level's inputs). Fewer than 3x the inputs leave the MLP ceiling no "
+                             "better than ridge, so LF near 1 says little; that is warned about")
+    parser.add_argument("--jacobian-samples", type=int, default=128,
+                        help="positions whose Jacobian is computed (default: 128)")
+    parser.add_argument("--ksg-samples", type=int, default=1000,
+                        help="positions for the KSG mutual information (default: 1000)")
+    parser.add_argument("--mlp-hidden", default="128,128",
+                        help="MLP ceiling widths, comma-separated (default: 128,128; the reference setting is 256,256)")
+    parser.add_argument("--mlp-steps", type=int, default=1500, help="Adam steps of the MLP ceiling (default: 1500)")
+    parser.add_argument("--saliency-images", type=int, default=200,
+                        help="random images for the mean saliency concentration κ (default: 200)")
+    parser.add_argument("--top", type=int, default=20, help="top exemplars per neuron for κ (default: 20)")
+    parser.add_argument("--m", type=int, default=5, help="exemplars in the Interpretability Index (default: 5)")
+    parser.add_argument("--seed", type=int, default=0, help="PRNG seed of every sample draw and fit (default: 0)")
+    parser.add_argument("--no-figures", action="store_true", help="write the tables only")
     parser.add_argument("--store", type=Path, default=None,
                         help="results store (default: OUT/store); finished steps are reused, so an "
                              "interrupted run resumes and a rerun only redraws")

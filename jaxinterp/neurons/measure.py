@@ -43,6 +43,7 @@ def level_measures(
     ksg_samples: int = 2000,
     jacobian_samples: int = 512,
     chunk: int = 32,
+    log=None,
 ) -> dict[str, np.ndarray]:
     """All position-sample measures of one level.
 
@@ -51,18 +52,22 @@ def level_measures(
       level: the inputs.
       outputs: [n, h, w, N] the layer's activations on the level's images.
       positions: [p, 3] position samples (image, h, w).
+      log: optional ``log(message)`` called as each stage starts (the MLP ceiling takes minutes).
 
     Returns:
       ``{name: [N] array}``: r2_lin, r2_nl, lf, lambda, sensitivity, consistency,
       effective_dim, axis_focus, focus_index, mi_pc_max, mi_pc_sum, h_mix, p0,
       h_pos, h_binned.
     """
+    log = log or (lambda msg: None)
     k_split, k_mlp, k_sub = jax.random.split(key, 3)
+    log(f"{level.name}: design matrix {positions.shape[0]} x {level.dim}, ridge")
     x = design_matrix(level, positions)
     y = targets(outputs, positions)
     sp = linearity.split(k_split, x.shape[0], test_fraction, folds)
     ridge = linearity.ridge_cv(x, y, sp, folds=folds)
     offset = x @ ridge.coef + ridge.intercept  # residual MLP: the ceiling starts at the ridge fit
+    log(f"{level.name}: MLP ceiling {tuple(mlp_hidden)}, {mlp_steps} steps")
     mlp = linearity.mlp_ceiling(k_mlp, x, y, sp, hidden=mlp_hidden, steps=mlp_steps, offset=offset)
     out = {
         "r2_lin": ridge.r2_test,
@@ -70,6 +75,7 @@ def level_measures(
         "lf": linearity.linearity_fraction(ridge.r2_test, mlp.r2_test),
         "lambda": ridge.lam,
     }
+    log(f"{level.name}: Jacobians of {min(jacobian_samples, x.shape[0])} samples, MI, entropies")
     sub = jax.random.permutation(k_sub, x.shape[0])
     jac = jacobian.jacobians(level, positions[sub[:jacobian_samples]], chunk=chunk)
     out.update(jacobian.jacobian_stats_all(jac))

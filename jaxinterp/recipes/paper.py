@@ -308,6 +308,17 @@ def _gather(ctx, c: PaperConfig, **inputs) -> Result:
     return Result(arrays, summary)
 
 
+def warnings(n_images: int, quantiles=QUANTILES) -> list[str]:
+    """What the figures will lack with this many images (said before the work starts)."""
+    empty = [q for q in quantiles if _tasks_that_fit(np.zeros((n_images, 1)), q) < 1]
+    if not empty:
+        return []
+    need = 4 * 10 + 2
+    return [f"{n_images} images are too few for psychophysics trials at quantiles {empty} (each trial keeps "
+            f"4 x (9 references + 1) images from the central (1 - 2q) share of the ranking; at q=0 that needs "
+            f"{need}+ images): those points of Fig. 5 stay empty"]
+
+
 def main_similarity(names) -> str:
     """The similarity that drives Figs. 4, 6-8, 10: the first that is not ``label``."""
     names = list(names)
@@ -343,8 +354,11 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
     if len(shapes[layer]) != 4:
         raise ValueError(f"layer {layer!r} gives activations of shape {shapes[layer]}; pick a conv layer")
     width = int(shapes[layer][-1])
-    k = k or width
     n = images.shape[0]
+    if k is None and width > n:
+        raise ValueError(f"K-means K defaults to the layer's width ({width}), more than the {n} images; "
+                         f"pass --k {n} or fewer, or use more images")
+    k = k or width
     if not 1 <= k <= n:
         raise ValueError(f"--k must be between 1 and the number of images ({n}), got {k}")
     if n < 2 * m + 2:

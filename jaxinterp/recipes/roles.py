@@ -42,6 +42,17 @@ SUMMARY = ["window.lf", "immediate.lf", "pixels.lf", "window.axis_focus", "immed
            "window.h_mix", "mi_knn", "saliency_kappa_top", "weights.window.effective_rank", "ii_colour"]
 
 
+SAMPLES_PER_INPUT = 3
+AUTO_MIN_SAMPLES = 8000
+
+
+def auto_samples(dim: int) -> int:
+    """Position samples for a level of ``dim`` inputs: at least 8,000 and more than 3x its inputs
+    (fitting uses 80%), rounded up to a thousand, so the MLP ceiling can beat ridge where it should."""
+    need = int(np.ceil(SAMPLES_PER_INPUT * dim / 0.8 / 1000.0)) * 1000
+    return max(AUTO_MIN_SAMPLES, need)
+
+
 def _carry(i: int) -> tuple:
     return (("split", 3, 0),) * i
 
@@ -88,12 +99,19 @@ def _level(ctx, c: LevelConfig) -> Result:
     levels, layer_out, _ = _levels(model, variables, images, c.layer, [c.level])
     level = levels[c.level]
     n, h, w, _ = layer_out.shape
+    samples = c.samples or auto_samples(level.dim)
+    warning = ""
+    if samples < SAMPLES_PER_INPUT * level.dim:
+        warning = (f"{c.level}: {samples} position samples for {level.dim} inputs (fewer than "
+                   f"{SAMPLES_PER_INPUT}x): the MLP ceiling cannot beat ridge here, so its LF near 1 says "
+                   f"little; use --samples auto or at least {SAMPLES_PER_INPUT * level.dim}")
+        ctx.log("warning: " + warning)
     k_pos, k_meas = key_of(c.seed, _carry(c.index) + (("split", 3, 1),)), \
         key_of(c.seed, _carry(c.index) + (("split", 3, 2),))
-    positions = neurons.sample_positions(k_pos, n, h, w, c.samples)
+    positions = neurons.sample_positions(k_pos, n, h, w, samples)
     m = neurons.level_measures(k_meas, level, layer_out, positions, mlp_hidden=c.mlp_hidden,
                                mlp_steps=c.mlp_steps, jacobian_samples=c.jacobian_samples,
-                               ksg_samples=c.ksg_samples)
+                               ksg_samples=c.ksg_samples, log=ctx.log)
     out = {f"{c.level}.{k}": np.asarray(v) for k, v in m.items()}
     if c.level in ("window", "immediate"):
         e = neurons.expanded_weights(level)
@@ -109,7 +127,7 @@ def _level(ctx, c: LevelConfig) -> Result:
             out["weights.immediate.skip_share"] = np.sum(skip**2, 1) / np.sum(np.asarray(e) ** 2, 1)
     # JSON keys cannot hold '/', and the store nests on it; '.' is kept as in the table
     return Result({"columns": out}, {"level": c.level, "dim": int(level.dim),
-                                     "samples": int(positions.shape[0])})
+                                     "samples": int(positions.shape[0]), "warning": warning})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,7 +248,13 @@ def _gather(ctx, c: RolesConfig, **inputs) -> Result:
         "(capture aggregation='mean').",
         f"Role labels use LF from {lf_col}, entropy from {h_col}, axis focus from {af_col}. "
         + neurons.EXPLORATORY_NOTE,
-        f"MLP ceiling: hidden {c.mlp_hidden}, {c.mlp_steps} Adam steps with early stopping (METHODS: 2×256).",
+        f"MLP ceiling: hidden {c.mlp_hidden}, {c.mlp_steps} Adam steps with early stopping (the method's "
+        "reference setting is 2×256 hidden units and 100k samples).",
+        "Position samples per level: " + ", ".join(
+            f"{lv} {inputs[f'level_{lv}'].summary['samples']} for {inputs[f'level_{lv}'].summary['dim']} inputs"
+            for lv in c.levels) + ".",
+        *[f"Warning: {inputs[f'level_{lv}'].summary['warning']}." for lv in c.levels
+          if inputs[f"level_{lv}"].summary.get("warning")],
     ]
     correlations = {"similarities": list(ii_columns), "ii_columns": ii_columns,
                     "by_measure": spearman_table(table, ii_columns), "notes": notes}
@@ -240,11 +264,15 @@ def _gather(ctx, c: RolesConfig, **inputs) -> Result:
                            "correlations": correlations, "summary_columns": [s for s in SUMMARY if s in table]})
 
 
-def roles_tasks(model: ModelSpec, data: DataSpec, layer: str, *, levels=LEVELS, samples: int = 8000,
+def roles_tasks(model: ModelSpec, data: DataSpec, layer: str, *, levels=LEVELS, samples: int = 0,
                 jacobian_samples: int = 128, ksg_samples: int = 1000, mlp_hidden=(128, 128),
                 mlp_steps: int = 1500, saliency_images: int = 200, top: int = 20, m: int = 5,
                 seed: int = 0) -> dict[str, Task]:
-    """The task graph of the per-neuron role measures of ``layer``; ``["roles"]`` gathers them."""
+    """The task graph of the per-neuron role measures of ``layer``; ``["roles"]`` gathers them.
+
+    ``samples`` position samples per level; 0 ("auto") picks :func:`auto_samples` of each
+    level's input dimension. Fewer than 3x a level's inputs are allowed but warned about.
+    """
     levels = tuple(levels)
     unknown = [lv for lv in levels if lv not in LEVELS]
     if unknown or not levels:
