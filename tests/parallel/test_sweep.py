@@ -199,3 +199,24 @@ def test_bad_configs_say_what_to_fix(tmp_path):
         sweep.build(sweep.load_config(config))
     with pytest.raises(FileNotFoundError, match="get_config"):
         sweep.load_config(tmp_path / "missing.py")
+
+
+@pytest.mark.slow
+def test_real_resnets_smoke_sweep(shared_data, tmp_path, monkeypatch):
+    """The shipped config on ResNet-20 and ResNet-32: 2 models x 2 layers x 4 methods x 2 K."""
+    pytest.importorskip("torch")
+    monkeypatch.setenv("JAXINTERP_DATA", str(shared_data))
+    config = REPO / "jaxinterp" / "configs" / "cifar_resnets.py"
+    assert cli.main(["sweep", str(config), "--smoke", "--out", str(tmp_path / "out")]) == 0
+    rows = list(_cells(tmp_path / "out").values())
+    assert len(rows) == 2 * 2 * (1 + 2 + 2 + 2) and all(r["state"] == "done" for r in rows)
+    assert {r["method"] for r in rows} == {"neurons", "kmeans", "pca", "sae"}
+    assert {(r["model"], r["layer"]) for r in rows} == {(m, l) for m in ("resnet20", "resnet32")
+                                                        for l in ("layer1", "layer2")}
+    # real weights: the two networks' neurons score differently, and label II is far above chance
+    r20 = next(r for r in rows if r["model"] == "resnet20" and r["method"] == "neurons" and r["layer"] == "layer2")
+    r32 = next(r for r in rows if r["model"] == "resnet32" and r["method"] == "neurons" and r["layer"] == "layer2")
+    assert r20["ii_colour"] != r32["ii_colour"]
+    assert r20["mean_ii_label"] > 0.2  # chance: about 0.1 for 10 classes
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "sweep_ii_colour.png" in html and "sweep_ii_label.png" in html and "resnet32" in html
