@@ -18,7 +18,6 @@ is reported and recomputed, never silently read.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -155,12 +154,10 @@ class Store:
                 raise ValueError(f"task {task.name!r}: array {name!r} has dtype object; return numeric arrays")
         tmp = self.root / "tmp" / f"{task.key}-{uuid.uuid4().hex}"
         tmp.mkdir(parents=True)
-        buffer = io.BytesIO()
-        np.savez(buffer, **flat)
-        (tmp / ARRAYS).write_bytes(buffer.getvalue())
+        np.savez(tmp / ARRAYS, **flat)  # straight to the file: big arrays are not copied in memory
         (tmp / SUMMARY).write_text(json.dumps(result.summary, indent=1, default=_json_default))
         meta = {**describe(task), "arrays": {n: [list(a.shape), str(a.dtype)] for n, a in flat.items()},
-                "arrays_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+                "arrays_sha256": _sha256(tmp / ARRAYS),
                 "seconds": seconds, "written": time.time()}
         (tmp / TASK).write_text(json.dumps(meta, indent=1, default=_json_default))  # last: marks it whole
         final = self.entry_dir(task)
