@@ -79,14 +79,6 @@ def assign(x, centroids, spherical: bool = False, unroll: int = 8):
     return labels, cost
 
 
-def lloyd_step(x: jax.Array, centroids: jax.Array, spherical: bool = False) -> tuple[jax.Array, jax.Array]:
-    """One Lloyd iteration: [n, d], [k, d] -> (new centroids [k, d], inertia before the update [])."""
-    x_sq = jnp.sum(x**2, axis=-1)
-    labels, cost = _assign(x, x_sq, centroids, spherical)
-    w = jnp.ones(x.shape[0], x.dtype)  # no padding rows here
-    return centroid_update(x, w, labels, cost, centroids, spherical)[0], jnp.sum(cost)
-
-
 def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int, n_local_trials: int | None = None) -> jax.Array:
     """Greedy k-means++ seeding (as scikit-learn): [n, d] -> [k, d] initial centroids."""
     n = x.shape[0]

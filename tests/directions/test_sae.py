@@ -41,10 +41,17 @@ def test_l1_modes_are_the_two_formulas(toy, key):
     np.testing.assert_allclose(authors - mse, 0.3 * codes.sum(), rtol=1e-4)
 
 
-def test_topk_keeps_k_codes(toy, key):
+def test_topk_keeps_the_k_largest_codes(toy, key):
     x, _ = toy
     state = sae.fit(key, x, 32, variant="topk", topk=3, batch_size=256, max_steps=3)
-    assert (np.count_nonzero(np.asarray(sae.transform(state, x[:50])), axis=1) <= 3).all()
+    codes = np.asarray(sae.transform(state, x[:50]))
+    pre = x[:50] @ np.asarray(state.params["W_enc"]).T + np.asarray(state.params["b_enc"])
+    want = np.zeros_like(pre)
+    top = np.argsort(-pre, axis=1)[:, :3]
+    rows = np.arange(len(pre))[:, None]
+    want[rows, top] = np.maximum(pre[rows, top], 0)
+    np.testing.assert_allclose(codes, want, rtol=1e-5, atol=1e-6)
+    assert (np.count_nonzero(codes, axis=1) <= 3).all()
 
 
 def test_resume_equals_uninterrupted(toy, key, tmp_path):
