@@ -26,7 +26,7 @@ import numpy as np
 from jaxinterp.directions import kmeans
 from jaxinterp.directions._batches import BatchSource, seed_from_key
 from jaxinterp.directions._checks import check_k
-from jaxinterp.directions._resume import run_steps
+from jaxinterp.directions._resume import init_description, run_steps
 from jaxinterp.directions.kmeans_core import fixed_init
 from jaxinterp.parallel.samples import maybe_shard_batch
 
@@ -110,9 +110,11 @@ def fit(
         batch = maybe_shard_batch(kmeans.unit_rows(jnp.asarray(batch)) if spherical else batch)
         return minibatch_step(state, batch, spherical)
 
+    config = {"fit": "minibatch_kmeans", "k": k, "n_features": int(sample.shape[1]),
+              "batch_size": source.batch_size, "init": init_description(init),
+              "init_size": init_size, "spherical": bool(spherical), "seed": seed}
     state, _ = run_steps(step_fn, state, max_steps, checkpoint_dir=checkpoint_dir,
-                         checkpoint_every=checkpoint_every, until_step=until_step,
-                         meta={"fit": "minibatch_kmeans", "k": k, "batch_size": batch_size})
+                         checkpoint_every=checkpoint_every, until_step=until_step, config=config)
     return state
 
 

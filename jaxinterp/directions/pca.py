@@ -1,4 +1,11 @@
-"""PCA in pure JAX: eigendecomposition of the covariance, one GEMM over the (sharded) samples.
+"""PCA: eigendecomposition of the covariance, one product over the (sharded) samples.
+
+A host numpy array on a single CPU device takes the host route: the scatter
+XᵀX is one BLAS ``ssyrk`` on the array where it lies (half the work of a GEMM,
+and no copy into a JAX buffer, which alone cost 0.065 s for 50,000 x 256),
+then LAPACK's ``syevd``: as scikit-learn's covariance solver does. JAX arrays,
+traced values and several devices take the pure-JAX route (sharded GEMM, the
+same formulas).
 
 Each component's sign is flipped so that its score distribution has positive
 skew (METHODS.md §1.4 [D]), so "top-activating" exemplars are the heavy tail.
@@ -86,6 +93,36 @@ def _fit(x, w, k_index):
     return PCAState(comps * signs[:, None], var, mean)
 
 
+def _host_route(acts) -> bool:
+    """A host numpy array on one CPU device: compute where the data lies (see the module doc)."""
+    return (isinstance(acts, np.ndarray) and jax.default_backend() == "cpu"
+            and jax.local_device_count() == 1)
+
+
+def _fit_host(acts: np.ndarray, k: int) -> PCAState:
+    """The host route: mean, ssyrk scatter, LAPACK eigh, skew signs on the same rows as ``_fit``."""
+    import scipy.linalg
+    from scipy.linalg.blas import ssyrk
+
+    x = np.asarray(acts, np.float32)
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    n = x.shape[0]
+    mean = x.mean(axis=0, dtype=np.float32)
+    # x.T (Fortran-ordered view, no copy) times its transpose; the upper triangle is filled
+    scatter = ssyrk(1.0, x.T, trans=0, lower=0)
+    cov = (scatter - n * np.outer(mean, mean)) / (n - 1.0)
+    evals, evecs = scipy.linalg.eigh(cov.astype(np.float64), lower=False, driver="evd")
+    order = np.argsort(-evals, kind="stable")[:k]
+    comps = evecs[:, order].T.astype(np.float32)
+    var = np.maximum(evals[order], 0.0).astype(np.float32)
+    step = max(1, n // SIGN_SAMPLES)
+    scores = (x[::step] - mean) @ comps.T
+    centred = scores - scores.mean(axis=0, dtype=np.float64)
+    signs = np.where(np.sum(centred.astype(np.float64) ** 3, axis=0) < 0, -1.0, 1.0).astype(np.float32)
+    return PCAState(jnp.asarray(comps * signs[:, None]), jnp.asarray(var), jnp.asarray(mean))
+
+
 def fit(key: jax.Array | None, acts: jax.Array, k: int) -> PCAState:
     """Fit the top ``k`` principal components of ``acts`` [n, d] (n >= 2, k <= d).
 
@@ -97,6 +134,8 @@ def fit(key: jax.Array | None, acts: jax.Array, k: int) -> PCAState:
     check_k(k, n, d)
     if n < 2:
         raise ValueError(f"PCA needs at least 2 samples to estimate a covariance, got {n}")
+    if _host_route(acts):
+        return _fit_host(acts, k)
     x, w = shard_samples(acts)
     return _fit(x, w, jnp.zeros(k))
 

@@ -69,3 +69,15 @@ def test_class_wraps_the_fit_and_finds_planted_blobs(rng, tmp_path):
     ck = mbk.MiniBatchKMeans(5, batch_size=256, max_steps=60, random_state=3,
                              checkpoint_dir=str(tmp_path / "ck")).fit(x)
     np.testing.assert_array_equal(ck.cluster_centers_, est.cluster_centers_)
+
+
+@pytest.mark.parametrize("k, width, field", [(12, 8, "k"), (8, 4, "n_features")])
+def test_checkpoint_of_another_fit_is_refused(rng, key, tmp_path, k, width, field):
+    """A checkpoint_dir written with k=8 on 8-dim data must not be resumed for k=12 or 4-dim data."""
+    x = blobs(rng, n=800, d=8, k=4)
+    kw = dict(batch_size=100, max_steps=6, checkpoint_every=3)
+    mbk.fit(key, x, 8, checkpoint_dir=tmp_path, **kw)
+    with pytest.raises(ValueError, match=rf"other settings \({field}: checkpoint .*fresh checkpoint_dir"):
+        mbk.fit(key, x[:, :width], k, checkpoint_dir=tmp_path, **kw)
+    with pytest.raises(ValueError, match="batch_size: checkpoint 100, this call 50"):
+        mbk.fit(key, x, 8, checkpoint_dir=tmp_path, **{**kw, "batch_size": 50})

@@ -75,3 +75,30 @@ def test_bad_input(toy, key):
     bad[0, 0] = np.inf
     with pytest.raises(ValueError, match="NaN or inf"):
         sae.fit(key, bad, 8, batch_size=512, max_steps=1)
+
+
+@pytest.mark.parametrize("change, field", [
+    (dict(k=24), "k"),
+    (dict(l1_coeff=0.2), "l1_coeff"),
+    (dict(width=8), "n_features"),
+])
+def test_checkpoint_of_another_fit_is_refused(toy, key, tmp_path, change, field):
+    """Reusing a checkpoint_dir with another k, λ or data width must not return the old fit."""
+    x, _ = toy
+    kw = dict(batch_size=256, max_steps=4, checkpoint_every=2)
+    sae.fit(key, x, 16, l1_coeff=0.1, checkpoint_dir=tmp_path, **kw)
+    k = change.get("k", 16)
+    data = x[:, :change["width"]] if "width" in change else x
+    with pytest.raises(ValueError, match=rf"other settings \({field}: checkpoint .*fresh checkpoint_dir"):
+        sae.fit(key, data, k, l1_coeff=change.get("l1_coeff", 0.1), checkpoint_dir=tmp_path, **kw)
+    # the same settings resume (to the same parameters as without a checkpoint)
+    again = sae.fit(key, x, 16, l1_coeff=0.1, checkpoint_dir=tmp_path, **kw)
+    plain = sae.fit(key, x, 16, l1_coeff=0.1, **kw)
+    np.testing.assert_array_equal(again.params["W_dec"], plain.params["W_dec"])
+
+
+def test_reconstruct_is_codes_times_dictionary(toy, key):
+    x, _ = toy
+    state = sae.fit(key, x, 32, batch_size=256, max_steps=5)
+    want = np.asarray(sae.transform(state, x[:20])) @ np.asarray(sae.decoder_directions(state))
+    np.testing.assert_allclose(sae.reconstruct(state, x[:20]), want, rtol=1e-5, atol=1e-6)
