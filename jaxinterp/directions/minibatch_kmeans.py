@@ -64,7 +64,7 @@ def fit(
     *,
     batch_size: int = 1024,
     max_steps: int = 1000,
-    init: str | jax.Array = "k-means++",
+    init: str | jax.Array = kmeans.DEFAULT_INIT,
     init_size: int | None = None,
     spherical: bool = False,
     checkpoint_dir: str | None = None,
@@ -79,8 +79,8 @@ def fit(
       k: number of centroids (at most the seeding sample size).
       batch_size: rows per step (sharded over local devices when it divides evenly).
       max_steps: total steps of the schedule.
-      init: ``"k-means++"`` on ``init_size`` rows (default ``max(3k, batch_size)``),
-        ``"identity"`` (k == d), or a [k, d] array.
+      init: ``"k-means++"`` on ``init_size`` rows (default ``max(3k, batch_size)``; the
+        default init, as for :func:`kmeans.fit`), ``"identity"`` (k == d), or a [k, d] array.
       spherical: cosine assignment, unit-norm centroids.
       checkpoint_dir, checkpoint_every: orbax checkpoints; a later call with the same
         directory resumes from the newest one.
@@ -128,7 +128,7 @@ class MiniBatchKMeans:
     """scikit-learn-style wrapper: ``MiniBatchKMeans(256).fit(A).cluster_centers_``."""
 
     def __init__(self, n_clusters: int, *, batch_size: int = 1024, max_steps: int = 1000,
-                 init="k-means++", spherical: bool = False, random_state: int = 0,
+                 init=kmeans.DEFAULT_INIT, spherical: bool = False, random_state: int = 0,
                  checkpoint_dir: str | None = None):
         self.n_clusters, self.batch_size, self.max_steps = n_clusters, batch_size, max_steps
         self.init, self.spherical, self.random_state = init, spherical, random_state
