@@ -1,7 +1,7 @@
 """PCA: eigendecomposition of the covariance, one product over the (sharded) samples.
 
 A host numpy array on a single CPU device takes the host route: the scatter
-XᵀX is one BLAS ``ssyrk`` on the array where it lies (half the work of a GEMM,
+XᵀX is one BLAS ``syrk`` on the array where it lies (half the work of a GEMM,
 and no copy into a JAX buffer, which alone cost 0.065 s for 50,000 x 256),
 then LAPACK's ``syevd``: as scikit-learn's covariance solver does. JAX arrays,
 traced values and several devices take the pure-JAX route (sharded GEMM, the
@@ -49,7 +49,7 @@ def weighted_moments(x, w):
     return mean, xw.T @ xw - n * jnp.outer(mean, mean), n
 
 
-SIGN_SAMPLES = 16_384
+SIGN_SAMPLES = 4096  # rows for the skew-sign convention: a third-moment sign needs few
 
 
 def positive_skew_signs(scores, w):
@@ -100,19 +100,23 @@ def _host_route(acts) -> bool:
 
 
 def _fit_host(acts: np.ndarray, k: int) -> PCAState:
-    """The host route: mean, ssyrk scatter, LAPACK eigh, skew signs on the same rows as ``_fit``."""
-    import scipy.linalg
-    from scipy.linalg.blas import ssyrk
+    """The host route: mean, syrk scatter, LAPACK eigh, skew signs on the same rows as ``_fit``.
 
+    numpy only: its ``x.T @ x`` is a BLAS ``syrk`` (numpy spots the transposed
+    self-product) and its ``eigh`` is LAPACK ``syevd``. Mixing in scipy's own
+    OpenBLAS made both libraries' spinning threads fight over the cores (several
+    times slower on 2 cores).
+    """
     x = np.asarray(acts, np.float32)
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
     n = x.shape[0]
     mean = x.mean(axis=0, dtype=np.float32)
-    # x.T (Fortran-ordered view, no copy) times its transpose; the upper triangle is filled
-    scatter = ssyrk(1.0, x.T, trans=0, lower=0)
+    if not np.isfinite(mean).all():  # NaN/inf propagate into the mean: name them (or an overflow)
+        check_acts(acts)
+    scatter = x.T @ x
     cov = (scatter - n * np.outer(mean, mean)) / (n - 1.0)
-    evals, evecs = scipy.linalg.eigh(cov.astype(np.float64), lower=False, driver="evd")
+    evals, evecs = np.linalg.eigh(cov.astype(np.float64))
     order = np.argsort(-evals, kind="stable")[:k]
     comps = evecs[:, order].T.astype(np.float32)
     var = np.maximum(evals[order], 0.0).astype(np.float32)
@@ -129,12 +133,13 @@ def fit(key: jax.Array | None, acts: jax.Array, k: int) -> PCAState:
     ``key`` is unused (PCA is deterministic; kept for the uniform ``fit(key, acts, k)``).
     """
     del key
-    check_acts(acts)
+    host = _host_route(acts)
+    check_acts(acts, finite=not host)  # the host route checks finiteness through its mean
     n, d = acts.shape
     check_k(k, n, d)
     if n < 2:
         raise ValueError(f"PCA needs at least 2 samples to estimate a covariance, got {n}")
-    if _host_route(acts):
+    if host:
         return _fit_host(acts, k)
     x, w = shard_samples(acts)
     return _fit(x, w, jnp.zeros(k))
