@@ -13,7 +13,11 @@ untied encoder ``pre = W_enc x + b_enc``, and ``mse = mean((x - x_hat)^2)``:
   ``bandwidth`` (Rajamanoharan et al. 2024).
 
 Training is Adam; the batch of step ``t`` is a function of ``(key, t)`` and
-``checkpoint_dir`` makes an interrupted fit resume to the same parameters.
+``checkpoint_dir`` makes an interrupted fit resume to the same parameters (a
+checkpoint written with another k, λ, width, ... is refused). An in-memory
+array goes to the device once and ``STEPS_PER_CALL`` steps run per dispatch,
+gathering their batches there (no host copy or wait between steps); memmaps
+and iterators stream their batches from the host step by step.
 
 Example::
 
