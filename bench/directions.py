@@ -48,7 +48,14 @@ def bench_pca(x, k, repeat):
 
     t = seconds(lambda: pca.fit(None, x, k), repeat=repeat)
     t_ref = seconds(lambda: PCA(k).fit(x), repeat=repeat)
-    emit("pca", list(x.shape) + [k], t, "sklearn.PCA", t_ref)
+    ours, ref = pca.fit(None, x, k), PCA(k).fit(x)
+    cos = np.abs(np.sum(np.asarray(ours.components) * ref.components_, axis=1))
+    emit("pca", list(x.shape) + [k], t, "sklearn.PCA", t_ref, route="host numpy array (syrk)",
+         min_abs_cos_vs_peer=round(float(cos[: k // 2].min()), 6))
+    xj = jnp.asarray(x)  # a JAX array: the jitted (shardable) route, no host copy to time
+    t_j = seconds(lambda: pca.fit(None, xj, k), repeat=repeat)
+    emit("pca_jax_array_in", list(x.shape) + [k], t_j, "sklearn.PCA (numpy in)", t_ref,
+         route="jitted GEMM + LAPACK eigh callback")
 
 
 def bench_ica(x, k):

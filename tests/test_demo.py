@@ -20,7 +20,7 @@ def test_demo_end_to_end(tmp_path, monkeypatch, capsys):
     for metric in ("colour", "features", "label"):
         for split in ("test", "train"):
             assert set(summary["mean_ii"][split][metric]) == {"neurons", "kmeans", "pca"}
-    assert summary["directions"]["kmeans"]["init"] == "identity"
+    assert summary["directions"]["kmeans"]["init"] == "k-means++"  # the one K-means default (directions.kmeans.DEFAULT_INIT)
     assert summary["directions"]["pca"]["input"] == "unit-norm rows"
     page = (out / "index.html").read_text()
     for png in ("ii_boxplot.png", "exemplars_colour.png", "exemplars_features.png", "exemplars_label.png"):

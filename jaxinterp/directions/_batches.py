@@ -58,11 +58,14 @@ class BatchSource:
             self._perm_epoch = epoch
         return self._perm
 
+    def rows(self, step: int) -> np.ndarray:
+        """Sorted row indices [b] of step ``step``'s batch (array data only)."""
+        epoch, i = divmod(step, self.per_epoch)
+        return np.sort(self._permutation(epoch)[i * self.batch_size:(i + 1) * self.batch_size])
+
     def batch(self, step: int) -> np.ndarray:
         if is_array(self.data):
-            epoch, i = divmod(step, self.per_epoch)
-            rows = np.sort(self._permutation(epoch)[i * self.batch_size:(i + 1) * self.batch_size])
-            out = np.asarray(self.data[rows], np.float32)
+            out = np.asarray(self.data[self.rows(step)], np.float32)
         else:
             out = self._sequential(step)
         check_acts(out, f"batch {step}")

@@ -1,5 +1,12 @@
 """K-means in pure JAX: full-batch Lloyd with k-means++ or identity init, and restarts.
 
+Initialisation: ``init="k-means++"`` (:data:`DEFAULT_INIT`) everywhere in
+jaxinterp (this fit, mini-batch K-means, ``fit_on_activations``, the demo):
+it works for every K, so the K ∈ {N/2, N, 2N} fits of the paper differ only in
+K, and it does not start the directions on the neurons they are compared with.
+``init="identity"`` (K = N: centroids start on the neuron axes, one restart) is
+the September-2023 code's choice for K = N; pass it to reproduce that.
+
 The paper fits K-means on unit-norm activation rows (METHODS.md §1.4); use
 :func:`unit_rows` first for that. ``spherical=True`` additionally keeps the
 centroids on the unit sphere and assigns by cosine (spherical K-means).
@@ -25,6 +32,10 @@ from jaxinterp.directions.kmeans_core import (
     KMeansState, centroid_update, fixed_init, zero_padding,
 )
 from jaxinterp.parallel.samples import shard_samples
+
+
+DEFAULT_INIT = "k-means++"
+INITS = ("k-means++", "identity")  # or a [k, d] array of initial centroids
 
 
 def unit_rows(acts: jax.Array, eps: float = 1e-6) -> jax.Array:
@@ -77,14 +88,6 @@ def assign(x, centroids, spherical: bool = False, unroll: int = 8):
     else:
         cost = jnp.maximum(jnp.sum(x**2, axis=-1) + 2.0 * best, 0.0)
     return labels, cost
-
-
-def lloyd_step(x: jax.Array, centroids: jax.Array, spherical: bool = False) -> tuple[jax.Array, jax.Array]:
-    """One Lloyd iteration: [n, d], [k, d] -> (new centroids [k, d], inertia before the update [])."""
-    x_sq = jnp.sum(x**2, axis=-1)
-    labels, cost = _assign(x, x_sq, centroids, spherical)
-    w = jnp.ones(x.shape[0], x.dtype)  # no padding rows here
-    return centroid_update(x, w, labels, cost, centroids, spherical)[0], jnp.sum(cost)
 
 
 def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int, n_local_trials: int | None = None) -> jax.Array:
@@ -144,7 +147,7 @@ def fit(
     acts: jax.Array,
     k: int,
     *,
-    init: str | jax.Array = "k-means++",
+    init: str | jax.Array = DEFAULT_INIT,
     n_init: int = 1,
     max_iter: int = 300,
     tol: float = 1e-4,
@@ -157,9 +160,9 @@ def fit(
       key: PRNG key (seeding and restarts).
       acts: [n, d] float array, finite.
       k: number of centroids, 1 <= k <= n.
-      init: ``"k-means++"``, ``"identity"`` (k == d: centroids start on the neuron
-        axes, one restart, as the paper does when K equals the number of neurons),
-        or a [k, d] array of initial centroids.
+      init: ``"k-means++"`` (the default, :data:`DEFAULT_INIT`), ``"identity"`` (k == d:
+        centroids start on the neuron axes, one restart, as the September-2023 code does
+        when K equals the number of neurons), or a [k, d] array of initial centroids.
       n_init: restarts (ignored for a deterministic init).
       max_iter, tol: stop after ``max_iter`` iterations or when the total squared
         centroid shift falls to ``tol`` times the mean feature variance (scikit-learn's rule).
@@ -219,7 +222,7 @@ def transform(state: KMeansState, acts: jax.Array, mode: str = "projection") -> 
 class KMeans:
     """scikit-learn-style wrapper: ``KMeans(256).fit(A).cluster_centers_``."""
 
-    def __init__(self, n_clusters: int, *, init="k-means++", n_init: int = 1, max_iter: int = 300,
+    def __init__(self, n_clusters: int, *, init=DEFAULT_INIT, n_init: int = 1, max_iter: int = 300,
                  tol: float = 1e-4, spherical: bool = False, algorithm: str = "auto",
                  random_state: int = 0):
         self.algorithm = algorithm

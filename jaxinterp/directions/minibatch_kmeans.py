@@ -26,7 +26,7 @@ import numpy as np
 from jaxinterp.directions import kmeans
 from jaxinterp.directions._batches import BatchSource, seed_from_key
 from jaxinterp.directions._checks import check_k
-from jaxinterp.directions._resume import run_steps
+from jaxinterp.directions._resume import init_description, run_steps
 from jaxinterp.directions.kmeans_core import fixed_init
 from jaxinterp.parallel.samples import maybe_shard_batch
 
@@ -64,7 +64,7 @@ def fit(
     *,
     batch_size: int = 1024,
     max_steps: int = 1000,
-    init: str | jax.Array = "k-means++",
+    init: str | jax.Array = kmeans.DEFAULT_INIT,
     init_size: int | None = None,
     spherical: bool = False,
     checkpoint_dir: str | None = None,
@@ -79,8 +79,8 @@ def fit(
       k: number of centroids (at most the seeding sample size).
       batch_size: rows per step (sharded over local devices when it divides evenly).
       max_steps: total steps of the schedule.
-      init: ``"k-means++"`` on ``init_size`` rows (default ``max(3k, batch_size)``),
-        ``"identity"`` (k == d), or a [k, d] array.
+      init: ``"k-means++"`` on ``init_size`` rows (default ``max(3k, batch_size)``; the
+        default init, as for :func:`kmeans.fit`), ``"identity"`` (k == d), or a [k, d] array.
       spherical: cosine assignment, unit-norm centroids.
       checkpoint_dir, checkpoint_every: orbax checkpoints; a later call with the same
         directory resumes from the newest one.
@@ -110,9 +110,11 @@ def fit(
         batch = maybe_shard_batch(kmeans.unit_rows(jnp.asarray(batch)) if spherical else batch)
         return minibatch_step(state, batch, spherical)
 
+    config = {"fit": "minibatch_kmeans", "k": k, "n_features": int(sample.shape[1]),
+              "batch_size": source.batch_size, "init": init_description(init),
+              "init_size": init_size, "spherical": bool(spherical), "seed": seed}
     state, _ = run_steps(step_fn, state, max_steps, checkpoint_dir=checkpoint_dir,
-                         checkpoint_every=checkpoint_every, until_step=until_step,
-                         meta={"fit": "minibatch_kmeans", "k": k, "batch_size": batch_size})
+                         checkpoint_every=checkpoint_every, until_step=until_step, config=config)
     return state
 
 
@@ -126,7 +128,7 @@ class MiniBatchKMeans:
     """scikit-learn-style wrapper: ``MiniBatchKMeans(256).fit(A).cluster_centers_``."""
 
     def __init__(self, n_clusters: int, *, batch_size: int = 1024, max_steps: int = 1000,
-                 init="k-means++", spherical: bool = False, random_state: int = 0,
+                 init=kmeans.DEFAULT_INIT, spherical: bool = False, random_state: int = 0,
                  checkpoint_dir: str | None = None):
         self.n_clusters, self.batch_size, self.max_steps = n_clusters, batch_size, max_steps
         self.init, self.spherical, self.random_state = init, spherical, random_state

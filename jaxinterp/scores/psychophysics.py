@@ -11,7 +11,21 @@ for one direction with activations f over D images::
     per trial t:  S = sim([ref_top; ref_bot], [q_top, q_bot])          # [2R, 2]
                   S = zscore(S)  (std := 1 if 0 / NaN)
                   E_ok  = pool(S[:R, 0]) + pool(S[R:, 1]);  E_bad = pool(S[:R, 1]) + pool(S[R:, 0])
-                  hard = 1[E_ok > E_bad];  soft = softmax([E_ok, E_bad])[0]
+                  hard = 1[E_ok > E_bad] (+ 0.5 for an exact tie);  soft = softmax([E_ok, E_bad])[0]
+
+``reproduce=True`` draws the trials as the paper's own code does
+(``run_single_unit_psychophysics`` in david-klindt/Superposition): every
+direction reseeds numpy's legacy ``RandomState(42)``, draws the top and then
+the bottom query order (``choice(T, T, replace=False)``) for each quantile of
+the call in turn, and ranks the kept images with numpy's (unstable) ``argsort``
+ascending for the bottom and its reverse for the top, so tied activations fall
+where numpy puts them. Otherwise the query order comes from ``fold_in(key, i)``
+and ties rank by lowest index (``lax.top_k``).
+
+A tie (E_ok = E_bad, frequent with labels) counts 0.5 in the hard accuracy, as
+the soft score (softmax of two equal logits) counts it. The paper reports the
+soft score with mean pooling; :func:`psychophysics_scores` returns that and the
+hard accuracy side by side, labelled.
 
 ``variant="eq2"`` is Eq. 2 literally: top references only, the query nearer to
 its nearest top reference wins (E_ok = max S[:R, 0], E_bad = max S[:R, 1]).
@@ -24,7 +38,7 @@ Every kernel is written for one direction and mapped over all directions with
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -38,12 +52,38 @@ VARIANTS = ("two_sided", "eq2")
 
 
 class PsychophysicsResult(NamedTuple):
-    """accuracy [k] (Eq. 3, hard); soft_accuracy [k] (mean softmax, as the code reports);
-    margin [k, T] evidence E_ok - E_bad per trial."""
+    """accuracy [k] (Eq. 3, hard; a tie counts 0.5); soft_accuracy [k] (mean softmax, as the
+    code reports); margin [k, T] evidence E_ok - E_bad per trial."""
 
     accuracy: jax.Array
     soft_accuracy: jax.Array
     margin: jax.Array
+
+
+class PsychophysicsScores(NamedTuple):
+    """The two psychophysics scores of the same trials, for reports that give both.
+
+    hard [k]: hard accuracy (Eq. 3; a tie counts 0.5) with ``hard_pool`` pooling.
+    soft_mean [k]: mean softmax score with mean pooling: the score the paper reports.
+    hard_pool: the pooling of ``hard`` ("max" for image metrics, "mean" for labels).
+    """
+
+    hard: jax.Array
+    soft_mean: jax.Array
+    hard_pool: str
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Field -> what it is, for captions and tables."""
+        return {
+            "hard": f"hard accuracy, {self.hard_pool} pooling (Eq. 3; ties count 0.5)",
+            "soft_mean": "soft score, mean pooling (the score the paper reports)",
+        }
+
+
+def hard_accuracy(margin: jax.Array, axis: int = -1) -> jax.Array:
+    """Mean over trials of 1[margin > 0] + 0.5·1[margin == 0]: a tie is a coin flip."""
+    return jnp.mean(jnp.where(margin > 0, 1.0, jnp.where(margin == 0, 0.5, 0.0)), axis=axis)
 
 
 def _positions(trials: int, refs: int, query_block: str) -> tuple[np.ndarray, np.ndarray]:
@@ -93,43 +133,98 @@ def _reduce_layers(S, layer):
     return jnp.mean(S, axis=-1) if layer is None else S[..., layer]
 
 
-def _evidence(S, refs, pool, zscore, variant):
-    """S [2R, 2] -> (E_ok, E_bad)."""
+def _margins(S, refs, pools, zscore, variant):
+    """S [2R, 2] -> [P] margins E_ok - E_bad, one per pooling in ``pools``."""
     if zscore:
         S = _zscore(S)
     if variant == "eq2":
-        return jnp.max(S[:refs, 0]), jnp.max(S[:refs, 1])
-    p = jnp.max if pool == "max" else jnp.mean
-    return p(S[:refs, 0]) + p(S[refs:, 1]), p(S[:refs, 1]) + p(S[refs:, 0])
+        return jnp.stack([jnp.max(S[:refs, 0]) - jnp.max(S[:refs, 1])] * len(pools))
+    out = []
+    for pool in pools:
+        p = jnp.max if pool == "max" else jnp.mean
+        out.append((p(S[:refs, 0]) + p(S[refs:, 1])) - (p(S[:refs, 1]) + p(S[refs:, 0])))
+    return jnp.stack(out)
 
 
-def _one_direction(key, f, features, pairwise, quantile, trials, refs, query_block, pool,
-                   zscore, variant, layer):
-    q_top, q_bot, r_top, r_bot = trial_indices(key, f, quantile, trials, refs, query_block)
+def _trial_margins(indices, features, pairwise, refs, pools, zscore, variant, layer):
+    """One direction's trials (q_top [T], q_bot [T], ref_top [T, R], ref_bot [T, R]) -> [P, T]."""
+    q_top, q_bot, r_top, r_bot = indices
     ref_idx = jnp.concatenate([r_top, r_bot], axis=1)  # [T, 2R]
     qry_idx = jnp.stack([q_top, q_bot], axis=1)  # [T, 2]
 
     def trial(r, q):
         S = _reduce_layers(pairwise(take(features, r), take(features, q)), layer)
-        return _evidence(S, refs, pool, zscore, variant)
+        return _margins(S, refs, pools, zscore, variant)
 
-    e_ok, e_bad = jax.vmap(trial)(ref_idx, qry_idx)
-    margin = e_ok - e_bad
-    return jnp.mean(margin > 0), jnp.mean(jax.nn.sigmoid(margin)), margin
+    return jax.vmap(trial)(ref_idx, qry_idx).T
 
 
-@partial(jax.jit, static_argnames=("pairwise", "trials", "refs", "query_block", "pool",
-                                   "zscore", "variant", "layer", "chunk"))
-def _all_directions(key, acts, features, pairwise, quantile, trials, refs, query_block, pool,
+_STATIC = ("pairwise", "trials", "refs", "query_block", "pools", "zscore", "variant", "layer", "chunk")
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def _all_directions(key, acts, features, pairwise, quantile, trials, refs, query_block, pools,
                     zscore, variant, layer, chunk):
+    """Trials drawn in JAX (``fold_in(key, i)``) -> margins [k, P, T]."""
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(acts.shape[1]))
 
     def one(args):
         k, f = args
-        return _one_direction(k, f, features, pairwise, quantile, trials, refs, query_block,
-                              pool, zscore, variant, layer)
+        indices = trial_indices(k, f, quantile, trials, refs, query_block)
+        return _trial_margins(indices, features, pairwise, refs, pools, zscore, variant, layer)
 
     return jax.lax.map(one, (keys, acts.T), batch_size=chunk)
+
+
+@partial(jax.jit, static_argnames=("pairwise", "refs", "pools", "zscore", "variant", "layer", "chunk"))
+def _given_trials(indices, features, pairwise, refs, pools, zscore, variant, layer, chunk):
+    """Trials given as index arrays [k, ...] -> margins [k, P, T]."""
+
+    def one(ix):
+        return _trial_margins(ix, features, pairwise, refs, pools, zscore, variant, layer)
+
+    return jax.lax.map(one, indices, batch_size=chunk)
+
+
+def paper_query_orders(trials: int, position: int) -> tuple[np.ndarray, np.ndarray]:
+    """The query permutations [T], [T] the paper's code draws for the quantile at ``position``.
+
+    Each unit reseeds ``np.random.seed(42)`` and, quantile by quantile, draws the top
+    and then the bottom order with ``choice(T, T, replace=False)``; every unit gets
+    the same orders.
+    """
+    rs = np.random.RandomState(42)
+    for _ in range(position + 1):
+        top = rs.choice(trials, trials, replace=False)
+        bottom = rs.choice(trials, trials, replace=False)
+    return top, bottom
+
+
+def paper_trial_indices(acts: np.ndarray, quantile: float, trials: int, refs: int,
+                        position: int) -> tuple[np.ndarray, ...]:
+    """Image indices of every direction's trials as the paper's code picks them.
+
+    acts [n, k] (host) -> (q_top [k, T], q_bot [k, T], ref_top [k, T, R], ref_bot [k, T, R]).
+    The kept images are ranked with numpy's default ``argsort`` of each direction's
+    kept activations, so ties fall as they do there. This is index bookkeeping on the
+    host, one ``argsort`` per direction (numpy's unstable tie order exists only in
+    numpy); the similarities are computed by the jitted kernel.
+    """
+    perm_top, perm_bot = paper_query_orders(trials, position)
+    qpos, rpos = _positions(trials, refs, "most_extreme")
+    k = acts.shape[1]
+    out = [np.zeros((k, trials), np.int32), np.zeros((k, trials), np.int32),
+           np.zeros((k, trials, refs), np.int32), np.zeros((k, trials, refs), np.int32)]
+    for u in range(k):
+        f = acts[:, u]
+        kept = np.flatnonzero((f >= np.quantile(f, quantile)) & (f <= np.quantile(f, 1 - quantile)))
+        bottom = kept[np.argsort(f[kept])]
+        top = bottom[::-1]
+        out[0][u] = top[qpos][perm_top]
+        out[1][u] = bottom[qpos][perm_bot]
+        out[2][u] = top[rpos]
+        out[3][u] = bottom[rpos]
+    return tuple(out)
 
 
 @jax.jit
@@ -169,6 +264,37 @@ def _check_inputs(acts, features, quantile, trials, refs, query_block, pool, var
         )
 
 
+def _margins_of(key, acts, metric, features, quantile, trials, refs, pools, zscore, query_block,
+                variant, layer, chunk, reproduce, paper_quantiles):
+    """Checked inputs -> margins [k, P, T] for the poolings ``pools``."""
+    acts = jnp.asarray(acts)
+    if acts.ndim == 1:
+        acts = acts[:, None]
+    for pool in pools:
+        _check_inputs(acts, features, quantile, trials, refs, query_block, pool, variant)
+    pairwise = metric.pairwise if isinstance(metric, Similarity) else metric
+    chunk = max(1, min(chunk, acts.shape[1]))
+    if not reproduce:
+        return _all_directions(key, acts, features, pairwise, jnp.float32(quantile), trials, refs,
+                               query_block, pools, zscore, variant, layer, chunk)
+    if query_block != "most_extreme" or variant != "two_sided":
+        raise ValueError(
+            f"reproduce=True follows the paper's code, which uses query_block='most_extreme' and "
+            f"variant='two_sided'; got query_block={query_block!r}, variant={variant!r}. Drop "
+            "those options or reproduce=True."
+        )
+    positions = [i for i, q in enumerate(paper_quantiles) if q == quantile]
+    if not positions:
+        raise ValueError(
+            f"reproduce=True draws the query orders of each quantile of the paper's call in turn, "
+            f"so quantile={quantile} must be one of paper_quantiles={tuple(paper_quantiles)}; "
+            "pass the quantile list of the run to reproduce as paper_quantiles"
+        )
+    indices = paper_trial_indices(np.asarray(acts), quantile, trials, refs, positions[0])
+    return _given_trials(tuple(jnp.asarray(a) for a in indices), features, pairwise, refs, pools,
+                         zscore, variant, layer, chunk)
+
+
 def psychophysics(
     key: jax.Array,
     acts: jax.Array,
@@ -183,38 +309,77 @@ def psychophysics(
     variant: str = "two_sided",
     layer: int | None = None,
     chunk: int = 64,
+    reproduce: bool = False,
+    paper_quantiles: Sequence[float] = (0.0, 0.25),
 ) -> PsychophysicsResult:
     """In-silico 2-AFC accuracy of every direction at one difficulty.
 
     Args:
-      key: PRNG key (query order; direction i uses ``fold_in(key, i)``).
+      key: PRNG key (query order; direction i uses ``fold_in(key, i)``); unused with ``reproduce``.
       acts: [n, k] direction activations over n images (or [n] for one direction).
       metric: a Similarity (its ``pairwise``) or a pairwise function over ``features``.
         A per-layer similarity ([a, b, L]) is averaged over layers, or ``layer`` picks one.
       quantile: difficulty q in [0, 0.5): only images between the q and 1-q quantiles are used.
       trials, refs: T trials, R references per side.
-      pool: "max" (nearest reference; image metrics) or "mean" (labels).
+      pool: "max" (nearest reference; image metrics) or "mean" (labels; the paper's code).
       zscore: z-score each trial's [2R, 2] similarity block.
       query_block: "most_extreme" (Borowski, the CIFAR code) or "after_refs" (IMI).
       variant: "two_sided" (canonical) or "eq2" (Eq. 2 literally: top references, nearest wins).
+      reproduce: draw the trials as the paper's code does (module docstring): numpy
+        ``RandomState(42)`` per direction, numpy's argsort for the ranking.
+      paper_quantiles: with ``reproduce``, the quantile list of the paper's call being
+        reproduced; ``quantile`` takes the query orders drawn at its position there.
 
     Returns:
-      PsychophysicsResult(accuracy [k], soft_accuracy [k], margin [k, T]).
+      PsychophysicsResult(accuracy [k], soft_accuracy [k], margin [k, T]); a tie
+      (margin exactly 0) counts 0.5 in ``accuracy``.
     """
-    acts = jnp.asarray(acts)
-    if acts.ndim == 1:
-        acts = acts[:, None]
-    _check_inputs(acts, features, quantile, trials, refs, query_block, pool, variant)
-    pairwise = metric.pairwise if isinstance(metric, Similarity) else metric
-    hard, soft, margin = _all_directions(
-        key, acts, features, pairwise, jnp.float32(quantile), trials, refs, query_block, pool,
-        zscore, variant, layer, max(1, min(chunk, acts.shape[1])),
-    )
-    return PsychophysicsResult(hard, soft, margin)
+    margin = _margins_of(key, acts, metric, features, quantile, trials, refs, (pool,), zscore,
+                         query_block, variant, layer, chunk, reproduce, paper_quantiles)[:, 0]
+    return PsychophysicsResult(hard_accuracy(margin), jnp.mean(jax.nn.sigmoid(margin), axis=-1), margin)
+
+
+def psychophysics_scores(
+    key: jax.Array,
+    acts: jax.Array,
+    metric: Similarity | Callable,
+    features: Any,
+    quantile: float = 0.0,
+    trials: int = 20,
+    refs: int = 9,
+    hard_pool: str = "max",
+    zscore: bool = True,
+    query_block: str = "most_extreme",
+    layer: int | None = None,
+    chunk: int = 64,
+    reproduce: bool = False,
+    paper_quantiles: Sequence[float] = (0.0, 0.25),
+) -> PsychophysicsScores:
+    """Hard accuracy (``hard_pool`` pooling) and the paper's soft score (mean pooling), labelled.
+
+    Both come from the same trials in one pass over the similarities (arguments as
+    :func:`psychophysics`). ``result.labels`` names each field for a report, e.g.
+    ``{"hard": "hard accuracy, max pooling (Eq. 3; ties count 0.5)",
+    "soft_mean": "soft score, mean pooling (the score the paper reports)"}``.
+
+    Returns:
+      PsychophysicsScores(hard [k], soft_mean [k], hard_pool).
+    """
+    pools = (hard_pool, "mean") if hard_pool != "mean" else ("mean",)
+    margin = _margins_of(key, acts, metric, features, quantile, trials, refs, pools, zscore,
+                         query_block, "two_sided", layer, chunk, reproduce, paper_quantiles)
+    return PsychophysicsScores(hard_accuracy(margin[:, 0]),
+                               jnp.mean(jax.nn.sigmoid(margin[:, -1]), axis=-1), hard_pool)
 
 
 def psychophysics_curve(key, acts, metric, features, quantiles=(0.0, 0.25), **kwargs):
-    """Accuracy at each difficulty quantile (Fig. 5): -> PsychophysicsResult with a leading [Q] axis."""
+    """Accuracy at each difficulty quantile (Fig. 5): -> PsychophysicsResult with a leading [Q] axis.
+
+    With ``reproduce=True`` the quantiles are the paper's call: quantile j takes the
+    query orders the paper draws j-th.
+    """
+    if kwargs.get("reproduce"):
+        kwargs = {**kwargs, "paper_quantiles": tuple(quantiles)}
     results = [psychophysics(key, acts, metric, features, q, **kwargs) for q in quantiles]
     return PsychophysicsResult(*(jnp.stack(parts) for parts in zip(*results)))
 

@@ -50,6 +50,7 @@ def test_identity_init_and_spherical(rng, key):
 
 
 def test_transform_modes_rank_alike(rng, key):
+    """On unit-norm rows, projection and -distance order every centroid's samples alike (METHODS §1.4)."""
     x = unit_rows(relu_like(rng))
     state = kmeans.fit(key, x, 6)
     proj = np.asarray(kmeans.transform(state, x))
@@ -57,6 +58,13 @@ def test_transform_modes_rank_alike(rng, key):
     c = np.asarray(state.centroids)
     np.testing.assert_allclose(dist, -np.linalg.norm(np.asarray(x)[:, None] - c[None], axis=-1), atol=1e-3)
     assert proj.shape == dist.shape == (len(x), 6)
+    by_dist = np.argsort(-dist, axis=0, kind="stable")
+    by_proj = np.argsort(-proj, axis=0, kind="stable")
+    # the top-5 exemplars (what the II uses) are the same samples in the same order
+    np.testing.assert_array_equal(by_dist[:5], by_proj[:5])
+    # and the whole distance ranking is a projection ranking: projections never rise along it
+    along = np.take_along_axis(proj, by_dist, axis=0)
+    assert (np.diff(along, axis=0) <= 1e-5).all()
 
 
 def test_bad_inputs(rng, key):

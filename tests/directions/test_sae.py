@@ -41,10 +41,17 @@ def test_l1_modes_are_the_two_formulas(toy, key):
     np.testing.assert_allclose(authors - mse, 0.3 * codes.sum(), rtol=1e-4)
 
 
-def test_topk_keeps_k_codes(toy, key):
+def test_topk_keeps_the_k_largest_codes(toy, key):
     x, _ = toy
     state = sae.fit(key, x, 32, variant="topk", topk=3, batch_size=256, max_steps=3)
-    assert (np.count_nonzero(np.asarray(sae.transform(state, x[:50])), axis=1) <= 3).all()
+    codes = np.asarray(sae.transform(state, x[:50]))
+    pre = x[:50] @ np.asarray(state.params["W_enc"]).T + np.asarray(state.params["b_enc"])
+    want = np.zeros_like(pre)
+    top = np.argsort(-pre, axis=1)[:, :3]
+    rows = np.arange(len(pre))[:, None]
+    want[rows, top] = np.maximum(pre[rows, top], 0)
+    np.testing.assert_allclose(codes, want, rtol=1e-5, atol=1e-6)
+    assert (np.count_nonzero(codes, axis=1) <= 3).all()
 
 
 def test_resume_equals_uninterrupted(toy, key, tmp_path):
@@ -68,3 +75,30 @@ def test_bad_input(toy, key):
     bad[0, 0] = np.inf
     with pytest.raises(ValueError, match="NaN or inf"):
         sae.fit(key, bad, 8, batch_size=512, max_steps=1)
+
+
+@pytest.mark.parametrize("change, field", [
+    (dict(k=24), "k"),
+    (dict(l1_coeff=0.2), "l1_coeff"),
+    (dict(width=8), "n_features"),
+])
+def test_checkpoint_of_another_fit_is_refused(toy, key, tmp_path, change, field):
+    """Reusing a checkpoint_dir with another k, λ or data width must not return the old fit."""
+    x, _ = toy
+    kw = dict(batch_size=256, max_steps=4, checkpoint_every=2)
+    sae.fit(key, x, 16, l1_coeff=0.1, checkpoint_dir=tmp_path, **kw)
+    k = change.get("k", 16)
+    data = x[:, :change["width"]] if "width" in change else x
+    with pytest.raises(ValueError, match=rf"other settings \({field}: checkpoint .*fresh checkpoint_dir"):
+        sae.fit(key, data, k, l1_coeff=change.get("l1_coeff", 0.1), checkpoint_dir=tmp_path, **kw)
+    # the same settings resume (to the same parameters as without a checkpoint)
+    again = sae.fit(key, x, 16, l1_coeff=0.1, checkpoint_dir=tmp_path, **kw)
+    plain = sae.fit(key, x, 16, l1_coeff=0.1, **kw)
+    np.testing.assert_array_equal(again.params["W_dec"], plain.params["W_dec"])
+
+
+def test_reconstruct_is_codes_times_dictionary(toy, key):
+    x, _ = toy
+    state = sae.fit(key, x, 32, batch_size=256, max_steps=5)
+    want = np.asarray(sae.transform(state, x[:20])) @ np.asarray(sae.decoder_directions(state))
+    np.testing.assert_allclose(sae.reconstruct(state, x[:20]), want, rtol=1e-5, atol=1e-6)
