@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp.scores._checks import check_finite
 from jaxinterp.similarity.base import Similarity, take
 
 QUERY_BLOCKS = ("most_extreme", "after_refs")
@@ -201,6 +202,7 @@ def psychophysics(
     Returns:
       PsychophysicsResult(accuracy [k], soft_accuracy [k], margin [k, T]).
     """
+    check_finite(acts, "direction activations")
     acts = jnp.asarray(acts)
     if acts.ndim == 1:
         acts = acts[:, None]
@@ -215,6 +217,7 @@ def psychophysics(
 
 def psychophysics_curve(key, acts, metric, features, quantiles=(0.0, 0.25), **kwargs):
     """Accuracy at each difficulty quantile (Fig. 5): -> PsychophysicsResult with a leading [Q] axis."""
+    check_finite(acts, "direction activations")
     results = [psychophysics(key, acts, metric, features, q, **kwargs) for q in quantiles]
     return PsychophysicsResult(*(jnp.stack(parts) for parts in zip(*results)))
 
@@ -265,6 +268,7 @@ def unit_discrimination(
     Returns:
       [k] accuracies.
     """
+    check_finite(acts, "direction activations")
     acts = jnp.asarray(acts)
     if acts.ndim != 2:
         raise ValueError(f"activations must be [n_images, n_directions], got shape {acts.shape}")
