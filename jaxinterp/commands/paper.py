@@ -66,6 +66,7 @@ def run(args) -> int:
     from jaxinterp.capture import aggregate, capture
     from jaxinterp.checkpoint import load_variables
     from jaxinterp.commands.evaluate import load_npz
+    from jaxinterp.data.checks import to_unit_float
     from jaxinterp.directions.kmeans import unit_rows
     from jaxinterp.models.base import forward
     from jaxinterp.recipes import paper
@@ -77,7 +78,7 @@ def run(args) -> int:
     images, labels = load_npz(args.data)
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]
-    images01 = images.astype(np.float32) / 255.0
+    images01 = to_unit_float(images)  # load_npz gives uint8 0..255 or float 0..1
     acts = capture(model, variables, images01, [args.layer], progress=False)[args.layer]
     if acts.ndim != 2:
         raise ValueError(f"layer {args.layer!r} gives activations of shape {acts.shape}; pick a conv layer")
