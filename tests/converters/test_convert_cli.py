@@ -126,3 +126,13 @@ def test_pretrained_resnet20_scores_854_of_932(shared_data, tmp_path, capsys):
     result = json.loads(out)
     assert (result["correct"], result["n"]) == (854, 932)
     assert result["accuracy"] == pytest.approx(0.9163, abs=1e-4)
+
+
+def test_convert_out_naming_a_file_is_a_clean_error(tmp_path, capsys):
+    torch.save(torch_refs.build("cifar_resnet20", seed=1).state_dict(), tmp_path / "r20.th")
+    (tmp_path / "taken").write_text("mine")
+    code, out, err = _run(capsys, "convert", tmp_path / "r20.th", "--arch", "cifar_resnet20", "--out",
+                          tmp_path / "taken")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "--out must be a folder, got the existing file" in err
+    assert (tmp_path / "taken").read_text() == "mine"
