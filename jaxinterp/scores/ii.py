@@ -27,10 +27,10 @@ def _check(acts, m: int, ranks=(1, 2)) -> None:
     shape = tuple(acts.shape)
     if len(shape) not in ranks:
         want = " or ".join({1: "[n_images]", 2: "[n_images, n_directions]"}[r] for r in ranks)
-        raise ValueError(
-            f"direction activations must be {want}, got shape {shape}; "
-            "spatially average conv maps first (capture(..., aggregation='mean'))"
-        )
+        fix = ("pass one direction's column acts[:, u], or score all with interpretability_index_all"
+               if ranks == (1,) else
+               "spatially average conv maps first (capture(..., aggregation='mean'))")
+        raise ValueError(f"direction activations must be {want}, got shape {shape}; {fix}")
     n = shape[0]
     if n == 0:
         raise ValueError("the dataset is empty (0 images); the index needs at least M images")

@@ -125,7 +125,7 @@ def test_single_unit_index_checks_m_and_rank():
         ii.interpretability_index(a[:, 0], feats, similarity.colour.pairwise, m=41)
     with pytest.raises(ValueError, match=r"must be an integer >= 1, got M=0"):
         ii.interpretability_index(a[:, 0], feats, similarity.colour.pairwise, m=0)
-    with pytest.raises(ValueError, match=r"must be \[n_images\], got shape \(40, 6\)"):
+    with pytest.raises(ValueError, match=r"must be \[n_images\], got shape \(40, 6\); pass one direction's column"):
         ii.interpretability_index(a, feats, similarity.colour.pairwise)
 
 
