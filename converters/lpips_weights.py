@@ -51,7 +51,9 @@ def _lin_vectors(named: dict[str, np.ndarray], pattern: str, path: Path) -> list
     if missing or unknown:
         raise LpipsWeightsError(
             f"{path} is not an LPIPS lin-weight file: expected exactly the keys {expected}; "
-            f"missing {missing}, unexpected {unknown[:8]}"
+            f"missing {missing}, unexpected {unknown[:8]}; pass the lpips package's "
+            "lpips/weights/v0.1/alex.pth (or vgg.pth), or lpips-j's lpips_lin.h5, as the lin "
+            "weights (--lpips-lin); a backbone checkpoint goes to --lpips-backbone"
         )
     out = []
     for key in expected:
@@ -176,5 +178,12 @@ def lpips_from_files(backbone: str | os.PathLike, lin: str | os.PathLike, net: s
     else:
         from converters.torch_state_dict import convert
 
-        variables = convert(backbone, MODEL_NAMES[net])
+        other = {"alex": "vgg", "vgg": "alex"}[net]
+        variables = convert(
+            backbone, MODEL_NAMES[net],
+            fix=(f"the LPIPS backbone (--lpips-backbone) must be torchvision's ImageNet "
+                 f"{MODEL_NAMES[net]} weights for net={net!r}; pass that file, or net={other!r} "
+                 f"if this is a {MODEL_NAMES[other]} checkpoint. The lin weights "
+                 f"({net}.pth of the lpips package) go to --lpips-lin, not here"),
+        )
     return lpips(variables, load_lin(lin), net=net, convention=convention)

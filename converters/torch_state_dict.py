@@ -205,10 +205,16 @@ def _set(tree: dict, path: tuple[str, ...], value) -> None:
     tree[path[-1]] = value
 
 
+ARCH_FIX = "pass the --arch the checkpoint was trained as (see `jaxinterp.models.names()`)"
+
+
 def to_variables(
-    state_dict: Mapping[str, np.ndarray], model: ImageModel, arch: str | None = None
+    state_dict: Mapping[str, np.ndarray], model: ImageModel, arch: str | None = None,
+    fix: str = ARCH_FIX,
 ) -> dict:
     """Map a state_dict onto ``model``'s variables ``{"params": ..., "batch_stats": ...}``.
+
+    ``fix`` ends the error message: what the caller should do (default: the ``convert`` CLI's ``--arch``).
 
     Raises:
       CheckpointError: naming missing keys, unexpected keys and mismatched shapes.
@@ -240,8 +246,7 @@ def to_variables(
         raise CheckpointError(
             f"checkpoint does not fit architecture {arch!r} ({len(layout)} tensors expected, "
             f"{len(given)} given): " + "; ".join(problems)
-            + ". Fix: pass the --arch the checkpoint was trained as "
-            "(see `jaxinterp.models.names()`)."
+            + f". Fix: {fix}."
         )
     variables: dict = {}
     for key, (path, _, to_flax) in layout.items():
@@ -249,9 +254,10 @@ def to_variables(
     return variables
 
 
-def convert(path: str | os.PathLike, arch: str) -> dict:
-    """Read the PyTorch checkpoint at ``path`` as variables of the registered model ``arch``."""
+def convert(path: str | os.PathLike, arch: str, fix: str = ARCH_FIX) -> dict:
+    """Read the PyTorch checkpoint at ``path`` as variables of the registered model ``arch``
+    (``fix``: the advice that ends a does-not-fit error)."""
     from jaxinterp import models
 
     model = models.get(arch)
-    return to_variables(load_state_dict(path), model, arch)
+    return to_variables(load_state_dict(path), model, arch, fix)

@@ -13,6 +13,15 @@ import sys
 
 COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep")
 
+# Errors a user causes (bad input, paths): one line, no traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)
+
+# What rerunning after Ctrl-C does, per command (only demo's training checkpoints as it goes).
+ON_INTERRUPT = {
+    "demo": "rerun the same command to resume: training continues from its last saved epoch",
+}
+RESTART = "rerun the same command to start again (it does not resume partial work)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -35,9 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError) as err:  # user errors: message, no traceback
+    except USER_ERRORS as err:  # message, no traceback
         print(f"jaxinterp {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"jaxinterp {args.command}: interrupted; {ON_INTERRUPT.get(args.command, RESTART)}",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

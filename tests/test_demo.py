@@ -2,9 +2,51 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from jaxinterp.cli import main
+
+
+def _numpy_ii(exemplars, sim):
+    """[k, m] exemplar indices, [n, n] similarities -> [k] mean over each M×M block (j = k included)."""
+    return np.array([sim[np.ix_(e, e)].mean() for e in exemplars])
+
+
+def _check_values_against_the_kernels(out, summary, cache):
+    """The saved numbers are what the pieces give on their own: the cached model's activations,
+    numpy top-M exemplars, numpy colour/label II, and the summary's means of the saved arrays."""
+    from jaxinterp import models
+    from jaxinterp.capture import capture
+    from jaxinterp.checkpoint import load_variables
+    from jaxinterp.data import load_digits
+
+    arrays = np.load(out / "arrays.npz")
+    test = load_digits("test")
+    model = models.get("small_cnn")
+    variables, _ = load_variables(cache / "small_cnn-digits-e3-s0")
+    acts = capture(model, variables, test.images, ["relu2"], "mean", progress=False)["relu2"]
+    np.testing.assert_allclose(arrays["acts_test"], acts, rtol=1e-5, atol=1e-6)
+
+    m = summary["m"]
+    top = np.argsort(-arrays["acts_test"], axis=0, kind="stable")[:m].T  # ties: lowest index first
+    neurons = arrays["exemplars_test_neurons"]
+    sim_label = (test.labels[:, None] == test.labels[None]).astype(float)
+    colours = test.images.astype(float).mean(axis=(1, 2)) / 255
+    sim_colour = -np.linalg.norm(colours[:, None] - colours[None], axis=-1)
+    for e_set in (neurons, top):  # the saved exemplars and numpy's agree on the II (ties may reorder)
+        np.testing.assert_allclose(arrays["ii_test_label_neurons"], _numpy_ii(e_set, sim_label), atol=1e-6)
+        np.testing.assert_allclose(arrays["ii_test_colour_neurons"], _numpy_ii(e_set, sim_colour), atol=1e-5)
+    for d in ("kmeans", "pca"):
+        np.testing.assert_allclose(arrays[f"ii_test_label_{d}"],
+                                   _numpy_ii(arrays[f"exemplars_test_{d}"], sim_label), atol=1e-6)
+    for metric in ("colour", "features", "label"):
+        for d in ("neurons", "kmeans", "pca"):
+            assert summary["mean_ii"]["test"][metric][d] == pytest.approx(
+                float(np.mean(arrays[f"ii_test_{metric}_{d}"])), rel=1e-6)
+        ii = {d: arrays[f"ii_test_{metric}_{d}"] for d in ("neurons", "kmeans", "pca")}
+        assert summary["frac_above_neuron_median"][metric]["kmeans"] == pytest.approx(
+            float(np.mean(ii["kmeans"] > np.median(ii["neurons"]))))
 
 
 def test_demo_end_to_end(tmp_path, monkeypatch, capsys):
@@ -25,6 +67,7 @@ def test_demo_end_to_end(tmp_path, monkeypatch, capsys):
     page = (out / "index.html").read_text()
     for png in ("ii_boxplot.png", "exemplars_colour.png", "exemplars_features.png", "exemplars_label.png"):
         assert (out / png).stat().st_size > 1000 and png in page
+    _check_values_against_the_kernels(out, summary, tmp_path / "cache")
     # the second run reuses the cached model instead of training again
     assert main(["demo", "--out", str(out), "--epochs", "3", "--no-progress"]) == 0
     assert "loaded the demo model" in capsys.readouterr().out

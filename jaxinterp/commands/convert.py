@@ -26,7 +26,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args) -> int:
     from converters import convert
     from jaxinterp.checkpoint import save_variables
+    from jaxinterp.commands._paths import check_out_folder
 
+    check_out_folder(args.out)  # before reading the checkpoint: fail fast
     variables = convert(args.checkpoint, args.arch)
     meta = {"arch": args.arch, "source": str(Path(args.checkpoint).absolute()), "converter": "torch_state_dict"}
     out = save_variables(args.out, variables, meta)

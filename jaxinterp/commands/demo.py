@@ -27,8 +27,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    from jaxinterp.commands._paths import check_out_folder
     from jaxinterp.recipes.demo import run_demo
 
+    check_out_folder(args.out)
     summary = run_demo(args.out, layer=args.layer, epochs=args.epochs, seed=args.seed,
                        directions=[d.strip() for d in args.directions.split(",") if d.strip()],
                        progress=not args.no_progress)

@@ -14,8 +14,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "evaluate",
         help="top-1 accuracy of a model on an .npz of images and labels",
         description=(
-            "Images: uint8 [n, h, w, c] under 'images' (scaled to [0, 1], then normalised with "
-            "the model's MEAN/STD); labels: integers [n] under 'labels'. "
+            "Images: NHWC [n, h, w, c] under 'images', uint8 0..255 or float 0..1 (uint8 is "
+            "scaled to [0, 1], then both are normalised with the model's MEAN/STD); labels: "
+            "integers [n] under 'labels'. "
             'Prints {"accuracy": ..., "correct": ..., "n": ...}.'
         ),
     )
@@ -26,23 +27,56 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return parser
 
 
+EXPECTED = ("an .npz archive written with np.savez(path, images=..., labels=...): 'images' "
+            "[n, h, w, c] NHWC, uint8 0..255 or float 0..1; 'labels' integers [n]")
+
+
 def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """[n, h, w, c] uint8 images and [n] labels from ``path``, checked."""
+    """Images [n, h, w, c] (uint8 0..255, or float32 in [0, 1]) and [n] labels from ``path``, checked.
+
+    Callers convert the images with :func:`jaxinterp.data.checks.to_unit_float`, which handles both.
+    """
+    from jaxinterp.data.checks import check_images, check_unit_range
+
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"--data must be a file, got the directory {path}; pass {EXPECTED}")
     if not path.is_file():
-        raise FileNotFoundError(f"no data file at {path}")
-    with np.load(path) as data:
+        raise FileNotFoundError(f"no data file at {path}; pass {EXPECTED}")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] != b"PK":  # every .npz is a zip archive
+        kind = " (it is a single-array .npy file)" if magic[:4] == b"\x93NUM" else ""
+        raise ValueError(f"{path} is not an .npz archive{kind}; --data expects {EXPECTED}")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable .npz archive ({type(err).__name__}); "
+                         f"--data expects {EXPECTED}") from None
+    with data:
         missing = [k for k in ("images", "labels") if k not in data.files]
         if missing:
             raise ValueError(
-                f"{path} lacks {missing}: expected 'images' (uint8 [n, h, w, c]) and 'labels' "
-                f"([n]), found {data.files}; save with np.savez(path, images=..., labels=...)"
+                f"{path} lacks {missing}: expected 'images' (uint8 or float [n, h, w, c]) and "
+                f"'labels' ([n]), found {data.files}; save with np.savez(path, images=..., labels=...)"
             )
-        images, labels = data["images"], data["labels"]
-    if images.dtype != np.uint8 or images.ndim != 4 or labels.shape != images.shape[:1]:
+        try:
+            images, labels = data["images"], data["labels"]
+        except ValueError as err:  # object arrays need pickle: refused, without numpy's advice
+            raise ValueError(f"{path} holds object (pickled) arrays, which are not loaded; store "
+                             f"numeric arrays: {EXPECTED}") from err
+    if images.ndim == 4 and images.shape[0] == 0:
+        raise ValueError(f"{path} holds 0 images (images shape {images.shape}); an accuracy needs "
+                         "at least one image and its label")
+    check_images(images, name=f"images in {path.name}")
+    check_unit_range(images, name=f"images in {path.name}")
+    if labels.shape != images.shape[:1] or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
-            f"expected images uint8 [n, h, w, c] and labels [n], got images {images.dtype} "
-            f"{images.shape} and labels {labels.shape}; store NHWC uint8 pixels in 0..255"
+            f"labels in {path.name} must be integers [n] with n = {images.shape[0]} images, got "
+            f"{labels.dtype} {labels.shape}; store one integer class per image"
         )
+    if images.dtype != np.uint8:
+        images = images.astype(np.float32)
     return images, labels
 
 
@@ -65,12 +99,15 @@ def run(args) -> int:
     images, labels = load_npz(args.data)
     if images.shape[-1] != model.IN_CHANNELS:
         raise ValueError(
-            f"{args.arch} takes {model.IN_CHANNELS}-channel images, got {images.shape[-1]} channels"
+            f"{args.arch} takes {model.IN_CHANNELS}-channel images, got {images.shape[-1]} channels "
+            f"(images {images.shape}); pass data for this model or the --arch it was made for"
         )
 
     @jax.jit
     def predict(variables, batch):
-        x = model.normalize(batch.astype(jnp.float32) / 255.0)
+        if batch.dtype == jnp.uint8:
+            batch = batch.astype(jnp.float32) / 255.0
+        x = model.normalize(batch.astype(jnp.float32))
         return jnp.argmax(model.apply(variables, x), axis=-1)
 
     correct = 0
@@ -83,5 +120,5 @@ def run(args) -> int:
             pred = np.asarray(predict(variables, batch))
         correct += int((pred == labels[start : start + len(batch)]).sum())
     n = len(images)
-    print(json.dumps({"accuracy": correct / n if n else 0.0, "correct": correct, "n": n}))
+    print(json.dumps({"accuracy": correct / n, "correct": correct, "n": n}))
     return 0

@@ -1,6 +1,6 @@
 """Datasets (CIFAR-10 batches and .npz, scikit-learn digits) and image checks."""
 
-from jaxinterp.data.checks import check_images, to_unit_float
+from jaxinterp.data.checks import check_images, check_unit_range, to_unit_float
 from jaxinterp.data.cifar10 import (
     CLASS_NAMES,
     ImageDataset,
@@ -14,6 +14,7 @@ __all__ = [
     "CLASS_NAMES",
     "ImageDataset",
     "check_images",
+    "check_unit_range",
     "load_cifar10",
     "load_digits",
     "load_npz",

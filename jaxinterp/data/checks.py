@@ -32,6 +32,11 @@ def check_images(images, channels: int | None = None, name: str = "images") -> N
             f"{name} must be uint8 (0..255) or float (0..1), got dtype {dtype}; "
             "convert with images.astype(np.uint8) or images.astype(np.float32) / 255"
         )
+    if channels is None and shape[-1] > 4 and shape[1] <= 4:
+        raise ValueError(
+            f"{name} must be NHWC [n, h, w, c], got shape {tuple(shape)} with {shape[-1]} channels "
+            f"in the last axis; the array looks NCHW: transpose with images.transpose(0, 2, 3, 1)"
+        )
     if channels is not None and shape[-1] != channels:
         hint = (
             " the array looks NCHW: transpose with images.transpose(0, 2, 3, 1)"
@@ -41,6 +46,30 @@ def check_images(images, channels: int | None = None, name: str = "images") -> N
         raise ValueError(
             f"{name} must have {channels} channel(s) in the last axis (NHWC), got shape "
             f"{tuple(shape)} with {shape[-1]};{hint or ' convert the images to the model input'}"
+        )
+
+
+def check_unit_range(images, name: str = "images") -> None:
+    """Float ``images`` must lie in [0, 1] (uint8 ones are 0..255 by type); finite.
+
+    Reads every value, so call it on arrays in memory, not on a dataset streamed from disk.
+    """
+    dtype = getattr(images, "dtype", None)
+    if dtype is None or not np.issubdtype(dtype, np.floating) or images.size == 0:
+        return
+    x = np.asarray(images)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} must be finite, got NaN/inf in {int((~np.isfinite(x)).sum())} "
+                         "value(s); fix or drop those images")
+    low, high = float(x.min()), float(x.max())
+    if low < -1e-4 or high > 1 + 1e-4:
+        hint = (
+            "the values look like 0..255 pixels: divide by 255 (or store uint8)"
+            if high > 1.5 and low >= 0
+            else "they look normalised (mean/std) or in [-1, 1]: pass the unnormalised [0, 1] images"
+        )
+        raise ValueError(
+            f"float {name} must lie in [0, 1], got values in [{low:.4g}, {high:.4g}]; {hint}"
         )
 
 

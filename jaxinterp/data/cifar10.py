@@ -145,8 +145,17 @@ def load_npz(path: str | os.PathLike) -> ImageDataset:
 
 
 def write_cifar10_batch(path: str | os.PathLike, images: np.ndarray, labels, batch_label: str = "") -> None:
-    """Write ``images`` [n, 32, 32, 3] uint8 and ``labels`` in the official batch format."""
-    images = np.asarray(images, np.uint8)
+    """Write ``images`` [n, 32, 32, 3] uint8 and ``labels`` [n] in the official batch format."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
+        raise ValueError(
+            f"images must be uint8 [n, 32, 32, 3] (NHWC CIFAR-10 pixels), got {images.dtype} "
+            f"{images.shape}; convert with (images01 * 255).round().astype(np.uint8)"
+        )
+    labels = np.asarray(labels)
+    if labels.shape != images.shape[:1] or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integers [n] with n = {len(images)}, got {labels.dtype} "
+                         f"{labels.shape}; pass one class index per image")
     data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
     record = {
         b"batch_label": batch_label.encode(),

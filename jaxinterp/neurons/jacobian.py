@@ -45,11 +45,6 @@ def jacobians(level: Level, positions: jax.Array, chunk: int = 32) -> jax.Array:
     return jax.lax.map(one, positions, batch_size=min(chunk, positions.shape[0]))
 
 
-def gradient_outer_product(jac: jax.Array) -> jax.Array:
-    """G = E[J Jᵀ] (here E[Jᵀ J] as a [d, d] matrix) of one neuron's [p, d] Jacobians."""
-    return jac.T @ jac / jac.shape[0]
-
-
 @jax.jit
 def jacobian_stats(jac: jax.Array) -> dict[str, jax.Array]:
     """Summary statistics of one neuron's Jacobians [p, d] (METHODS.md §5.4).

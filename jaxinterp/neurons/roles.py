@@ -3,8 +3,9 @@
 The forum post's hypothesis, not a validated result: *representational* =
 high linearity fraction, low mixed entropy, high II; *pass-along* = axis focus
 above 0.5; *transforming* = low linearity fraction, high mixed entropy.
-"High" and "low" are relative to the layer: above / below the median over its
-neurons. A neuron can carry no label ("unlabelled") or, for pass-along and
+"High" and "low" are relative to the layer: the halves at or above / at or below
+the median over its neurons for representational, strictly below / above for
+transforming (so a perfectly linear neuron tied at LF = 1 is never transforming). A neuron can carry no label ("unlabelled") or, for pass-along and
 one of the others, two.
 """
 
@@ -40,13 +41,19 @@ def role_labels(
             f"lf, h_mix and axis_focus must be [N] with the same N, got {lf.shape}, "
             f"{h_mix.shape}, {axis_focus.shape}"
         )
-    hi_lf = lf > np.nanmedian(lf)
-    lo_h = h_mix < np.nanmedian(h_mix)
-    rep = hi_lf & lo_h
+    # "High" and "low" are halves that include the median: a tie with the median (common,
+    # since LF saturates at 1 for every exactly linear neuron) counts with the upper LF half
+    # and the lower H_mix half. Transforming needs strictly low LF and strictly high H_mix,
+    # so the two roles stay disjoint and a NaN measure gives neither.
+    lf_med, h_med = np.nanmedian(lf), np.nanmedian(h_mix)
+    rep = (lf >= lf_med) & (h_mix <= h_med)
     if ii is not None:
         ii = np.asarray(ii, float)
-        rep &= ii > np.nanmedian(ii)
-    trans = (~hi_lf) & (~lo_h)
+        if ii.shape != lf.shape:
+            raise ValueError(f"ii must be [N] like lf, got {ii.shape} and {lf.shape}; pass one "
+                             "interpretability index per neuron, or ii=None")
+        rep &= ii >= np.nanmedian(ii)
+    trans = (lf < lf_med) & (h_mix > h_med)
     passing = axis_focus > focus_threshold
     labels = []
     for r, t, p in zip(rep, trans, passing):

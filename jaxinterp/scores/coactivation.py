@@ -13,6 +13,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxinterp.scores._checks import check_finite
+
 
 def _pearson_columns(x: jax.Array, y: jax.Array) -> jax.Array:
     """[n, k], [n, k] -> [k] column-wise Pearson correlations (0 where a column is constant)."""
@@ -21,11 +23,19 @@ def _pearson_columns(x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.where(den > 0, jnp.sum(xc * yc, axis=0) / jnp.where(den > 0, den, 1.0), 0.0)
 
 
-@jax.jit
 def coactivation(acts: jax.Array) -> jax.Array:
     """[n_images, n_neurons] -> [n_neurons] correlation of each neuron with the mean of the others."""
     if acts.ndim != 2 or acts.shape[1] < 2:
-        raise ValueError(f"activations must be [n_images, n_neurons >= 2], got shape {acts.shape}")
+        raise ValueError(
+            f"activations must be [n_images, n_neurons >= 2], got shape {acts.shape}; pass one "
+            "column per neuron (capture(..., aggregation='mean')) and at least two neurons"
+        )
+    check_finite(acts, "activations", cols="neuron")
+    return _coactivation(jnp.asarray(acts))
+
+
+@jax.jit
+def _coactivation(acts: jax.Array) -> jax.Array:
     n = acts.shape[1]
     others = (jnp.sum(acts, axis=1, keepdims=True) - acts) / (n - 1)
     return _pearson_columns(acts, others)

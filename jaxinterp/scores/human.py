@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp.scores._checks import check_finite
+
 REQUIRED_COLUMNS = ("model", "layer", "channel", "batch", "task_id", "correct", "confidence",
                     "catch_trial", "is_demo")
 
@@ -84,13 +86,6 @@ def load_responses(path_or_rows, model: str = "resnet50", task: str = "natural",
     return out
 
 
-def exemplar_paths(file_map: Mapping, model: str, layer: str, channel: int, batch: int) -> list[str]:
-    """The 20 image paths of one trial from ``imagenet_exemplars_file_map.json``:
-    max_0..max_9 then min_0..min_9 (the order :func:`evidence_margin` expects)."""
-    entry = file_map[model][f"{layer}/channel_{channel}"][str(batch)]
-    return [entry[f"max_{i}.png"] for i in range(10)] + [entry[f"min_{i}.png"] for i in range(10)]
-
-
 @jax.jit
 def _margin(S):
     log0 = jnp.max(S[:, :9, 9], axis=1) + jnp.max(S[:, 10:19, 19], axis=1)
@@ -106,7 +101,9 @@ def evidence_margin(S, layer: int | None = None) -> jax.Array:
     S = jnp.asarray(S)
     if S.ndim not in (3, 4) or S.shape[1:3] != (20, 20):
         raise ValueError(f"trial similarities must be [n, 20, 20] or [n, 20, 20, L] "
-                         f"(max_0..9 then min_0..9), got shape {S.shape}")
+                         f"(max_0..9 then min_0..9), got shape {S.shape}; compute the "
+                         "similarity among each trial's 20 images in that order")
+    check_finite(S, "trial similarities", rows="trial", cols="image")
     if S.ndim == 4:
         S = jnp.mean(S, axis=-1) if layer is None else S[..., layer]
     return _margin(S)
@@ -117,7 +114,9 @@ def roc_auc(y_true, y_score) -> float:
     y = np.asarray(y_true).astype(bool).ravel()
     s = np.asarray(y_score, np.float64).ravel()
     if y.shape != s.shape:
-        raise ValueError(f"y_true and y_score must have one length, got {y.shape} and {s.shape}")
+        raise ValueError(f"y_true and y_score must have one length, got {y.shape} and {s.shape}; "
+                         "pass one score per trial")
+    check_finite(s, "y_score", rows="trial")
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         raise ValueError("ROC-AUC needs both correct and incorrect trials; only one class is present")
@@ -149,6 +148,7 @@ def agreement(table: Mapping[str, np.ndarray], margins: Mapping[tuple, float]) -
         raise ValueError(f"no in-silico margin for {len(missing)} trial(s), e.g. {missing[:3]}; "
                          f"compute evidence_margin for every (layer, channel, batch) of the table")
     score = np.asarray([margins[k] for k in keys], np.float64)
+    check_finite(score, "in-silico margins (in table order)", rows="trial")
     out = {}
     for stage in sorted(set(table["stage"].tolist())):
         sel = table["stage"] == stage

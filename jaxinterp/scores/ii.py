@@ -17,27 +17,37 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from jaxinterp.scores._checks import check_finite
 from jaxinterp.similarity.base import Similarity, take
 
 
-def _check(acts_shape, m: int) -> None:
-    if len(acts_shape) not in (1, 2):
-        raise ValueError(
-            f"direction activations must be [n_images] or [n_images, n_directions], got shape {acts_shape}"
-        )
-    n = acts_shape[0]
+def _check(acts, m: int, ranks=(1, 2)) -> None:
+    shape = tuple(acts.shape)
+    if len(shape) not in ranks:
+        want = " or ".join({1: "[n_images]", 2: "[n_images, n_directions]"}[r] for r in ranks)
+        fix = ("pass one direction's column acts[:, u], or score all with interpretability_index_all"
+               if ranks == (1,) else
+               "spatially average conv maps first (capture(..., aggregation='mean'))")
+        raise ValueError(f"direction activations must be {want}, got shape {shape}; {fix}")
+    n = shape[0]
     if n == 0:
         raise ValueError("the dataset is empty (0 images); the index needs at least M images")
-    if not 1 <= m <= n:
+    if not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"M (exemplars per direction) must be an integer >= 1, got M={m!r}; "
+                         "the paper uses m=5")
+    if m > n:
         raise ValueError(
             f"M={m} exemplars were asked for but the dataset has only {n} images; "
             f"use M <= {n} or more images"
         )
+    check_finite(acts, "direction activations")
 
 
 def top_exemplars(f: jax.Array, m: int) -> jax.Array:
     """[n] activations -> [m] indices of the most activating images, highest first."""
+    _check(f, m, ranks=(1,))
     return jax.lax.top_k(f, m)[1]
 
 
@@ -69,6 +79,7 @@ def interpretability_index(
     Returns:
       [] the index, or [L] one per layer when ``pairwise`` returns [a, b, L].
     """
+    _check(f, m, ranks=(1,))
     idx = top_exemplars(f, m)
     sub = take(features, idx)
     return _mean_similarity(pairwise(sub, sub), off_diagonal)
@@ -102,7 +113,7 @@ def interpretability_index_all(
     is used) or a pairwise function; ``features`` are that metric's per-image
     features for the same n images.
     """
-    _check(acts.shape, m)
+    _check(acts, m)
     if acts.ndim == 1:
         acts = acts[:, None]
     pairwise = metric.pairwise if isinstance(metric, Similarity) else metric
@@ -129,7 +140,7 @@ def interpretability_index_from_matrix(
 
     ``sim`` is [n, n] (-> [k]) or per layer [n, n, L] (-> [k, L]).
     """
-    _check(acts.shape, m)
+    _check(acts, m)
     if acts.ndim == 1:
         acts = acts[:, None]
     if sim.shape[:2] != (acts.shape[0], acts.shape[0]) or sim.ndim not in (2, 3):
@@ -137,6 +148,7 @@ def interpretability_index_from_matrix(
             f"similarity matrix must be [{acts.shape[0]}, {acts.shape[0]}] (or per layer "
             f"[{acts.shape[0]}, {acts.shape[0]}, L]) for {acts.shape[0]} images, got {sim.shape}"
         )
+    check_finite(sim, "similarity matrix", cols="image")
     return _ii_matrix(jnp.asarray(acts), jnp.asarray(sim), m, off_diagonal)
 
 
@@ -169,7 +181,7 @@ def cross_interpretability_index(
     Returns:
       [p] cross-indices, or [p, L] for a per-layer similarity.
     """
-    _check(acts.shape, m)
+    _check(acts, m)
     if acts.ndim == 1:
         acts = acts[:, None]
     pairs = jnp.asarray(pairs)

@@ -19,10 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp.scores._checks import check_finite
+
 
 def embedding_set(*acts, m: int = 5) -> np.ndarray:
     """Sorted unique image indices of the top-``m`` exemplars of every direction of each
     [n, k] activation matrix."""
+    for a in acts:
+        check_finite(a, "activations")
     tops = [np.asarray(jax.lax.top_k(jnp.asarray(a).T, m)[1]).ravel() for a in acts]
     return np.unique(np.concatenate(tops))
 
@@ -30,6 +34,7 @@ def embedding_set(*acts, m: int = 5) -> np.ndarray:
 def distances_from_similarity(sim) -> np.ndarray:
     """A similarity matrix of a metric with s = -distance -> [n, n] distances (zero diagonal,
     symmetrised, clipped at 0) for :func:`tsne`."""
+    check_finite(sim, "similarity matrix", cols="image")
     d = -np.asarray(sim, np.float64)
     d = np.maximum((d + d.T) / 2, 0.0)
     np.fill_diagonal(d, 0.0)
@@ -42,16 +47,25 @@ def tsne(dist, perplexity: float = 10.0, seed: int = 0, max_iter: int = 1000) ->
 
     dist = np.asarray(dist, np.float64)
     if dist.ndim != 2 or dist.shape[0] != dist.shape[1]:
-        raise ValueError(f"t-SNE needs a square [n, n] distance matrix, got shape {dist.shape}")
+        raise ValueError(f"t-SNE needs a square [n, n] distance matrix, got shape {dist.shape}; "
+                         "build it with distances_from_similarity(sim)")
+    check_finite(dist, "distance matrix", cols="image")
     if dist.shape[0] <= perplexity:
-        raise ValueError(f"perplexity {perplexity} needs more than {perplexity} images, got {dist.shape[0]}")
+        raise ValueError(f"perplexity {perplexity} needs more than {perplexity} images, got "
+                         f"{dist.shape[0]}; embed more images or lower the perplexity")
     return TSNE(2, perplexity=perplexity, metric="precomputed", init="random", random_state=seed,
                 max_iter=max_iter).fit_transform(dist)
 
 
-@jax.jit
 def manifold_activations(unit_acts, centroids, tau=2.0):
     """Eq. 4: unit-norm activations [n, d] of the embedded images, centroids [k, d] -> [n, k]."""
+    check_finite(unit_acts, "activations", cols="dimension")
+    check_finite(centroids, "centroids", rows="centroid", cols="dimension")
+    return _manifold_activations(unit_acts, centroids, tau)
+
+
+@jax.jit
+def _manifold_activations(unit_acts, centroids, tau):
     d = (jnp.sum(unit_acts**2, axis=1, keepdims=True) - 2 * unit_acts @ centroids.T
          + jnp.sum(centroids**2, axis=1)[None])
     std = jnp.std(d, axis=0)
@@ -64,6 +78,7 @@ def top_positions(acts, images, m: int = 5) -> np.ndarray:
 
     acts [n, k] over the full dataset; images [e] dataset indices of the embedding -> [k, m].
     """
+    check_finite(acts, "activations")
     top = np.asarray(jax.lax.top_k(jnp.asarray(acts).T, m)[1])
     images = np.asarray(images)
     where = np.full(max(int(images.max()), int(top.max())) + 1, -1)
@@ -75,10 +90,15 @@ def top_positions(acts, images, m: int = 5) -> np.ndarray:
     return pos
 
 
-@jax.jit
 def manifold_sparsity(embedding, top):
     """Mean pairwise 2-D distance among each direction's exemplars: embedding [e, 2],
     top [k, m] rows -> [k]."""
+    check_finite(embedding, "embedding", cols="coordinate")
+    return _manifold_sparsity(embedding, top)
+
+
+@jax.jit
+def _manifold_sparsity(embedding, top):
     pts = embedding[top]  # [k, m, 2]
     dist = jnp.sqrt(jnp.sum((pts[:, :, None] - pts[:, None]) ** 2, axis=-1))
     m = top.shape[1]

@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp.scores._checks import check_finite
 from jaxinterp.similarity.base import Similarity, take
 
 QUERY_BLOCKS = ("most_extreme", "after_refs")
@@ -267,6 +268,7 @@ def _check_inputs(acts, features, quantile, trials, refs, query_block, pool, var
 def _margins_of(key, acts, metric, features, quantile, trials, refs, pools, zscore, query_block,
                 variant, layer, chunk, reproduce, paper_quantiles):
     """Checked inputs -> margins [k, P, T] for the poolings ``pools``."""
+    check_finite(acts, "direction activations")
     acts = jnp.asarray(acts)
     if acts.ndim == 1:
         acts = acts[:, None]
@@ -430,6 +432,7 @@ def unit_discrimination(
     Returns:
       [k] accuracies.
     """
+    check_finite(acts, "direction activations")
     acts = jnp.asarray(acts)
     if acts.ndim != 2:
         raise ValueError(f"activations must be [n_images, n_directions], got shape {acts.shape}")

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from jaxinterp.scores._checks import check_finite
 from jaxinterp.scores.ii import interpretability_index_all
 
 ALPHAS = tuple(np.round(np.arange(-0.5, 1.5001, 0.1), 2).tolist())
@@ -32,7 +33,9 @@ def hungarian_pairs(centroids) -> np.ndarray:
     distance ‖μ_a - μ_b‖ with a != b (scipy's linear_sum_assignment)."""
     c = np.asarray(centroids, np.float64)
     if c.ndim != 2 or c.shape[0] < 2:
-        raise ValueError(f"centroids must be [k >= 2, d], got shape {c.shape}")
+        raise ValueError(f"centroids must be [k >= 2, d], got shape {c.shape}; pass a K-means "
+                         "state's centroids with at least two clusters")
+    check_finite(c, "centroids", rows="centroid", cols="dimension")
     dist = np.sqrt(np.maximum(((c[:, None] - c[None]) ** 2).sum(-1), 0))
     cost = dist.copy()
     np.fill_diagonal(cost, -1e12)  # forbid self-pairs under maximisation
@@ -42,14 +45,22 @@ def hungarian_pairs(centroids) -> np.ndarray:
 
 def interpolate(mu_a, mu_b, alphas=ALPHAS) -> jax.Array:
     """[..., d], [..., d] -> [..., A, d] unit-norm v(α) = normalise(α μ_a + (1-α) μ_b)."""
+    check_finite(mu_a, "mu_a", rows="centroid", cols="dimension")
+    check_finite(mu_b, "mu_b", rows="centroid", cols="dimension")
     al = jnp.asarray(alphas, jnp.float32)[:, None]
     v = al * jnp.asarray(mu_a)[..., None, :] + (1 - al) * jnp.asarray(mu_b)[..., None, :]
     return v / jnp.maximum(jnp.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-@jax.jit
 def direction_activations(unit_acts, directions):
     """f_v(x) = -‖ŷ(x) - v‖: unit-norm activations [n, d], directions [k, d] -> [n, k]."""
+    check_finite(unit_acts, "activations", cols="dimension")
+    check_finite(directions, "directions", rows="direction", cols="dimension")
+    return _direction_activations(unit_acts, directions)
+
+
+@jax.jit
+def _direction_activations(unit_acts, directions):
     sq = (jnp.sum(unit_acts**2, axis=1, keepdims=True) - 2 * unit_acts @ directions.T
           + jnp.sum(directions**2, axis=1)[None])
     return -jnp.sqrt(jnp.maximum(sq, 0.0))
@@ -63,6 +74,8 @@ def _check_width(unit_acts, vectors, what):
             f"{what} have width {vectors.shape[-1]} but the activations have width "
             f"{unit_acts.shape[1]}; directions must live in the analysed layer's space"
         )
+    check_finite(unit_acts, "activations", cols="dimension")
+    check_finite(vectors, what, rows="direction", cols="dimension")
 
 
 def path_ii(unit_acts, centroids, pairs, metric, features, alphas=ALPHAS, m=5, chunk=256):
@@ -124,6 +137,8 @@ def gradient_norms(
     Returns:
       GradientNorms(norms [k, M], mean [k], min [k]).
     """
+    check_finite(images, "images", cols="pixel row")
+    check_finite(directions, "directions", rows="direction", cols="dimension")
     directions, top = jnp.asarray(directions), jnp.asarray(top)
     if top.ndim != 2 or top.shape[0] != directions.shape[0]:
         raise ValueError(f"top must be [k, M] with k = {directions.shape[0]} directions, got {top.shape}")

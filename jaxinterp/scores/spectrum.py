@@ -23,12 +23,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp.scores._checks import check_finite
+
 MODES = ("noncv", "split", "augment")
 
 
 def _check(x, name="activations"):
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
-        raise ValueError(f"{name} must be [n_images >= 2, n_neurons >= 2], got shape {x.shape}")
+        raise ValueError(f"{name} must be [n_images >= 2, n_neurons >= 2], got shape {x.shape}; "
+                         "pass one column per neuron (capture(..., aggregation='mean'))")
+    check_finite(x, name, cols="neuron")
 
 
 @jax.jit
@@ -74,7 +78,8 @@ def spectrum(key, acts, mode="noncv", acts_repeat=None, shuffles=5):
         acts_repeat = jnp.asarray(acts_repeat, jnp.float32)
         if acts_repeat.shape != acts.shape:
             raise ValueError(f"the two repeats must have one shape, got {acts.shape} and "
-                             f"{acts_repeat.shape}")
+                             f"{acts_repeat.shape}; capture both passes over the same images")
+        check_finite(acts_repeat, "acts_repeat", cols="neuron")
         return _cvpca(key, acts, acts_repeat, shuffles)
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
@@ -98,6 +103,7 @@ def fit_stringer(ss, start=11, stop=500):
     """Stringer's weighted LS: α, the slope of log(ss) on -log(rank), weights 1/rank,
     over indices start..stop-1 (clipped to the spectrum). Returns (alpha, fitted [r])."""
     ss = np.asarray(ss, np.float64)
+    check_finite(ss, "spectrum", rows="rank")
     stop = min(stop, ss.size)
     if stop - start < 2:
         raise ValueError(f"the Stringer fit uses indices {start}..{stop - 1}; the spectrum has only "
@@ -117,6 +123,7 @@ def fit_ols(var, low=0.05, high=0.5):
     """The seed code: OLS of log var on log rank over indices low·N < i < high·N; α = -slope.
     Returns (alpha, fitted [r])."""
     var = np.asarray(var, np.float64)
+    check_finite(var, "spectrum", rows="rank")
     i = np.arange(var.size)
     keep = (i > low * var.size) & (i < high * var.size) & (var > 0)
     if keep.sum() < 2:
@@ -135,6 +142,10 @@ def critical_exponent(d: int = 32 * 32 * 3) -> float:
 def augment(key, images, pad=4):
     """Train-style augmentation of [n, h, w, c] images: a random crop after zero padding by
     ``pad`` (torchvision's RandomCrop(32, padding=4)) and a random horizontal flip."""
+    if getattr(images, "ndim", None) != 4:
+        raise ValueError(f"images must be [n, h, w, c] (NHWC), got shape {getattr(images, 'shape', None)}; "
+                         "add a batch axis with images[None]")
+    check_finite(images, "images", cols="pixel row")
     n, h, w, _ = images.shape
     k_crop, k_flip = jax.random.split(key)
     padded = jnp.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp.scores._checks import check_finite
 from jaxinterp.scores.ii import _mean_similarity
 from jaxinterp.similarity.base import Similarity, take
 
@@ -56,6 +57,7 @@ class SynergyResult(NamedTuple):
 
 def zscore_columns(acts: jax.Array) -> jax.Array:
     """[n, k] -> each column z-scored over the n images (std := 1 where it is 0)."""
+    check_finite(acts, "activations", cols="neuron")
     std = jnp.std(acts, axis=0)
     return (acts - jnp.mean(acts, axis=0)) / jnp.where(std > 0, std, 1.0)
 
@@ -133,6 +135,7 @@ def pair_top_exemplars(zt, pairs, m=5, candidates=256, chunk=4096, full_chunk=32
     Returns:
       (top [P, m] image indices, n_pruned).
     """
+    check_finite(zt, "z-scored activations", rows="neuron", cols="image")
     zt, pairs = jnp.asarray(zt), np.asarray(pairs, np.int32)
     n_pairs, d = pairs.shape[0], zt.shape[1]
     if n_pairs == 0:
@@ -185,6 +188,7 @@ def ii_of_sets(idx, similarity, features=None, chunk=1024):
                 f"similarity lookup of {images.size} images; build it with more candidates "
                 f"(candidate_lookup(..., c=larger)) or pass features and a pairwise similarity"
             )
+        check_finite(similarity.matrix, "similarity lookup matrix", cols="image")
         return _ii_lookup(jnp.asarray(pos, jnp.int32), jnp.asarray(similarity.matrix))
     pairwise = similarity.pairwise if isinstance(similarity, Similarity) else similarity
     return _ii_features(idx, features, pairwise, max(1, min(chunk, idx.shape[0])))
@@ -205,6 +209,7 @@ def candidate_lookup(acts, metric, features, c=64, images=None, chunk=512) -> Si
     :func:`exemplar_images`, which covers every pair exactly), else the union of every
     neuron's top-``c`` images (pair sums whose top-M falls outside it are reported by
     :func:`ii_of_sets`)."""
+    check_finite(acts, "activations", cols="neuron")
     if images is None:
         images = np.unique(np.asarray(jax.lax.top_k(jnp.asarray(acts).T, c)[1]))
     images = np.asarray(images)
@@ -242,20 +247,35 @@ def synergy(
     """
     acts = jnp.asarray(acts)
     if acts.ndim != 2 or acts.shape[1] < 2:
-        raise ValueError(f"activations must be [n_images, n_neurons >= 2], got shape {acts.shape}")
+        raise ValueError(
+            f"activations must be [n_images, n_neurons >= 2], got shape {acts.shape}; pass one "
+            "column per neuron (spatially average conv maps with capture(..., aggregation='mean')) "
+            "and at least two neurons"
+        )
     d, n = acts.shape
-    if d < m:
-        raise ValueError(f"M={m} exemplars were asked for but the dataset has only {d} images")
+    if m < 1:
+        raise ValueError(f"M (exemplars per pair) must be >= 1, got M={m}; the paper uses m=5")
+    if m > d:
+        raise ValueError(f"M={m} exemplars were asked for but the dataset has only {d} images; "
+                         f"use m <= {d} or more images")
+    check_finite(acts, "activations", cols="neuron")
     if not isinstance(similarity, SimilarityLookup):
         leaves = jax.tree_util.tree_leaves(features)
         if not leaves:
-            raise ValueError("a metric needs its per-image features; pass features=metric.featurize(...)")
+            raise ValueError("a metric needs its per-image features, got features=None; pass "
+                             "features=metric.featurize(images, labels), or a SimilarityLookup")
         if leaves[0].shape[0] != d:
             raise ValueError(
                 f"activations cover {d} images but the similarity features cover "
                 f"{leaves[0].shape[0]}; compute both on the same images"
             )
     pairs = all_pairs(n) if pairs is None else np.asarray(pairs, np.int32)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or (pairs.size and (pairs.min() < 0 or pairs.max() >= n)):
+        raise ValueError(
+            f"pairs must be [P, 2] neuron indices in 0..{n - 1}, got shape {pairs.shape}"
+            + (f" with values in [{pairs.min()}, {pairs.max()}]" if pairs.size else "")
+            + "; leave pairs=None for all a < b, or build them with all_pairs(n_neurons)"
+        )
     zt = zscore_columns(acts).T  # [N, D]
     top, n_pruned = pair_top_exemplars(zt, pairs, m, candidates, chunk)
     ii_pair = ii_of_sets(top, similarity, features, chunk)

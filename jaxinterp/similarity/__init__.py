@@ -2,7 +2,7 @@
 
 from jaxinterp.similarity.base import Similarity, matrix, take
 from jaxinterp.similarity.blockwise import all_pairs, matrix_blocked, nearest_neighbours, pair_values
-from jaxinterp.similarity.colour import colour, mean_colour, pairwise_colour
+from jaxinterp.similarity.colour import colour, colour_features, mean_colour, pairwise_colour
 from jaxinterp.similarity.features import model_features
 from jaxinterp.similarity.l2 import l2, paired_l2, pairwise_l2, pixels
 from jaxinterp.similarity.label import label, label_features, pairwise_label
@@ -41,6 +41,7 @@ __all__ = [
     "Similarity",
     "all_pairs",
     "colour",
+    "colour_features",
     "get",
     "l2",
     "label",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -21,8 +22,23 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-def test_convert_then_evaluate_agrees_with_torch(tmp_path, capsys):
+def _centred_reference(images):
+    """A random ResNet-20 whose classifier bias is shifted so that the mean logit over ``images``
+    is 0 for every class: a random net otherwise predicts one class for every image."""
     reference = torch_refs.build("cifar_resnet20", seed=5)
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    x = torch.from_numpy(((images / 255.0 - mean) / std).astype(np.float32).transpose(0, 3, 1, 2))
+    with torch.no_grad():
+        reference.linear.bias -= reference(x).mean(0)
+        predicted = reference(x).argmax(1).numpy()
+    return reference, predicted
+
+
+def test_convert_then_evaluate_agrees_with_torch(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(7, 32, 32, 3), dtype=np.uint8)
+    reference, predicted = _centred_reference(images)
+    assert len(set(predicted.tolist())) >= 4  # the check below can tell classes apart
     ckpt = tmp_path / "r20.th"
     torch.save({"state_dict": {f"module.{k}": v for k, v in reference.state_dict().items()}}, ckpt)
     code, out, _ = _run(capsys, "convert", ckpt, "--arch", "cifar_resnet20", "--out", tmp_path / "flax")
@@ -30,20 +46,58 @@ def test_convert_then_evaluate_agrees_with_torch(tmp_path, capsys):
     _, meta = load_variables(tmp_path / "flax")
     assert meta["arch"] == "cifar_resnet20"
 
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(7, 32, 32, 3), dtype=np.uint8)
-    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
-    x = ((images / 255.0 - mean) / std).astype(np.float32).transpose(0, 3, 1, 2)
-    with torch.no_grad():
-        predicted = reference(torch.from_numpy(x)).argmax(1).numpy()
     labels = predicted.copy()
     labels[:3] = (labels[:3] + 1) % 10  # three wrong on purpose
     np.savez(tmp_path / "data.npz", images=images, labels=labels)
-
     code, out, _ = _run(capsys, "evaluate", "--arch", "cifar_resnet20", "--params", tmp_path / "flax",
                         "--data", tmp_path / "data.npz", "--batch-size", "3")  # 3 + 3 + a padded 1
     assert code == 0
     assert json.loads(out) == {"accuracy": 4 / 7, "correct": 4, "n": 7}
+    # one label per class in turn: only images whose prediction is that class count
+    for cls in sorted(set(predicted.tolist()))[:2]:
+        np.savez(tmp_path / "one.npz", images=images, labels=np.full(7, cls))
+        code, out, _ = _run(capsys, "evaluate", "--arch", "cifar_resnet20", "--params", tmp_path / "flax",
+                            "--data", tmp_path / "one.npz")
+        assert code == 0 and json.loads(out)["correct"] == int((predicted == cls).sum())
+
+    # float NHWC in [0, 1], as the README promises: the same predictions
+    np.savez(tmp_path / "float.npz", images=images.astype(np.float32) / 255, labels=labels)
+    code, out, err = _run(capsys, "evaluate", "--arch", "cifar_resnet20", "--params", tmp_path / "flax",
+                          "--data", tmp_path / "float.npz")
+    assert code == 0, err
+    assert json.loads(out) == {"accuracy": 4 / 7, "correct": 4, "n": 7}
+
+
+def test_evaluate_refuses_bad_data_without_a_traceback(tmp_path, capsys):
+    torch.save(torch_refs.build("cifar_resnet20", seed=1).state_dict(), tmp_path / "r20.th")
+    assert _run(capsys, "convert", tmp_path / "r20.th", "--arch", "cifar_resnet20", "--out",
+                tmp_path / "flax")[0] == 0
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 32, 32, 3)).astype(np.float32)
+    labels = np.arange(4)
+    cases = {
+        "empty.npz": (dict(images=np.zeros((0, 32, 32, 3), np.uint8), labels=np.zeros(0, np.int64)),
+                      r"holds 0 images .* needs at least one image"),
+        "pixels.npz": (dict(images=images * 255, labels=labels), r"must lie in \[0, 1\].*divide by 255"),
+        "normalised.npz": (dict(images=(images - 0.5) / 0.25, labels=labels), r"must lie in \[0, 1\].*normalised"),
+        "nchw.npz": (dict(images=images.transpose(0, 3, 1, 2), labels=labels), r"looks NCHW.*transpose"),
+        "labels.npz": (dict(images=images, labels=labels[:3]), r"labels in labels.npz must be integers \[n\]"),
+        "objects.npz": (dict(images=np.array([images[0], "x"], dtype=object), labels=labels),
+                        r"object \(pickled\) arrays.*np.savez"),
+    }
+    for name, (arrays, message) in cases.items():
+        np.savez(tmp_path / name, **arrays)
+    (tmp_path / "notes.txt").write_text("not data")
+    np.save(tmp_path / "images.npy", images)
+    cases["notes.txt"] = (None, r"is not an .npz archive; --data expects an .npz archive written with np.savez")
+    cases["images.npy"] = (None, r"not an .npz archive \(it is a single-array .npy file\)")
+    cases["absent.npz"] = (None, r"no data file at .*absent.npz; pass an .npz archive")
+    for name, (_, message) in cases.items():
+        code, out, err = _run(capsys, "evaluate", "--arch", "cifar_resnet20", "--params", tmp_path / "flax",
+                              "--data", tmp_path / name)
+        assert code == 2 and out == "", (name, out)
+        assert re.search(message, err), (name, err)
+        assert "Traceback" not in err and "allow_pickle" not in err, (name, err)
 
 
 def test_unknown_arch_lists_known_ones(tmp_path, capsys):
@@ -72,3 +126,13 @@ def test_pretrained_resnet20_scores_854_of_932(shared_data, tmp_path, capsys):
     result = json.loads(out)
     assert (result["correct"], result["n"]) == (854, 932)
     assert result["accuracy"] == pytest.approx(0.9163, abs=1e-4)
+
+
+def test_convert_out_naming_a_file_is_a_clean_error(tmp_path, capsys):
+    torch.save(torch_refs.build("cifar_resnet20", seed=1).state_dict(), tmp_path / "r20.th")
+    (tmp_path / "taken").write_text("mine")
+    code, out, err = _run(capsys, "convert", tmp_path / "r20.th", "--arch", "cifar_resnet20", "--out",
+                          tmp_path / "taken")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "--out must be a folder, got the existing file" in err
+    assert (tmp_path / "taken").read_text() == "mine"

@@ -84,3 +84,29 @@ def test_real_cifar_subset(shared_data):
     ds = load_cifar10(shared_data / "cifar10" / "test_first932.npz")
     assert ds.images.shape == (932, 32, 32, 3) and ds.images.dtype == np.uint8
     assert ds.images.max() > 200 and set(np.unique(ds.labels)) == set(range(10))
+
+
+def test_write_cifar10_batch_writes_the_official_layout(tmp_path):
+    from jaxinterp.data import write_cifar10_batch
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, 5)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    write_cifar10_batch(folder / "test_batch", images, labels, "testing batch")
+    with open(folder / "test_batch", "rb") as f:
+        raw = pickle.load(f, encoding="bytes")
+    reference = official_batch(images, labels)  # the channel-planar rows written in this file
+    np.testing.assert_array_equal(raw[b"data"], reference[b"data"])
+    assert raw[b"labels"] == reference[b"labels"] and raw[b"batch_label"] == b"testing batch"
+    assert raw[b"data"].dtype == np.uint8 and len(raw[b"filenames"]) == 5
+    back = load_cifar10(folder, "test")  # and the reader gets the images back
+    np.testing.assert_array_equal(back.images, images)
+    np.testing.assert_array_equal(back.labels, labels)
+    with pytest.raises(ValueError, match=r"uint8 \[n, 32, 32, 3\].*got float64"):
+        write_cifar10_batch(folder / "x", images / 255.0, labels)
+    with pytest.raises(ValueError, match=r"got uint8 \(5, 3, 32, 32\)"):
+        write_cifar10_batch(folder / "x", images.transpose(0, 3, 1, 2), labels)
+    with pytest.raises(ValueError, match=r"labels must be integers \[n\] with n = 5"):
+        write_cifar10_batch(folder / "x", images, labels[:4])

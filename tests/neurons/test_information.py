@@ -78,14 +78,30 @@ def test_mixed_entropy_closed_form(rng):
     assert float(out["h_mix"]) == pytest.approx(ref, abs=0.03)
 
 
-def test_binned_entropy_equals_numpy_histogram(rng):
-    y = np.maximum(rng.normal(size=3000), 0).astype(np.float32)
-    yt = y / y.std()
-    top = np.quantile(yt, 0.999)
-    b = np.clip(np.floor(yt / top * 64), 0, 63).astype(int)
-    p = np.bincount(b, minlength=64) / y.size
-    p = p[p > 0]
-    assert float(neurons.binned_entropy(jnp.asarray(y))) == pytest.approx(-np.sum(p * np.log(p)), abs=1e-4)
+def test_binned_entropy_of_planted_distributions(rng):
+    """Independent of the binning code: a discrete distribution whose values fall in distinct
+    bins has plug-in entropy H(p) exactly (scipy), and a uniform one fills the bins evenly."""
+    from scipy.stats import entropy
+
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    counts = (p * 4000).astype(int)
+    y = rng.permutation(np.repeat(np.array([0.0, 1.0, 2.0, 3.0], np.float32), counts))
+    assert float(neurons.binned_entropy(jnp.asarray(y))) == pytest.approx(entropy(counts), abs=1e-5)
+    assert float(neurons.binned_entropy(jnp.asarray(y), bins=8)) == pytest.approx(entropy(counts), abs=1e-5)
+    u = rng.uniform(0, 1, 200_000).astype(np.float32)
+    assert float(neurons.binned_entropy(jnp.asarray(u), bins=16)) == pytest.approx(np.log(16), abs=5e-3)
+    assert float(neurons.binned_entropy(jnp.asarray(np.full(50, 2.0, np.float32)))) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_entropy_kl_all_closed_forms_and_loop(rng):
+    n = 6000
+    cols = np.stack([rng.normal(scale=0.5, size=n), rng.uniform(0, 3, n), rng.laplace(size=n)], 1)
+    closed = [0.5 * np.log(2 * np.pi * np.e * 0.25), np.log(3.0), 1 + np.log(2.0)]
+    got = np.asarray(neurons.entropy_kl_all(jnp.asarray(cols, jnp.float32)))
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, closed, atol=0.04)
+    loop = [float(neurons.entropy_kl(jnp.asarray(cols[:, i], jnp.float32))) for i in range(3)]
+    np.testing.assert_allclose(got, loop, atol=1e-5)
 
 
 def test_batched_equals_loop(rng):

@@ -24,12 +24,12 @@ def test_ridge_matches_numpy_at_chosen_penalty(rng, n, d):
     fit = neurons.ridge_cv(x, y, sp)
     xf, yf = x[np.asarray(sp.fit)], y[np.asarray(sp.fit)]
     xt, yt = x[np.asarray(sp.test)], y[np.asarray(sp.test)]
-    for n in range(5):
-        coef, b = numpy_ridge(xf.astype(float), yf[:, n].astype(float), float(fit.lam[n]))
-        np.testing.assert_allclose(fit.coef[:, n], coef, rtol=2e-3, atol=2e-4)
+    for j in range(5):  # one neuron at a time (not `n`: the sample count is used below)
+        coef, b = numpy_ridge(xf.astype(float), yf[:, j].astype(float), float(fit.lam[j]))
+        np.testing.assert_allclose(fit.coef[:, j], coef, rtol=2e-3, atol=2e-4)
         pred = xt @ coef + b
-        r2 = 1 - np.sum((yt[:, n] - pred) ** 2) / np.sum((yt[:, n] - yt[:, n].mean()) ** 2)
-        assert float(fit.r2_test[n]) == pytest.approx(r2, abs=1e-4)
+        r2 = 1 - np.sum((yt[:, j] - pred) ** 2) / np.sum((yt[:, j] - yt[:, j].mean()) ** 2)
+        assert float(fit.r2_test[j]) == pytest.approx(r2, abs=1e-4)
     if n > d:
         assert list(np.argsort(-np.asarray(fit.r2_test))) == [0, 1, 2, 3, 4]  # noisier = lower R²
 

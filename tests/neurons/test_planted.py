@@ -78,5 +78,32 @@ def test_entropy_ranks_as_built(planted):
 
 
 def test_planted_roles():
+    """Linear sum, copy, product: LF ties at the median 1.0 (both linear neurons), and the
+    strict comparisons once called the linear sum "transforming"."""
     labels = neurons.role_labels(lf=[1.0, 1.0, 0.3], h_mix=[1.0, 0.5, 2.0], axis_focus=[0.25, 1.0, 0.5])
-    assert labels[1].endswith("pass-along") and labels[2] == "transforming"
+    assert labels == ["representational", "representational+pass-along", "transforming"]
+    with_ii = neurons.role_labels(lf=[1.0, 1.0, 0.3], h_mix=[1.0, 0.5, 2.0], axis_focus=[0.25, 1.0, 0.5],
+                                  ii=[-0.1, -0.3, -0.2])
+    assert with_ii == ["representational", "pass-along", "transforming"]  # II below the median
+
+
+def test_roles_from_the_planted_measures(planted):
+    """Measured planted neurons (linear sum, copy, product): neither linear one is transforming, the
+    copy is representational and pass-along. (The product's H_mix is the lowest of the three, so the
+    hypothesis does not call it transforming; its axis focus 0.51 makes it pass-along.)"""
+    _, _, _, m = planted
+    labels = neurons.role_labels(m["lf"], m["h_mix"], m["axis_focus"])
+    # LF of both linear neurons is 1.0, the median: the strict comparison called the linear sum
+    # "transforming" and denied the copy "representational"
+    assert "transforming" not in labels[0]
+    assert labels[1] == "representational+pass-along"
+
+
+def test_role_ties_and_nans():
+    # every neuron tied: all in the upper LF half and the lower H half, none transforming
+    assert neurons.role_labels([0.5] * 3, [1.0] * 3, [0.1] * 3) == ["representational"] * 3
+    # a NaN measure gives no role from it, not "transforming"
+    labels = neurons.role_labels([np.nan, 0.9, 0.1, 0.5], [1.0, 0.2, 3.0, 1.0], [0.1, 0.1, 0.1, 0.9])
+    assert labels == ["unlabelled", "representational", "transforming", "representational+pass-along"]
+    with pytest.raises(ValueError, match=r"ii must be \[N\] like lf"):
+        neurons.role_labels([1.0, 0.5], [1.0, 2.0], [0.1, 0.1], ii=[1.0])

@@ -56,7 +56,25 @@ def test_errors_and_augment(rng, key):
         spectrum(key, np.zeros((10, 4)), "cv")
     with pytest.raises(ValueError, match="fit_ols"):
         fit_stringer(np.ones(10))
-    imgs = jnp.asarray(rng.random((6, 8, 8, 3)).astype(np.float32))
-    out = augment(key, imgs, pad=2)
-    assert out.shape == imgs.shape
     assert critical_exponent(3072) == pytest.approx(1 + 2 / 3072)
+
+
+def test_augment_is_a_random_padded_crop_and_flip(rng, key):
+    """Each output is one of the (2·pad+1)² zero-padded crops of its image, flipped or not
+    (numpy reference), and the draws vary: an identity augment fails here."""
+    n, pad = 32, 2
+    imgs = rng.random((n, 8, 8, 3)).astype(np.float32) + 0.1  # no zero pixels: padding shows
+    out = np.asarray(augment(key, jnp.asarray(imgs), pad=pad))
+    assert out.shape == imgs.shape
+    draws = []
+    for img, got in zip(imgs, out):
+        padded = np.pad(img, ((pad, pad), (pad, pad), (0, 0)))
+        found = [(dy, dx, flip) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1) for flip in (0, 1)
+                 if np.array_equal(got, (lambda c: c[:, ::-1] if flip else c)(padded[dy:dy + 8, dx:dx + 8]))]
+        assert found, "an output is not a padded crop (flipped or not) of its image"
+        draws.append(found[0])
+    offsets = {(dy, dx) for dy, dx, _ in draws}
+    assert len(offsets) >= 5 and {f for *_, f in draws} == {0, 1}
+    assert sum(d != (pad, pad, 0) for d in draws) >= n // 2  # mostly not the identity
+    # independent keys give independent augmentations
+    assert not np.array_equal(out, np.asarray(augment(jax.random.split(key)[0], jnp.asarray(imgs), pad=pad)))

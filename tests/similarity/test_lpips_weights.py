@@ -77,3 +77,20 @@ def test_refusals(tmp_path):
         lw.load_lin(tmp_path / "absent.h5")
     with pytest.raises(lw.LpipsWeightsError, match="net='vgg'"):
         lw.lpips_from_files(tmp_path / "vgg16_weights.h5", bad, net="alex")
+
+
+def test_wrong_lpips_files_get_lpips_advice(tmp_path):
+    import torch
+
+    not_alexnet = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.ones(16, 3, 3, 3)}, not_alexnet)
+    lin = tmp_path / "alex.pth"
+    torch.save({f"lin{i}.model.1.weight": torch.ones(1, c, 1, 1) for i, c in enumerate(CHANNELS["alex"])}, lin)
+    with pytest.raises(ValueError) as err:
+        lw.lpips_from_files(not_alexnet, lin, net="alex")
+    message = str(err.value)
+    assert "--arch" not in message
+    assert "--lpips-backbone" in message and "ImageNet alexnet weights for net='alex'" in message
+    assert "net='vgg'" in message
+    with pytest.raises(lw.LpipsWeightsError, match=r"as the lin weights \(--lpips-lin\); a backbone"):
+        lw.load_lin(not_alexnet)

@@ -1,0 +1,42 @@
+"""The `jaxinterp` command around its subcommands: user errors and Ctrl-C in one line, no traceback."""
+
+import pytest
+
+from jaxinterp import cli
+from jaxinterp.commands import demo
+
+
+def _raising(exc):
+    def run(args):
+        raise exc
+    return run
+
+
+@pytest.mark.parametrize("command", ["demo", "evaluate"])
+def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys, command, tmp_path):
+    module = __import__(f"jaxinterp.commands.{command}", fromlist=["run"])
+    monkeypatch.setattr(module, "run", _raising(KeyboardInterrupt()))
+    argv = {"demo": ["demo"], "evaluate": ["evaluate", "--arch", "a", "--params", "p", "--data", "d"]}[command]
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"jaxinterp {command}: interrupted; rerun the same command")
+    assert ("to resume" in err) == (command == "demo") != ("start again" in err)  # only demo checkpoints
+
+
+@pytest.mark.parametrize("exc", [FileExistsError("exists"), NotADirectoryError("not a dir"),
+                                 IsADirectoryError("is a dir"), ValueError("bad"), FileNotFoundError("gone")])
+def test_user_errors_print_without_traceback(monkeypatch, capsys, exc):
+    monkeypatch.setattr(demo, "run", _raising(exc))
+    assert cli.main(["demo"]) == 2
+    assert capsys.readouterr().err == f"jaxinterp demo: error: {exc}\n"
+
+
+def test_demo_out_naming_a_file_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("JAXINTERP_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "report").write_text("mine")
+    assert cli.main(["demo", "--out", str(tmp_path / "report"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--out must be a folder, got the existing file" in err and "Traceback" not in err
+    assert not (tmp_path / "cache").exists()  # nothing trained
+    assert cli.main(["demo", "--out", str(tmp_path / "report" / "sub"), "--no-progress"]) == 2
+    assert "which is a file, not a folder" in capsys.readouterr().err
