@@ -1,0 +1,273 @@
+"""CKA of every layer of one model against every layer of another, streamed over images.
+
+Linear kernel: the unbiased HSIC of a pair needs only sums over images
+(XᵀY, Σx, Σ‖x‖²y, Σ‖x‖²‖y‖², ...; see :func:`linear_result`), so the images
+are read in chunks of ``batch_size`` and each chunk updates the
+:class:`LinearCKAStats` of *all* pairs at once: one GEMM of the concatenated
+layers of A against those of B, plus a batched GEMM per layer for the
+self-terms. Block sums over the [ΣdA, ΣdB] cross matrix (one matmul with a 0/1
+layer-membership matrix each side) then give the [LA, LB] HSIC matrix. The
+result is exact, whatever the chunk size: minibatch CKA equals full CKA. Every
+chunk is shifted by the first chunk's mean before accumulating (HSIC_u is
+invariant to shifts; this keeps float32 sums well conditioned).
+
+RBF kernel: the Gram matrices are needed, so rows of all layers' Grams are
+formed a block at a time (layers padded to one width, :mod:`.stack`) inside a
+``lax.scan``; each block adds its Σ K_l∘L_m for all pairs (one matmul) and its
+row sums, never holding an [n, n] matrix.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxinterp.circuits import stack
+from jaxinterp.circuits._checks import check_finite, check_layers, check_same_images
+from jaxinterp.circuits.cka import normalise_hsic, unbiased_hsic_terms
+
+KERNELS = ("linear", "rbf")
+
+
+class LinearCKAStats(NamedTuple):
+    """Sufficient statistics of linear HSIC for all pairs of A's LA layers (ΣdA columns,
+    widest pa) and B's LB layers. Sums run over images i; a_i^(l) = ‖x_i^(l)‖²."""
+
+    n: jax.Array          # [] images seen
+    shift_a: jax.Array    # [ΣdA] subtracted from every image (the first chunk's mean)
+    shift_b: jax.Array    # [ΣdB]
+    cross: jax.Array      # [ΣdA, ΣdB] Σ x_i y_iᵀ
+    sum_a: jax.Array      # [ΣdA] Σ x_i
+    sum_b: jax.Array      # [ΣdB]
+    sqa_b: jax.Array      # [LA, ΣdB] Σ a_i^(l) y_i
+    sqb_a: jax.Array      # [LB, ΣdA] Σ b_i^(m) x_i
+    sqa_sqb: jax.Array    # [LA, LB] Σ a_i^(l) b_i^(m)
+    sqa: jax.Array        # [LA] Σ a_i^(l)
+    sqb: jax.Array        # [LB]
+    self_a: jax.Array     # [LA, pa, pa] Σ x_i^(l) x_i^(l)ᵀ, padded
+    self_b: jax.Array     # [LB, pb, pb]
+    sqa_a: jax.Array      # [LA, ΣdA] Σ a_i^(l) x_i
+    sqb_b: jax.Array      # [LB, ΣdB]
+    sqa_sqa: jax.Array    # [LA] Σ (a_i^(l))²
+    sqb_sqb: jax.Array    # [LB]
+
+
+class _Consts(NamedTuple):
+    onehot_a: jax.Array  # [ΣdA, LA]
+    onehot_b: jax.Array
+    gather_a: jax.Array  # [LA, pa]
+    gather_b: jax.Array
+
+
+def _consts(la: stack.Layout, lb: stack.Layout) -> _Consts:
+    return _Consts(jnp.asarray(la.one_hot()), jnp.asarray(lb.one_hot()),
+                   jnp.asarray(la.gather()), jnp.asarray(lb.gather()))
+
+
+def linear_init(la: stack.Layout, lb: stack.Layout, shift_a=None, shift_b=None) -> LinearCKAStats:
+    """Empty statistics for layouts ``la``, ``lb`` (see :func:`jaxinterp.circuits.stack.layout`)."""
+    da, db, na, nb, pa, pb = la.total, lb.total, len(la.names), len(lb.names), la.widest, lb.widest
+    z = partial(jnp.zeros, dtype=jnp.float32)
+    sa = z(da) if shift_a is None else jnp.asarray(shift_a, jnp.float32)
+    sb = z(db) if shift_b is None else jnp.asarray(shift_b, jnp.float32)
+    return LinearCKAStats(z(()), sa, sb, z((da, db)), z(da), z(db), z((na, db)), z((nb, da)),
+                          z((na, nb)), z(na), z(nb), z((na, pa, pa)), z((nb, pb, pb)),
+                          z((na, da)), z((nb, db)), z(na), z(nb))
+
+
+def _padded(v, gather):
+    """[b, Σd] -> [b, L, widest] with zeros in the padding."""
+    return jnp.concatenate([v, jnp.zeros((v.shape[0], 1), v.dtype)], 1)[:, gather]
+
+
+@jax.jit
+def linear_update(stats: LinearCKAStats, consts: _Consts, xa, xb, valid) -> LinearCKAStats:
+    """Add a chunk: xa [b, ΣdA], xb [b, ΣdB] (concatenated layers), valid [b] (False = padding)."""
+    m = valid.astype(jnp.float32)[:, None]
+    za = (xa - stats.shift_a) * m
+    zb = (xb - stats.shift_b) * m
+    qa, qb = (za * za) @ consts.onehot_a, (zb * zb) @ consts.onehot_b  # [b, LA], [b, LB]
+    pa, pb = _padded(za, consts.gather_a), _padded(zb, consts.gather_b)
+    return LinearCKAStats(
+        stats.n + m.sum(), stats.shift_a, stats.shift_b,
+        stats.cross + za.T @ zb,
+        stats.sum_a + za.sum(0), stats.sum_b + zb.sum(0),
+        stats.sqa_b + qa.T @ zb, stats.sqb_a + qb.T @ za, stats.sqa_sqb + qa.T @ qb,
+        stats.sqa + qa.sum(0), stats.sqb + qb.sum(0),
+        stats.self_a + jnp.einsum("blp,blq->lpq", pa, pa),
+        stats.self_b + jnp.einsum("blp,blq->lpq", pb, pb),
+        stats.sqa_a + qa.T @ za, stats.sqb_b + qb.T @ zb,
+        stats.sqa_sqa + (qa * qa).sum(0), stats.sqb_sqb + (qb * qb).sum(0),
+    )
+
+
+def _self_hsic(c_self, s, sq, sq_x, sq_sq, onehot, gather, n, unbiased):
+    """[L] HSIC of every layer with itself."""
+    s_pad = _padded(s[None], gather)[0]  # [L, widest]
+    if not unbiased:
+        cc = c_self - s_pad[:, :, None] * s_pad[:, None, :] / n
+        return jnp.sum(cc * cc, (1, 2)) / (n - 1) ** 2
+    fro2 = jnp.sum(c_self * c_self, (1, 2))
+    ka = jnp.sum(s_pad * s_pad, 1) - sq
+    scs = jnp.einsum("lp,lpq,lq->l", s_pad, c_self, s_pad)
+    own = jnp.sum((sq_x * s[None, :]) * onehot.T, 1)  # Σ_i a_i (x_i · s) within the layer
+    return unbiased_hsic_terms(fro2, sq_sq, ka, ka, scs - 2 * own + sq_sq, n)
+
+
+@partial(jax.jit, static_argnames=("unbiased",))
+def linear_result(stats: LinearCKAStats, consts: _Consts, unbiased: bool = True):
+    """-> (cka [LA, LB], hsic [LA, LB], hsic_a [LA], hsic_b [LB])."""
+    n, pa_, pb_ = stats.n, consts.onehot_a, consts.onehot_b
+    if unbiased:
+        fro2 = pa_.T @ (stats.cross * stats.cross) @ pb_
+        ka = pa_.T @ (stats.sum_a**2) - stats.sqa
+        lb = pb_.T @ (stats.sum_b**2) - stats.sqb
+        scs = pa_.T @ (stats.sum_a[:, None] * stats.cross * stats.sum_b[None, :]) @ pb_
+        g_ab = (stats.sqa_b * stats.sum_b[None, :]) @ pb_  # [LA, LB]
+        g_ba = (stats.sqb_a * stats.sum_a[None, :]) @ pa_  # [LB, LA]
+        kl1 = scs - g_ab - g_ba.T + stats.sqa_sqb
+        h = unbiased_hsic_terms(fro2, stats.sqa_sqb, ka[:, None], lb[None, :], kl1, n)
+    else:
+        cc = stats.cross - stats.sum_a[:, None] * stats.sum_b[None, :] / n
+        h = pa_.T @ (cc * cc) @ pb_ / (n - 1) ** 2
+    ha = _self_hsic(stats.self_a, stats.sum_a, stats.sqa, stats.sqa_a, stats.sqa_sqa, pa_,
+                    consts.gather_a, n, unbiased)
+    hb = _self_hsic(stats.self_b, stats.sum_b, stats.sqb, stats.sqb_b, stats.sqb_sqb, pb_,
+                    consts.gather_b, n, unbiased)
+    return normalise_hsic(h, ha[:, None], hb[None, :]), h, ha, hb
+
+
+def _linear_all_pairs(acts_a, acts_b, n, unbiased, batch_size):
+    la, lb = stack.layout(acts_a), stack.layout(acts_b)
+    consts = _consts(la, lb)
+    batch_size = max(1, min(batch_size, n))
+    first_a = stack.concatenate(acts_a, 0, batch_size)
+    first_b = stack.concatenate(acts_b, 0, batch_size)
+    stats = linear_init(la, lb, first_a.mean(0), first_b.mean(0))
+    for start in range(0, n, batch_size):  # chunks stream from the host (arrays or memmaps)
+        xa = first_a if start == 0 else stack.concatenate(acts_a, start, start + batch_size)
+        xb = first_b if start == 0 else stack.concatenate(acts_b, start, start + batch_size)
+        check_finite(xa, "acts_a")
+        check_finite(xb, "acts_b")
+        valid = np.ones(batch_size, bool)
+        if len(xa) < batch_size:  # pad the tail to the compiled shape
+            valid[len(xa):] = False
+            pad = ((0, batch_size - len(xa)), (0, 0))
+            xa, xb = np.pad(xa, pad), np.pad(xb, pad)
+        stats = linear_update(stats, consts, jnp.asarray(xa), jnp.asarray(xb), jnp.asarray(valid))
+    return linear_result(stats, consts, unbiased)[0]
+
+
+# ---------------------------------------------------------------------------- RBF
+
+
+@partial(jax.jit, static_argnames=("m",))
+def rbf_scales(x_stack, threshold, m):
+    """[L, n, d] padded layers -> [L] 2τ²·median squared distance over ``m`` evenly spaced images."""
+    n = x_stack.shape[1]
+    idx = jnp.round(jnp.linspace(0, n - 1, m)).astype(jnp.int32)
+
+    def one(x):
+        s = x[idx]
+        sq = jnp.sum(s * s, 1)
+        return jnp.median(jnp.maximum(sq[:, None] + sq[None, :] - 2 * s @ s.T, 0.0))
+
+    return 2.0 * threshold**2 * jax.lax.map(one, x_stack)
+
+
+def _rbf_rows(x, scale, rows):
+    """One layer: [n, d] features, [] scale, [b] row indices -> [b, n] kernel rows."""
+    xr = x[rows]
+    d2 = jnp.sum(xr * xr, 1)[:, None] + jnp.sum(x * x, 1)[None, :] - 2 * xr @ x.T
+    return jnp.exp(-jnp.maximum(d2, 0.0) / jnp.where(scale > 0, scale, 1.0))
+
+
+@partial(jax.jit, static_argnames=("block", "unbiased"))
+def _rbf_sums(xa, xb, scale_a, scale_b, block, unbiased):
+    la, n = xa.shape[0], xa.shape[1]
+    lb = xb.shape[0]
+    n_blocks = -(-n // block)
+    rows_all = jnp.arange(n_blocks * block)
+    cols = jnp.arange(n)
+
+    def step(carry, b):
+        cross, self_a, self_b = carry
+        rows = jax.lax.dynamic_slice(rows_all, (b * block,), (block,))
+        ok = (rows < n)[:, None].astype(jnp.float32)
+        safe = jnp.minimum(rows, n - 1)
+        mask = ok * (rows[:, None] != cols[None, :]) if unbiased else ok * jnp.ones((1, n))
+        ka = jax.vmap(_rbf_rows, (0, 0, None))(xa, scale_a, safe) * mask  # [LA, b, n]
+        kb = jax.vmap(_rbf_rows, (0, 0, None))(xb, scale_b, safe) * mask
+        fa, fb = ka.reshape(la, -1), kb.reshape(lb, -1)
+        carry = (cross + fa @ fb.T, self_a + jnp.sum(fa * fa, 1), self_b + jnp.sum(fb * fb, 1))
+        return carry, (ka.sum(2), kb.sum(2))  # row sums [LA, b], [LB, b]
+
+    init = (jnp.zeros((la, lb)), jnp.zeros(la), jnp.zeros(lb))
+    (cross, self_a, self_b), (ra, rb) = jax.lax.scan(step, init, jnp.arange(n_blocks))
+    ra = jnp.moveaxis(ra, 0, 1).reshape(la, -1)[:, :n]
+    rb = jnp.moveaxis(rb, 0, 1).reshape(lb, -1)[:, :n]
+    if unbiased:
+        h = unbiased_hsic_terms(cross, 0.0, ra.sum(1)[:, None], rb.sum(1)[None, :], ra @ rb.T, n)
+        ha = unbiased_hsic_terms(self_a, 0.0, ra.sum(1), ra.sum(1), jnp.sum(ra * ra, 1), n)
+        hb = unbiased_hsic_terms(self_b, 0.0, rb.sum(1), rb.sum(1), jnp.sum(rb * rb, 1), n)
+    else:  # tr(KHLH) = ΣK∘L - 2/n Σ r_K r_L + ΣK ΣL / n²
+        def biased(kl, rk, rl):
+            return (kl - 2.0 / n * rk @ rl.T + rk.sum(1)[:, None] * rl.sum(1)[None, :] / n**2) / (n - 1) ** 2
+
+        h = biased(cross, ra, rb)
+        ha = jnp.diagonal(biased(jnp.diag(self_a), ra, ra))
+        hb = jnp.diagonal(biased(jnp.diag(self_b), rb, rb))
+    return normalise_hsic(h, ha[:, None], hb[None, :])
+
+
+def _rbf_all_pairs(acts_a, acts_b, n, unbiased, threshold, median_images, block):
+    xa, xb = stack.pad_stack(acts_a), stack.pad_stack(acts_b)
+    check_finite(xa, "acts_a")
+    check_finite(xb, "acts_b")
+    m = min(n, median_images)
+    scale_a = rbf_scales(xa, threshold, m)
+    scale_b = rbf_scales(xb, threshold, m)
+    if block is None:  # keep one block of all layers' kernel rows near 2^24 floats
+        block = int(max(1, min(n, 2**24 // max(1, (xa.shape[0] + xb.shape[0]) * n))))
+    return _rbf_sums(xa, xb, scale_a, scale_b, block, unbiased)
+
+
+def cka_all_pairs(
+    acts_a: Mapping[str, object],
+    acts_b: Mapping[str, object],
+    kernel: str = "linear",
+    unbiased: bool = True,
+    batch_size: int = 4096,
+    threshold: float = 1.0,
+    median_images: int = 2048,
+    block: int | None = None,
+) -> jax.Array:
+    """CKA of every layer of A against every layer of B, over the same n images.
+
+    Args:
+      acts_a: ``{layer: [n, d_l]}`` of model A (arrays or memmaps; ``capture(..., aggregation="mean")``).
+      acts_b: ``{layer: [n, d_m]}`` of model B, the same images in the same order.
+      kernel: ``"linear"`` (feature space, streamed in chunks of ``batch_size`` images, exact for
+        any chunk size) or ``"rbf"`` (Gram rows streamed ``block`` at a time).
+      unbiased: the unbiased HSIC (Song et al. 2012; needs n >= 4) or the biased tr(KHLH)/(n-1)².
+      threshold: RBF bandwidth as a multiple of the median pairwise distance, taken over
+        ``median_images`` evenly spaced images (all of them when n <= median_images).
+
+    Returns:
+      [LA, LB] CKA, rows in the order of ``acts_a``, columns in that of ``acts_b``.
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+    min_images = 4 if unbiased else 2
+    n_a = check_layers(acts_a, "acts_a", min_images)
+    n_b = check_layers(acts_b, "acts_b", min_images)
+    check_same_images(n_a, n_b)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if kernel == "linear":
+        return _linear_all_pairs(acts_a, acts_b, n_a, unbiased, batch_size)
+    return _rbf_all_pairs(acts_a, acts_b, n_a, unbiased, threshold, median_images, block)
