@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "convert", "evaluate", "paper", "roles")
+COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
