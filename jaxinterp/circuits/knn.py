@@ -21,8 +21,10 @@ from jaxinterp.circuits._checks import check_finite, check_layers, check_pair, c
 METRICS = ("cosine", "euclidean")
 
 
+@partial(jax.jit, static_argnames=("k", "metric", "block"))
 def neighbours(x: jax.Array, k: int, metric: str = "cosine", block: int = 512) -> jax.Array:
     """[n, d] -> [n, k] indices of each image's k nearest other images, nearest first."""
+    x = jnp.asarray(x, jnp.float32)
     n = x.shape[0]
     if metric == "cosine":
         x = x / jnp.maximum(jnp.linalg.norm(x, axis=1, keepdims=True), 1e-12)
