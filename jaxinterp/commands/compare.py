@@ -61,8 +61,6 @@ def _layers(spec, model, variables, shape, which, arch):
 
 
 def run(args) -> int:
-    import numpy as np
-
     from jaxinterp import models
     from jaxinterp.capture import capture
     from jaxinterp.checkpoint import load_variables
@@ -105,6 +103,8 @@ def run(args) -> int:
     names = list(args.arch)
     if names[0] == names[1]:
         names = [f"{names[0]} ({p.name})" for p in args.params]
+    if names[0] == names[1]:
+        names = [f"{names[0]} as A", f"{names[1]} as B"]
     summary.update(name_a=names[0], name_b=names[1], arch_a=args.arch[0], arch_b=args.arch[1],
                    params_a=str(args.params[0]), params_b=str(args.params[1]), data=str(args.data))
     universality.save(args.out, arrays, summary)
