@@ -12,7 +12,15 @@ from jaxinterp.circuits.cka import (
     linear_cka,
     rbf_cka,
 )
-from jaxinterp.circuits.cka_pairs import LinearCKAStats, cka_all_pairs, linear_init, linear_result, linear_update
+from jaxinterp.circuits.cka_pairs import (
+    LinearCKAStats,
+    LinearPlan,
+    cka_all_pairs,
+    linear_init,
+    linear_plan,
+    linear_result,
+    linear_update,
+)
 from jaxinterp.circuits.knn import mutual_knn, mutual_knn_all_pairs, neighbours
 from jaxinterp.circuits.matching import (
     Matching,
@@ -25,6 +33,7 @@ from jaxinterp.circuits.universality import compare, default_layers, save
 
 __all__ = [
     "LinearCKAStats",
+    "LinearPlan",
     "Matching",
     "canonical_correlations",
     "cca",
@@ -41,6 +50,7 @@ __all__ = [
     "knn",
     "linear_cka",
     "linear_init",
+    "linear_plan",
     "linear_result",
     "linear_update",
     "match_hungarian",

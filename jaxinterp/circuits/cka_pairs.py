@@ -33,121 +33,151 @@ from jaxinterp.circuits.cka import normalise_hsic, unbiased_hsic_terms
 KERNELS = ("linear", "rbf")
 
 
-class LinearCKAStats(NamedTuple):
-    """Sufficient statistics of linear HSIC for all pairs of A's LA layers (ΣdA columns,
-    widest pa) and B's LB layers. Sums run over images i; a_i^(l) = ‖x_i^(l)‖²."""
+class LinearPlan(NamedTuple):
+    """The static shape of a comparison: feature widths of A's layers and of B's (hashable, so
+    jitted functions specialise on it)."""
 
-    n: jax.Array          # [] images seen
+    widths_a: tuple[int, ...]
+    widths_b: tuple[int, ...]
+
+
+def linear_plan(acts_a: Mapping[str, object], acts_b: Mapping[str, object]) -> LinearPlan:
+    la, lb = stack.layout(acts_a), stack.layout(acts_b)
+    return LinearPlan(tuple(int(w) for w in la.widths), tuple(int(w) for w in lb.widths))
+
+
+class LinearCKAStats(NamedTuple):
+    """Sufficient statistics of linear HSIC for all pairs of A's LA layers (ΣdA columns, widest
+    pa) and B's LB layers, as sums over images i; a_i^(l) = ‖x_i^(l)‖², b_i^(m) = ‖y_i^(m)‖².
+
+    ``moments`` is one matrix [ΣdA + LA + 1, ΣdB + LB + 1] = Σ_i [x_i, a_i, 1]ᵀ[y_i, b_i, 1]:
+    its blocks are Σ x yᵀ, Σ a yᵀ, Σ x bᵀ, Σ a bᵀ, the sums Σx, Σy, Σa, Σb and the count.
+    """
+
     shift_a: jax.Array    # [ΣdA] subtracted from every image (the first chunk's mean)
     shift_b: jax.Array    # [ΣdB]
-    cross: jax.Array      # [ΣdA, ΣdB] Σ x_i y_iᵀ
-    sum_a: jax.Array      # [ΣdA] Σ x_i
-    sum_b: jax.Array      # [ΣdB]
-    sqa_b: jax.Array      # [LA, ΣdB] Σ a_i^(l) y_i
-    sqb_a: jax.Array      # [LB, ΣdA] Σ b_i^(m) x_i
-    sqa_sqb: jax.Array    # [LA, LB] Σ a_i^(l) b_i^(m)
-    sqa: jax.Array        # [LA] Σ a_i^(l)
-    sqb: jax.Array        # [LB]
-    self_a: jax.Array     # [LA, pa, pa] Σ x_i^(l) x_i^(l)ᵀ, padded
+    moments: jax.Array    # [ΣdA + LA + 1, ΣdB + LB + 1]
+    self_a: jax.Array     # [LA, pa, pa] Σ x_i^(l) x_i^(l)ᵀ, zero-padded
     self_b: jax.Array     # [LB, pb, pb]
-    sqa_a: jax.Array      # [LA, ΣdA] Σ a_i^(l) x_i
-    sqb_b: jax.Array      # [LB, ΣdB]
-    sqa_sqa: jax.Array    # [LA] Σ (a_i^(l))²
-    sqb_sqb: jax.Array    # [LB]
+    own_a: jax.Array      # [LA, pa] Σ a_i^(l) x_i^(l)
+    own_b: jax.Array      # [LB, pb]
+    sqsq_a: jax.Array     # [LA] Σ (a_i^(l))²
+    sqsq_b: jax.Array     # [LB]
 
 
-class _Consts(NamedTuple):
-    onehot_a: jax.Array  # [ΣdA, LA]
-    onehot_b: jax.Array
-    gather_a: jax.Array  # [LA, pa]
-    gather_b: jax.Array
+def _offsets(widths):
+    return np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(int)
 
 
-def _consts(la: stack.Layout, lb: stack.Layout) -> _Consts:
-    return _Consts(jnp.asarray(la.one_hot()), jnp.asarray(lb.one_hot()),
-                   jnp.asarray(la.gather()), jnp.asarray(lb.gather()))
+def _layer_terms(z, widths):
+    """Per-layer terms of one chunk, layers of one width at a time (no padding in the GEMMs).
+
+    z [b, Σd] -> q [b, L] squared norms, self [L, p, p] Σ x xᵀ, own [L, p] Σ a x (p = widest).
+    """
+    widths = np.asarray(widths)
+    offsets, L, p, b = _offsets(widths), len(widths), int(widths.max()), z.shape[0]
+    q = jnp.zeros((b, L), z.dtype)
+    c_self = jnp.zeros((L, p, p), z.dtype)
+    own = jnp.zeros((L, p), z.dtype)
+    for w in np.unique(widths):  # a handful of distinct widths, unrolled at trace time
+        ids = np.flatnonzero(widths == w)
+        cols = (offsets[ids][:, None] + np.arange(w)[None, :]).ravel()
+        xg = z[:, cols].reshape(b, len(ids), w).transpose(1, 0, 2)  # [Lg, b, w]
+        qg = jnp.sum(xg * xg, -1)  # [Lg, b]
+        q = q.at[:, ids].set(qg.T)
+        c_self = c_self.at[ids, :w, :w].set(jnp.matmul(xg.transpose(0, 2, 1), xg))
+        own = own.at[ids, :w].set(jnp.einsum("lb,lbp->lp", qg, xg))
+    return q, c_self, own
 
 
-def linear_init(la: stack.Layout, lb: stack.Layout, shift_a=None, shift_b=None) -> LinearCKAStats:
-    """Empty statistics for layouts ``la``, ``lb`` (see :func:`jaxinterp.circuits.stack.layout`)."""
-    da, db, na, nb, pa, pb = la.total, lb.total, len(la.names), len(lb.names), la.widest, lb.widest
+def linear_init(plan: LinearPlan, shift_a=None, shift_b=None) -> LinearCKAStats:
+    """Empty statistics for ``plan`` (:func:`linear_plan`); shifts default to zero."""
+    da, db, la, lb = sum(plan.widths_a), sum(plan.widths_b), len(plan.widths_a), len(plan.widths_b)
+    pa, pb = max(plan.widths_a), max(plan.widths_b)
     z = partial(jnp.zeros, dtype=jnp.float32)
     sa = z(da) if shift_a is None else jnp.asarray(shift_a, jnp.float32)
     sb = z(db) if shift_b is None else jnp.asarray(shift_b, jnp.float32)
-    return LinearCKAStats(z(()), sa, sb, z((da, db)), z(da), z(db), z((na, db)), z((nb, da)),
-                          z((na, nb)), z(na), z(nb), z((na, pa, pa)), z((nb, pb, pb)),
-                          z((na, da)), z((nb, db)), z(na), z(nb))
+    return LinearCKAStats(sa, sb, z((da + la + 1, db + lb + 1)), z((la, pa, pa)), z((lb, pb, pb)),
+                          z((la, pa)), z((lb, pb)), z(la), z(lb))
 
 
-def _padded(v, gather):
-    """[b, Σd] -> [b, L, widest] with zeros in the padding."""
-    return jnp.concatenate([v, jnp.zeros((v.shape[0], 1), v.dtype)], 1)[:, gather]
-
-
-@jax.jit
-def linear_update(stats: LinearCKAStats, consts: _Consts, xa, xb, valid) -> LinearCKAStats:
+@partial(jax.jit, static_argnames=("plan",))
+def linear_update(stats: LinearCKAStats, plan: LinearPlan, xa, xb, valid) -> LinearCKAStats:
     """Add a chunk: xa [b, ΣdA], xb [b, ΣdB] (concatenated layers), valid [b] (False = padding)."""
     m = valid.astype(jnp.float32)[:, None]
     za = (xa - stats.shift_a) * m
     zb = (xb - stats.shift_b) * m
-    qa, qb = (za * za) @ consts.onehot_a, (zb * zb) @ consts.onehot_b  # [b, LA], [b, LB]
-    pa, pb = _padded(za, consts.gather_a), _padded(zb, consts.gather_b)
+    qa, self_a, own_a = _layer_terms(za, plan.widths_a)
+    qb, self_b, own_b = _layer_terms(zb, plan.widths_b)
+    fa = jnp.concatenate([za, qa, m], 1)
+    fb = jnp.concatenate([zb, qb, m], 1)
     return LinearCKAStats(
-        stats.n + m.sum(), stats.shift_a, stats.shift_b,
-        stats.cross + za.T @ zb,
-        stats.sum_a + za.sum(0), stats.sum_b + zb.sum(0),
-        stats.sqa_b + qa.T @ zb, stats.sqb_a + qb.T @ za, stats.sqa_sqb + qa.T @ qb,
-        stats.sqa + qa.sum(0), stats.sqb + qb.sum(0),
-        stats.self_a + jnp.einsum("blp,blq->lpq", pa, pa),
-        stats.self_b + jnp.einsum("blp,blq->lpq", pb, pb),
-        stats.sqa_a + qa.T @ za, stats.sqb_b + qb.T @ zb,
-        stats.sqa_sqa + (qa * qa).sum(0), stats.sqb_sqb + (qb * qb).sum(0),
+        stats.shift_a, stats.shift_b, stats.moments + fa.T @ fb,  # the one big GEMM
+        stats.self_a + self_a, stats.self_b + self_b, stats.own_a + own_a, stats.own_b + own_b,
+        stats.sqsq_a + jnp.sum(qa * qa, 0), stats.sqsq_b + jnp.sum(qb * qb, 0),
     )
 
 
-def _self_hsic(c_self, s, sq, sq_x, sq_sq, onehot, gather, n, unbiased):
+def _gather(widths):
+    """[L, widest] column indices into the concatenated form; Σd pads."""
+    widths = np.asarray(widths)
+    offsets, p = _offsets(widths), int(widths.max())
+    idx = np.full((len(widths), p), int(widths.sum()), np.int32)
+    for i, (o, w) in enumerate(zip(offsets, widths)):
+        idx[i, :w] = np.arange(o, o + w)
+    return idx
+
+
+def _one_hot(widths):
+    """[Σd, L] layer membership of each concatenated column."""
+    seg = np.repeat(np.arange(len(widths)), widths)
+    return jnp.asarray((seg[:, None] == np.arange(len(widths))[None, :]).astype(np.float32))
+
+
+def _self_hsic(c_self, s, sq, own, sq_sq, widths, n, unbiased):
     """[L] HSIC of every layer with itself."""
-    s_pad = _padded(s[None], gather)[0]  # [L, widest]
+    s_pad = jnp.concatenate([s, jnp.zeros(1, s.dtype)])[_gather(widths)]  # [L, widest]
     if not unbiased:
         cc = c_self - s_pad[:, :, None] * s_pad[:, None, :] / n
         return jnp.sum(cc * cc, (1, 2)) / (n - 1) ** 2
     fro2 = jnp.sum(c_self * c_self, (1, 2))
     ka = jnp.sum(s_pad * s_pad, 1) - sq
     scs = jnp.einsum("lp,lpq,lq->l", s_pad, c_self, s_pad)
-    own = jnp.sum((sq_x * s[None, :]) * onehot.T, 1)  # Σ_i a_i (x_i · s) within the layer
-    return unbiased_hsic_terms(fro2, sq_sq, ka, ka, scs - 2 * own + sq_sq, n)
+    kl1 = scs - 2 * jnp.sum(own * s_pad, 1) + sq_sq  # Σ_i (x_i·s - a_i)²
+    return unbiased_hsic_terms(fro2, sq_sq, ka, ka, kl1, n)
 
 
-@partial(jax.jit, static_argnames=("unbiased",))
-def linear_result(stats: LinearCKAStats, consts: _Consts, unbiased: bool = True):
+@partial(jax.jit, static_argnames=("plan", "unbiased"))
+def linear_result(stats: LinearCKAStats, plan: LinearPlan, unbiased: bool = True):
     """-> (cka [LA, LB], hsic [LA, LB], hsic_a [LA], hsic_b [LB])."""
-    n, pa_, pb_ = stats.n, consts.onehot_a, consts.onehot_b
+    da, db, la, lb = sum(plan.widths_a), sum(plan.widths_b), len(plan.widths_a), len(plan.widths_b)
+    mo = stats.moments
+    cross, sqa_b, sqb_a, sqa_sqb = mo[:da, :db], mo[da:da + la, :db], mo[:da, db:db + lb].T, mo[da:da + la, db:db + lb]
+    sum_a, sum_b, sqa, sqb, n = mo[:da, -1], mo[-1, :db], mo[da:da + la, -1], mo[-1, db:db + lb], mo[-1, -1]
+    pa_, pb_ = _one_hot(plan.widths_a), _one_hot(plan.widths_b)
     if unbiased:
-        fro2 = pa_.T @ (stats.cross * stats.cross) @ pb_
-        ka = pa_.T @ (stats.sum_a**2) - stats.sqa
-        lb = pb_.T @ (stats.sum_b**2) - stats.sqb
-        scs = pa_.T @ (stats.sum_a[:, None] * stats.cross * stats.sum_b[None, :]) @ pb_
-        g_ab = (stats.sqa_b * stats.sum_b[None, :]) @ pb_  # [LA, LB]
-        g_ba = (stats.sqb_a * stats.sum_a[None, :]) @ pa_  # [LB, LA]
-        kl1 = scs - g_ab - g_ba.T + stats.sqa_sqb
-        h = unbiased_hsic_terms(fro2, stats.sqa_sqb, ka[:, None], lb[None, :], kl1, n)
+        fro2 = pa_.T @ (cross * cross) @ pb_
+        ka = pa_.T @ (sum_a**2) - sqa
+        kb = pb_.T @ (sum_b**2) - sqb
+        scs = pa_.T @ (sum_a[:, None] * cross * sum_b[None, :]) @ pb_
+        g_ab = (sqa_b * sum_b[None, :]) @ pb_  # [LA, LB] Σ_i a_i (y_i · s_y)
+        g_ba = (sqb_a * sum_a[None, :]) @ pa_  # [LB, LA] Σ_i b_i (x_i · s_x)
+        kl1 = scs - g_ab - g_ba.T + sqa_sqb
+        h = unbiased_hsic_terms(fro2, sqa_sqb, ka[:, None], kb[None, :], kl1, n)
     else:
-        cc = stats.cross - stats.sum_a[:, None] * stats.sum_b[None, :] / n
+        cc = cross - sum_a[:, None] * sum_b[None, :] / n
         h = pa_.T @ (cc * cc) @ pb_ / (n - 1) ** 2
-    ha = _self_hsic(stats.self_a, stats.sum_a, stats.sqa, stats.sqa_a, stats.sqa_sqa, pa_,
-                    consts.gather_a, n, unbiased)
-    hb = _self_hsic(stats.self_b, stats.sum_b, stats.sqb, stats.sqb_b, stats.sqb_sqb, pb_,
-                    consts.gather_b, n, unbiased)
+    ha = _self_hsic(stats.self_a, sum_a, sqa, stats.own_a, stats.sqsq_a, plan.widths_a, n, unbiased)
+    hb = _self_hsic(stats.self_b, sum_b, sqb, stats.own_b, stats.sqsq_b, plan.widths_b, n, unbiased)
     return normalise_hsic(h, ha[:, None], hb[None, :]), h, ha, hb
 
 
 def _linear_all_pairs(acts_a, acts_b, n, unbiased, batch_size):
-    la, lb = stack.layout(acts_a), stack.layout(acts_b)
-    consts = _consts(la, lb)
+    plan = linear_plan(acts_a, acts_b)
     batch_size = max(1, min(batch_size, n))
     first_a = stack.concatenate(acts_a, 0, batch_size)
     first_b = stack.concatenate(acts_b, 0, batch_size)
-    stats = linear_init(la, lb, first_a.mean(0), first_b.mean(0))
+    stats = linear_init(plan, first_a.mean(0), first_b.mean(0))
     for start in range(0, n, batch_size):  # chunks stream from the host (arrays or memmaps)
         xa = first_a if start == 0 else stack.concatenate(acts_a, start, start + batch_size)
         xb = first_b if start == 0 else stack.concatenate(acts_b, start, start + batch_size)
@@ -158,8 +188,8 @@ def _linear_all_pairs(acts_a, acts_b, n, unbiased, batch_size):
             valid[len(xa):] = False
             pad = ((0, batch_size - len(xa)), (0, 0))
             xa, xb = np.pad(xa, pad), np.pad(xb, pad)
-        stats = linear_update(stats, consts, jnp.asarray(xa), jnp.asarray(xb), jnp.asarray(valid))
-    return linear_result(stats, consts, unbiased)[0]
+        stats = linear_update(stats, plan, jnp.asarray(xa), jnp.asarray(xb), jnp.asarray(valid))
+    return linear_result(stats, plan, unbiased)[0]
 
 
 # ---------------------------------------------------------------------------- RBF

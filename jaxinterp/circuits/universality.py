@@ -186,20 +186,26 @@ def compare(
     return arrays, summary
 
 
+def _trend(values) -> dict:
+    values = np.asarray(values, float)
+    third = max(1, len(values) // 3)
+    return {"spearman_with_depth": _spearman(np.arange(len(values)), values),
+            "first_third_mean": float(values[:third].mean()), "last_third_mean": float(values[-third:].mean())}
+
+
 def _depth_trend(arrays, per_layer) -> dict:
-    """Is the best match of a layer of A better early than late? Spearman ρ with depth."""
-    depth = np.arange(len(per_layer))
+    """Is the best match of a layer of A better early than late? Spearman ρ with depth, over all
+    layers and over the residual blocks only (``blocks``): under spatial means the stem is close
+    to a linear function of the mean colour and both classifiers fit the same labels, so the two
+    ends are alike for reasons that say little about learned features."""
+    names = [p["layer"] for p in per_layer]
+    blocks = np.asarray([bool(re.fullmatch(r"layer\d+\.\d+", n)) for n in names])
+    med = np.asarray([p["best_match_corr"].get("median", np.nan) for p in per_layer])
     out = {}
-    for meas in MEASURES:
-        best = arrays[meas].max(1)
-        third = max(1, len(best) // 3)
-        out[meas] = {"spearman_with_depth": _spearman(depth, best), "first_third_mean": float(best[:third].mean()),
-                     "last_third_mean": float(best[-third:].mean())}
-    med = [layer["best_match_corr"].get("median", np.nan) for layer in per_layer]
-    third = max(1, len(med) // 3)
-    out["best_match_median"] = {"spearman_with_depth": _spearman(depth, med),
-                                "first_third_mean": float(np.mean(med[:third])),
-                                "last_third_mean": float(np.mean(med[-third:]))}
+    for key, values in [*((m, arrays[m].max(1)) for m in MEASURES), ("best_match_median", med)]:
+        out[key] = _trend(values)
+        if 3 <= blocks.sum() < len(names):
+            out[key]["blocks"] = _trend(np.asarray(values)[blocks])
     return out
 
 

@@ -162,6 +162,12 @@ def _findings(s) -> str:
         lines.append(f"{lab} of each layer of A with its most similar layer of B: first third of the "
                      f"layers {d['first_third_mean']:.3f}, last third {d['last_third_mean']:.3f}"
                      + (f"; Spearman ρ with depth {sp['rho']:+.2f} (p = {sp['p']:.2g}, n = {sp['n']})" if sp else ""))
+        if "blocks" in d:
+            b, bs = d["blocks"], d["blocks"]["spearman_with_depth"]
+            lines.append(f"the same over the residual blocks only (the stem and the classifier are alike for "
+                         f"trivial reasons under spatial means): first third {b['first_third_mean']:.3f}, "
+                         f"last third {b['last_third_mean']:.3f}"
+                         + (f"; ρ {bs['rho']:+.2f} (p = {bs['p']:.2g}, n = {bs['n']})" if bs else ""))
     ii = s["ii_pooled"]
     if ii["matched"].get("n") and ii["unmatched"].get("n"):
         lines.append(f"II (colour) of matched units: median {ii['matched']['median']:.4f} (n = {ii['matched']['n']}); "

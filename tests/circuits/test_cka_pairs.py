@@ -6,9 +6,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinterp.circuits import cka_all_pairs, linear_cka, linear_init, linear_result, linear_update, rbf_cka
-from jaxinterp.circuits import stack
-from jaxinterp.circuits.cka_pairs import _consts
+from jaxinterp.circuits import (
+    cka_all_pairs,
+    linear_cka,
+    linear_init,
+    linear_plan,
+    linear_result,
+    linear_update,
+    rbf_cka,
+    stack,
+)
 from tests.circuits import _refs
 
 
@@ -57,15 +64,14 @@ def test_streams_from_memmaps_and_large_offsets(rng, tmp_path):
 
 def test_update_by_hand_is_the_streaming_api(rng):
     a, b = _refs.layers(rng)
-    la, lb = stack.layout(a), stack.layout(b)
-    consts = _consts(la, lb)
-    stats = linear_init(la, lb)
+    plan = linear_plan(a, b)
+    stats = linear_init(plan)  # no shift: the raw sums, also exact
     xa, xb = stack.concatenate(a), stack.concatenate(b)
     for s in range(0, 40, 10):
-        stats = linear_update(stats, consts, jnp.asarray(xa[s:s + 10]), jnp.asarray(xb[s:s + 10]),
+        stats = linear_update(stats, plan, jnp.asarray(xa[s:s + 10]), jnp.asarray(xb[s:s + 10]),
                               jnp.ones(10, bool))
-    assert float(stats.n) == 40
-    cka, h, ha, hb = linear_result(stats, consts)
+    assert float(stats.moments[-1, -1]) == 40
+    cka, h, ha, hb = linear_result(stats, plan)
     np.testing.assert_allclose(np.asarray(cka), _loop(a, b, "linear", True), atol=3e-5)
     x0, y1 = a["a0"].astype(float), b["b1"].astype(float)
     assert float(h[0, 1]) == pytest.approx(_refs.hsic_unbiased(x0 @ x0.T, y1 @ y1.T), rel=1e-3)
