@@ -11,14 +11,18 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep")
+COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep", "compare")
 
 # Errors a user causes (bad input, paths): one line, no traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)
 
-# What rerunning after Ctrl-C does, per command (only demo's training checkpoints as it goes).
+# What rerunning after Ctrl-C does, per command.
+_STORE = "rerun the same command to resume: every finished step is saved in the results store"
 ON_INTERRUPT = {
     "demo": "rerun the same command to resume: training continues from its last saved epoch",
+    "paper": _STORE,
+    "roles": _STORE,
+    "sweep": _STORE + " (see --status)",
 }
 RESTART = "rerun the same command to start again (it does not resume partial work)"
 
