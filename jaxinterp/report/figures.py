@@ -55,8 +55,7 @@ def ii_boxplot(
         ax.set_xticks(range(1, len(sets) + 1), [n.replace(" directions", "\ndirections") for n in names])
         ax.set_title(f"{metric} similarity")
         ax.set_xlabel("direction set")
-        if i == 0:
-            ax.set_ylabel(f"{II_LABEL}\nhigher = more interpretable")
+        ax.set_ylabel(f"{II_LABEL}\nhigher = more interpretable" if i == 0 else II_LABEL)
         ax.grid(axis="y", alpha=0.3, lw=0.5)
     if title:
         fig.suptitle(title)

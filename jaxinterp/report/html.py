@@ -39,13 +39,16 @@ figcaption{font-size:0.9em;color:var(--ink);margin:0.6em auto 0;max-width:900px}
 figcaption .label{font-weight:700}
 figcaption .files{color:var(--muted);white-space:nowrap}
 table{border-collapse:collapse;margin:0.8em 0 1.2em;font-size:0.9em;font-variant-numeric:tabular-nums}
-caption{caption-side:bottom;text-align:left;font-size:0.88em;color:var(--muted);padding-top:0.4em}
+div.table{margin:0.8em 0 1.3em;overflow-x:auto}
+div.table table{margin:0}
+p.tcap{font-size:0.86em;color:var(--muted);margin:0.35em 0 0;max-width:900px}
 th,td{padding:4px 10px;border-bottom:1px solid var(--rule);text-align:right;vertical-align:top}
 th{border-bottom:2px solid var(--ink);font-weight:600;background:#fff}
 th:first-child,td:first-child{text-align:left}
 td.text,th.text{text-align:left}
 tbody tr:nth-child(even){background:#fafafa}
 td.bad{color:#a00;text-align:left}
+details{margin:0.5em 0 1em}summary{cursor:pointer;color:var(--accent)}
 td.sig{font-weight:700}
 .callout{margin:1em 0;padding:0.7em 1em;border-left:4px solid var(--accent);background:#f0f5fb;
 border-radius:0 6px 6px 0;font-size:0.95em}
@@ -75,16 +78,19 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]], caption: str 
         cls = ""
         if raw and isinstance(value, tuple):
             value, cls = value
-            cls = f" class='{cls}'"
         text = value if raw and isinstance(value, str) else _cell(value)
         if not cls and isinstance(value, str) and not _NUMERIC.match(value):
-            cls = " class='text'"
-        return f"<td{cls}>{text}</td>"
+            cls = "text"
+        return cls, text
 
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    cells = [[cell(v) for v in row] for row in rows]
+    first = [c[0] for c in cells[0]] if cells else []
+    head = "".join(f"<th{' class=text' if i < len(first) and first[i] == 'text' else ''}>{html.escape(h)}</th>"
+                   for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f"<td{f' class={c}' if c else ''}>{t}</td>" for c, t in row) + "</tr>"
+                   for row in cells)
+    cap = f"<p class='tcap'>{html.escape(caption)}</p>" if caption else ""
+    return f"<div class='table'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{cap}</div>"
 
 
 def png_size(path: str | Path) -> tuple[int, int]:
