@@ -96,7 +96,8 @@ def run(args) -> int:
     summary = {**result.summary, "arch": args.arch, "layer": args.layer, "data": str(args.data)}
     np.savez(args.out / "arrays.npz", **result.arrays)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
-    paper_report.report(args.out, result.arrays, summary, steps.images01(data))
+    paper_report.report(args.out, result.arrays, summary, steps.images01(data),
+                        facts={"weights": args.params.name, "seed": args.seed})
     print(json.dumps({"out": str(args.out), "report": str(args.out / "report.html"),
                       "store": str(store.root), "computed": len(report.executed),
                       "reused": len(report.loaded)}))

@@ -98,7 +98,10 @@ def run(args) -> int:
     store.write_manifest({"command": "roles"})
     result = results[graph["roles"].key]
     roles_report.write(args.out, result, steps.images01(data), args.arch, args.layer,
-                       figures=not args.no_figures)
+                       figures=not args.no_figures,
+                       facts={"data": args.data.name, "weights": args.params.name,
+                              "position samples": f"{args.samples} per level (20% held out)",
+                              "MLP ceiling": f"{args.mlp_hidden}, {args.mlp_steps} steps", "seed": args.seed})
     log(f"wrote {args.out}/index.html")
     by_measure = result.summary["correlations"]["by_measure"]
     print(json.dumps({"out": str(args.out), "neurons": len(result.summary["roles"]),

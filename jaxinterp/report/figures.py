@@ -1,64 +1,107 @@
-"""Figures from saved results (matplotlib, Agg backend). Nothing here computes a score."""
+"""Figures shared by the reports (matplotlib, Agg backend). Nothing here computes a score.
+
+* :func:`ii_boxplot`: II per similarity, one box (with every unit as a dot) per direction set;
+* :func:`exemplar_grid`: top-M exemplars of the units at quantiles of II, crisp and tightly packed;
+* :func:`mosaic`: images side by side, upscaled by pixel repetition (no smoothing), white gutters.
+
+Each writes ``stem.png`` (200 dpi), and ``stem.svg`` (:func:`jaxinterp.report.style.save`)
+and returns the PNG's path.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from jaxinterp.report.style import DOUBLE, SET_STYLE, new_figure, save, styled
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
+II_LABEL = "Interpretability Index (a.u.)"  # never a bare rotated "II": it reads as "="
 
 
+def minus(text: str) -> str:
+    """Typographic minus signs in a formatted number (matplotlib's own ticks use them too)."""
+    return text.replace("-", "\u2212")
+
+
+@styled
 def ii_boxplot(
-    ii: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, title: str = ""
+    ii: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, title: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> Path:
-    """Box plot of II per metric, one box per direction set (the paper's Fig. 3).
+    """Box plot of II per similarity, one box per direction set, every unit drawn as a dot (Fig. 3).
 
-    ``ii[metric][direction_set]`` is a [k] array of indices.
+    ``ii[similarity][direction_set]`` is a [k] array of indices; ``labels`` renames the sets on
+    the x axis (e.g. ``{"kmeans": "K-means"}``). The white diamond is the mean.
     """
     metrics = list(ii)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.6), squeeze=False)
+    width = min(DOUBLE, 0.6 + 1.1 * max(len(ii[m]) for m in metrics) * len(metrics) + 0.4)
+    fig, axes = new_figure(1, len(metrics), figsize=(max(width, 3.0), 2.7))
+    rng = np.random.default_rng(0)  # horizontal jitter of the dots only
     for i, (ax, metric) in enumerate(zip(axes[0], metrics)):
         sets = list(ii[metric])
-        data = [np.asarray(ii[metric][s]) for s in sets]
-        ax.boxplot(data, showmeans=True)
-        ax.set_xticks(range(1, len(sets) + 1), sets)
+        data = [np.asarray(ii[metric][s], float) for s in sets]
+        ax.boxplot([d[np.isfinite(d)] for d in data], widths=0.55, showmeans=True, showfliers=False,
+                   medianprops={"color": "k", "lw": 1.2},
+                   meanprops={"marker": "D", "markerfacecolor": "w", "markeredgecolor": "k", "ms": 4},
+                   boxprops={"lw": 0.8}, whiskerprops={"lw": 0.8}, capprops={"lw": 0.8})
+        for j, (s, d) in enumerate(zip(sets, data)):
+            colour = SET_STYLE.get(s, {}).get("color", f"C{j}")
+            ax.scatter(j + 1 + rng.uniform(-0.16, 0.16, d.size), d, s=7, color=colour, alpha=0.65,
+                       lw=0, zorder=3)
+        names = [(labels or {}).get(s, SET_STYLE.get(s, {}).get("label", s)) for s in sets]
+        ax.set_xticks(range(1, len(sets) + 1), [n.replace(" directions", "\ndirections") for n in names])
         ax.set_title(f"{metric} similarity")
-        if i == 0:
-            ax.set_ylabel("II (higher = more interpretable)")
-        ax.grid(axis="y", alpha=0.3)
+        ax.set_xlabel("direction set")
+        ax.set_ylabel(f"{II_LABEL}\nhigher = more interpretable" if i == 0 else II_LABEL)
+        ax.grid(axis="y", alpha=0.3, lw=0.5)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)[0]
 
 
 def quantile_units(ii: np.ndarray, quantiles: Sequence[float] = QUANTILES) -> np.ndarray:
     """Indices of the units whose II is nearest each quantile of ``ii`` [k] -> [len(quantiles)]."""
-    order = np.argsort(ii)
-    pos = np.round(np.asarray(quantiles) * (len(ii) - 1)).astype(int)
-    return order[pos]
+    ii = np.asarray(ii, float)
+    order = np.argsort(np.where(np.isfinite(ii), ii, np.inf))
+    pos = np.round(np.asarray(quantiles) * (np.isfinite(ii).sum() - 1)).astype(int)
+    return order[np.clip(pos, 0, len(ii) - 1)]
 
 
-def _show(ax, image: np.ndarray) -> None:
-    image = np.asarray(image)
-    if image.dtype == np.uint8:
-        image = image.astype(np.float32) / 255.0
-    if image.shape[-1] == 1:
-        ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    else:
-        ax.imshow(np.clip(image, 0, 1), interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
+def to_rgb01(images: np.ndarray) -> np.ndarray:
+    """[..., h, w, c] uint8 or float images -> float RGB in [0, 1] (grey repeated to 3 channels)."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        images = images.astype(np.float32) / 255.0
+    images = np.clip(images.astype(np.float32), 0, 1)
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    return images
 
 
+def upscale_factor(size: int, target: int = 96) -> int:
+    """The integer pixel repetition that brings ``size`` pixels to at least ``target``."""
+    return max(1, -(-target // max(1, size)))
+
+
+def mosaic(images: np.ndarray, gutter: int = 2, scale: int | None = None) -> np.ndarray:
+    """[m, h, w, c] images -> one [h·s, m·w·s + (m-1)·gutter, 3] strip, each pixel repeated s×s
+    (nearest neighbour: no smoothing in the PNG, nor in a viewer that scales the SVG) with white
+    gutters between images."""
+    rgb = to_rgb01(images)
+    s = scale or upscale_factor(rgb.shape[1])
+    big = rgb.repeat(s, axis=1).repeat(s, axis=2)
+    m, h, w, _ = big.shape
+    out = np.ones((h, m * w + (m - 1) * gutter, 3), np.float32)
+    for j in range(m):  # m <= a few dozen tiles: display only
+        out[:, j * (w + gutter): j * (w + gutter) + w] = big[j]
+    return out
+
+
+@styled
 def exemplar_grid(
     images: np.ndarray,
     exemplars: Mapping[str, np.ndarray],
@@ -66,37 +109,50 @@ def exemplar_grid(
     path: str | Path,
     metric: str,
     quantiles: Sequence[float] = QUANTILES,
+    labels: Mapping[str, str] | None = None,
 ) -> Path:
-    """Top-M exemplars of units at five II quantiles, one panel per direction set (Fig. 4).
+    """Top-M exemplars of the units at quantiles of II, one column per direction set (Fig. 4).
 
     Args:
-      images: [n, h, w, c] the image set the exemplars index into.
-      exemplars: ``{set: [k, m] indices of each unit's top-M images}``.
+      images: [n, h, w, c] the image set the exemplars index into (uint8, or float in [0, 1]).
+      exemplars: ``{set: [k, m] indices of each unit's top-M images, most activating first}``.
       ii: ``{set: [k] II under ``metric``}``.
+      labels: display names of the sets.
+
+    Rows are II quantiles (top: the lowest II); each strip is labelled with its unit and II.
+    The layout is computed in inches, so the page holds images, not white space.
     """
     sets = list(exemplars)
-    m = next(iter(exemplars.values())).shape[1]
-    q = len(quantiles)
-    cols = len(sets) * (m + 1) - 1  # one blank column between direction sets
-    ratios = ([1.0] * m + [0.35]) * (len(sets) - 1) + [1.0] * m
-    fig, axes = plt.subplots(
-        q, cols, figsize=(0.75 * cols + 0.8, 0.8 * q + 0.6), squeeze=False,
-        gridspec_kw={"width_ratios": ratios, "wspace": 0.05, "hspace": 0.15},
-    )
-    for ax in axes.flat:
-        ax.axis("off")
+    m = int(next(iter(exemplars.values())).shape[1])
+    h, w = np.asarray(images).shape[1:3]
+    strip_aspect = (m * w + (m - 1) * 2 / upscale_factor(h)) / h
+    left, right, top, gap_x, label_h, gap_y = 0.62, 0.05, 0.32, 0.18, 0.17, 0.06
+    fig_w = max(DOUBLE, left + right + len(sets) * 1.25 * m + (len(sets) - 1) * gap_x) \
+        if len(sets) > 2 else DOUBLE
+    ax_w = (fig_w - left - right - (len(sets) - 1) * gap_x) / len(sets)
+    ax_h = ax_w / strip_aspect
+    fig_h = top + len(quantiles) * (label_h + ax_h + gap_y)
+    fig, _ = new_figure(1, 1, figsize=(fig_w, fig_h))
+    fig.axes[0].remove()
     for s_i, name in enumerate(sets):
-        units = quantile_units(np.asarray(ii[name]), quantiles)
+        vals = np.asarray(ii[name], float)
+        units = quantile_units(vals, quantiles)
+        x0 = left + s_i * (ax_w + gap_x)
+        fig.text((x0 + ax_w / 2) / fig_w, 1 - 0.1 / fig_h,
+                 (labels or {}).get(name, SET_STYLE.get(name, {}).get("label", name)),
+                 ha="center", va="top", fontsize=9, fontweight="bold")
         for r, (quant, unit) in enumerate(zip(quantiles, units)):
-            for j in range(m):
-                ax = axes[r, s_i * (m + 1) + j]
-                ax.axis("on")
-                _show(ax, images[exemplars[name][unit, j]])
-                if j == 0:
-                    ax.set_ylabel(f"q={quant:.2f} #{unit}\nII={ii[name][unit]:.3g}", fontsize=6)
-                if r == 0 and j == m // 2:
-                    ax.set_title(name, fontsize=9)
-    fig.suptitle(f"Top-{m} exemplars at five quantiles of II ({metric} similarity)", fontsize=9)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+            y_top = top + r * (label_h + ax_h + gap_y) + label_h
+            ax = fig.add_axes([x0 / fig_w, 1 - (y_top + ax_h) / fig_h, ax_w / fig_w, ax_h / fig_h])
+            ax.imshow(mosaic(np.asarray(images)[np.asarray(exemplars[name][unit])]),
+                      interpolation="nearest", aspect="auto")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for sp in ax.spines.values():
+                sp.set_visible(False)
+            ax.set_title(minus(f"unit {int(unit)} · II = {vals[unit]:.3f}"), fontsize=7, loc="left",
+                         pad=2)
+            if s_i == 0:
+                fig.text(0.02 / fig_w, 1 - (y_top + ax_h / 2) / fig_h,
+                         f"II quantile\n{quant:.2f}", ha="left", va="center", fontsize=7.5)
+    return save(fig, path)[0]
