@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep")
+COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep", "featvis")
 
 
 def build_parser() -> argparse.ArgumentParser:
