@@ -82,7 +82,13 @@ def run(args) -> int:
                           color=color, transforms=tf, seed=args.seed, chunk=args.chunk)
     args.out.mkdir(parents=True, exist_ok=True)
     store = tasks.Store(args.store or args.out / "store")
-    results, report = tasks.run([graph["featvis"]], store, log=lambda s: print(f"featvis: {s}", flush=True))
+    try:
+        results, report = tasks.run([graph["featvis"]], store,
+                                    log=lambda s: print(f"featvis: {s}", flush=True))
+    except tasks.TaskFailed as err:  # a user error inside a task (e.g. --units out of range)
+        if isinstance(err.__cause__, (ValueError, FileNotFoundError)):
+            raise err.__cause__ from None
+        raise
     store.write_manifest({"command": "featvis"})
     result = results[graph["featvis"].key]
     facts = {"model": args.arch, "layer": args.layer, "units": f"{units[0]}:{units[1]}",
