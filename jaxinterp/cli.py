@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep", "compare")
+COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep", "compare", "featvis")
 
 # Errors a user causes (bad input, paths): one line, no traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)

@@ -12,15 +12,21 @@ def _raising(exc):
     return run
 
 
-@pytest.mark.parametrize("command", ["demo", "evaluate"])
+ARGV = {"demo": ["demo"], "evaluate": ["evaluate", "--arch", "a", "--params", "p", "--data", "d"],
+        "paper": ["paper", "--arch", "a", "--params", "p", "--data", "d", "--layer", "l", "--out", "o"],
+        "sweep": ["sweep", "c.py", "--out", "o"]}
+
+
+@pytest.mark.parametrize("command", ["demo", "evaluate", "paper", "sweep"])
 def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys, command, tmp_path):
     module = __import__(f"jaxinterp.commands.{command}", fromlist=["run"])
     monkeypatch.setattr(module, "run", _raising(KeyboardInterrupt()))
-    argv = {"demo": ["demo"], "evaluate": ["evaluate", "--arch", "a", "--params", "p", "--data", "d"]}[command]
-    assert cli.main(argv) == 130
+    assert cli.main(ARGV[command]) == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"jaxinterp {command}: interrupted; rerun the same command")
-    assert ("to resume" in err) == (command == "demo") != ("start again" in err)  # only demo checkpoints
+    resumes = command != "evaluate"  # demo checkpoints its training; paper, sweep keep a results store
+    assert ("to resume" in err) == resumes != ("start again" in err)
+    assert ("results store" in err) == (command in ("paper", "sweep"))
 
 
 @pytest.mark.parametrize("exc", [FileExistsError("exists"), NotADirectoryError("not a dir"),

@@ -14,7 +14,9 @@ and ``INPUT_SIZE`` (the spatial size it was trained at).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+import contextlib
+import contextvars
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -23,12 +25,35 @@ import flax.linen as nn
 Variables = Mapping[str, Any]
 
 
+_RELU: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("jaxinterp_relu", default=None)
+
+
+def relu(x: jax.Array) -> jax.Array:
+    """Every ReLU of every model goes through here: ``nn.relu`` unless :func:`relu_override` is active.
+
+    One entry point lets feature visualisation swap the ReLU's gradient (Lucid's
+    redirected ReLU) in all models at trace time without touching their numbers.
+    """
+    override = _RELU.get()
+    return nn.relu(x) if override is None else override(x)
+
+
+@contextlib.contextmanager
+def relu_override(fn: Callable[[jax.Array], jax.Array]):
+    """Within this block (while tracing), every model ReLU calls ``fn(x)`` instead of ``nn.relu``."""
+    token = _RELU.set(fn)
+    try:
+        yield
+    finally:
+        _RELU.reset(token)
+
+
 class ReLU(nn.Module):
     """``torch.nn.ReLU`` as a module, so that its output has a name to capture."""
 
     @nn.compact
     def __call__(self, x):
-        return nn.relu(x)
+        return relu(x)
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -9,7 +9,8 @@ names: ``layer2.0.conv1``, ``layer2.0.shortcut``, ``layer3`` ...
 Shapes for a [n, 32, 32, 3] input: layer1 [n, 32, 32, 16], layer2 [n, 16, 16, 32],
 layer3 [n, 8, 8, 64], logits [n, 10].
 
-The reference applies ReLUs functionally (``F.relu``), so they have no names;
+The reference applies ReLUs functionally (``F.relu``), so they have no names (they go
+through :func:`jaxinterp.models.base.relu`, which feature visualisation can swap);
 a block's output (``layer1.0``) is post-ReLU.
 """
 
@@ -22,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from jaxinterp.models.base import IMAGENET_MEAN, IMAGENET_STD, ImageModel
+from jaxinterp.models.base import IMAGENET_MEAN, IMAGENET_STD, ImageModel, relu
 from jaxinterp.models.layers import Sequential, batch_norm, conv2d
 
 
@@ -51,12 +52,12 @@ class BasicBlock(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         out = conv2d(self.planes, 3, self.stride, 1, bias=False, name="conv1")(x)
-        out = nn.relu(batch_norm(self.train, "bn1")(out))
+        out = relu(batch_norm(self.train, "bn1")(out))
         out = conv2d(self.planes, 3, 1, 1, bias=False, name="conv2")(out)
         out = batch_norm(self.train, "bn2")(out)
         changes = self.stride != 1 or x.shape[-1] != self.planes
         out = out + OptionAShortcut(self.planes // 4 if changes else 0, name="shortcut")(x)
-        return nn.relu(out)
+        return relu(out)
 
 
 class CifarResNet(ImageModel):
@@ -80,7 +81,7 @@ class CifarResNet(ImageModel):
             raise ValueError(f"CifarResNet depth must be 6n + 2 (20, 32, 44, 56, 110), got {self.depth}")
         blocks = (self.depth - 2) // 6
         x = conv2d(16, 3, 1, 1, bias=False, name="conv1")(x)
-        x = nn.relu(batch_norm(train, "bn1")(x))
+        x = relu(batch_norm(train, "bn1")(x))
         for stage, (planes, stride) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
             layers = [
                 functools.partial(BasicBlock, planes, stride if i == 0 else 1, train)

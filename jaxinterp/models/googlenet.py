@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from jaxinterp.models.base import ImageModel
+from jaxinterp.models.base import ImageModel, relu
 from jaxinterp.models.layers import (
     AdaptiveAvgPool2d, MaxPool2d, Sequential, batch_norm, conv2d, flatten_nchw,
 )
@@ -52,7 +52,7 @@ class BasicConv2d(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         x = conv2d(self.features, self.kernel, self.stride, self.padding, False, name="conv")(x)
-        return nn.relu(batch_norm(self.train, "bn", epsilon=1e-3)(x))
+        return relu(batch_norm(self.train, "bn", epsilon=1e-3)(x))
 
 
 class Inception(nn.Module):

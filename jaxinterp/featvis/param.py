@@ -1,0 +1,160 @@
+"""Image parametrisations: ``(params, image_fn)`` with ``image_fn(params) -> [b, h, w, c]`` in [0, 1].
+
+Lucid's default (METHODS §6.1) is :func:`image`: an FFT spectrum with 1/f scaling and
+÷4, colour decorrelation by the square root of ImageNet's colour covariance, then a
+sigmoid::
+
+    params, image_fn = param.image(key, 32, batch=64)            # Lucid's defaults
+    params, image_fn = param.image(key, 32, batch=64, color=param.color_matrix(cifar01))
+
+Every ``image_fn`` is a frozen dataclass: equal settings compare equal, so
+:func:`jaxinterp.featvis.render` compiles once per setting, not once per call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+#: Lucid's ``color_correlation_svd_sqrt`` (ImageNet, RGB in [0, 1]); columns are colour axes.
+IMAGENET_COLOR = ((0.26, 0.09, 0.02), (0.27, 0.00, -0.05), (0.27, -0.09, 0.03))
+#: Lucid's ``color_mean``, added only without the sigmoid.
+IMAGENET_COLOR_MEAN = (0.48, 0.46, 0.41)
+
+
+def rfft2d_freqs(h: int, w: int) -> np.ndarray:
+    """[h, w//2 + 1 (+1 if w is odd)] spatial frequency magnitudes of a real 2-D FFT (Lucid's)."""
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.fftfreq(w)[: w // 2 + (2 if w % 2 else 1)]
+    return np.sqrt(fx * fx + fy * fy)
+
+
+def color_matrix(images01) -> tuple[tuple[float, ...], ...]:
+    """The square root of a dataset's colour covariance, Lucid's way (``U·sqrt(S)`` of its SVD).
+
+    Args:
+      images01: [n, h, w, 3] images in [0, 1] (e.g. CIFAR-10 for a CIFAR model).
+
+    Returns:
+      a 3x3 matrix (tuple of rows) whose columns are the principal colour axes scaled by
+      their standard deviations; signs fixed so each column's largest entry is positive.
+    """
+    x = np.asarray(images01, np.float64)
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"color_matrix needs [n, h, w, 3] images in [0, 1], got shape {x.shape}")
+    if x.max() > 1.0 + 1e-6 or x.min() < -1e-6:
+        raise ValueError(f"color_matrix needs images in [0, 1], got values in [{x.min():.3g}, "
+                         f"{x.max():.3g}]; divide uint8 images by 255")
+    cov = np.cov(x.reshape(-1, 3), rowvar=False)
+    u, s, _ = np.linalg.svd(cov)
+    m = u * np.sqrt(s)[None, :]
+    signs = np.sign(m[np.argmax(np.abs(m), axis=0), np.arange(3)])
+    m = m * signs[None, :]
+    return tuple(tuple(float(v) for v in row) for row in m)
+
+
+def decorrelate(t: jax.Array, color=IMAGENET_COLOR) -> jax.Array:
+    """[..., 3] decorrelated colours -> RGB: ``t @ (C / max column norm)ᵀ`` (Lucid's ``_linear_decorelate_color``)."""
+    c = np.asarray(color, np.float32)
+    c = c / np.max(np.linalg.norm(c, axis=0))
+    return jnp.matmul(t, jnp.asarray(c.T), precision="highest")
+
+
+@dataclasses.dataclass(frozen=True)
+class Spectrum:
+    """Lucid's ``fft_image``: params [2, b, c, h, w//2+1(+1)] -> [b, h, w, c] (unbounded).
+
+    scale = sqrt(w·h) / max(f, 1/max(w, h))^decay_power; image = irfft2(scale·(re + i·im)),
+    cropped to (h, w), ÷ 4.
+    """
+
+    h: int
+    w: int
+    decay_power: float = 1.0
+
+    def scale(self) -> np.ndarray:
+        freqs = rfft2d_freqs(self.h, self.w)
+        scale = 1.0 / np.maximum(freqs, 1.0 / max(self.w, self.h)) ** self.decay_power
+        return (scale * np.sqrt(self.w * self.h)).astype(np.float32)
+
+    def __call__(self, params: jax.Array) -> jax.Array:
+        spectrum = jax.lax.complex(params[0], params[1]) * jnp.asarray(self.scale())
+        width = 2 * (spectrum.shape[-1] - 1)  # w, or w + 1 for odd w (cropped below)
+        image = jnp.fft.irfft2(spectrum, s=(self.h, width))  # [b, c, h, width]
+        return jnp.transpose(image, (0, 2, 3, 1))[:, : self.h, : self.w, :] / 4.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Pixels:
+    """The naive parametrisation: params [b, h, w, c] are the image (unbounded)."""
+
+    def __call__(self, params: jax.Array) -> jax.Array:
+        return params
+
+
+@dataclasses.dataclass(frozen=True)
+class ToRGB:
+    """Lucid's ``to_valid_rgb`` after a spatial parametrisation: [b, h, w, c] -> [b, h, w, c] in [0, 1].
+
+    decorrelate: multiply 3-channel colours by ``color`` (normalised by its largest column norm);
+    sigmoid: squash with a sigmoid (Lucid's default); otherwise add ``mean`` (when decorrelating)
+    and clip to [0, 1].
+    """
+
+    spatial: object
+    decorrelate: bool = True
+    sigmoid: bool = True
+    color: tuple = IMAGENET_COLOR
+    mean: tuple = IMAGENET_COLOR_MEAN
+
+    def __call__(self, params: jax.Array) -> jax.Array:
+        t = self.spatial(params)
+        if self.decorrelate:
+            t = decorrelate(t, self.color)
+            if not self.sigmoid:
+                t = t + jnp.asarray(self.mean, t.dtype)
+        return jax.nn.sigmoid(t) if self.sigmoid else jnp.clip(t, 0.0, 1.0)
+
+
+def fft_image(key: jax.Array, shape, sd: float = 0.01, decay_power: float = 1.0):
+    """``(params [2, b, c, h, fw] ~ N(0, sd²), Spectrum)`` for an image of ``shape`` = (b, h, w, c)."""
+    b, h, w, c = shape
+    fw = rfft2d_freqs(h, w).shape[1]
+    return sd * jax.random.normal(key, (2, b, c, h, fw), jnp.float32), Spectrum(h, w, decay_power)
+
+
+def pixel_image(key: jax.Array, shape, sd: float = 0.01):
+    """``(params [b, h, w, c] ~ N(0, sd²), Pixels())``."""
+    return sd * jax.random.normal(key, tuple(shape), jnp.float32), Pixels()
+
+
+def image(key: jax.Array, w: int, h: int | None = None, batch: int = 1, sd: float = 0.01,
+          fft: bool = True, decorrelate: bool = True, sigmoid: bool = True, color=IMAGENET_COLOR,
+          channels: int = 3):
+    """Lucid's ``param.image``: ``(params, image_fn)`` giving [batch, h, w, channels] in [0, 1].
+
+    Args:
+      key: PRNG key of the initial noise.
+      w, h: width and height (h defaults to w).
+      batch: images optimised together (one per unit when rendering many units).
+      sd: standard deviation of the initial parameters (Lucid: 0.01).
+      fft: spectrum parametrisation (Lucid's default) or pixels.
+      decorrelate: colour decorrelation with ``color`` (3 channels only).
+      sigmoid: squash to [0, 1] with a sigmoid (Lucid) or clip.
+      color: 3x3 colour matrix: :data:`IMAGENET_COLOR`, or :func:`color_matrix` of a dataset.
+      channels: 3 (RGB) or another count (e.g. 1 for greyscale models; no decorrelation).
+    """
+    h = h or w
+    if min(w, h, batch, channels) < 1:
+        raise ValueError(f"image needs positive w, h, batch and channels, got w={w}, h={h}, "
+                         f"batch={batch}, channels={channels}")
+    c = np.asarray(color, np.float64)
+    if decorrelate and channels == 3 and c.shape != (3, 3):
+        raise ValueError(f"color must be a 3x3 matrix, got shape {c.shape}; use param.color_matrix(images)")
+    shape = (batch, h, w, channels)
+    params, spatial = fft_image(key, shape, sd) if fft else pixel_image(key, shape, sd)
+    color = tuple(tuple(float(v) for v in row) for row in c) if c.shape == (3, 3) else IMAGENET_COLOR
+    return params, ToRGB(spatial, decorrelate and channels == 3, sigmoid, color)

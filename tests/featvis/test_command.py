@@ -1,0 +1,62 @@
+"""``jaxinterp featvis`` end to end on a tiny random CNN: files, the store, numbers, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxinterp.cli import main
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "data.npz"
+    np.savez(path, images=rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8),
+             labels=rng.integers(0, 10, 40))
+    return path
+
+
+def featvis(data, out, *extra):
+    return main(["featvis", "--arch", "small_cnn_rgb", "--params", "random:0", "--data", str(data),
+                 "--layer", "relu2", "--steps", "6", "--out", str(out), "--exemplars", "3", *extra])
+
+
+def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert featvis(data, out, "--units", "2:6") == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["computed"] == 3
+    for name in ("featvis_relu2.png", "featvis_relu2.svg", "ratio_relu2.png", "index.html",
+                 "units/relu2_2.png", "units/relu2_5_top.png"):
+        assert (out / name).is_file(), name
+    arrays = np.load(out / "featvis_relu2.npz")
+    assert arrays["images"].shape == (4, 32, 32, 3)
+    np.testing.assert_array_equal(arrays["units"], [2, 3, 4, 5])
+    # the numbers are the dataset's: ratio = own activation / top dataset activation, top exemplars sorted
+    np.testing.assert_allclose(arrays["ratio"], arrays["vis_act"] / arrays["data_max"], rtol=1e-6)
+    np.testing.assert_allclose(arrays["top_act"][:, 0], arrays["data_max"], rtol=1e-6)
+    assert np.all(np.diff(arrays["top_act"], axis=1) <= 0)
+    page = (out / "index.html").read_text()
+    assert "units/relu2_3_top.png" in page and "SD above mean" in page
+    # a rerun only redraws: every task comes from the store
+    assert featvis(data, out, "--units", "2:6") == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["computed"] == 0
+
+
+def test_kmeans_directions(data, tmp_path, capsys):
+    out = tmp_path / "km"
+    assert featvis(data, out, "--units", "0:3", "--directions", "kmeans", "--k", "3") == 0
+    arrays = np.load(out / "featvis_relu2.npz")
+    assert arrays["images"].shape[0] == 3 and np.isfinite(arrays["ratio"]).all()
+
+
+def test_bad_input_is_a_clear_error(data, tmp_path, capsys):
+    assert featvis(data, tmp_path / "a", "--units", "60:70") == 2
+    assert "out of range: there are 64 channels of layer 'relu2'" in capsys.readouterr().err
+    assert featvis(data, tmp_path / "b", "--units", "5:2") == 2
+    assert "START:STOP" in capsys.readouterr().err
+    assert featvis(data, tmp_path / "c", "--units", "0:4", "--directions", "kmeans", "--k", "3") == 2
+    assert "there are 3 kmeans directions" in capsys.readouterr().err
