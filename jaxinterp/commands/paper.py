@@ -43,6 +43,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--k", type=int, default=None, help="K-means clusters (default: the layer's width)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images (default: all)")
     parser.add_argument("--no-gradients", action="store_true", help="skip the input-gradient norms of Fig. 7")
+    parser.add_argument("--reproduce", action="store_true",
+                        help="draw psychophysics trials as the paper's own code does (numpy RandomState(42), "
+                             "its order of draws and tie order), so per-unit scores equal the paper's "
+                             "(default: off: trials from --seed)")
+    parser.add_argument("--kmeans-init", choices=("k-means++", "identity"), default="k-means++",
+                        help="K-means initialisation (default: k-means++, as the paper; identity starts on "
+                             "the neuron axes and needs --k equal to the layer's width)")
     parser.add_argument("--no-sae-sweep", action="store_true",
                         help="skip Fig. 9's sweep of 16 sparse autoencoders")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of every fit and trial draw (default: 0)")
@@ -85,7 +92,8 @@ def run(args) -> int:
     data = steps.data_spec(args.data, args.limit)
     graph = paper.paper_tasks(model, data, args.layer, _similarities(args, model), k=args.k,
                               seed=args.seed, gradients=not args.no_gradients,
-                              sae_grid=not args.no_sae_sweep)
+                              sae_grid=not args.no_sae_sweep, reproduce=args.reproduce,
+                              kmeans_init=args.kmeans_init)
     for warning in paper.warnings(len(steps.load_data(data)[0])):
         print(f"paper: warning: {warning}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -117,22 +117,28 @@ class ScoreConfig:
     seed: int = 0
     key_path: tuple = ()
     quantiles: tuple = QUANTILES
+    reproduce: bool = False  # psychophysics trials drawn as the paper's own code draws them
 
 
 def _psychophysics(ctx, c: ScoreConfig, directions) -> Result:
     f = jnp.asarray(directions.arrays["activations"])
     sim, feats = build_similarity(c.similarity), similarity_features(c.similarity, c.data)
     pool = "mean" if c.similarity.name == "label" else "max"
-    accs, trials = [], {}
+    hard, soft, trials = [], [], {}
     for q in c.quantiles:
         t = _tasks_that_fit(f, q)
         if t < 1:
-            accs.append(np.full(f.shape[1], np.nan))
+            hard.append(np.full(f.shape[1], np.nan))
+            soft.append(np.full(f.shape[1], np.nan))
             continue
-        res = psychophysics.psychophysics(key_of(c.seed, c.key_path), f, sim, feats, q, trials=t, pool=pool)
-        accs.append(np.asarray(res.accuracy))
+        res = psychophysics.psychophysics_scores(key_of(c.seed, c.key_path), f, sim, feats, q, trials=t,
+                                                 hard_pool=pool, reproduce=c.reproduce,
+                                                 paper_quantiles=tuple(c.quantiles))
+        hard.append(np.asarray(res.hard))
+        soft.append(np.asarray(res.soft_mean))
         trials[f"trials_q{q}"] = t
-    return Result({"accuracy": np.stack(accs)}, {"pool": pool, **trials})
+    return Result({"accuracy": np.stack(hard), "soft": np.stack(soft)},
+                  {"pool": pool, "reproduce": c.reproduce, **trials})
 
 
 def _manifold(ctx, c: ScoreConfig, acts, neurons, kmeans) -> Result:
@@ -251,6 +257,7 @@ class PaperConfig:
     sae_ratios: tuple
     sae_l1: tuple
     d_input: int
+    reproduce: bool = False
 
 
 def _gather(ctx, c: PaperConfig, **inputs) -> Result:
@@ -266,7 +273,18 @@ def _gather(ctx, c: PaperConfig, **inputs) -> Result:
             summary[f"mean_ii_{dname}_{s}"] = float(np.mean(ii))
             psy = inputs[f"psy_{dname}_{s}"]
             arrays[f"psy_{dname}_{s}"] = psy.arrays["accuracy"]
+            arrays[f"psy_soft_{dname}_{s}"] = psy.arrays["soft"]
+            summary[f"mean_psy_hard_{dname}_{s}"] = float(np.nanmean(psy.arrays["accuracy"][0])) \
+                if np.isfinite(psy.arrays["accuracy"][0]).any() else None
+            summary[f"mean_psy_soft_{dname}_{s}"] = float(np.nanmean(psy.arrays["soft"][0])) \
+                if np.isfinite(psy.arrays["soft"][0]).any() else None
             summary.update({k: v for k, v in psy.summary.items() if k.startswith("trials_q")})
+    summary["psychophysics_scores"] = {
+        "psy_<set>_<similarity>": "hard 2-AFC accuracy: max pooling over references (mean for label), "
+                                  "a tie counts 0.5",
+        "psy_soft_<set>_<similarity>": "soft score, mean pooling: the score the paper reports",
+        "mean_psy_*": "mean over directions at the first difficulty quantile",
+        "trials_drawn_as": "the paper's code (numpy RandomState(42))" if c.reproduce else "jax.random keys"}
     arrays["psy_quantiles"] = np.asarray(c.quantiles, np.float64)
     main = c.main
     summary["main_similarity"] = main
@@ -328,7 +346,8 @@ def main_similarity(names) -> str:
 def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict[str, SimilaritySpec],
                 *, k: int | None = None, m: int = 5, seed: int = 0, gradients: bool = True,
                 sae_grid: bool = True, quantiles=QUANTILES, sae_ratios=SAE_RATIOS, sae_l1=SAE_L1,
-                sae_steps: int = 400) -> dict[str, Task]:
+                sae_steps: int = 400, reproduce: bool = False, kmeans_init: str | None = None
+                ) -> dict[str, Task]:
     """The task graph of the paper's analyses of ``layer``; ``["paper"]`` gathers them all.
 
     Args:
@@ -338,6 +357,10 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
       k: K-means clusters (default: the layer's width, resolved when the graph is built).
       gradients: add Fig. 7's input-gradient norms (needs a differentiable model).
       sae_grid: add Fig. 9's 16 SAE fits.
+      reproduce: draw psychophysics trials as the paper's code does (numpy ``RandomState(42)``,
+        its order of draws, numpy's tie order), so per-unit scores equal the paper's.
+      kmeans_init: K-means initialisation (default :data:`jaxinterp.directions.kmeans.DEFAULT_INIT`,
+        k-means++, as the paper; ``"identity"`` starts on the neuron axes and needs K = N).
 
     Returns:
       ``{name: Task}``; run ``tasks.run([graph["paper"]], store)``.
@@ -366,9 +389,17 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
 
     g: dict[str, Task] = {"acts": capture_task(model, data, layer)}
     g["fit_neurons"] = fit_task(g["acts"], "neurons")
-    g["fit_kmeans"] = fit_task(g["acts"], "kmeans", k=k, seed=seed, key_path=K_KMEANS)
+    from jaxinterp.directions.kmeans import DEFAULT_INIT, INITS
+
+    if kmeans_init is not None and kmeans_init not in INITS:
+        raise ValueError(f"--kmeans-init must be one of {', '.join(INITS)}, got {kmeans_init!r}")
+    if kmeans_init == "identity" and k != width:
+        raise ValueError(f"--kmeans-init identity starts on the {width} neuron axes, so it needs --k {width} "
+                         f"(got {k}); use k-means++ for another K")
+    init = {} if kmeans_init in (None, DEFAULT_INIT) else {"init": kmeans_init}
+    g["fit_kmeans"] = fit_task(g["acts"], "kmeans", k=k, seed=seed, key_path=K_KMEANS, **init)
     for name, spec in similarities.items():
-        sc = ScoreConfig(spec, data, m, seed, K_PSYCHOPHYSICS, tuple(quantiles))
+        sc = ScoreConfig(spec, data, m, seed, K_PSYCHOPHYSICS, tuple(quantiles), reproduce)
         for dname in SETS:
             g[f"ii_{dname}_{name}"] = ii_task(g[f"fit_{dname}"], spec, data, m)
             g[f"psy_{dname}_{name}"] = Task("psychophysics", sc, _psychophysics, {"directions": g[f"fit_{dname}"]})
@@ -389,6 +420,6 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
             g[f"sae_{i}_{j}"] = Task("sae_cell", SAECellConfig(cell, float(ratio), float(lam), sae_steps),
                                      _sae_cell, {"acts": g["acts"]})
     config = PaperConfig(tuple(similarities), main, m, k, tuple(quantiles), ratios, l1s,
-                         int(np.prod(images.shape[1:])))
+                         int(np.prod(images.shape[1:])), reproduce)
     g["paper"] = Task("paper", config, _gather, dict(g))
     return g
