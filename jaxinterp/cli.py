@@ -14,7 +14,8 @@ import sys
 COMMANDS = ("demo", "convert", "evaluate", "paper", "roles")
 
 # Errors a user causes (bad input, paths): one line, no traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
+               IsADirectoryError)
 
 # What rerunning after Ctrl-C does, per command (only demo's training checkpoints as it goes).
 ON_INTERRUPT = {
