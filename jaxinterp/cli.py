@@ -14,7 +14,8 @@ import sys
 COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep", "compare", "featvis")
 
 # Errors a user causes (bad input, paths): one line, no traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
+               IsADirectoryError)
 
 # What rerunning after Ctrl-C does, per command.
 _STORE = "rerun the same command to resume: every finished step is saved in the results store"

@@ -5,8 +5,9 @@ high linearity fraction, low mixed entropy, high II; *pass-along* = axis focus
 above 0.5; *transforming* = low linearity fraction, high mixed entropy.
 "High" and "low" are relative to the layer: the halves at or above / at or below
 the median over its neurons for representational, strictly below / above for
-transforming (so a perfectly linear neuron tied at LF = 1 is never transforming). A neuron can carry no label ("unlabelled") or, for pass-along and
-one of the others, two.
+transforming (so a perfectly linear neuron tied at LF = 1 is never transforming).
+A neuron can carry no label ("unlabelled") or, for pass-along and one of the
+others, two.
 """
 
 from __future__ import annotations

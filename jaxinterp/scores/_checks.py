@@ -24,7 +24,8 @@ def _listed(indices: np.ndarray) -> str:
     return shown + (f", ... ({indices.size} in all)" if indices.size > _SHOWN else "")
 
 
-def check_finite(x, name: str = "activations", rows: str = "image", cols: str = "direction") -> None:
+def check_finite(x, name: str = "activations", rows: str = "image",
+                 cols: str = "direction") -> None:
     """Raise a ValueError naming the rows and columns of ``x`` that hold NaN or inf.
 
     Args:

@@ -143,8 +143,8 @@ def augment(key, images, pad=4):
     """Train-style augmentation of [n, h, w, c] images: a random crop after zero padding by
     ``pad`` (torchvision's RandomCrop(32, padding=4)) and a random horizontal flip."""
     if getattr(images, "ndim", None) != 4:
-        raise ValueError(f"images must be [n, h, w, c] (NHWC), got shape {getattr(images, 'shape', None)}; "
-                         "add a batch axis with images[None]")
+        raise ValueError(f"images must be [n, h, w, c] (NHWC), got shape "
+                         f"{getattr(images, 'shape', None)}; add a batch axis with images[None]")
     check_finite(images, "images", cols="pixel row")
     n, h, w, _ = images.shape
     k_crop, k_flip = jax.random.split(key)

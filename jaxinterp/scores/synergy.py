@@ -270,7 +270,8 @@ def synergy(
                 f"{leaves[0].shape[0]}; compute both on the same images"
             )
     pairs = all_pairs(n) if pairs is None else np.asarray(pairs, np.int32)
-    if pairs.ndim != 2 or pairs.shape[1] != 2 or (pairs.size and (pairs.min() < 0 or pairs.max() >= n)):
+    out_of_range = pairs.size and (pairs.min() < 0 or pairs.max() >= n)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or out_of_range:
         raise ValueError(
             f"pairs must be [P, 2] neuron indices in 0..{n - 1}, got shape {pairs.shape}"
             + (f" with values in [{pairs.min()}, {pairs.max()}]" if pairs.size else "")
