@@ -55,3 +55,32 @@ def test_help_states_every_default_without_markup(command, flags, capsys):
     for flag in flags:
         after = text.split(f"{flag} ", 2)[-1][:400]
         assert "default" in after, flag
+
+
+def test_paper_reproduce_draws_trials_as_the_paper(paper_args, tmp_path):
+    """--reproduce: the hard/soft scores equal psychophysics_scores(reproduce=True) on the same activations."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxinterp import similarity
+    from jaxinterp.recipes.paper import _tasks_that_fit
+    from jaxinterp.scores.psychophysics import psychophysics_scores
+
+    out = tmp_path / "o"
+    assert cli.main([*paper_args, "--limit", "60", "--reproduce", "--no-sae-sweep", "--no-gradients",
+                     "--out", str(out)]) == 0
+    arrays = np.load(out / "arrays.npz")
+    images = np.load(paper_args[paper_args.index("--data") + 1])["images"][:60].astype(np.float32) / 255
+    feats = similarity.colour.featurize(jnp.asarray(images), None)
+    quantiles = tuple(float(q) for q in arrays["psy_quantiles"])
+    t = _tasks_that_fit(arrays["acts"], 0.0)
+    assert t >= 1
+    res = psychophysics_scores(jax.random.key(123), jnp.asarray(arrays["acts"]), similarity.colour, feats, 0.0,
+                               trials=t, hard_pool="max", reproduce=True, paper_quantiles=quantiles)
+    np.testing.assert_array_equal(arrays["psy_neurons_colour"][0], np.asarray(res.hard))
+    np.testing.assert_array_equal(arrays["psy_soft_neurons_colour"][0], np.asarray(res.soft_mean))
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert "RandomState(42)" in summary["psychophysics_scores"]["trials_drawn_as"]

@@ -27,21 +27,67 @@ def uninterrupted(tmp_path_factory):
     return root, args
 
 
+# Two deliberate changes since the golden file (issue 15), each checked for exactly its effect:
+# a psychophysics tie (margin 0) now counts 0.5, so hard accuracies can only rise, by multiples of
+# 0.5 / trials; the SAE trains 16 steps per dispatch (a scan), which reorders float sums a little.
+TOLERANCE = {"sae_ii": 1e-4}
+
+
 def test_same_numbers_as_before_the_redesign(uninterrupted):
     root, _ = uninterrupted
     golden = np.load(HERE / "paper_tiny.npz")
     arrays = np.load(root / "out" / "arrays.npz")
+    new = json.loads((root / "out" / "summary.json").read_text())
     compared = [k for k in golden.files if k not in ("summary_json", "commit")]
     assert len(compared) == 32
     for name in compared:
-        np.testing.assert_allclose(arrays[name], golden[name], rtol=1e-5, atol=1e-6, equal_nan=True,
-                                   err_msg=name)
+        if name.startswith("psy_"):
+            trials = new["trials_q0.0"]
+            lift = (arrays[name] - golden[name]) * 2 * trials  # ties gained, per unit
+            finite = np.isfinite(golden[name])
+            np.testing.assert_array_equal(np.isfinite(arrays[name]), finite)
+            np.testing.assert_allclose(lift[finite], np.round(lift[finite]), atol=1e-4, err_msg=name)
+            assert (lift[finite] > -1e-4).all(), name
+            if name.endswith("_colour"):  # continuous similarities never tie
+                np.testing.assert_array_equal(arrays[name], golden[name])
+            continue
+        np.testing.assert_allclose(arrays[name], golden[name], rtol=1e-5, atol=TOLERANCE.get(name, 1e-6),
+                                   equal_nan=True, err_msg=name)
     old = json.loads(str(golden["summary_json"]))
-    new = json.loads((root / "out" / "summary.json").read_text())
-    assert set(new) == set(old)
+    assert set(old) <= set(new)
     for name in old:
-        if name != "data":
-            assert new[name] == pytest.approx(old[name], rel=1e-5, abs=1e-6, nan_ok=True), name
+        if name == "data":
+            continue
+        if name == "sae_best":
+            assert new[name]["mean_ii"] == pytest.approx(old[name]["mean_ii"], abs=1e-4)
+            continue
+        assert new[name] == pytest.approx(old[name], rel=1e-5, abs=1e-6, nan_ok=True), name
+
+
+def test_psychophysics_tasks_equal_the_kernel(uninterrupted):
+    """Hard and soft scores of the task graph equal psychophysics_scores called directly."""
+    import jax.numpy as jnp
+
+    from jaxinterp import similarity
+    from jaxinterp.recipes.paper import K_PSYCHOPHYSICS, _tasks_that_fit
+    from jaxinterp.scores.psychophysics import psychophysics_scores
+    from jaxinterp.steps import key_of
+
+    root, _ = uninterrupted
+    arrays = np.load(root / "out" / "arrays.npz")
+    labels = np.load(root / "data.npz")["labels"]
+    acts = jnp.asarray(arrays["acts"])
+    for q_index, q in enumerate(arrays["psy_quantiles"]):
+        t = _tasks_that_fit(acts, q)
+        if t < 1:
+            continue
+        res = psychophysics_scores(key_of(0, K_PSYCHOPHYSICS), acts, similarity.label,
+                                   similarity.label.featurize(None, jnp.asarray(labels)), float(q), trials=t,
+                                   hard_pool="mean")
+        np.testing.assert_array_equal(arrays["psy_neurons_label"][q_index], np.asarray(res.hard))
+        np.testing.assert_array_equal(arrays["psy_soft_neurons_label"][q_index], np.asarray(res.soft_mean))
+    summary = json.loads((root / "out" / "summary.json").read_text())
+    assert "soft score, mean pooling" in summary["psychophysics_scores"]["psy_soft_<set>_<similarity>"]
 
 
 def test_a_rerun_computes_nothing_and_redraws(uninterrupted, capsys):
