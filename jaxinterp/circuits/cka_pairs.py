@@ -4,8 +4,8 @@ Linear kernel: the unbiased HSIC of a pair needs only sums over images
 (XᵀY, Σx, Σ‖x‖²y, Σ‖x‖²‖y‖², ...; see :func:`linear_result`), so the images
 are read in chunks of ``batch_size`` and each chunk updates the
 :class:`LinearCKAStats` of *all* pairs at once: one GEMM of the concatenated
-layers of A against those of B, plus a batched GEMM per layer for the
-self-terms. Block sums over the [ΣdA, ΣdB] cross matrix (one matmul with a 0/1
+layers of A (with their squared norms and a ones column appended) against those
+of B, plus one batched GEMM per distinct layer width for the self-terms. Block sums over the [ΣdA, ΣdB] cross matrix (one matmul with a 0/1
 layer-membership matrix each side) then give the [LA, LB] HSIC matrix. The
 result is exact, whatever the chunk size: minibatch CKA equals full CKA. Every
 chunk is shifted by the first chunk's mean before accumulating (HSIC_u is

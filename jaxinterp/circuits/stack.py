@@ -31,25 +31,6 @@ class Layout(NamedTuple):
     def widest(self) -> int:
         return int(self.widths.max())
 
-    def segments(self) -> np.ndarray:
-        """[Σd] layer index of every concatenated column."""
-        return np.repeat(np.arange(len(self.names)), self.widths)
-
-    def one_hot(self) -> np.ndarray:
-        """[Σd, L] 0/1 membership of each column in each layer (block sums as one matmul)."""
-        return (self.segments()[:, None] == np.arange(len(self.names))[None, :]).astype(np.float32)
-
-    def gather(self) -> np.ndarray:
-        """[L, widest] column indices into the concatenated form; Σd (one past the end) pads."""
-        idx = np.full((len(self.names), self.widest), self.total, np.int32)
-        for i, (o, w) in enumerate(zip(self.offsets, self.widths)):
-            idx[i, :w] = np.arange(o, o + w)
-        return idx
-
-    def valid(self) -> np.ndarray:
-        """[L, widest] True where a padded column holds a real feature."""
-        return np.arange(self.widest)[None, :] < self.widths[:, None]
-
 
 def layout(acts: Mapping[str, object]) -> Layout:
     names = tuple(acts)

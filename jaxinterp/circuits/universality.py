@@ -98,7 +98,7 @@ def compare(
 
     n = check_layers(acts_a, "acts_a", 4)
     check_same_images(n, check_layers(acts_b, "acts_b", 4))
-    check_same_images(n, len(images), ("the activations", "images"))
+    check_same_images(n, len(images), ("acts_a", "the image array"))
     if not 1 <= m <= n:
         raise ValueError(f"m={m} exemplars per unit but only {n} images; pass m <= {n}")
     names_a, names_b = list(acts_a), list(acts_b)
@@ -139,7 +139,8 @@ def compare(
         null = match_max(np.asarray(unit_correlations(xa, xb[shuffle])))
         ii_a, top_a = unit_info("a", name, xa)
         ii_b, top_b = unit_info("b", other, xb)
-        order = np.argsort(-np.nan_to_num(hung.correlation, nan=-np.inf))[:top_pairs]
+        order = np.argsort(-np.nan_to_num(hung.correlation, nan=-np.inf))
+        order = order[hung.partner[order] >= 0][:top_pairs]  # units left unassigned (dA > dB) are not shown
         shown = np.stack([order, hung.partner[order]], 1)
         needed.update(top_a[shown[:, 0]].ravel().tolist())
         needed.update(top_b[shown[:, 1]].ravel().tolist())

@@ -110,10 +110,10 @@ def test_real_resnet20_vs_resnet32(shared_data, tmp_path, capsys):
     out = tmp_path / "out"
     code, _, err = _run(capsys, "compare", "--arch", "cifar_resnet20", "--params", tmp_path / "cifar_resnet20",
                         "--arch", "cifar_resnet32", "--params", tmp_path / "cifar_resnet32", "--data", data,
-                        "--out", out, "--limit", 300, "--top-pairs", 3)
+                        "--out", out, "--limit", 256, "--top-pairs", 2)
     assert code == 0, err
     s = json.loads((out / "summary.json").read_text())
-    assert s["n_images"] == 300 and len(s["layers_a"]) == 11 and len(s["layers_b"]) == 17
+    assert s["n_images"] == 256 and len(s["layers_a"]) == 11 and len(s["layers_b"]) == 17
     with np.load(out / "arrays.npz") as z:
         cka = z["cka_linear"]
     # the stage outputs of the two independently trained nets are alike, and their units match
