@@ -29,7 +29,8 @@ def grid_figure(arrays: dict, layer: str, method: str, path: Path) -> None:
     images, units, z = arrays["images"], arrays["units"], arrays["z"]
     cols = min(8, len(units))
     rows = -(-len(units) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.75 * rows + 0.6), squeeze=False)
+    height = 1.75 * rows + 0.6
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, height), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i, ax in enumerate(axes.ravel()[: len(units)]):
@@ -38,7 +39,7 @@ def grid_figure(arrays: dict, layer: str, method: str, path: Path) -> None:
         ax.set_title(f"{'dir' if method != 'neurons' else 'ch'} {units[i]}: {z[i]:+.1f} SD", fontsize=8)
     fig.suptitle(f"Feature visualisations of {layer} ({method}); title: index and final activation "
                  "in dataset SDs above the mean", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))  # room for the suptitle
     fig.savefig(path.with_suffix(".png"), dpi=110)
     fig.savefig(path.with_suffix(".svg"))
     plt.close(fig)
@@ -59,7 +60,7 @@ def ratio_figure(arrays: dict, layer: str, path: Path) -> None:
     ax.set_xticks(np.arange(0, len(units), step), [str(u) for u in units[::step]])
     ax.set_xlabel("unit index")
     ax.set_ylabel("final / top dataset activation (x)")
-    ax.set_title(f"{layer}: visualisation activation relative to the most activating dataset image")
+    ax.set_title(f"{layer}: each visualisation against its most activating dataset image", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path.with_suffix(".png"), dpi=110)
