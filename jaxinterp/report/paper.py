@@ -211,7 +211,7 @@ def _sae_figure(arrays, summary, main, stem) -> Path:
     lo, hi = np.nanmin(grid) if np.isfinite(grid).any() else 0, np.nanmax(grid) if np.isfinite(grid).any() else 1
     for (r, c), v in np.ndenumerate(grid):
         dark = np.isfinite(v) and hi > lo and (v - lo) / (hi - lo) > 0.6
-        ax.text(c, r, "dead" if np.isnan(v) else minus(f"{v:.3f}"), ha="center", va="center",
+        ax.text(c, r, "dead" if np.isnan(v) else minus(f"{v:.3g}"), ha="center", va="center",
                 fontsize=6.5, color="k" if dark else "w")
     fig.colorbar(im, ax=ax, label=f"mean II of live codes\n({main}, a.u.)")
     fig.tight_layout()
