@@ -185,7 +185,7 @@ def extremes(measure: str, values: np.ndarray, images01: np.ndarray, top: np.nda
     n_ex = min(n_exemplars, top.shape[1])
     h, w = images01.shape[1:3]
     s = upscale_factor(h)
-    left, tile, gap, top_m, row_gap, cbar = 0.95, 0.62, 0.14, 0.3, 0.08, 0.1
+    left, tile, gap, top_m, row_gap, cbar = 1.1, 0.62, 0.14, 0.3, 0.08, 0.1
     strip_w = tile * (n_ex * w + (n_ex - 1) * 2 / s) / w
     fig_w = left + strip_w + gap + tile + 0.08 + cbar + 0.45
     fig_h = top_m + len(picks) * (tile + row_gap)
@@ -206,7 +206,7 @@ def extremes(measure: str, values: np.ndarray, images01: np.ndarray, top: np.nda
             for sp in a.spines.values():
                 sp.set_visible(False)
         fig.text(0.05 / fig_w, y0 + tile / 2 / fig_h,
-                 minus(f"{end}\nneuron {int(n)}\n{SHORT.get(_split(measure)[1], measure)} = {values[n]:.4g}"),
+                 minus(f"{end}: neuron {int(n)}\n{SHORT.get(_split(measure)[1], measure)}\n= {values[n]:.4g}"),
                  ha="left", va="center", fontsize=7)
         if r == 0:
             ax.set_title(f"top-{n_ex} exemplars (rank 1 → {n_ex})", fontsize=7.5)
