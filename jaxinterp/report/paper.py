@@ -63,6 +63,14 @@ def _tags(fig, axes, letters="ABCDEF") -> None:
         fig.text(bb.x0, bb.y1 + 0.01, letter, fontsize=10, fontweight="bold", ha="left", va="bottom")
 
 
+def _fewer_ticks(axes, n: int = 4) -> None:
+    """At most ``n`` x ticks on panels that still use matplotlib's automatic ticks (long tick
+    labels such as −0.0175 collide otherwise)."""
+    for ax in np.ravel(axes):
+        if isinstance(ax.xaxis.get_major_locator(), matplotlib.ticker.AutoLocator):
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(n))
+
+
 def _sub(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
@@ -133,6 +141,7 @@ def _manifold_figure(arrays, summary, main, stem) -> tuple[Path, int]:
     c.set_xlabel("manifold sparsity: mean t-SNE distance\namong a unit's top-M exemplars (a.u.)")
     c.set_ylabel(f"II, {main} (a.u.)")
     c.legend(loc="upper center", bbox_to_anchor=(0.5, 1.22), ncol=1, fontsize=6.5, handletextpad=0.2)
+    _fewer_ticks(axes)
     fig.tight_layout()
     _tags(fig, axes[0])
     return save(fig, stem)[0], best
@@ -166,6 +175,7 @@ def _sensitivity_figure(arrays, summary, main, stem) -> Path:
         c.set_xlabel("min input-gradient norm ‖∇x fv‖₂\nover the top-M exemplars (per unit pixel)")
         c.set_ylabel(f"II, {main} (a.u.)")
         _stat(c, _corr(summary.get("ii_vs_min_gradient")))
+    _fewer_ticks(axes)
     fig.tight_layout()
     _tags(fig, axes[0])
     return save(fig, stem)[0]
@@ -193,6 +203,7 @@ def _synergy_figure(arrays, summary, main, stem) -> Path:
     c.set_xlabel(f"II of neuron a ({main}, a.u.)")
     c.set_ylabel("max synergy of a over partners b")
     _stat(c, _corr(summary.get("ii_vs_max_synergy")))
+    _fewer_ticks(axes)
     fig.tight_layout()
     _tags(fig, axes[0])
     return save(fig, stem)[0]
@@ -211,7 +222,7 @@ def _sae_figure(arrays, summary, main, stem) -> Path:
     lo, hi = np.nanmin(grid) if np.isfinite(grid).any() else 0, np.nanmax(grid) if np.isfinite(grid).any() else 1
     for (r, c), v in np.ndenumerate(grid):
         dark = np.isfinite(v) and hi > lo and (v - lo) / (hi - lo) > 0.6
-        ax.text(c, r, "dead" if np.isnan(v) else minus(f"{v:.3f}"), ha="center", va="center",
+        ax.text(c, r, "dead" if np.isnan(v) else minus(f"{v:.3g}"), ha="center", va="center",
                 fontsize=6.5, color="k" if dark else "w")
     fig.colorbar(im, ax=ax, label=f"mean II of live codes\n({main}, a.u.)")
     fig.tight_layout()
@@ -227,6 +238,7 @@ def _coactivation_figure(arrays, summary, main, stem) -> Path:
     ax.set_xlabel("co-activation: Pearson r of a neuron with\nthe mean of the other neurons")
     ax.set_ylabel(f"II of the neuron ({main}, a.u.)")
     _stat(ax, _corr(summary.get("coactivation_vs_ii")))
+    _fewer_ticks(axes)
     fig.tight_layout()
     return save(fig, stem)[0]
 

@@ -143,8 +143,8 @@ def scatter_matrix(table: dict[str, np.ndarray], columns: list[str], path: Path)
                 rho = spearmanr(x[ok], y[ok])[0] if ok.sum() > 2 and np.ptp(x[ok]) > 0 \
                     and np.ptp(y[ok]) > 0 else np.nan
                 ax.set_facecolor(cmap(0.5 + 0.5 * rho) if np.isfinite(rho) else "0.95")
-                ax.text(0.5, 0.5, "–" if not np.isfinite(rho) else minus(f"{rho:.2f}"), ha="center",
-                        va="center", fontsize=8, transform=ax.transAxes,
+                shown = "–" if not np.isfinite(rho) else minus(f"{rho:.2f}").replace("−0.00", "0.00")
+                ax.text(0.5, 0.5, shown, ha="center", va="center", fontsize=8, transform=ax.transAxes,
                         color="w" if np.isfinite(rho) and abs(rho) > 0.6 else "k")
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -152,7 +152,7 @@ def scatter_matrix(table: dict[str, np.ndarray], columns: list[str], path: Path)
                     sp.set_visible(False)
                 continue
             ax.xaxis.set_major_locator(mticker.MaxNLocator(3))
-            ax.yaxis.set_major_locator(mticker.MaxNLocator(3))
+            ax.yaxis.set_major_locator(mticker.NullLocator() if i == j else mticker.MaxNLocator(3))
             ax.tick_params(labelsize=6, length=2, pad=1)
             if i < k - 1:
                 ax.tick_params(labelbottom=False)
@@ -185,7 +185,7 @@ def extremes(measure: str, values: np.ndarray, images01: np.ndarray, top: np.nda
     n_ex = min(n_exemplars, top.shape[1])
     h, w = images01.shape[1:3]
     s = upscale_factor(h)
-    left, tile, gap, top_m, row_gap, cbar = 0.95, 0.62, 0.14, 0.3, 0.08, 0.1
+    left, tile, gap, top_m, row_gap, cbar = 1.1, 0.62, 0.14, 0.3, 0.08, 0.1
     strip_w = tile * (n_ex * w + (n_ex - 1) * 2 / s) / w
     fig_w = left + strip_w + gap + tile + 0.08 + cbar + 0.45
     fig_h = top_m + len(picks) * (tile + row_gap)
@@ -206,7 +206,7 @@ def extremes(measure: str, values: np.ndarray, images01: np.ndarray, top: np.nda
             for sp in a.spines.values():
                 sp.set_visible(False)
         fig.text(0.05 / fig_w, y0 + tile / 2 / fig_h,
-                 minus(f"{end}\nneuron {int(n)}\n{SHORT.get(_split(measure)[1], measure)} = {values[n]:.4g}"),
+                 minus(f"{end}: neuron {int(n)}\n{SHORT.get(_split(measure)[1], measure)}\n= {values[n]:.4g}"),
                  ha="left", va="center", fontsize=7)
         if r == 0:
             ax.set_title(f"top-{n_ex} exemplars (rank 1 → {n_ex})", fontsize=7.5)
@@ -254,8 +254,8 @@ def _correlation_section(correlations: dict, headline: list[str], n_neurons: int
     caveat = callout(
         f"<p><b>Multiple comparisons.</b> The tables hold <b>{m} Spearman tests</b> "
         f"({len(by)} measures × {len(sims)} similarities) on the same {n_neurons} neurons; many measures "
-        "share inputs and are correlated with each other, so the tests are not independent. At "
-        f"p &lt; 0.05, about {0.05 * m:.0f} of {m} true-null tests would look significant by chance. "
+        "share inputs and are correlated with each other, so the tests are not independent. Were every "
+        f"null hypothesis true, about {0.05 * m:.0f} of the {m} would still reach p &lt; 0.05 by chance. "
         "'p' is unadjusted; 'p Holm' controls the family-wise error over all "
         f"{m} tests (Holm-Bonferroni); 'q BH' controls the false discovery rate (Benjamini-Hochberg). "
         "Bold: p Holm &lt; 0.05.</p><p><b>Exploratory.</b> These measures test the forum post's "

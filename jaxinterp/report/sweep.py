@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxinterp.report.html import figure, page, table
+from jaxinterp.report.html import display_width, figure, page, table
+from jaxinterp.report.style import new_figure, save, styled
 
 METHOD_STYLE = {"neurons": ("k", "s"), "kmeans": ("tab:blue", "o"), "pca": ("tab:green", "^"),
                 "sae": ("tab:red", "D"), "ica": ("tab:purple", "v"), "nmf": ("tab:brown", "P"),
@@ -29,17 +30,13 @@ def _groups(rows, sim):
     return out
 
 
+@styled
 def _figure(rows, sim: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     groups = _groups(rows, sim)
     panels = sorted(groups)
     cols = min(4, len(panels))
     nrows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.4 * cols, 3.0 * nrows), squeeze=False, sharey=True)
+    fig, axes = new_figure(nrows, cols, figsize=(3.0 * cols, 2.6 * nrows), sharey=True)
     for ax, (model, layer) in zip(axes.flat, panels):
         for method, by_k in sorted(groups[(model, layer)].items()):
             colour, marker = METHOD_STYLE.get(method, ("grey", "o"))
@@ -54,15 +51,13 @@ def _figure(rows, sim: str, path: Path) -> None:
         ax.set_xlabel("K (directions)")
         ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
-        ax.set_ylabel(f"mean II ({sim} similarity)")
+        ax.set_ylabel(f"mean Interpretability Index\n({sim} similarity, a.u.)")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.92))
-    fig.savefig(path.with_suffix(".png"), dpi=150)
-    fig.savefig(path.with_suffix(".svg"))
-    plt.close(fig)
+    save(fig, path)
 
 
 def write(out: str | Path) -> Path:
@@ -77,11 +72,12 @@ def write(out: str | Path) -> Path:
         if any(r["state"] == "done" for r in rows):
             _figure(rows, sim, out / name)
             sections.append((f"II with the {sim} similarity", figure(
-                f"{name}.png",
-                f"Mean Interpretability Index (M={config['m']}, {sim} similarity) of each direction set "
+                f"{name}.png", label=f"Fig. {len(sections) + 1}", formats=("svg",),
+                width=display_width(out / f"{name}.png"),
+                caption=f"Mean Interpretability Index (M={config['m']}, {sim} similarity) of each direction set "
                 f"against the number of directions K, one panel per model and layer. Points: mean over "
                 f"seeds {config['seeds']}; bars: ±1 s.d. over seeds (none for one seed). Dashed: the "
-                f"layer's own neurons. Vector version: {name}.svg.")))
+                f"layer's own neurons.")))
     agg = defaultdict(list)
     for r in rows:
         agg[(r["model"], r["layer"], r["method"], r["k"])].append(r)
