@@ -7,18 +7,26 @@ run picks up from there. With several processes (``jax.distributed``), a
 *collective* task is computed by all of them together (its arrays may span the
 global mesh) and saved by process 0; any other task is computed by the one
 process that runs it.
+
+Entries are written by one background thread while the next task computes (XLA
+releases the GIL), at most :data:`MAX_PENDING` behind; ``run`` returns, or
+re-raises an interruption, only after every computed result is on disk.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, NamedTuple
 
 from tqdm.auto import tqdm
 
 from jaxinterp.tasks.store import CorruptEntry, Store
 from jaxinterp.tasks.task import Result, Task, graph
+
+
+MAX_PENDING = 2  # results computed but not yet written; a hard kill loses at most these
 
 
 class Context:
@@ -138,6 +146,16 @@ def run(
     todo_keys = {t.key for t in todo}
     loaded = [t for t in order if t.key not in todo_keys]
     bar = tqdm(total=len(todo), unit="task", desc="tasks", disable=not progress, leave=False)
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jaxinterp-store")
+    pending: list = []
+
+    def flush(limit: int = 0) -> None:
+        while len(pending) > limit:
+            task, future = pending.pop(0)
+            try:
+                future.result()
+            except Exception as err:  # noqa: BLE001 - the write of a computed result failed
+                raise TaskFailed(task, err) from err
 
     def compute(task: Task) -> Result:
         start = time.perf_counter()
@@ -148,7 +166,12 @@ def run(
                              "return jaxinterp.tasks.Result(arrays, summary)")
         seconds = time.perf_counter() - start
         if not task.collective or lead:
-            store.save(task, result, seconds)
+            store.check(task, result)  # what cannot be saved fails here, as the task's error
+            if task.collective:
+                store.save(task, result, seconds)
+            else:
+                pending.append((task, writer.submit(store.save, task, result, seconds)))
+                flush(MAX_PENDING)
         if task.collective and multi:
             _barrier(f"saved {task.key}")
         memory[task.key] = result
@@ -174,32 +197,43 @@ def run(
             if needed_by[dep.key] <= 0 and dep.key not in target_keys:
                 memory.pop(dep.key, None)
 
-    for task in order:
-        if task.key not in todo_keys:
-            release(task)
-            continue
-        bad = [d for d in task.deps.values() if d.key in failed or d.key in skipped]
-        if bad:
-            skipped.append(task.key)
-            log(f"skip {task.name} {task.key[:12]}: input failed "
-                f"({', '.join(f'{d.name} {d.key[:12]}' for d in bad)})")
-            bar.update(1)
-            continue
-        try:
-            compute(task)
-        except KeyboardInterrupt:
-            bar.close()
-            raise
-        except Exception as err:  # noqa: BLE001 - recorded, then raised or skipped past
-            store.record_failure(task, err, traceback.format_exc())
-            failed[task.key] = f"{type(err).__name__}: {err}"
-            log(f"FAILED {task.name} {task.key[:12]}: {type(err).__name__}: {err}")
-            if not keep_going:
+    try:
+        for task in order:
+            if task.key not in todo_keys:
+                release(task)
+                continue
+            bad = [d for d in task.deps.values() if d.key in failed or d.key in skipped]
+            if bad:
+                skipped.append(task.key)
+                log(f"skip {task.name} {task.key[:12]}: input failed "
+                    f"({', '.join(f'{d.name} {d.key[:12]}' for d in bad)})")
+                bar.update(1)
+                continue
+            try:
+                compute(task)
+            except KeyboardInterrupt:
                 bar.close()
-                raise TaskFailed(task, err) from err
-        bar.update(1)
-        release(task)
-    bar.close()
+                raise
+            except Exception as err:  # noqa: BLE001 - recorded, then raised or skipped past
+                if isinstance(err, TaskFailed) and err.task != task:  # an earlier task's write failed
+                    raise
+                store.record_failure(task, err, traceback.format_exc())
+                failed[task.key] = f"{type(err).__name__}: {err}"
+                log(f"FAILED {task.name} {task.key[:12]}: {type(err).__name__}: {err}")
+                if not keep_going:
+                    bar.close()
+                    raise TaskFailed(task, err) from err
+            bar.update(1)
+            release(task)
+        bar.close()
+        flush()
+    finally:
+        for task, future in pending:  # interrupted: still write what was computed
+            try:
+                future.result()
+            except Exception:  # noqa: BLE001
+                log(f"could not save {task.name} {task.key[:12]}")
+        writer.shutdown()
 
     results = {}
     if load_targets:

@@ -11,18 +11,20 @@ Layout under ``root``::
 An entry is assembled in ``tmp/`` and moved into ``entries/`` with one ``rename``,
 so a reader sees either nothing or the whole entry: a process killed half-way
 leaves only ``tmp/`` debris, which is ignored and swept. ``task.json`` records the
-sha256 of ``arrays.npz``; :meth:`Store.load` checks it, so a file damaged later
-is reported and recomputed, never silently read.
+CRC-32 and size of ``arrays.npz`` (and the zip holds each array's own CRC);
+:meth:`Store.load` checks them, so a file damaged later is reported and
+recomputed, never silently read.
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 import os
 import shutil
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -61,12 +63,15 @@ def unflatten_arrays(flat: dict[str, np.ndarray]) -> dict:
     return tree
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
+IN_MEMORY_BYTES = 64 << 20  # entries up to this size are assembled in memory, larger ones on disk
+
+
+def _crc32(path: Path) -> str:
+    crc = 0
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+            crc = zlib.crc32(block, crc)
+    return f"{crc:08x}"
 
 
 def _json_default(value):
@@ -125,8 +130,9 @@ class Store:
         meta = json.loads((entry / TASK).read_text())
         if meta.get("key") != task.key:
             raise CorruptEntry(f"{entry} holds key {meta.get('key')}, expected {task.key}")
-        if verify and _sha256(entry / ARRAYS) != meta["arrays_sha256"]:
-            raise CorruptEntry(f"{entry / ARRAYS} does not match its recorded checksum")
+        if verify and ((entry / ARRAYS).stat().st_size != meta["arrays_bytes"]
+                       or _crc32(entry / ARRAYS) != meta["arrays_crc32"]):
+            raise CorruptEntry(f"{entry / ARRAYS} does not match its recorded checksum and size")
         with np.load(entry / ARRAYS, allow_pickle=False) as z:
             flat = {name: z[name] for name in z.files}
         return Result(unflatten_arrays(flat), json.loads((entry / SUMMARY).read_text()))
@@ -140,11 +146,9 @@ class Store:
                           {**describe(task), "error": f"discarded damaged entry: {reason}", "time": time.time()})
 
     # -- writing
-    def save(self, task: Task, result: Result, seconds: float | None = None) -> Path:
-        """Write ``result`` as the entry of ``task`` atomically; returns the entry directory.
-
-        If another process saved the same key first, its entry is kept (both computed the same thing).
-        """
+    @staticmethod
+    def check(task: Task, result: Result) -> dict[str, np.ndarray]:
+        """What :meth:`save` would write, as flat host arrays; ValueError for what it cannot."""
         if not isinstance(result, Result):
             raise ValueError(f"task {task.name!r} must return jaxinterp.tasks.Result(arrays, summary), "
                              f"got {type(result).__name__}")
@@ -152,12 +156,30 @@ class Store:
         for name, a in flat.items():
             if a.dtype == object:
                 raise ValueError(f"task {task.name!r}: array {name!r} has dtype object; return numeric arrays")
+        json.dumps(result.summary, default=_json_default)
+        return flat
+
+    def save(self, task: Task, result: Result, seconds: float | None = None) -> Path:
+        """Write ``result`` as the entry of ``task`` atomically; returns the entry directory.
+
+        If another process saved the same key first, its entry is kept (both computed the same thing).
+        """
+        flat = self.check(task, result)
         tmp = self.root / "tmp" / f"{task.key}-{uuid.uuid4().hex}"
         tmp.mkdir(parents=True)
-        np.savez(tmp / ARRAYS, **flat)  # straight to the file: big arrays are not copied in memory
+        if sum(a.nbytes for a in flat.values()) <= IN_MEMORY_BYTES:
+            buffer = io.BytesIO()
+            np.savez(buffer, **flat)
+            data = buffer.getbuffer()
+            (tmp / ARRAYS).write_bytes(data)
+            crc, size = f"{zlib.crc32(data):08x}", data.nbytes
+            del data
+        else:  # straight to the file, so big arrays are not copied in memory; then read back for the CRC
+            np.savez(tmp / ARRAYS, **flat)
+            crc, size = _crc32(tmp / ARRAYS), (tmp / ARRAYS).stat().st_size
         (tmp / SUMMARY).write_text(json.dumps(result.summary, indent=1, default=_json_default))
         meta = {**describe(task), "arrays": {n: [list(a.shape), str(a.dtype)] for n, a in flat.items()},
-                "arrays_sha256": _sha256(tmp / ARRAYS),
+                "arrays_crc32": crc, "arrays_bytes": size,
                 "seconds": seconds, "written": time.time()}
         (tmp / TASK).write_text(json.dumps(meta, indent=1, default=_json_default))  # last: marks it whole
         final = self.entry_dir(task)

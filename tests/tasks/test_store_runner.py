@@ -171,3 +171,24 @@ def test_scratch_survives_until_the_entry_is_saved(tmp_path):
     assert seen["resumed"] is True  # the second run found the first run's checkpoint
     assert not (tmp_path / "scratch" / t.key).exists()
     assert os.listdir(tmp_path / "entries" / "fit") == [t.key]
+
+
+def test_results_are_written_behind_and_flushed_on_interrupt(tmp_path):
+    store = Store(tmp_path)
+    src, sq, offs = graph()
+
+    def interrupted(ctx, c, y):
+        raise KeyboardInterrupt
+
+    stop = Task("stop", (), interrupted, {"y": sq})
+    with pytest.raises(KeyboardInterrupt):
+        tasks.run([stop], store)
+    assert store.has(src) and store.has(sq)  # written by the background writer before re-raising
+    np.testing.assert_array_equal(store.load(sq).arrays["y"], np.arange(5.0) ** 2 * 4)
+
+
+def test_unsaveable_results_fail_as_the_task(tmp_path):
+    bad = Task("bad", (), lambda ctx, c: Result({"x": np.array([object()])}, {}))
+    with pytest.raises(tasks.TaskFailed, match="dtype object"):
+        tasks.run([bad], Store(tmp_path))
+    assert Store(tmp_path).failure(bad)["error"].startswith("ValueError")
