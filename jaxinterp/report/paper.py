@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import html
 import matplotlib
 import matplotlib.ticker
 import numpy as np
@@ -29,11 +30,12 @@ SIMILARITY_TEXT = {
     "features": "model features (s = −LPIPS-style distance on the model's own layers, uniform weights)",
     "lpips": "LPIPS (s = −d_LPIPS, AlexNet v0.1)",
 }
-# The psychophysics scores the ``paper`` result holds, as (array prefix, name shown). The task
-# saves hard 2-AFC accuracy today (``psy_{set}_{similarity}``, [quantiles, units]); a soft score
-# saved beside it gets one more entry here, e.g. ("psy_soft", "soft score (mean softmax)").
-PSY_SCORES = (("psy", "hard accuracy"),)
-PSY_AXIS = {"psy": "2-AFC hard accuracy\n(fraction of trials correct)"}
+# The psychophysics scores the ``paper`` result holds, as (array prefix, name shown):
+# ``psy_{set}_{similarity}`` hard 2-AFC accuracy and ``psy_soft_{set}_{similarity}`` the soft
+# score with mean pooling, each [quantiles, units].
+PSY_SCORES = (("psy", "hard accuracy"), ("psy_soft", "soft score (mean pooling, as the paper reports)"))
+PSY_AXIS = {"psy": "2-AFC hard accuracy\n(fraction of trials correct)",
+            "psy_soft": "2-AFC soft score\n(mean softmax of the evidence)"}
 
 
 def _pool(summary: dict, sim: str) -> str:
@@ -100,7 +102,8 @@ def _psychophysics_figure(arrays, summary, sims, stem) -> Path:
             ax.text(quantiles.min(), 0.495, "chance", color="0.45", fontsize=6.5, ha="left", va="top")
             ax.set_xticks(quantiles, [f"{q:g}" for q in quantiles])
             ax.set_xlabel("difficulty: quantile q of the activations\n(queries, references from [q, 1 − q])")
-            ax.set_title(f"{s} similarity, {_pool(summary, s)} pooling")
+            pool = "mean" if prefix == "psy_soft" else _pool(summary, s)
+            ax.set_title(f"{s} similarity, {pool} pooling")
             if c == 0:
                 ax.set_ylabel(PSY_AXIS.get(prefix, dict(PSY_SCORES)[prefix]))
             ax.grid(alpha=0.3, lw=0.5)
@@ -299,7 +302,8 @@ def _summary_tables(arrays, summary, sims, main) -> str:
                 continue
             for qi, q in enumerate(quantiles):
                 trials = summary.get(f"trials_q{q:g}", summary.get(f"trials_q{q}"))
-                psy_rows.append([s, f"{name}, {_pool(summary, s)} pooling", f"{q:g}",
+                pool = "mean" if prefix == "psy_soft" else _pool(summary, s)
+                psy_rows.append([s, f"{name}, {pool} pooling" if prefix != "psy_soft" else name, f"{q:g}",
                                  "–" if trials is None else str(trials),
                                  *(_pm(arrays[f"{prefix}_{d}_{s}"][qi]) for d in SETS)])
     parts += ["<h3>In-silico psychophysics (Fig. 5)</h3>", table(
@@ -350,7 +354,7 @@ def facts_of(summary: dict, extra: dict | None = None) -> dict:
         "K-means K": summary["k"],
         "exemplars M": summary["m"],
         "similarities": ", ".join(f"{s} (main)" if s == main else s for s in sims),
-        "psychophysics": " / ".join(name for _, name in PSY_SCORES),
+        "psychophysics": "hard accuracy and soft score",
     }
     return {**facts, **(extra or {})}
 
@@ -434,11 +438,13 @@ def report(out: Path, arrays: dict, summary: dict, images01, facts: dict | None 
     order = sorted(figs, key=lambda f: int(f[0][3:].split("_")[0]))
     figure_html = "".join(figure(name, cap, label=lab, formats=("svg",), width=display_width(out / name))
                           for name, lab, cap in order)
+    drawn_as = summary.get("psychophysics_scores", {}).get("trials_drawn_as", "jax.random keys")
     scores_note = callout(
-        f"Psychophysics shows the <b>{psy_name}</b> (fraction of 2-AFC trials correct; "
+        "Psychophysics shows two scores of the same trials: the <b>hard accuracy</b> (fraction of "
+        "2-AFC trials correct, a tie counting 0.5; "
         + ", ".join(f"{_pool(summary, s)} pooling of similarities for {s}" for s in sims)
-        + "). The seed paper reports the soft score with mean pooling, so values are not directly "
-        "comparable with its Fig. 5.", raw=True)
+        + ") and the <b>soft score with mean pooling</b>, the score the seed paper reports in its Fig. 5. "
+        f"Trials were drawn with {html.escape(drawn_as)}.", raw=True)
     sections = [
         ("Summary", scores_note + _summary_tables(arrays, summary, sims, main)),
         ("Figures", figure_html + "<p>Not drawn: Fig. 2 (it needs the IMI human responses, which are not "

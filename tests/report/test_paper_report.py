@@ -20,7 +20,8 @@ FIGS = ("fig3_ii", "fig4_exemplars", "fig5_psychophysics", "fig6_manifold", "fig
 # strings each figure's axes must show (read back from the SVG, where text stays text)
 LABELS = {
     "fig3_ii": ["Interpretability Index (a.u.)", "direction set", "colour similarity", "label similarity"],
-    "fig5_psychophysics": ["2-AFC hard accuracy", "fraction of trials correct", "difficulty: quantile q",
+    "fig5_psychophysics": ["2-AFC hard accuracy", "2-AFC soft score", "fraction of trials correct",
+                           "difficulty: quantile q",
                            "max pooling", "mean pooling", "0.25"],
     "fig6_manifold": ["t-SNE 1 (arbitrary units)", "t-SNE 2 (arbitrary units)", "manifold sparsity",
                       "II, colour (a.u.)"],
@@ -76,7 +77,7 @@ def test_header_names_model_layer_data_counts_and_version(run):
     assert f["model"] == "small_cnn_rgb" and f["layer"] == "relu1" and f["data"] == "data.npz"
     assert f["images"] == "120" and f["neurons N"] == str(summary["neurons"]) and f["K-means K"] == "8"
     assert f["similarities"] == "colour (main), label" and f["jaxinterp"] == __version__
-    assert f["psychophysics"] == "hard accuracy" and f["seed"] == "0"
+    assert f["psychophysics"] == "hard accuracy and soft score" and f["seed"] == "0"
     page = (out / "report.html").read_text()
     assert "<title>Interpretable features of small_cnn_rgb relu1</title>" in page
 
@@ -140,12 +141,13 @@ def test_fig5_x_axis_is_the_quantiles_with_sem_error_bars(drawn):
     figs, _, arrays = drawn
     q = arrays["psy_quantiles"]
     axes = [ax for ax in figs["fig5_psychophysics"].axes if ax.containers]
-    assert len(axes) == 2  # colour, label
-    for ax, sim in zip(axes, ("colour", "label")):
+    assert len(axes) == 4  # (hard, soft) x (colour, label)
+    panels = [(prefix, sim) for prefix in ("psy", "psy_soft") for sim in ("colour", "label")]
+    for ax, (prefix, sim) in zip(axes, panels):
         np.testing.assert_allclose(ax.get_xticks(), q)
         assert [t.get_text() for t in ax.get_xticklabels()] == [f"{v:g}" for v in q]
         for container, d in zip(ax.containers, ("neurons", "kmeans")):
-            acc = arrays[f"psy_{d}_{sim}"].astype(float)
+            acc = arrays[f"{prefix}_{d}_{sim}"].astype(float)
             mean = np.array([np.nanmean(r) for r in acc])
             n = np.isfinite(acc).sum(1)
             sem = np.array([np.nanstd(r, ddof=1) for r in acc]) / np.sqrt(n)
