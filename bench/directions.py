@@ -19,7 +19,9 @@ from jaxinterp.directions import ica, kmeans, nmf, pca, sae
 def relu_data(n: int, d: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     mix = rng.standard_normal((d, d)).astype(np.float32) / np.sqrt(d)
-    return np.maximum(rng.standard_normal((n, d)).astype(np.float32) @ mix + 0.1, 0.0)
+    # float32 throughout (np.sqrt(d) is a float64 scalar, which made the data float64 before
+    # 2026-12-02, so scikit-learn's peers then ran in float64 while jaxinterp ran in float32)
+    return np.maximum(rng.standard_normal((n, d)).astype(np.float32) @ mix + 0.1, 0.0).astype(np.float32)
 
 
 def _timed(fn):
