@@ -9,8 +9,10 @@ redirected ReLU gradients for the first 16 steps, Adam lr 0.05. The PyTorch loop
 Lucent's ``render_vis`` (zero_grad, forward through the transforms, objective,
 backward, step) without its upsampling to 224 px. jaxinterp is compiled ahead of time
 and then timed; the compile time is reported apart. A third line times jaxinterp one
-unit at a time (batch 1; a few units, extrapolated to 64).
-``--quick``: 64 steps instead of 512.
+unit at a time (batch 1; one unit, extrapolated to 64).
+The PyTorch side runs at whichever of 1 or 2 threads a 3-step probe finds faster.
+The load on the shared cores drifts, so the three are timed in interleaved segments
+(4 x 128 steps, each a fresh run of its own). ``--quick``: 2 x 32 steps.
 """
 
 from __future__ import annotations
@@ -171,7 +173,7 @@ def ours(model, variables, color, units: int, steps: int, seed: int = 0):
     """Returns (compile seconds, run() -> (seconds, final objective))."""
     import jax.numpy as jnp
 
-    from jaxinterp.featvis import objectives, param, render, transforms
+    from jaxinterp.featvis import objectives, param, transforms
     from jaxinterp.models.base import forward
 
     render_mod = sys.modules["jaxinterp.featvis.render"]
@@ -192,44 +194,63 @@ def ours(model, variables, color, units: int, steps: int, seed: int = 0):
         _, a = forward(model, variables, model.normalize(images[-1]), ["layer3"])
         return seconds, float(a["layer3"].mean((1, 2))[idx, idx].mean())
 
-    assert render is not None
     return compile_s, run
 
 
-def one_at_a_time(model, variables, color, steps: int, count: int):
-    """Seconds per unit rendering units 0..count-1 one by one (compiled once, batch 1)."""
+def one_unit(model, variables, color, steps: int):
+    """run(unit) -> seconds to render one unit alone (batch 1), compiled once beforehand."""
     from jaxinterp.featvis import objectives, param, render, transforms
 
     key = jax.random.key(0)
     p = param.image(key, 32, batch=1, color=color)
-    block(render(key, model, variables, objectives.channels("layer3", [0]), p, transforms.cifar(),
-                 steps=steps).images)  # compile (and one untimed unit)
-    start = time.perf_counter()
-    for u in range(count):
-        block(render(key, model, variables, objectives.channels("layer3", [u]), p, transforms.cifar(),
+
+    def run(unit):
+        start = time.perf_counter()
+        block(render(key, model, variables, objectives.channels("layer3", [unit]), p, transforms.cifar(),
                      steps=steps).images)
-    return (time.perf_counter() - start) / count
+        return time.perf_counter() - start
+
+    run(0)  # compile
+    return run
 
 
 def run(quick: bool = False) -> None:
     import torch
 
-    units, steps = 64, (64 if quick else 512)
+    units, steps, segments = 64, (64 if quick else 512), (2 if quick else 4)
+    seg = steps // segments
     model, variables, weights, color = _setup()
-    compile_s, ours_run = ours(model, variables, color, units, steps)
-    t_ours, final_ours = ours_run()
     shared = _shared()
-    peer = torch_peer(shared / WEIGHTS if weights != "random" else None, color, units, steps)
-    t_peer, final_peer = peer()
-    load = os.getloadavg()[0]
+    path = shared / WEIGHTS if weights != "random" else None
+    # the peer runs at its better thread count: on a loaded machine 2 OpenMP threads can be
+    # several times slower than 1 (measured here: 0.8 s vs 6.8 s per step under load ~7)
+    probes = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        probes[threads] = torch_peer(path, color, units, 3)()[0] / 3
+    torch.set_num_threads(min(probes, key=probes.get))
+    compile_s, ours_run = ours(model, variables, color, units, seg)
+    peer_run = torch_peer(path, color, units, seg)
+    single = one_unit(model, variables, color, seg)
+    # the load on these shared cores drifts: time the three in interleaved segments of seg steps
+    t_ours = t_peer = t_single = 0.0
+    loads = []
+    for i in range(segments):
+        dt, final_ours = ours_run()
+        t_ours += dt
+        dt, final_peer = peer_run()
+        t_peer += dt
+        t_single += single(i + 1)
+        loads.append(os.getloadavg()[0])
     emit("featvis", [units, 32, 32, 3], t_ours, f"torch {torch.__version__} Lucent loop (NCHW)", t_peer,
-         steps=steps, layer="layer3", weights=weights, compile_seconds=round(compile_s, 2),
-         unit_steps_per_s=round(units * steps / t_ours, 1),
+         steps=steps, segments=f"{segments} x {seg} steps, interleaved", layer="layer3", weights=weights,
+         compile_seconds=round(compile_s, 2), unit_steps_per_s=round(units * steps / t_ours, 1),
          peer_unit_steps_per_s=round(units * steps / t_peer, 1),
-         final_mean_activation=round(final_ours, 4), peer_final_mean_activation=round(final_peer, 4),
-         torch_threads=torch.get_num_threads(), load_average=round(load, 2))
-    count = 2 if quick else 4
-    per_unit = one_at_a_time(model, variables, color, steps, count)
-    emit("featvis_one_at_a_time", [1, 32, 32, 3], t_ours, f"jaxinterp one unit per call x {units} "
-         f"(measured on {count} units, extrapolated)", per_unit * units, steps=steps,
-         seconds_per_unit=round(per_unit, 3), load_average=round(os.getloadavg()[0], 2))
+         final_mean_activation_after_segment=round(final_ours, 4),
+         peer_final_mean_activation_after_segment=round(final_peer, 4),
+         torch_threads=torch.get_num_threads(),
+         torch_probe_seconds_per_step={str(k): round(v, 3) for k, v in probes.items()},
+         load_average=[round(v, 2) for v in loads])
+    emit("featvis_one_at_a_time", [1, 32, 32, 3], t_ours,
+         f"jaxinterp one unit per call x {units} (one unit timed, extrapolated)", t_single * units,
+         steps=steps, seconds_per_unit=round(t_single, 3), load_average=[round(v, 2) for v in loads])
