@@ -198,7 +198,7 @@ def run_demo(
             f"{meta['test_accuracy']:.3f}); activations of <code>{layer}</code> "
             f"(spatial mean, {n_neurons} channels); direction sets {', '.join(directions)} with "
             "K = N fit on the training split (K-means, PCA, ICA and SAE on unit-norm rows, "
-            "K-means with identity init; NMF on raw activations); II with M = "
+            "K-means with k-means++ init; NMF on raw activations); II with M = "
             f"{m} on the held-out test split (primary) and the training split. Similarities: "
             "<b>colour</b> (on grayscale digits, the mean-intensity distance), <b>label</b> "
             "(same digit class), and <b>features</b>: an LPIPS-style distance (unit-normalised "

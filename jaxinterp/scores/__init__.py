@@ -25,8 +25,11 @@ from jaxinterp.scores.ii import (
 )
 from jaxinterp.scores.psychophysics import (
     PsychophysicsResult,
+    PsychophysicsScores,
+    hard_accuracy,
     psychophysics as psychophysics_accuracy,
     psychophysics_curve,
+    psychophysics_scores,
     unit_discrimination,
 )
 from jaxinterp.scores.sensitivity import gradient_norms, hungarian_pairs, path_ii
@@ -59,6 +62,9 @@ __all__ = [
     "psychophysics",
     "psychophysics_accuracy",
     "psychophysics_curve",
+    "psychophysics_scores",
+    "PsychophysicsScores",
+    "hard_accuracy",
     "roc_auc",
     "sensitivity",
     "spectrum",
