@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import pytest
 
 from jaxinterp import cli, tasks
 from jaxinterp.parallel import sweep
+from tests.kill9 import kill_after_random_entries
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -130,17 +129,7 @@ def test_kill_9_then_resume_is_bit_identical(one_device, tmp_path):
     root, config = one_device
     out = tmp_path / "killed"
     command = _sweep(config, out)
-    kill_after = int(np.random.default_rng(int(time.time())).integers(6, 40))  # entries, a random point
-    proc = subprocess.Popen(command, env=_env(1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    entries = out / "store" / "entries"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if entries.is_dir() and sum(1 for _ in entries.glob("*/*/task.json")) >= kill_after:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the sweep finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after_random_entries(command, _env(1), out / "store", 6, 40)
     status = subprocess.run([*command, "--status"], env=_env(1), capture_output=True, text=True, timeout=300)
     assert status.returncode == 0, status.stderr[-2000:]
     pending = int(status.stdout.split("pending: ")[1].split()[0])

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 
 from jaxinterp import cli, tasks
 from tests.golden.fixtures import HERE, paper_fixture
+from tests.kill9 import kill_after_random_entries
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,18 +106,7 @@ def test_kill_9_then_resume_is_bit_identical(uninterrupted, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "jaxinterp", *args, "--out", str(out)]
     env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
-    kill_after = int(np.random.default_rng(int(time.time())).integers(3, 25))  # a random point
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    entries = out / "store" / "entries"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if entries.is_dir() and sum(1 for _ in entries.glob("*/*/task.json")) >= kill_after:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done = sum(1 for _ in entries.glob("*/*/task.json"))
+    done = kill_after_random_entries(command, env, out / "store", 3, 25)
     assert 0 < done < 33
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
