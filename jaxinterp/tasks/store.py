@@ -3,7 +3,7 @@
 Layout under ``root``::
 
     manifest.json                    every entry: task, config, inputs, summary (process 0 writes it)
-    entries/<task name>/<key>/       arrays.npz, summary.json, task.json (written last)
+    entries/<task name>/<key>/       a0000.npy ... (one per array), summary.json, task.json (written last)
     failures/<key>.json              the error of a task that raised, for `sweep --status`
     scratch/<key>/                   checkpoints a long task keeps while it runs (SAE, K-means, training)
     tmp/                             entries being written; never read
@@ -11,14 +11,13 @@ Layout under ``root``::
 An entry is assembled in ``tmp/`` and moved into ``entries/`` with one ``rename``,
 so a reader sees either nothing or the whole entry: a process killed half-way
 leaves only ``tmp/`` debris, which is ignored and swept. ``task.json`` records the
-CRC-32 and size of ``arrays.npz`` (and the zip holds each array's own CRC);
-:meth:`Store.load` checks them, so a file damaged later is reported and
-recomputed, never silently read.
+name, file, shape, dtype and the CRC-32 of the bytes of every array (each a plain
+``.npy`` that ``np.load`` opens); :meth:`Store.load` checks them, so a file
+damaged later is reported and recomputed, never silently read.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -32,7 +31,7 @@ import numpy as np
 
 from jaxinterp.tasks.task import Result, Task, describe
 
-ARRAYS, SUMMARY, TASK, MANIFEST = "arrays.npz", "summary.json", "task.json", "manifest.json"
+SUMMARY, TASK, MANIFEST = "summary.json", "task.json", "manifest.json"
 SEP = "/"
 
 
@@ -63,15 +62,9 @@ def unflatten_arrays(flat: dict[str, np.ndarray]) -> dict:
     return tree
 
 
-IN_MEMORY_BYTES = 64 << 20  # entries up to this size are assembled in memory, larger ones on disk
-
-
-def _crc32(path: Path) -> str:
-    crc = 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            crc = zlib.crc32(block, crc)
-    return f"{crc:08x}"
+def _crc32(a: np.ndarray) -> str:
+    """CRC-32 of an array's bytes (C order)."""
+    return f"{zlib.crc32(np.ascontiguousarray(a).reshape(-1).view(np.uint8)):08x}"
 
 
 def _json_default(value):
@@ -130,11 +123,16 @@ class Store:
         meta = json.loads((entry / TASK).read_text())
         if meta.get("key") != task.key:
             raise CorruptEntry(f"{entry} holds key {meta.get('key')}, expected {task.key}")
-        if verify and ((entry / ARRAYS).stat().st_size != meta["arrays_bytes"]
-                       or _crc32(entry / ARRAYS) != meta["arrays_crc32"]):
-            raise CorruptEntry(f"{entry / ARRAYS} does not match its recorded checksum and size")
-        with np.load(entry / ARRAYS, allow_pickle=False) as z:
-            flat = {name: z[name] for name in z.files}
+        flat = {}
+        for name, (shape, dtype, file, crc) in meta["arrays"].items():
+            try:
+                a = np.load(entry / file, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as err:
+                raise CorruptEntry(f"{entry / file} ({name!r}) cannot be read: {err}") from None
+            if list(a.shape) != shape or str(a.dtype) != dtype or (verify and _crc32(a) != crc):
+                raise CorruptEntry(f"{entry / file} ({name!r}) does not match its recorded shape, dtype "
+                                   "and checksum")
+            flat[name] = a
         return Result(unflatten_arrays(flat), json.loads((entry / SUMMARY).read_text()))
 
     def discard(self, task: Task, reason: str) -> None:
@@ -167,20 +165,15 @@ class Store:
         flat = self.check(task, result)
         tmp = self.root / "tmp" / f"{task.key}-{uuid.uuid4().hex}"
         tmp.mkdir(parents=True)
-        if sum(a.nbytes for a in flat.values()) <= IN_MEMORY_BYTES:
-            buffer = io.BytesIO()
-            np.savez(buffer, **flat)
-            data = buffer.getbuffer()
-            (tmp / ARRAYS).write_bytes(data)
-            crc, size = f"{zlib.crc32(data):08x}", data.nbytes
-            del data
-        else:  # straight to the file, so big arrays are not copied in memory; then read back for the CRC
-            np.savez(tmp / ARRAYS, **flat)
-            crc, size = _crc32(tmp / ARRAYS), (tmp / ARRAYS).stat().st_size
+        index = {}
+        for i, (name, a) in enumerate(flat.items()):  # plain .npy files, written from the buffer
+            a = a if a.flags.c_contiguous else np.ascontiguousarray(a)  # (this would make 0-d arrays 1-d)
+            file = f"a{i:04d}.npy"
+            with open(tmp / file, "wb") as fh:
+                np.lib.format.write_array(fh, a, allow_pickle=False)
+            index[name] = [list(a.shape), str(a.dtype), file, _crc32(a)]
         (tmp / SUMMARY).write_text(json.dumps(result.summary, indent=1, default=_json_default))
-        meta = {**describe(task), "arrays": {n: [list(a.shape), str(a.dtype)] for n, a in flat.items()},
-                "arrays_crc32": crc, "arrays_bytes": size,
-                "seconds": seconds, "written": time.time()}
+        meta = {**describe(task), "arrays": index, "seconds": seconds, "written": time.time()}
         (tmp / TASK).write_text(json.dumps(meta, indent=1, default=_json_default))  # last: marks it whole
         final = self.entry_dir(task)
         final.parent.mkdir(parents=True, exist_ok=True)
