@@ -31,6 +31,7 @@ from jaxinterp.steps import (
     SimilaritySpec,
     build_similarity,
     capture_task,
+    fit_inputs,
     fit_task,
     ii_task,
     images01,
@@ -53,13 +54,6 @@ def _tasks_that_fit(acts, quantile, refs=9, trials=20):
     n = acts.shape[0]
     kept = int(np.floor(n * (1 - 2 * quantile)))
     return int(min(trials, max(0, (kept - 1) // (4 * (refs + 1)))))
-
-
-def _z_unit(acts):
-    from jaxinterp.directions import kmeans
-
-    unit = kmeans.unit_rows(jnp.asarray(acts))
-    return (unit - unit.mean(0)) / jnp.maximum(unit.std(0), 1e-6)
 
 
 def sae_cell(key, z, size: int, lam: float, sim, feats, m: int = 5, steps: int = 400,
@@ -90,7 +84,7 @@ def sae_sweep(key, acts, sim, feats, ratios=SAE_RATIOS, l1_coeffs=SAE_L1, m: int
     ``sae_ii`` [len(ratios), len(l1_coeffs)], ``sae_alive``, ``sae_ratios``, ``sae_l1``.
     The ``paper`` graph runs the same cells as separate tasks.
     """
-    z = _z_unit(acts)
+    z = fit_inputs("sae", acts)
     n = acts.shape[1]
     ii = np.full((len(ratios), len(l1_coeffs)), np.nan)
     alive = np.zeros_like(ii)
@@ -239,7 +233,7 @@ def _sae_cell(ctx, c: SAECellConfig, acts) -> Result:
     a = acts.arrays["acts"]
     s = c.score
     size = max(1, int(round(c.ratio * a.shape[1])))
-    ii, alive = sae_cell(key_of(s.seed, s.key_path), _z_unit(a), size, c.l1_coeff,
+    ii, alive = sae_cell(key_of(s.seed, s.key_path), fit_inputs("sae", a), size, c.l1_coeff,
                          build_similarity(s.similarity), similarity_features(s.similarity, s.data),
                          m=s.m, steps=c.steps, checkpoint_dir=str(ctx.scratch))
     return Result({"ii": np.asarray(ii), "alive": np.asarray(alive)}, {"size": size, "mean_ii": ii})

@@ -3,12 +3,12 @@
 import csv
 import json
 
-import jax
 import numpy as np
 import pytest
 
 from jaxinterp import cli, models, save_variables
 from tests.conftest import shared_file
+from tests.golden.fixtures import roles_fixture
 
 TINY = ["--levels", "pixels", "--samples", "300", "--mlp-steps", "50", "--jacobian-samples", "16",
         "--ksg-samples", "100", "--saliency-images", "8", "--top", "5"]
@@ -17,12 +17,7 @@ TINY = ["--levels", "pixels", "--samples", "300", "--mlp-steps", "50", "--jacobi
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("roles")
-    model = models.get("small_cnn")
-    variables = models.init(model, jax.random.key(0))
-    save_variables(root / "params", variables, {"arch": "small_cnn"})
-    rng = np.random.default_rng(0)
-    np.savez(root / "data.npz", images=rng.integers(0, 256, (48, 8, 8, 1), dtype=np.uint8),
-             labels=rng.integers(0, 3, 48))
+    roles_fixture(root)  # random small_cnn, 48 random 8x8 images: the golden files' fixture
     return root
 
 
