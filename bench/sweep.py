@@ -5,7 +5,7 @@ Case ``sweep_store``: D images × N neurons of synthetic post-ReLU activations; 
 II. jaxinterp: the sweep's own tasks (fit + II per similarity) run by ``tasks.run`` into a fresh
 store each time (hashing, npz writes, checksums, loads included). Peer: the same kernels
 called directly in a loop, nothing saved. Reported: directions scored per second both ways and
-the store's overhead (goal < 5%): end to end (best of 5 alternating runs each way, noisy on a
+the store's overhead (goal < 5%): end to end (best of 9 alternating runs each way, noisy on a
 shared machine) and as the seconds spent inside the store's own methods (hashing, npz writes,
 CRC-32 checksums, reads), which the noise of the kernels does not blur. Both sides are compiled before
 timing (same shapes).
@@ -43,7 +43,8 @@ _MADE: dict = {}
 def _made(c: "Synthetic") -> np.ndarray:
     """The synthetic activations of ``c``, made once per process (not timed on either side)."""
     if c not in _MADE:
-        _MADE[c] = synthetic_acts(np.random.default_rng(c.seed), c.d, c.n)
+        # float32, as `capture` stores activations
+        _MADE[c] = synthetic_acts(np.random.default_rng(c.seed), c.d, c.n).astype(np.float32)
     return _MADE[c]
 
 
@@ -120,7 +121,7 @@ def run(quick: bool = False) -> None:
 
     _direct_run(acts, feats, n)  # compile everything once
     store_times, direct_times, io_times = [], [], []
-    for i in range(5):  # alternate, keep the best of each
+    for i in range(9):  # alternate, keep the best of each
         t, reference = _direct_run(acts, feats, n)
         direct_times.append(t)
         t, results, report, io = _store_run(acts_task, data, sims, n, tmp / f"store{i}")

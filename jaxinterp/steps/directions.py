@@ -78,7 +78,10 @@ def _fit(ctx, config: FitConfig, acts) -> Result:
         k = config.k or a.shape[1]
         state = entry.fit(key_of(config.seed, config.key_path), x, k, **options)
     directions = np.asarray(entry.directions(state))
-    activations = np.asarray(entry.transform(state, x))
+    if config.method == "neurons" and a.dtype == np.float32:
+        activations = a  # the activations themselves: the store keeps them once, in the capture entry
+    else:
+        activations = np.asarray(entry.transform(state, x))
     fields = {}
     for name, value in state._asdict().items():  # arrays and dicts of arrays; optimiser state is not kept
         if hasattr(value, "shape"):

@@ -168,9 +168,9 @@ def run(
         if not task.collective or lead:
             store.check(task, result)  # what cannot be saved fails here, as the task's error
             if task.collective:
-                store.save(task, result, seconds)
+                store.save(task, result, seconds, inputs)
             else:
-                pending.append((task, writer.submit(store.save, task, result, seconds)))
+                pending.append((task, writer.submit(store.save, task, result, seconds, inputs)))
                 flush(MAX_PENDING)
         if task.collective and multi:
             _barrier(f"saved {task.key}")
@@ -225,6 +225,11 @@ def run(
                     raise TaskFailed(task, err) from err
             bar.update(1)
             release(task)
+        results = {}
+        if load_targets:  # (a target found damaged here is recomputed, so the writer is still up)
+            for t in targets:
+                if t.key not in failed and t.key not in skipped:
+                    results[t.key] = result_of(t)
         bar.close()
         flush()
     finally:
@@ -235,9 +240,4 @@ def run(
                 log(f"could not save {task.name} {task.key[:12]}")
         writer.shutdown()
 
-    results = {}
-    if load_targets:
-        for t in targets:
-            if t.key not in failed and t.key not in skipped:
-                results[t.key] = result_of(t)
     return results, RunReport(executed, loaded, failed, skipped)

@@ -14,6 +14,11 @@ leaves only ``tmp/`` debris, which is ignored and swept. ``task.json`` records t
 name, file, shape, dtype and the CRC-32 of the bytes of every array (each a plain
 ``.npy`` that ``np.load`` opens); :meth:`Store.load` checks them, so a file
 damaged later is reported and recomputed, never silently read.
+
+An array a task passes through unchanged from one of its inputs (the very object,
+e.g. the neurons' activations, which are the captured activations themselves) is not
+written twice: ``task.json`` records ``[shape, dtype, "@<input name>", crc]`` and
+:meth:`Store.load` reads it from that input's entry (checked against the same CRC-32).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from jaxinterp.tasks.task import Result, Task, describe
 
 SUMMARY, TASK, MANIFEST = "summary.json", "task.json", "manifest.json"
 SEP = "/"
+ALIAS = "@"  # task.json file field of an array stored in an input's entry
 
 
 def flatten_arrays(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
@@ -125,15 +131,32 @@ class Store:
             raise CorruptEntry(f"{entry} holds key {meta.get('key')}, expected {task.key}")
         flat = {}
         for name, (shape, dtype, file, crc) in meta["arrays"].items():
-            try:
-                a = np.load(entry / file, allow_pickle=False)
-            except (OSError, ValueError, EOFError) as err:
-                raise CorruptEntry(f"{entry / file} ({name!r}) cannot be read: {err}") from None
+            if file.startswith(ALIAS):
+                a = self._aliased(task, entry, name, file[len(ALIAS):])
+            else:
+                try:
+                    a = np.load(entry / file, allow_pickle=False)
+                except (OSError, ValueError, EOFError) as err:
+                    raise CorruptEntry(f"{entry / file} ({name!r}) cannot be read: {err}") from None
             if list(a.shape) != shape or str(a.dtype) != dtype or (verify and _crc32(a) != crc):
                 raise CorruptEntry(f"{entry / file} ({name!r}) does not match its recorded shape, dtype "
                                    "and checksum")
             flat[name] = a
         return Result(unflatten_arrays(flat), json.loads((entry / SUMMARY).read_text()))
+
+    def _aliased(self, task: Task, entry: Path, name: str, source: str) -> np.ndarray:
+        """Array ``name`` of ``entry``, stored once in the entry of input ``source`` (same path)."""
+        dep, _, path = source.partition(SEP)
+        if dep not in task.deps:
+            raise CorruptEntry(f"{entry} refers {name!r} to an input {dep!r} that {task!r} lacks")
+        try:
+            flat = flatten_arrays(self.load(task.deps[dep], verify=False).arrays)
+        except (KeyError, CorruptEntry) as err:
+            raise CorruptEntry(f"{entry} ({name!r}) is stored in input {dep!r}, which cannot be read: "
+                               f"{err}") from None
+        if path not in flat:
+            raise CorruptEntry(f"{entry} ({name!r}): input {dep!r} has no array {path!r}")
+        return flat[path]
 
     def discard(self, task: Task, reason: str) -> None:
         """Move a damaged entry aside (to ``tmp/``) so that it is recomputed."""
@@ -157,16 +180,28 @@ class Store:
         json.dumps(result.summary, default=_json_default)
         return flat
 
-    def save(self, task: Task, result: Result, seconds: float | None = None) -> Path:
+    def save(self, task: Task, result: Result, seconds: float | None = None,
+             inputs: dict[str, Result] | None = None) -> Path:
         """Write ``result`` as the entry of ``task`` atomically; returns the entry directory.
 
+        ``inputs``: the results ``task`` was computed from; an array that *is* (the same
+        object as) one of theirs is recorded as a reference instead of written again.
         If another process saved the same key first, its entry is kept (both computed the same thing).
         """
         flat = self.check(task, result)
+        owners = {}
+        for dep, res in (inputs or {}).items():
+            if dep in task.deps and isinstance(res, Result):
+                for path, b in flatten_arrays(res.arrays).items():
+                    owners.setdefault(id(b), (b, f"{ALIAS}{dep}{SEP}{path}"))
         tmp = self.root / "tmp" / f"{task.key}-{uuid.uuid4().hex}"
         tmp.mkdir(parents=True)
         index = {}
         for i, (name, a) in enumerate(flat.items()):  # plain .npy files, written from the buffer
+            owner = owners.get(id(a))
+            if owner is not None and owner[0] is a:  # passed through unchanged: stored once, upstream
+                index[name] = [list(a.shape), str(a.dtype), owner[1], _crc32(a)]
+                continue
             a = a if a.flags.c_contiguous else np.ascontiguousarray(a)  # (this would make 0-d arrays 1-d)
             file = f"a{i:04d}.npy"
             with open(tmp / file, "wb") as fh:

@@ -205,3 +205,33 @@ def test_unsaveable_results_fail_as_the_task(tmp_path):
     with pytest.raises(tasks.TaskFailed, match="dtype object"):
         tasks.run([bad], Store(tmp_path))
     assert Store(tmp_path).failure(bad)["error"].startswith("ValueError")
+
+
+def _passthrough(ctx, c, x):
+    CALLS.append("passthrough")
+    return Result({"same": x.arrays["x"], "copy": x.arrays["x"].copy()}, {})
+
+
+def test_an_input_array_passed_through_is_stored_once(tmp_path):
+    store = Store(tmp_path)
+    src = Task("source", Scale(3.0), _source)
+    thru = Task("passthrough", (), _passthrough, {"x": src})
+    results, _ = tasks.run([thru], store)
+    meta = json.loads((store.entry_dir(thru) / "task.json").read_text())
+    assert meta["arrays"]["same"][2] == "@x/x"  # a reference, not a file
+    assert meta["arrays"]["copy"][2].endswith(".npy")  # an equal copy is written (not the same object)
+    assert len(list(store.entry_dir(thru).glob("*.npy"))) == 1
+    loaded = store.load(thru)
+    np.testing.assert_array_equal(loaded.arrays["same"], np.arange(5, dtype=np.float32) * 3)
+    np.testing.assert_array_equal(loaded.arrays["copy"], loaded.arrays["same"])
+    # damage the input's file: the pass-through entry is damaged too, and both are recomputed
+    path = next(store.entry_dir(src).glob("*.npy"))
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(tasks.CorruptEntry, match="checksum"):
+        store.load(thru)
+    CALLS.clear()
+    results, _ = tasks.run([thru], store)
+    assert CALLS == ["source", "passthrough"]
+    np.testing.assert_array_equal(store.load(thru).arrays["same"], np.arange(5, dtype=np.float32) * 3)
