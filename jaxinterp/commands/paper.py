@@ -45,8 +45,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--no-gradients", action="store_true", help="skip the input-gradient norms of Fig. 7")
     parser.add_argument("--reproduce", action="store_true",
                         help="draw psychophysics trials as the paper's own code does (numpy RandomState(42), "
-                             "its order of draws and tie order), so per-unit scores equal the paper's "
-                             "(default: off: trials from --seed)")
+                             "its order of draws and tie order) and choose the II's top images among tied "
+                             "activations by numpy's argsort, so per-unit scores equal the paper's "
+                             "(default: off: trials from --seed, ties to the lowest image index)")
     parser.add_argument("--kmeans-init", choices=("k-means++", "identity"), default="k-means++",
                         help="K-means initialisation (default: k-means++, as the paper; identity starts on "
                              "the neuron axes and needs --k equal to the layer's width)")

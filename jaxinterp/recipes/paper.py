@@ -352,7 +352,8 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
       gradients: add Fig. 7's input-gradient norms (needs a differentiable model).
       sae_grid: add Fig. 9's 16 SAE fits.
       reproduce: draw psychophysics trials as the paper's code does (numpy ``RandomState(42)``,
-        its order of draws, numpy's tie order), so per-unit scores equal the paper's.
+        its order of draws, numpy's tie order), so per-unit scores equal the paper's; the II's
+        top-M images among tied activations are chosen by numpy's argsort, as there.
       kmeans_init: K-means initialisation (default :data:`jaxinterp.directions.kmeans.DEFAULT_INIT`,
         k-means++, as the paper; ``"identity"`` starts on the neuron axes and needs K = N).
 
@@ -395,7 +396,8 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
     for name, spec in similarities.items():
         sc = ScoreConfig(spec, data, m, seed, K_PSYCHOPHYSICS, tuple(quantiles), reproduce)
         for dname in SETS:
-            g[f"ii_{dname}_{name}"] = ii_task(g[f"fit_{dname}"], spec, data, m)
+            g[f"ii_{dname}_{name}"] = ii_task(g[f"fit_{dname}"], spec, data, m,
+                                              ties="numpy" if reproduce else "lowest_index")
             g[f"psy_{dname}_{name}"] = Task("psychophysics", sc, _psychophysics, {"directions": g[f"fit_{dname}"]})
     main = main_similarity(similarities)
     sc = ScoreConfig(similarities[main], data, m, seed)

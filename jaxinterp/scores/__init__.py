@@ -22,6 +22,7 @@ from jaxinterp.scores.ii import (
     interpretability_index_all,
     interpretability_index_from_matrix,
     top_exemplars,
+    top_exemplars_all,
 )
 from jaxinterp.scores.psychophysics import (
     PsychophysicsResult,
@@ -70,5 +71,6 @@ __all__ = [
     "spectrum",
     "synergy",
     "top_exemplars",
+    "top_exemplars_all",
     "unit_discrimination",
 ]

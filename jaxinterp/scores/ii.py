@@ -85,10 +85,32 @@ def interpretability_index(
     return _mean_similarity(pairwise(sub, sub), off_diagonal)
 
 
-@partial(jax.jit, static_argnames=("pairwise", "m", "off_diagonal", "chunk"))
-def _ii_all(acts, features, pairwise, m, off_diagonal, chunk):
-    idx = jax.lax.top_k(acts.T, m)[1]  # [k, m]
+TIES = ("lowest_index", "numpy")
 
+
+def top_exemplars_all(acts, m: int, ties: str = "lowest_index") -> jax.Array:
+    """[n, k] activations -> [k, m] indices of each direction's top-M images, highest first.
+
+    ``ties``: which of equally activating images make the top M at its boundary.
+    ``"lowest_index"`` (``lax.top_k``, jitted): the lowest image indices. ``"numpy"``: the
+    paper's code, ``np.argsort(f_u)[-M:]`` (numpy's default introsort on the host), so that
+    the same images are chosen as there (post-ReLU activations tie at 0 often).
+    """
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
+    if ties == "numpy":
+        # along axis 0 numpy sorts each column as np.argsort(acts[:, u]) would, so this is the same
+        return jnp.asarray(np.argsort(np.asarray(acts), axis=0)[-m:][::-1].T, jnp.int32)
+    return _top_k_all(jnp.asarray(acts), m)
+
+
+@partial(jax.jit, static_argnames=("m",))
+def _top_k_all(acts, m):
+    return jax.lax.top_k(acts.T, m)[1]
+
+
+@partial(jax.jit, static_argnames=("pairwise", "off_diagonal", "chunk"))
+def _ii_all(idx, features, pairwise, off_diagonal, chunk):
     def one(index):
         sub = take(features, index)
         return _mean_similarity(pairwise(sub, sub), off_diagonal)
@@ -103,8 +125,12 @@ def interpretability_index_all(
     m: int = 5,
     off_diagonal: bool = False,
     chunk: int = 256,
+    ties: str = "lowest_index",
 ) -> jax.Array:
     """II of every direction at once: [n, k] activations -> [k] indices.
+
+    ``ties``: how equal activations at the top-M boundary are resolved, see
+    :func:`top_exemplars_all` (``"numpy"`` reproduces the paper's code image for image).
 
     A similarity whose ``pairwise`` returns per-layer values [a, b, L] (LPIPS
     layers) gives [k, L]: the II of each direction under each layer (METHODS.md §2).
@@ -123,7 +149,8 @@ def interpretability_index_all(
             f"activations cover {acts.shape[0]} images but the similarity features cover "
             f"{leaves[0].shape[0]}; compute both on the same images"
         )
-    return _ii_all(jnp.asarray(acts), features, pairwise, m, off_diagonal, min(chunk, acts.shape[1]))
+    idx = top_exemplars_all(acts, m, ties)
+    return _ii_all(idx, features, pairwise, off_diagonal, min(chunk, acts.shape[1]))
 
 
 @partial(jax.jit, static_argnames=("m", "off_diagonal"))

@@ -80,6 +80,11 @@ def test_paper_reproduce_draws_trials_as_the_paper(paper_args, tmp_path):
                                trials=t, hard_pool="max", reproduce=True, paper_quantiles=quantiles)
     np.testing.assert_array_equal(arrays["psy_neurons_colour"][0], np.asarray(res.hard))
     np.testing.assert_array_equal(arrays["psy_soft_neurons_colour"][0], np.asarray(res.soft_mean))
+    # the II's top images among tied activations are numpy's argsort's, as in the paper's code
+    acts = arrays["acts"]
+    d = np.asarray(similarity.colour.pairwise(feats, feats))
+    paper_ii = [d[np.argsort(acts[:, u])[-5:]][:, np.argsort(acts[:, u])[-5:]].mean() for u in range(acts.shape[1])]
+    np.testing.assert_allclose(arrays["ii_neurons_colour"], paper_ii, rtol=1e-5, atol=1e-7)
     import json
 
     summary = json.loads((out / "summary.json").read_text())

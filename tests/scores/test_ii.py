@@ -64,3 +64,30 @@ def test_cross_ii_rejects_bad_pairs(rng):
         cross_interpretability_index(acts, per_layer_pairwise, feats, np.array([0, 1]))
     with pytest.raises(ValueError, match="index directions 0..2"):
         cross_interpretability_index(acts, per_layer_pairwise, feats, np.array([[0, 3]]))
+
+
+def test_ties_numpy_picks_the_papers_exemplars(rng):
+    """Post-ReLU activations tie at 0: ties='numpy' takes np.argsort(f)[-M:] (the paper's code),
+    the default the lowest indices; on a planted tie the two differ and each equals its reference."""
+    from jaxinterp.scores.ii import interpretability_index_all, top_exemplars_all
+
+    n, k, m = 40, 6, 5
+    acts = np.zeros((n, k), np.float32)
+    for u in range(k):  # 2 positive images per direction, the rest tie at 0
+        acts[rng.choice(n, 2, replace=False), u] = rng.uniform(1, 2, 2)
+    feats = rng.normal(size=(n, 3)).astype(np.float32)
+    pairwise = lambda a, b: -jnp.sqrt(jnp.maximum(((a[:, None] - b[None]) ** 2).sum(-1), 0.0))
+    d = -np.sqrt(((feats[:, None] - feats[None]) ** 2).sum(-1))
+    paper = [d[np.ix_(np.argsort(acts[:, u])[-m:], np.argsort(acts[:, u])[-m:])].mean() for u in range(k)]
+    ours = np.asarray(interpretability_index_all(acts, pairwise, feats, m=m, ties="numpy"))
+    np.testing.assert_allclose(ours, paper, rtol=1e-5)
+    idx = np.asarray(top_exemplars_all(acts, m, "numpy"))
+    for u in range(k):
+        assert set(idx[u]) == set(np.argsort(acts[:, u])[-m:])
+    lowest = np.asarray(top_exemplars_all(acts, m))
+    for u in range(k):  # the positives, then the lowest-index zeros
+        pos = set(np.flatnonzero(acts[:, u]))
+        assert set(lowest[u]) == pos | set([i for i in range(n) if i not in pos][: m - 2])
+    assert any(set(idx[u]) != set(lowest[u]) for u in range(k))  # the planted ties do differ
+    with pytest.raises(ValueError, match="ties must be one of"):
+        top_exemplars_all(acts, m, "stable")
