@@ -68,3 +68,26 @@ __all__ = [
     "unit_correlations",
     "universality",
 ]
+
+# --- expanded weights and equivariance (issue #13, helper "weights") ---
+from jaxinterp.circuits import cut, expanded  # noqa: E402
+from jaxinterp.circuits.cut import check_cut, linear_mode, linearized, subnetwork  # noqa: E402
+from jaxinterp.circuits.expanded import (  # noqa: E402
+    connection_matrix,
+    expanded_weights,
+    level_expanded_weights,
+    top_connections,
+)
+
+__all__ += [
+    "check_cut",
+    "connection_matrix",
+    "cut",
+    "expanded",
+    "expanded_weights",
+    "level_expanded_weights",
+    "linear_mode",
+    "linearized",
+    "subnetwork",
+    "top_connections",
+]
