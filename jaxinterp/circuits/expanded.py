@@ -58,7 +58,8 @@ def _shapes(model, variables, source, target, input_shape):
 
 @functools.lru_cache(maxsize=32)
 def _program(model, source, target, input_shape, at, window):
-    """jit(variables, units [U]) -> weights [U, h, w, C] (cropped to the window when given)."""
+    """jit(variables, units [U]) -> (weights [U, h, w, C] cropped to the window when given,
+    origin [2]: the source position of the window's top-left; (0, 0) without a window)."""
 
     def at_centre(variables, src):
         with linear_mode():
@@ -71,7 +72,7 @@ def _program(model, source, target, input_shape, at, window):
         cot = jax.nn.one_hot(units, n_out, dtype=jnp.float32)
         (w,) = jax.vmap(pullback)(cot)  # [U, h, w, C]
         if window is None:
-            return w
+            return w, jnp.zeros(2, jnp.int32)
         # the receptive field of the centre: the support of the same gradient with every
         # parameter set to one (all paths positive, so nothing cancels)
         ones = jax.tree_util.tree_map(jnp.ones_like, variables)
@@ -84,8 +85,9 @@ def _program(model, source, target, input_shape, at, window):
             hi = line.shape[0] - 1 - jnp.argmax(line[::-1])
             start.append(lo + (hi - lo + 1 - window) // 2)
         padded = jnp.pad(w, ((0, 0), (window, window), (window, window), (0, 0)))
-        return jax.lax.dynamic_slice(padded, (0, start[0] + window, start[1] + window, 0),
+        crop = jax.lax.dynamic_slice(padded, (0, start[0] + window, start[1] + window, 0),
                                      (w.shape[0], window, window, w.shape[-1]))
+        return crop, jnp.stack(start).astype(jnp.int32)
 
     return jax.jit(run, static_argnums=(2, 3))
 
@@ -117,8 +119,23 @@ def expanded_weights(
 
     Returns:
       [len(units), h, w, C_source] float32: row j, channel i is the k x k (or h x w) map of
-      how source unit i at each position drives target unit j at ``at``.
+      how source unit i at each position drives target unit j at ``at``. With a window,
+      :func:`window_origin` gives the source position of its top-left entry.
     """
+    return _expanded(model, variables, source, target, input_shape, at, window, units)[0]
+
+
+def window_origin(model: ImageModel, variables, source: str, target: str, input_shape: Sequence[int],
+                  at: tuple[int, int] | None = None, window: int | None = None) -> tuple[int, int]:
+    """(row, col) of the source map where :func:`expanded_weights`' ``window`` crop starts.
+
+    It may be negative (or run past the map) near a border; those entries are zero.
+    """
+    origin = _expanded(model, variables, source, target, input_shape, at, window, [0])[1]
+    return int(origin[0]), int(origin[1])
+
+
+def _expanded(model, variables, source, target, input_shape, at, window, units):
     input_shape, src, tgt = _shapes(model, variables, source, target, input_shape)
     n_out = tgt[-1]
     if len(tgt) == 3:
