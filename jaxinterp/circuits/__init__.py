@@ -31,6 +31,18 @@ from jaxinterp.circuits.matching import (
 )
 from jaxinterp.circuits.universality import compare, default_layers, save
 
+# tuning curves (issue #13, helper A)
+from jaxinterp.circuits import tuning
+from jaxinterp.circuits.tuning import (
+    activation_stats,
+    joint_tuning,
+    preferred_orientation,
+    responses,
+    rotate,
+    rotation_tuning,
+    stimulus_tuning,
+)
+
 __all__ = [
     "LinearCKAStats",
     "LinearPlan",
@@ -67,6 +79,15 @@ __all__ = [
     "svcca",
     "unit_correlations",
     "universality",
+    # tuning curves (issue #13, helper A)
+    "activation_stats",
+    "joint_tuning",
+    "preferred_orientation",
+    "responses",
+    "rotate",
+    "rotation_tuning",
+    "stimulus_tuning",
+    "tuning",
 ]
 
 # --- expanded weights and equivariance (issue #13, helper "weights") ---
