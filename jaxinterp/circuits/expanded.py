@@ -44,6 +44,17 @@ def _shapes(model, variables, source, target, input_shape):
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be one image's [H, W, C], got {input_shape}; "
                          f"e.g. (32, 32, 3) for CIFAR (drop the batch axis)")
+    leaves, treedef = jax.tree_util.tree_flatten(variables)
+    spec = (treedef, tuple((tuple(np.shape(x)), str(jnp.result_type(x))) for x in leaves))
+    src, tgt = _checked_shapes(model, source, target, input_shape, spec)
+    return input_shape, src, tgt
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_shapes(model, source, target, input_shape, spec):
+    """Checks and shapes of a cut, once per (model, layers, input shape, variable shapes)."""
+    treedef, leaves = spec
+    variables = jax.tree_util.tree_unflatten(treedef, [jax.ShapeDtypeStruct(s, d) for s, d in leaves])
     check_cut(model, variables, source, target, input_shape)
     shapes = layer_shapes(model, variables, (1, *input_shape))
     src, tgt = shapes[source], shapes[target]
@@ -53,7 +64,7 @@ def _shapes(model, variables, source, target, input_shape):
     if len(tgt) not in (2, 4):
         raise ValueError(f"target layer {target!r} has activations of shape {tgt}; expected "
                          "[1, h, w, n] or [1, n]")
-    return input_shape, src[1:], tgt[1:]
+    return src[1:], tgt[1:]
 
 
 @functools.lru_cache(maxsize=32)
