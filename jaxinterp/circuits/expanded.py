@@ -50,7 +50,21 @@ def _shapes(model, variables, source, target, input_shape):
     return input_shape, src, tgt
 
 
-@functools.lru_cache(maxsize=64)
+def _cached(fn):
+    """lru_cache that still works (uncached) for a model with unhashable fields."""
+    cached = functools.lru_cache(maxsize=64)(fn)
+
+    def call(*args):
+        try:
+            hash(args)
+        except TypeError:
+            return fn(*args)
+        return cached(*args)
+
+    return call
+
+
+@_cached
 def _checked_shapes(model, source, target, input_shape, spec):
     """Checks and shapes of a cut, once per (model, layers, input shape, variable shapes)."""
     treedef, leaves = spec
@@ -67,7 +81,7 @@ def _checked_shapes(model, source, target, input_shape, spec):
     return src[1:], tgt[1:]
 
 
-@functools.lru_cache(maxsize=32)
+@_cached
 def _program(model, source, target, input_shape, at, window):
     """jit(variables, units [U]) -> (weights [U, h, w, C] cropped to the window when given,
     origin [2]: the source position of the window's top-left; (0, 0) without a window)."""
