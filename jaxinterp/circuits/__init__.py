@@ -31,6 +31,18 @@ from jaxinterp.circuits.matching import (
 )
 from jaxinterp.circuits.universality import compare, default_layers, save
 
+# tuning curves (issue #13, helper A)
+from jaxinterp.circuits import tuning
+from jaxinterp.circuits.tuning import (
+    activation_stats,
+    joint_tuning,
+    preferred_orientation,
+    responses,
+    rotate,
+    rotation_tuning,
+    stimulus_tuning,
+)
+
 __all__ = [
     "LinearCKAStats",
     "LinearPlan",
@@ -67,4 +79,55 @@ __all__ = [
     "svcca",
     "unit_correlations",
     "universality",
+    # tuning curves (issue #13, helper A)
+    "activation_stats",
+    "joint_tuning",
+    "preferred_orientation",
+    "responses",
+    "rotate",
+    "rotation_tuning",
+    "stimulus_tuning",
+    "tuning",
+]
+
+# --- expanded weights and equivariance (issue #13, helper "weights") ---
+from jaxinterp.circuits import cut, decomposed, equivariance, expanded  # noqa: E402
+from jaxinterp.circuits.cut import average_pool, check_cut, linear_mode, linearized, subnetwork  # noqa: E402
+from jaxinterp.circuits.decomposed import decomposed_objective  # noqa: E402
+from jaxinterp.circuits.equivariance import (  # noqa: E402
+    align_peaks,
+    binned_fit,
+    families,
+    rotate_map,
+    rotated_weights_correlation,
+)
+from jaxinterp.circuits.expanded import (  # noqa: E402
+    connection_matrix,
+    expanded_weights,
+    level_expanded_weights,
+    top_connections,
+    window_origin,
+)
+
+__all__ += [
+    "align_peaks",
+    "average_pool",
+    "binned_fit",
+    "check_cut",
+    "connection_matrix",
+    "cut",
+    "decomposed",
+    "decomposed_objective",
+    "equivariance",
+    "expanded",
+    "expanded_weights",
+    "families",
+    "level_expanded_weights",
+    "linear_mode",
+    "linearized",
+    "rotate_map",
+    "rotated_weights_correlation",
+    "subnetwork",
+    "top_connections",
+    "window_origin",
 ]

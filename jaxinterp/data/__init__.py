@@ -1,4 +1,4 @@
-"""Datasets (CIFAR-10 batches and .npz, scikit-learn digits) and image checks."""
+"""Datasets (CIFAR-10 batches and .npz, scikit-learn digits), image checks and synthetic stimuli."""
 
 from jaxinterp.data.checks import check_images, check_unit_range, to_unit_float
 from jaxinterp.data.cifar10 import (
@@ -10,6 +10,10 @@ from jaxinterp.data.cifar10 import (
 )
 from jaxinterp.data.digits import load_digits
 
+# synthetic stimuli (issue #13)
+from jaxinterp.data import stimuli
+from jaxinterp.data.stimuli import angle, curve, family, grating, high_low, line
+
 __all__ = [
     "CLASS_NAMES",
     "ImageDataset",
@@ -20,4 +24,12 @@ __all__ = [
     "load_npz",
     "to_unit_float",
     "write_cifar10_batch",
+    # synthetic stimuli (issue #13)
+    "angle",
+    "curve",
+    "family",
+    "grating",
+    "high_low",
+    "line",
+    "stimuli",
 ]
