@@ -89,3 +89,32 @@ __all__ = [
     "stimulus_tuning",
     "tuning",
 ]
+
+# --- expanded weights and equivariance (issue #13, helper "weights") ---
+from jaxinterp.circuits import cut, decomposed, expanded  # noqa: E402
+from jaxinterp.circuits.cut import average_pool, check_cut, linear_mode, linearized, subnetwork  # noqa: E402
+from jaxinterp.circuits.decomposed import decomposed_objective  # noqa: E402
+from jaxinterp.circuits.expanded import (  # noqa: E402
+    connection_matrix,
+    expanded_weights,
+    level_expanded_weights,
+    top_connections,
+    window_origin,
+)
+
+__all__ += [
+    "average_pool",
+    "check_cut",
+    "connection_matrix",
+    "cut",
+    "decomposed",
+    "decomposed_objective",
+    "expanded",
+    "expanded_weights",
+    "level_expanded_weights",
+    "linear_mode",
+    "linearized",
+    "subnetwork",
+    "top_connections",
+    "window_origin",
+]

@@ -5,7 +5,9 @@ the corner cases a naive port gets wrong (METHODS §1.1):
 
 * :func:`conv2d` pads explicitly and symmetrically; ``"SAME"`` pads (0, 1) for
   stride 2 on even inputs where PyTorch pads (1, 1).
-* :class:`MaxPool2d` pads with ``-inf`` and implements ``ceil_mode``.
+* :class:`MaxPool2d` pads with ``-inf`` and implements ``ceil_mode``; within
+  :func:`max_pool_override` it calls the given pooling function instead (the linearised
+  network of :func:`jaxinterp.circuits.cut.linear_mode` averages over the same windows).
 * :class:`AdaptiveAvgPool2d` uses PyTorch's bin edges
   (``floor(i*h/out)`` to ``ceil((i+1)*h/out)``), so a 1x1 map is replicated to
   7x7 exactly like ``nn.AdaptiveAvgPool2d(7)``.
@@ -15,6 +17,8 @@ the corner cases a naive port gets wrong (METHODS §1.1):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from typing import Callable, Sequence
 
@@ -58,6 +62,25 @@ def _pooled_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: b
     return out
 
 
+# fn(x, window, strides, pads) -> pooled x; None = max-pooling (see max_pool_override)
+_MAX_POOL: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("jaxinterp_max_pool", default=None)
+
+
+@contextlib.contextmanager
+def max_pool_override(fn: Callable):
+    """Within this block (while tracing), every :class:`MaxPool2d` returns ``fn(x, window, strides, pads)``.
+
+    ``window`` and ``strides`` are ``reduce_window`` tuples ``(1, k, k, 1)`` / ``(1, s, s, 1)``
+    and ``pads`` the explicit ``[(lo, hi)] * 4`` padding the max-pool would use (its padded
+    positions hold ``-inf``, i.e. they never win the max).
+    """
+    token = _MAX_POOL.set(fn)
+    try:
+        yield
+    finally:
+        _MAX_POOL.reset(token)
+
+
 class MaxPool2d(nn.Module):
     """``nn.MaxPool2d(kernel, stride, padding, ceil_mode)``: [n,h,w,c] -> [n,h',w',c], padded with -inf."""
 
@@ -75,10 +98,11 @@ class MaxPool2d(nn.Module):
             extra = (out - 1) * stride + self.kernel - (size + 2 * self.padding)
             pads.append((self.padding, self.padding + max(extra, 0)))
         pads.append((0, 0))
-        return jax.lax.reduce_window(
-            x, -jnp.inf, jax.lax.max,
-            (1, self.kernel, self.kernel, 1), (1, stride, stride, 1), pads,
-        )
+        window, strides = (1, self.kernel, self.kernel, 1), (1, stride, stride, 1)
+        override = _MAX_POOL.get()
+        if override is not None:
+            return override(x, window, strides, pads)
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, strides, pads)
 
 
 def _adaptive_matrix(size: int, out: int) -> np.ndarray:

@@ -23,10 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinterp.capture import capture
+from jaxinterp.circuits.cut import subnetwork
 from jaxinterp.data.checks import to_unit_float
 from jaxinterp.models.base import ImageModel, layer_names
 from jaxinterp.neurons.levels import Level, make_level, receptive_field
-from jaxinterp.neurons.subnetwork import subnetwork
 
 
 def _odd(k: int) -> int:

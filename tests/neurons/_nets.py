@@ -5,16 +5,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp.models.base import relu
+
 
 class TinyNet(nn.Module):
-    """conv3x3 3->6 + bias, ReLU, conv3x3 6->4, plus a 1x1 skip 3->4, ReLU: [H, W, 3] -> [H, W, 4]."""
+    """conv3x3 3->6 + bias, ReLU, conv3x3 6->4, plus a 1x1 skip 3->4, ReLU: [H, W, 3] -> [H, W, 4].
+
+    Its ReLUs are jaxinterp's model ReLU, so ``circuits.linear_mode`` linearises it."""
 
     @nn.compact
     def __call__(self, x):
-        h = nn.relu(nn.Conv(6, (3, 3), padding=((1, 1), (1, 1)), name="conv1")(x))
+        h = relu(nn.Conv(6, (3, 3), padding=((1, 1), (1, 1)), name="conv1")(x))
         h = nn.Conv(4, (3, 3), padding=((1, 1), (1, 1)), use_bias=False, name="conv2")(h)
         s = nn.Conv(4, (1, 1), use_bias=False, name="skip")(x)
-        return nn.relu(h + s)
+        return relu(h + s)
 
 
 def make(seed=0, size=8):

@@ -7,12 +7,13 @@ import pytest
 from scipy.signal import convolve2d
 
 from jaxinterp import neurons
+from jaxinterp.models.base import relu
 from tests.neurons._nets import make
 
 
 def test_adjacent_conv_expanded_weight_is_the_kernel(rng):
     k = rng.normal(size=(3, 3, 5, 2)).astype(np.float32)
-    fn = lambda parts: jax.nn.relu(jax.lax.conv_general_dilated(
+    fn = lambda parts: relu(jax.lax.conv_general_dilated(
         parts[0][None], k, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC"))[0])
     level = neurons.make_level("window", (np.zeros((1, 7, 7, 5), np.float32),), (3,), fn)
     e = neurons.expanded_weights(level)  # [2, 45]
@@ -32,7 +33,7 @@ def test_two_layers_compose_kernels_with_relu_removed():
                 ref[n, :, :, c] += convolve2d(k2[::-1, ::-1, m, n], k1[::-1, ::-1, c, m])[::-1, ::-1]
             ref[n, 2, 2, c] += ks[0, 0, c, n]
     np.testing.assert_allclose(e, ref, atol=1e-5)
-    assert jax.nn.relu(jnp.array(-1.0)) == 0.0  # ReLU is restored afterwards
+    assert relu(jnp.array(-1.0)) == 0.0  # ReLU is restored afterwards
 
 
 def test_spectrum_stats_against_numpy(rng):

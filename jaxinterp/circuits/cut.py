@@ -1,0 +1,149 @@
+"""One way of cutting a model: sub-networks between named layers, and the linearised network.
+
+``subnetwork(model, variables, inputs=["layer1.1", "layer1.2.bn1"], output="layer1")``
+returns ``fn(tuple of one image's tensors) -> output [h, w, N]``: the model is
+run with the named modules' outputs *replaced* by the given tensors (Flax
+``intercept_methods``), so everything upstream of them is dead code under jit.
+Replacing a module whose output the model passes through a ReLU by a
+non-negative tensor (a captured post-ReLU map) leaves that ReLU the identity,
+which is how levels start "after" a functional ReLU.
+
+``with linear_mode(): ...`` traces any jaxinterp model as the *linearised*
+network of METHODS §6.5: every model ReLU (they all go through
+:func:`jaxinterp.models.base.relu`) is the identity and every
+:class:`~jaxinterp.models.layers.MaxPool2d` averages over the same windows
+(:func:`average_pool`). BatchNorm in eval mode is affine and stays, so the
+network is an affine map of any replaced tensor. :func:`linearized` wraps a
+function so that it is always traced that way.
+
+:func:`call_order` and :func:`check_cut` give the clear errors every user of a
+cut needs: unknown layer names (listing the valid ones), a module called more
+than once (its output cannot be replaced by one tensor), and layers in the
+wrong order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxinterp.models import layers
+from jaxinterp.models.base import ImageModel, forward, relu_override
+
+
+def average_pool(x: jax.Array, window, strides, pads) -> jax.Array:
+    """The linear stand-in for a max-pool: the mean over each window's positions inside the map.
+
+    Positions in the padding are left out of the mean (a max-pool pads with ``-inf``, so
+    they never take part there either); [n, h, w, c] -> [n, h', w', c].
+    """
+    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, pads)
+    ones = jnp.ones((1, *x.shape[1:3], 1), x.dtype)
+    count = jax.lax.reduce_window(ones, 0.0, jax.lax.add, window, strides, pads)
+    return total / count
+
+
+@contextlib.contextmanager
+def linear_mode():
+    """Trace models as the linearised network: ReLU -> identity, MaxPool2d -> :func:`average_pool`.
+
+    BatchNorm (eval mode) and everything else are unchanged. Only what is *traced* inside
+    the block is affected: call (or first call) a jitted function inside it.
+    """
+    with relu_override(lambda x: x), layers.max_pool_override(average_pool):
+        yield
+
+
+def linearized(fn: Callable) -> Callable:
+    """``fn`` traced under :func:`linear_mode` (ReLUs identity, max-pools averaged)."""
+
+    def wrapped(*args, **kwargs):
+        with linear_mode():
+            return fn(*args, **kwargs)
+
+    return wrapped
+
+
+def call_order(model: ImageModel, variables, input_shape: Sequence[int]) -> tuple[list[str], dict[str, int]]:
+    """Module names in the order their calls *return* (upstream first), and how often each is called.
+
+    input_shape: [H, W, C] of one image. ``"input"`` comes first and ``"logits"`` last.
+    """
+    order: list[str] = []
+    calls: dict[str, int] = {}
+
+    def interceptor(next_fun, args, kwargs, context):
+        out = next_fun(*args, **kwargs)
+        if context.method_name == "__call__":
+            name = ".".join(context.module.scope.path)
+            if name:
+                calls[name] = calls.get(name, 0) + 1
+                if name not in order:
+                    order.append(name)
+        return out
+
+    x = jax.ShapeDtypeStruct((1, *tuple(input_shape)), jnp.float32)
+    with nn.intercept_methods(interceptor):
+        jax.eval_shape(lambda v, x: model.apply(v, x), variables, x)
+    return ["input", *order, "logits"], calls
+
+
+def check_cut(model: ImageModel, variables, source: str, target: str, input_shape: Sequence[int]) -> None:
+    """Raise ``ValueError`` unless ``source`` is a layer computed before ``target`` (and called once)."""
+    order, calls = call_order(model, variables, input_shape)
+    for role, name in (("source", source), ("target", target)):
+        if name not in order:
+            raise ValueError(f"unknown {role} layer {name!r}; valid layer names (upstream first): "
+                             f"{', '.join(order)}")
+    if calls.get(source, 1) > 1:
+        once = [n for n in order if calls.get(n, 1) == 1]
+        raise ValueError(f"source layer {source!r} is called {calls[source]} times in one forward pass, "
+                         "so its output cannot be replaced by one tensor; cut at a layer called once "
+                         f"(e.g. one of {', '.join(once[-8:])})")
+    if order.index(source) >= order.index(target):
+        raise ValueError(f"layers in the wrong order: source {source!r} is not upstream of target "
+                         f"{target!r} ({source!r} is computed {'at' if source == target else 'after'} "
+                         f"{target!r}); swap them or pick a source computed earlier")
+
+
+def subnetwork(
+    model: ImageModel,
+    variables,
+    inputs: Sequence[str],
+    output: str,
+    input_shape: Sequence[int],
+) -> Callable:
+    """fn(parts) -> [h, w, N]: ``output`` as a function of the named modules' outputs.
+
+    Args:
+      model, variables: the network.
+      inputs: module names whose outputs become the arguments (in order), or
+        ``"input"`` for the normalised image itself.
+      output: the layer whose activation is returned.
+      input_shape: [H, W, C] of the model's image input (for the dummy image).
+    """
+    inputs = tuple(inputs)
+
+    def fn(parts):
+        parts = tuple(parts)
+        if len(parts) != len(inputs):
+            raise ValueError(f"expected {len(inputs)} tensors for {inputs}, got {len(parts)}")
+        named = {name: p[None] for name, p in zip(inputs, parts) if name != "input"}
+        x = parts[inputs.index("input")][None] if "input" in inputs else jnp.zeros((1, *input_shape))
+
+        def interceptor(next_fun, args, kwargs, context):
+            if context.method_name == "__call__":
+                name = ".".join(context.module.scope.path)
+                if name in named:
+                    return named[name]
+            return next_fun(*args, **kwargs)
+
+        with nn.intercept_methods(interceptor):
+            _, acts = forward(model, variables, x, [output])
+        return acts[output][0]
+
+    return fn

@@ -1,0 +1,265 @@
+"""Expanded weights through the linearised network (METHODS.md §6.5), and their spectra (§5.5).
+
+The expanded weight of target unit j on source unit i is
+
+    W_exp(i -> j) = ∂ target_j(centre) / ∂ source_i(all positions)
+
+taken through the *linearised* network (:func:`jaxinterp.circuits.cut.linear_mode`:
+ReLU -> identity, max-pool -> average pool, BN in eval mode affine). The source
+layer's output is replaced by a free tensor (:func:`jaxinterp.circuits.cut.subnetwork`),
+so the map source -> target is affine and its Jacobian is the same at every input;
+it is taken at zero, for all target units at once (one ``vjp``, ``vmap``-ed over
+one-hot cotangents). For two adjacent convolutions this is the raw kernel:
+``expanded_weights(...)[j, :, :, i] == kernel[:, :, i, j]`` (PyTorch's
+``weight[j, i]``), positive = excitation, negative = inhibition. Through a
+bottleneck it "jumps over" the layers in between; where the real interaction is
+nonlinear it can cancel to zero (METHODS' caveat).
+
+:func:`expanded_weights` works on any jaxinterp model and any pair of named
+layers; :func:`level_expanded_weights` on a :class:`jaxinterp.neurons.Level`
+(the neuron-role measures, exported there as ``neurons.expanded_weights``), whose
+rows :func:`window_matrix` and :func:`spectrum_stats` turn into weight spectra:
+for a window part [k, k, C] the row is reshaped to [C, k²] and its singular values
+give p_i = σ_i² / Σσ², the effective rank exp(H(p)) and the separability p₁.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxinterp.circuits.cut import check_cut, linear_mode, linearized, subnetwork
+from jaxinterp.models.base import ImageModel, layer_shapes
+
+
+# --- between two named layers of a model ---------------------------------------------------
+
+
+def _shapes(model, variables, source, target, input_shape):
+    input_shape = tuple(int(s) for s in input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be one image's [H, W, C], got {input_shape}; "
+                         f"e.g. (32, 32, 3) for CIFAR (drop the batch axis)")
+    check_cut(model, variables, source, target, input_shape)
+    shapes = layer_shapes(model, variables, (1, *input_shape))
+    src, tgt = shapes[source], shapes[target]
+    if len(src) != 4:
+        raise ValueError(f"source layer {source!r} has activations of shape {src}; expanded weights need "
+                         "a source with spatial axes [1, h, w, c] (a convolutional layer or 'input')")
+    if len(tgt) not in (2, 4):
+        raise ValueError(f"target layer {target!r} has activations of shape {tgt}; expected "
+                         "[1, h, w, n] or [1, n]")
+    return input_shape, src[1:], tgt[1:]
+
+
+@functools.lru_cache(maxsize=32)
+def _program(model, source, target, input_shape, at, window):
+    """jit(variables, units [U]) -> (weights [U, h, w, C] cropped to the window when given,
+    origin [2]: the source position of the window's top-left; (0, 0) without a window)."""
+
+    def at_centre(variables, src):
+        with linear_mode():
+            out = subnetwork(model, variables, [source], target, input_shape)((src,))
+        return out if at is None else out[at[0], at[1]]  # [N]
+
+    def run(variables, units, src_shape, n_out):
+        zeros = jnp.zeros(src_shape, jnp.float32)
+        _, pullback = jax.vjp(lambda s: at_centre(variables, s), zeros)
+        cot = jax.nn.one_hot(units, n_out, dtype=jnp.float32)
+        (w,) = jax.vmap(pullback)(cot)  # [U, h, w, C]
+        if window is None:
+            return w, jnp.zeros(2, jnp.int32)
+        # the receptive field of the centre: the support of the same gradient with every
+        # parameter set to one (all paths positive, so nothing cancels)
+        ones = jax.tree_util.tree_map(jnp.ones_like, variables)
+        g = jax.grad(lambda s: jnp.sum(at_centre(ones, s)))(zeros)
+        support = jnp.any(g != 0, axis=-1)  # [h, w]
+        start = []
+        for axis in (1, 0):
+            line = jnp.any(support, axis=axis)
+            lo = jnp.argmax(line)
+            hi = line.shape[0] - 1 - jnp.argmax(line[::-1])
+            start.append(lo + (hi - lo + 1 - window) // 2)
+        padded = jnp.pad(w, ((0, 0), (window, window), (window, window), (0, 0)))
+        crop = jax.lax.dynamic_slice(padded, (0, start[0] + window, start[1] + window, 0),
+                                     (w.shape[0], window, window, w.shape[-1]))
+        return crop, jnp.stack(start).astype(jnp.int32)
+
+    return jax.jit(run, static_argnums=(2, 3))
+
+
+def expanded_weights(
+    model: ImageModel,
+    variables,
+    source: str,
+    target: str,
+    input_shape: Sequence[int],
+    at: tuple[int, int] | None = None,
+    window: int | None = None,
+    units: Sequence[int] | None = None,
+) -> jax.Array:
+    """W [N_target, h, w, C_source] = ∂ target_j(at) / ∂ source_i(all positions), linearised network.
+
+    Args:
+      model, variables: any jaxinterp model.
+      source: the layer whose output is cut and becomes the free variable (any named
+        layer with spatial axes, or ``"input"``: the *normalised* image).
+      target: a layer computed after ``source`` ([1, h, w, n] or [1, n] activations).
+      input_shape: [H, W, C] of one model input.
+      at: (row, col) of the target position; default the centre ``(h // 2, w // 2)`` (the
+        lower-right of the centre 2x2 for even sizes, like ``objectives.neuron``).
+        Ignored for a target without spatial axes.
+      window: crop to a ``window`` x ``window`` patch of the source map centred on the
+        receptive field of the target position (zero outside the map); default the whole map.
+      units: target units to return (default all N, in order).
+
+    Returns:
+      [len(units), h, w, C_source] float32: row j, channel i is the k x k (or h x w) map of
+      how source unit i at each position drives target unit j at ``at``. With a window,
+      :func:`window_origin` gives the source position of its top-left entry.
+    """
+    return _expanded(model, variables, source, target, input_shape, at, window, units)[0]
+
+
+def window_origin(model: ImageModel, variables, source: str, target: str, input_shape: Sequence[int],
+                  at: tuple[int, int] | None = None, window: int | None = None) -> tuple[int, int]:
+    """(row, col) of the source map where :func:`expanded_weights`' ``window`` crop starts.
+
+    It may be negative (or run past the map) near a border; those entries are zero.
+    """
+    origin = _expanded(model, variables, source, target, input_shape, at, window, [0])[1]
+    return int(origin[0]), int(origin[1])
+
+
+def _expanded(model, variables, source, target, input_shape, at, window, units):
+    input_shape, src, tgt = _shapes(model, variables, source, target, input_shape)
+    n_out = tgt[-1]
+    if len(tgt) == 3:
+        h, w = tgt[:2]
+        at = (h // 2, w // 2) if at is None else tuple(int(a) for a in at)
+        if len(at) != 2 or not (0 <= at[0] < h and 0 <= at[1] < w):
+            raise ValueError(f"position at={at} is outside target {target!r}'s {h}x{w} map; "
+                             f"rows 0..{h - 1}, columns 0..{w - 1}")
+    else:
+        at = None
+    if window is not None and (int(window) != window or window < 1):
+        raise ValueError(f"window must be a positive integer (the side of the crop), got {window!r}")
+    idx = np.arange(n_out) if units is None else np.asarray(list(units)).reshape(-1)
+    if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"units must be a non-empty list of integer unit indices, got {units!r}")
+    if idx.min() < 0 or idx.max() >= n_out:
+        bad = int(idx.max() if idx.max() >= n_out else idx.min())
+        raise ValueError(f"unit {bad} is out of range for target {target!r}, which has {n_out} units "
+                         f"(valid: 0..{n_out - 1})")
+    run = _program(model, source, target, input_shape, at, None if window is None else int(window))
+    return run(variables, jnp.asarray(idx, jnp.int32), src, n_out)
+
+
+def connection_matrix(weights: jax.Array, how: str = "sum") -> jax.Array:
+    """One number per connection: [N_t, h, w, C_s] -> [C_s, N_t] (upstream x downstream).
+
+    how: ``"sum"`` (summed signed weight over positions: net excitation/inhibition),
+    ``"norm"`` (L2 norm over positions) or ``"centre"`` (the weight at the middle position).
+    """
+    weights = _check_weights(weights)
+    if how == "sum":
+        m = jnp.sum(weights, axis=(1, 2))
+    elif how == "norm":
+        m = jnp.sqrt(jnp.sum(weights * weights, axis=(1, 2)))
+    elif how == "centre":
+        m = weights[:, weights.shape[1] // 2, weights.shape[2] // 2]
+    else:
+        raise ValueError(f"how must be 'sum', 'norm' or 'centre', got {how!r}")
+    return m.T
+
+
+def _check_weights(weights):
+    weights = jnp.asarray(weights)
+    if weights.ndim != 4:
+        raise ValueError(f"expanded weights must be [N_target, h, w, C_source], got shape "
+                         f"{tuple(weights.shape)}; pass the output of expanded_weights")
+    return weights
+
+
+def top_connections(weights: jax.Array, k: int, direction: str = "in", by: str = "norm"):
+    """The k strongest connections of each unit: (indices [U, k], signed values [U, k]).
+
+    Args:
+      weights: [N_t, h, w, C_s] expanded weights.
+      k: how many per unit.
+      direction: ``"in"``: for each target unit (U = N_t) its strongest upstream source
+        units; ``"out"``: for each source unit (U = C_s) the target units it drives most.
+      by: ``"norm"`` ranks by the L2 norm of the connection's spatial map and returns
+        ``sign(Σ w) · ‖w‖``; ``"sum"`` ranks by ``|Σ w|`` and returns ``Σ w``. Either way the
+        values are signed: positive = net excitation, negative = net inhibition.
+    """
+    if by not in ("norm", "sum"):
+        raise ValueError(f"by must be 'norm' or 'sum', got {by!r}")
+    if direction not in ("in", "out"):
+        raise ValueError(f"direction must be 'in' (upstream of each target) or 'out' (downstream of "
+                         f"each source), got {direction!r}")
+    m_sum = connection_matrix(weights, "sum")  # [C_s, N_t]
+    strength = connection_matrix(weights, "norm") if by == "norm" else jnp.abs(m_sum)
+    signed = jnp.sign(m_sum) * strength
+    if direction == "in":
+        strength, signed = strength.T, signed.T
+    others = strength.shape[1]
+    if int(k) != k or not 1 <= k <= others:
+        raise ValueError(f"k={k!r} connections asked for, but each unit has {others} "
+                         f"{'upstream' if direction == 'in' else 'downstream'} units; use 1 <= k <= {others}")
+    _, idx = jax.lax.top_k(strength, int(k))
+    return idx, jnp.take_along_axis(signed, idx, axis=1)
+
+
+# --- on a neurons.Level ---------------------------------------------------------------------
+
+
+def level_expanded_weights(level, at: tuple[int, int] | None = None) -> jax.Array:
+    """E [N, level.dim]: ∂ output_n(centre) / ∂ input windows of the linearised ``level.fn``.
+
+    Args:
+      level: a :class:`jaxinterp.neurons.Level` whose ``fn`` is a jaxinterp model cut
+        (or any function whose ReLUs are :func:`jaxinterp.models.base.relu`).
+      at: output position (default: the centre of the map).
+
+    Returns:
+      [N, d] expanded weights, columns ordered like the design matrix.
+    """
+    from jaxinterp.neurons.levels import _row  # neurons imports this module
+
+    fn = linearized(level.fn)
+    zeros = tuple(jnp.zeros(p.shape[1:], p.dtype) for p in level.parts)
+    out_shape = jax.eval_shape(fn, zeros).shape
+    h, w = at or (out_shape[0] // 2, out_shape[1] // 2)
+    jac = jax.jacrev(lambda parts: fn(parts)[h, w])(zeros)  # tuple of [N, H, W, C]
+    return jax.vmap(lambda grads: _row(level, grads, h, w))(jac)
+
+
+def window_matrix(e: jax.Array, window: int, channels: int) -> jax.Array:
+    """A part's expanded weight [window²·C] (dy, dx, c order) -> [C, window²]."""
+    return e.reshape(window * window, channels).T
+
+
+@jax.jit
+def spectrum_stats(matrix: jax.Array) -> dict[str, jax.Array]:
+    """Singular-value statistics of one [C, k²] expanded-weight matrix.
+
+    Returns:
+      ``{"sigma": [min(C, k²)], "effective_rank": [], "separability": [], "norm": []}``.
+    """
+    sigma = jnp.linalg.svd(matrix, compute_uv=False)
+    energy = sigma * sigma
+    total = jnp.maximum(jnp.sum(energy), 1e-30)
+    p = energy / total
+    ent = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0))
+    return {"sigma": sigma, "effective_rank": jnp.exp(ent), "separability": p[0],
+            "norm": jnp.sqrt(total)}
+
+
+def spectrum_stats_all(matrices: jax.Array) -> dict[str, jax.Array]:
+    """:func:`spectrum_stats` of [N, C, k²] matrices -> dict of [N] (sigma [N, r])."""
+    return jax.vmap(spectrum_stats)(matrices)
