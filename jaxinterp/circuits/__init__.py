@@ -91,9 +91,16 @@ __all__ = [
 ]
 
 # --- expanded weights and equivariance (issue #13, helper "weights") ---
-from jaxinterp.circuits import cut, decomposed, expanded  # noqa: E402
+from jaxinterp.circuits import cut, decomposed, equivariance, expanded  # noqa: E402
 from jaxinterp.circuits.cut import average_pool, check_cut, linear_mode, linearized, subnetwork  # noqa: E402
 from jaxinterp.circuits.decomposed import decomposed_objective  # noqa: E402
+from jaxinterp.circuits.equivariance import (  # noqa: E402
+    align_peaks,
+    binned_fit,
+    families,
+    rotate_map,
+    rotated_weights_correlation,
+)
 from jaxinterp.circuits.expanded import (  # noqa: E402
     connection_matrix,
     expanded_weights,
@@ -103,17 +110,23 @@ from jaxinterp.circuits.expanded import (  # noqa: E402
 )
 
 __all__ += [
+    "align_peaks",
     "average_pool",
+    "binned_fit",
     "check_cut",
     "connection_matrix",
     "cut",
     "decomposed",
     "decomposed_objective",
+    "equivariance",
     "expanded",
     "expanded_weights",
+    "families",
     "level_expanded_weights",
     "linear_mode",
     "linearized",
+    "rotate_map",
+    "rotated_weights_correlation",
     "subnetwork",
     "top_connections",
     "window_origin",

@@ -44,6 +44,31 @@ def _shapes(model, variables, source, target, input_shape):
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be one image's [H, W, C], got {input_shape}; "
                          f"e.g. (32, 32, 3) for CIFAR (drop the batch axis)")
+    leaves, treedef = jax.tree_util.tree_flatten(variables)
+    spec = (treedef, tuple((tuple(np.shape(x)), str(jnp.result_type(x))) for x in leaves))
+    src, tgt = _checked_shapes(model, source, target, input_shape, spec)
+    return input_shape, src, tgt
+
+
+def _cached(fn):
+    """lru_cache that still works (uncached) for a model with unhashable fields."""
+    cached = functools.lru_cache(maxsize=64)(fn)
+
+    def call(*args):
+        try:
+            hash(args)
+        except TypeError:
+            return fn(*args)
+        return cached(*args)
+
+    return call
+
+
+@_cached
+def _checked_shapes(model, source, target, input_shape, spec):
+    """Checks and shapes of a cut, once per (model, layers, input shape, variable shapes)."""
+    treedef, leaves = spec
+    variables = jax.tree_util.tree_unflatten(treedef, [jax.ShapeDtypeStruct(s, d) for s, d in leaves])
     check_cut(model, variables, source, target, input_shape)
     shapes = layer_shapes(model, variables, (1, *input_shape))
     src, tgt = shapes[source], shapes[target]
@@ -53,10 +78,10 @@ def _shapes(model, variables, source, target, input_shape):
     if len(tgt) not in (2, 4):
         raise ValueError(f"target layer {target!r} has activations of shape {tgt}; expected "
                          "[1, h, w, n] or [1, n]")
-    return input_shape, src[1:], tgt[1:]
+    return src[1:], tgt[1:]
 
 
-@functools.lru_cache(maxsize=32)
+@_cached
 def _program(model, source, target, input_shape, at, window):
     """jit(variables, units [U]) -> (weights [U, h, w, C] cropped to the window when given,
     origin [2]: the source position of the window's top-left; (0, 0) without a window)."""
