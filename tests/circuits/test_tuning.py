@@ -301,3 +301,42 @@ def test_bad_input_is_refused_clearly(net, small_net):
         tuning.joint_tuning(np.ones(10))
     with pytest.raises(ValueError, match="method must be"):
         tuning.preferred_orientation(curves, np.arange(10.0), "mode")
+
+
+# ---- the real network against PyTorch ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_real_resnet20_rotation_tuning_matches_torch_grid_sample(shared_data):
+    """The converted ResNet-20's layer3 tuning over rotated CIFAR images equals torch's
+    affine_grid/grid_sample rotation (bilinear, align_corners, white fill) on AkaResNet."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    from converters import convert, load_state_dict
+    from jaxinterp import models
+    from jaxinterp.data.checks import to_unit_float
+    from tests.models.torch_refs import AkaResNet
+
+    path = shared_data / "models" / "resnet20-12fca82f.th"
+    model = models.get("cifar_resnet20")
+    variables = convert(path, "cifar_resnet20")
+    images = to_unit_float(np.load(shared_data / "cifar10" / "test_first932.npz")["images"][:6])
+    angles = np.array([0.0, 33.0, 90.0, 241.0], np.float32)
+    got = np.asarray(tuning.rotation_tuning(model, variables, "layer3", images, angles, units=[0, 17, 63]))
+
+    net = AkaResNet(20).eval()
+    net.load_state_dict({k: torch.tensor(v) for k, v in load_state_dict(path).items()})
+    x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    mean = torch.tensor(model.MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(model.STD).view(1, 3, 1, 1)
+    want = []
+    with torch.inference_mode():
+        for deg in angles:
+            c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+            theta = torch.tensor([[c, -s, 0.0], [s, c, 0.0]]).expand(len(x), 2, 3)
+            grid = F.affine_grid(theta, list(x.shape), align_corners=True)
+            rot = F.grid_sample(x - 1, grid, mode="bilinear", padding_mode="zeros", align_corners=True) + 1
+            a = net.layer3(net.layer2(net.layer1(F.relu(net.bn1(net.conv1((rot - mean) / std))))))
+            want.append(a[:, [0, 17, 63], 4, 4].mean(0).numpy())
+    np.testing.assert_allclose(got, np.stack(want), atol=1e-4 * max(1.0, np.abs(want).max()))
