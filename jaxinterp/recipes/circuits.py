@@ -13,16 +13,20 @@
   distribution over every position (§6.2);
 * ``featvis`` (:func:`jaxinterp.featvis.tasks.featvis_tasks`) of the chosen units and of every
   upstream unit (shown beside "weights in") (§6.1);
-* ``circuits_stimuli``: responses of every unit to curves (orientation × radius), lines,
-  angles (orientation × opening) and gratings (orientation × frequency × phase) in
-  dataset SD (§6.3);
-* ``circuits_rotation``: each unit's own top exemplars, recentred on its field, rotated in
-  ``rotation_step`` degrees (1° by default) for the chosen units, and coarser
-  (``layer_step``) for every unit of the layer and of the upstream layer (§6.4);
+* ``circuits_stimuli`` (layer and upstream layer): responses of every unit to curves
+  (orientation × radius), lines, angles (orientation × opening) and gratings (orientation ×
+  frequency × phase) in dataset SD (§6.3). The curve responses, maximised over radius, are
+  each unit's *synthetic orientation tuning* over 0..360°, in one frame for every layer:
+  they give the preferred orientations (argmax) of the equivariance tests and the curves
+  the families are clustered from;
+* ``circuits_rotation``: each chosen unit's own top exemplars, recentred on its field, rotated
+  in ``rotation_step`` degrees (1° by default) (§6.4). A unit's own exemplars are chosen
+  unrotated, so this curve peaks near 0° by construction: it measures how *sharply* the
+  unit is tuned (vector strength, half-width), not which orientation it prefers;
 * ``circuits_weights``: expanded weights in (upstream -> layer) and out (layer -> downstream)
   through the linearised network, top connections (§6.5);
-* ``circuits``: families (clustered tuning curves) with their joint tuning, the
-  equivariance tests of §6.6 with permutation nulls, and everything the pages draw.
+* ``circuits``: families (clustered synthetic orientation curves) with their joint tuning,
+  the equivariance tests of §6.6 with permutation nulls, and everything the pages draw.
 
 Nothing in the report computes; every number on a page is in the ``circuits`` result.
 """
@@ -38,7 +42,7 @@ from jaxinterp.steps import DataSpec, ModelSpec, images01, load_model
 from jaxinterp.tasks import Result, Task
 
 # stimulus grids: (family, ((parameter, values), ...)); lines/curves/angles get length = RF size
-CURVE_GRID = (("orientation", tuple(float(a) for a in range(0, 360, 10))),
+CURVE_GRID = (("orientation", tuple(float(a) for a in range(0, 360, 5))),
               ("radius", (2.0, 4.0, 8.0, 16.0, 32.0)))
 LINE_GRID = (("orientation", tuple(float(a) for a in range(0, 180, 5))),)
 ANGLE_GRID = (("orientation", tuple(float(a) for a in range(0, 360, 10))),
@@ -274,20 +278,32 @@ def _equivariance(w_in, conn_in, phi, theta, c: CircuitsConfig) -> tuple[dict, d
     return arrays, summary
 
 
-def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, rotation_layer, rotation_up, stimuli,
-            weights, featvis, featvis_up) -> Result:
+def orientation_curves(stimuli: Result) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's synthetic orientation tuning: curves [C, O] (max over radius, dataset SD) and
+    the orientations [O] in degrees (0..360: curves tell a cup from a cap)."""
+    curve = stimuli.arrays["curve"]
+    return np.max(curve["responses"], axis=1).T, np.asarray(curve["orientation"])
+
+
+def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, stimuli_up, weights, featvis,
+            featvis_up) -> Result:
     from jaxinterp.circuits import equivariance as eq
     from jaxinterp.circuits import tuning
 
     u = np.asarray(c.units)
     e, w = examples.arrays, weights.arrays
-    lay, up = rotation_layer.arrays, rotation_up.arrays
-    curves_layer = lay["curves"].T                                                     # [C, A]
+    from jaxinterp.circuits import selectivity
+
+    curves_layer, orient = orientation_curves(stimuli)                                  # [C, O]
+    curves_up, _ = orientation_curves(stimuli_up)
+    theta = np.asarray(tuning.preferred_orientation(curves_layer, orient, "argmax"))
+    phi = np.asarray(tuning.preferred_orientation(curves_up, orient, "argmax"))
+    synthetic = {k2: np.asarray(v) for k2, v in selectivity.orientation_selectivity(curves_layer, orient).items()}
     k = min(c.families, curves_layer.shape[0])
     labels = np.asarray(eq.families(curves_layer, k))
     joint = np.stack([np.asarray(tuning.joint_tuning(curves_layer[labels == f])) if np.any(labels == f)
                       else np.full(curves_layer.shape[1], np.nan) for f in range(k)])   # k families: few
-    eq_arrays, eq_summary = _equivariance(w["w_in"], w["conn_in"], up["preferred"], lay["preferred"], c)
+    eq_arrays, eq_summary = _equivariance(w["w_in"], w["conn_in"], phi, theta, c)
     fv, fvu = featvis.arrays, featvis_up.arrays
     pos = np.searchsorted(fv["units"], u)
     rot = rotation.arrays
@@ -305,20 +321,23 @@ def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, rotation_la
                            "responses": grid["responses"][..., u]} for name, grid in stimuli.arrays.items()},
         "weights_in": {"w": w["w_in"][u], "idx": w["in_idx"][u], "val": w["in_val"][u]},
         "weights_out": {"w": np.moveaxis(w["w_out"], 3, 0)[u], "idx": w["out_idx"][u], "val": w["out_val"][u]},
-        "layer": {"curves": curves_layer, "angles": lay["angles"], "preferred": lay["preferred"],
-                  "vector_strength": lay["vector_strength"], "families": labels, "joint": joint,
-                  "preferred_up": up["preferred"], "conn_in": w["conn_in"], **eq_arrays},
+        "layer": {"curves": curves_layer, "angles": orient, "preferred": theta,
+                  "vector_strength": synthetic["vector_strength"], "half_width": synthetic["half_width"],
+                  "families": labels, "joint": joint, "preferred_up": phi, "curves_up": curves_up,
+                  "conn_in": w["conn_in"], **eq_arrays},
     }
     summary = {
         "layer": c.layer, "upstream": c.upstream, "downstream": c.downstream, "units": u.tolist(),
         "rf": examples.summary["rf"], "rf_up": examples_up.summary["rf"], "images": examples.summary["images"],
         "pre_is_relu_input": examples.summary.get("pre_is_relu_input"),
-        "rotation_step": rotation.summary["step"], "layer_step": rotation_layer.summary["step"],
+        "rotation_step": rotation.summary["step"],
         "exemplars": rotation.summary["exemplars"], "stimuli": stimuli.summary, "weights": weights.summary,
         "featvis_steps": featvis.summary["steps"], "families": int(k),
         "sharpest": [{"unit": int(u[i]), "vector_strength": float(rot["vector_strength"][i]),
-                      "half_width": float(rot["half_width"][i]), "preferred": float(rot["preferred"][i])}
-                     for i in sharp],
+                      "half_width": float(rot["half_width"][i]),
+                      "synthetic_vector_strength": float(synthetic["vector_strength"][u[i]]),
+                      "synthetic_half_width": float(synthetic["half_width"][u[i]]),
+                      "preferred": float(theta[u[i]])} for i in sharp],
         "equivariance": eq_summary,
     }
     return Result(arrays, summary)
@@ -349,8 +368,7 @@ def neighbours(model, variables, layer: str, input_shape) -> tuple[str, str]:
 
 
 def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstream: str | None = None,
-                   downstream: str | None = None, steps: int = 128, rotation_step: float = 1.0,
-                   layer_step: float = 5.0, exemplars: int = 8, top: int = 8, quilt: int = 12,
+                   downstream: str | None = None, steps: int = 128, rotation_step: float = 1.0, exemplars: int = 8, top: int = 8, quilt: int = 12,
                    connections: int = 6, families: int = 4, bin_deg: float = 15.0, permutations: int = 200,
                    seed: int = 0, featvis_options: dict | None = None) -> dict[str, Task]:
     """The task graph of the seven arguments for ``units`` of ``layer``; ``["circuits"]`` gathers it.
@@ -361,8 +379,6 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
       upstream / downstream: the layers of "weights in" / "weights out" (default :func:`neighbours`).
       steps: feature-visualisation steps (Lucid: 512; 128 keeps a CPU run short).
       rotation_step: degrees between rotations of the chosen units' exemplars (§6.4: 1).
-      layer_step: the same for every unit of the layer and the upstream layer (families,
-        equivariance).
       exemplars: top images per unit that are rotated; top: RF crops shown; quilt: its size.
       connections: top-k weights in and out; families: K of the tuning-curve clustering;
       bin_deg: relative-orientation bins of the equivariance tests; permutations: of the null.
@@ -391,9 +407,8 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
     if exemplars > images.shape[0] or top > images.shape[0]:
         raise ValueError(f"{images.shape[0]} images are fewer than --exemplars {exemplars} / top {top}; "
                          "use more images or fewer exemplars")
-    for name, value in (("rotation_step", rotation_step), ("layer_step", layer_step)):
-        if not 0 < value <= 90:
-            raise ValueError(f"{name} must be in (0, 90] degrees, got {value}")
+    if not 0 < rotation_step <= 90:
+        raise ValueError(f"--rotation-step must be in (0, 90] degrees, got {rotation_step}")
     if steps < 1:
         raise ValueError(f"--steps must be a positive number of optimisation steps, got {steps}")
     default_up, default_down = neighbours(net, variables, layer, shape)
@@ -411,13 +426,9 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
     chosen = tuple(sorted(units))
     g["rotation"] = Task("circuits_rotation", RotationConfig(model, data, layer, chosen, float(rotation_step),
                                                              exemplars), _rotation, {"examples": g["examples"]})
-    g["rotation_layer"] = Task("circuits_rotation", RotationConfig(model, data, layer, (), float(layer_step),
-                                                                   exemplars), _rotation,
-                               {"examples": g["examples"]})
-    g["rotation_up"] = Task("circuits_rotation", RotationConfig(model, data, upstream, (), float(layer_step),
-                                                                exemplars), _rotation,
-                            {"examples": g["examples_up"]})
     g["stimuli"] = Task("circuits_stimuli", StimuliConfig(model, layer), _stimuli, {"examples": g["examples"]})
+    g["stimuli_up"] = Task("circuits_stimuli", StimuliConfig(model, upstream), _stimuli,
+                           {"examples": g["examples_up"]})
     g["weights"] = Task("circuits_weights", WeightsConfig(model, upstream, layer, downstream, shape, connections),
                         _weights)
     opts = {"steps": int(steps), "seed": seed, **(featvis_options or {})}
@@ -426,6 +437,5 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
     g["featvis"], g["featvis_up"] = fv["featvis"], fv_up["featvis"]
     config = CircuitsConfig(layer, upstream, downstream, chosen, families, float(bin_deg), permutations, seed)
     g["circuits"] = Task("circuits", config, _gather, {k: g[k] for k in (
-        "examples", "examples_up", "rotation", "rotation_layer", "rotation_up", "stimuli", "weights", "featvis",
-        "featvis_up")})
+        "examples", "examples_up", "rotation", "stimuli", "stimuli_up", "weights", "featvis", "featvis_up")})
     return g
