@@ -501,7 +501,12 @@ def preactivation_summary(pre, bins: int = 64, tail_q: float = 0.99) -> dict:
     flat = pre.reshape(-1, pre.shape[-1])
     if int(bins) != bins or bins < 1 or not 0 < tail_q < 1:
         raise ValueError(f"bins must be a positive int and 0 < tail_q < 1, got {bins}, {tail_q}")
-    return jax.vmap(lambda col: _summary_one(col, int(bins), float(tail_q)), in_axes=1)(flat)
+    return _summaries(flat, int(bins), float(tail_q))
+
+
+@functools.partial(jax.jit, static_argnames=("bins", "tail_q"))
+def _summaries(flat, bins, tail_q):
+    return jax.vmap(lambda col: _summary_one(col, bins, tail_q), in_axes=1)(flat)
 
 
 # ---- quilts -----------------------------------------------------------------------------------

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,5 +50,10 @@ def orientation_selectivity(curves, angles_deg, period: float = 360.0) -> dict:
                          "angles (transpose rotation_tuning's [A, U] with .T)")
     if period <= 0:
         raise ValueError(f"period must be > 0 degrees, got {period}")
+    return _all(c, jnp.asarray(a), float(period))
+
+
+@functools.partial(jax.jit, static_argnames=("period",))
+def _all(c, a, period):
     c = jnp.where(jnp.isfinite(c), c, jnp.nanmin(c))
-    return jax.vmap(lambda row: _one(row, jnp.asarray(a), float(period)))(c)
+    return jax.vmap(lambda row: _one(row, a, period))(c)

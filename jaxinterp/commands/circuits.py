@@ -57,8 +57,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--downstream", action="append", default=None,
                         help="layer of 'weights out' (default: the next block/stage, or the classifier); "
                              "once per --layer")
-    parser.add_argument("--steps", type=int, default=128,
-                        help="feature-visualisation steps (default 128, to keep a CPU run short; Lucid: 512)")
+    parser.add_argument("--steps", type=int, default=256,
+                        help="feature-visualisation steps (default 256, to keep a CPU run short; Lucid: 512)")
     parser.add_argument("--rotation-step", type=float, default=1.0,
                         help="degrees between rotations of each unit's top examples (default 1)")
     parser.add_argument("--exemplars", type=int, default=8, help="top examples rotated per unit (default 8)")

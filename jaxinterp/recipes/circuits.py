@@ -218,8 +218,10 @@ def _weights(ctx, c: WeightsConfig) -> Result:
     win_in = _window(full_in)
     w_in = np.asarray(expanded.expanded_weights(model, variables, c.upstream, c.layer, c.input_shape,
                                                 window=win_in))                          # [C_L, k, k, C_up]
+    from jaxinterp.models.base import layer_shapes
+
     full_out = np.asarray(expanded.expanded_weights(model, variables, c.layer, c.downstream, c.input_shape))
-    spatial_out = full_out.shape[1] > 1 or full_out.shape[2] > 1
+    spatial_out = len(layer_shapes(model, variables, (1, *c.input_shape))[c.downstream]) == 4
     win_out = _window(full_out) if spatial_out else None
     w_out = np.asarray(expanded.expanded_weights(model, variables, c.layer, c.downstream, c.input_shape,
                                                  window=win_out)) if win_out else full_out
@@ -301,8 +303,11 @@ def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, st
     synthetic = {k2: np.asarray(v) for k2, v in selectivity.orientation_selectivity(curves_layer, orient).items()}
     k = min(c.families, curves_layer.shape[0])
     labels = np.asarray(eq.families(curves_layer, k))
-    joint = np.stack([np.asarray(tuning.joint_tuning(curves_layer[labels == f])) if np.any(labels == f)
-                      else np.full(curves_layer.shape[1], np.nan) for f in range(k)])   # k families: few
+    # joint tuning (tuning.joint_tuning's definition: peaks rolled to A // 2, averaged) per family,
+    # from one alignment of every curve
+    aligned = np.roll(np.asarray(eq.align_peaks(curves_layer)[0]), curves_layer.shape[1] // 2, axis=1)
+    joint = np.stack([aligned[labels == f].mean(0) if np.any(labels == f)
+                      else np.full(curves_layer.shape[1], np.nan) for f in range(k)])
     eq_arrays, eq_summary = _equivariance(w["w_in"], w["conn_in"], phi, theta, c)
     fv, fvu = featvis.arrays, featvis_up.arrays
     pos = np.searchsorted(fv["units"], u)
@@ -368,7 +373,8 @@ def neighbours(model, variables, layer: str, input_shape) -> tuple[str, str]:
 
 
 def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstream: str | None = None,
-                   downstream: str | None = None, steps: int = 128, rotation_step: float = 1.0, exemplars: int = 8, top: int = 8, quilt: int = 12,
+                   downstream: str | None = None, steps: int = 256, rotation_step: float = 1.0,
+                   exemplars: int = 8, top: int = 8, quilt: int = 12,
                    connections: int = 6, families: int = 4, bin_deg: float = 15.0, permutations: int = 200,
                    seed: int = 0, featvis_options: dict | None = None) -> dict[str, Task]:
     """The task graph of the seven arguments for ``units`` of ``layer``; ``["circuits"]`` gathers it.
@@ -377,7 +383,7 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
       model, data: :func:`jaxinterp.steps.model_spec`, :func:`~jaxinterp.steps.data_spec`.
       layer: a layer with spatial axes; units: its channel indices to report.
       upstream / downstream: the layers of "weights in" / "weights out" (default :func:`neighbours`).
-      steps: feature-visualisation steps (Lucid: 512; 128 keeps a CPU run short).
+      steps: feature-visualisation steps (Lucid: 512; 256 keeps a CPU run short).
       rotation_step: degrees between rotations of the chosen units' exemplars (§6.4: 1).
       exemplars: top images per unit that are rotated; top: RF crops shown; quilt: its size.
       connections: top-k weights in and out; families: K of the tuning-curve clustering;

@@ -285,7 +285,8 @@ def equivariance_figure(lay, eq, path):
     ax.set_xlabel("correlation of rotated weight maps")
     ax.set_ylabel("pairs")
     ax.set_title(minus(f"rotated weights: mean r = {eq['rotated_correlation']:.3f}"), fontsize=7.5)
-    ax.legend()
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
+    ax.legend(loc="upper left")
     fig.tight_layout()
     return save(fig, path)[0]
 

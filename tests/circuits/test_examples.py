@@ -73,7 +73,14 @@ def analytic_box(specs, y):
 @pytest.fixture(scope="module")
 def stack():
     model = Stack()
-    return model, model.init(jax.random.key(1), jnp.zeros((1, 16, 16, 2)))
+    return model, jax.jit(model.init)(jax.random.key(1), jnp.zeros((1, 16, 16, 2)))
+
+
+@pytest.fixture(scope="module")
+def resnet8():
+    """ResNet-8 (one block per stage) with random weights; the parameters fit any input size."""
+    model = CifarResNet(depth=8)
+    return model, jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +102,13 @@ def test_receptive_field_is_the_analytic_one(stack, depth):
         assert rf.origin(*at) == (y0, x0)
 
 
-def test_receptive_field_larger_than_the_image():
-    model = CifarResNet(depth=8)  # ResNet-20 gives 81 px the same way (checked on the real run)
-    v = model.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
-    rf = examples.receptive_field(model, v, "layer3", (16, 16, 3))
-    # stem 3, two 3x3 convs at stride 1 (+4), at stride 2 (+2 + 4), at stride 4 (+4 + 8)
-    assert rf.size == (25, 25) and rf.stride == (4, 4) and not rf.clipped
-    assert rf.box == (8 - 12, 8 + 13, 8 - 12, 8 + 13)  # centred on the 3x3 stem field of pixel 8
+def test_receptive_field_larger_than_the_image(resnet8):
+    model, v = resnet8  # ResNet-20 gives 81 px the same way (checked on the real run)
+    rf = examples.receptive_field(model, v, "layer3", (8, 8, 3))
+    # stem 3, two 3x3 convs at stride 1 (+4), at stride 2 (+2 + 4), at stride 4 (+4 + 8); position
+    # (1, 1) of the 2x2 map is centred on input pixel 4 (stride-2 convs, padding 1)
+    assert rf.at == (1, 1) and rf.size == (25, 25) and rf.stride == (4, 4) and not rf.clipped
+    assert rf.box == (4 - 12, 4 + 13, 4 - 12, 4 + 13)
 
 
 def test_maxima_and_top_positions_match_a_numpy_loop(stack, images):
@@ -143,7 +150,7 @@ def test_crops_and_recentring_match_numpy_slicing(stack, images):
 
 def test_preactivations_equal_the_relu_free_network():
     model, plain = Residual(), Residual(final_relu=False)
-    v = model.init(jax.random.key(2), jnp.zeros((1, 12, 12, 3)))
+    v = jax.jit(model.init)(jax.random.key(2), jnp.zeros((1, 12, 12, 3)))
     x = np.random.default_rng(1).uniform(0, 1, (7, 12, 12, 3)).astype(np.float32)
     want = np.asarray(forward(plain, v, plain.normalize(x), ["block"])[1]["block"])
     post = np.asarray(forward(model, v, model.normalize(x), ["block"])[1]["block"])
@@ -160,15 +167,14 @@ def test_preactivations_equal_the_relu_free_network():
                                atol=1e-6)
 
 
-def test_preactivations_of_a_resnet_stage_are_bn2_plus_shortcut():
-    model = CifarResNet(depth=8)  # one block per stage: layer1 = relu(bn2 + shortcut)
-    v = model.init(jax.random.key(3), jnp.zeros((1, 32, 32, 3)))
-    x = np.random.default_rng(2).uniform(0, 1, (3, 32, 32, 3)).astype(np.float32)
+def test_preactivations_of_a_resnet_stage_are_bn2_plus_shortcut(resnet8):
+    model, v = resnet8  # one block per stage: layer1 = relu(bn2 + shortcut)
+    x = np.random.default_rng(2).uniform(0, 1, (3, 16, 16, 3)).astype(np.float32)
     a = forward(model, v, model.normalize(x), ["layer1.0.bn2", "layer1.0.shortcut"])[1]
     want = np.asarray(a["layer1.0.bn2"] + a["layer1.0.shortcut"])
     pre = np.asarray(examples.preactivations(model, v, "layer1", x, position="all"))
     np.testing.assert_allclose(pre, want, atol=1e-4)
-    assert examples.ends_in_relu(model, v, "layer1", (32, 32, 3))
+    assert examples.ends_in_relu(model, v, "layer1", (16, 16, 3))
 
 
 def test_preactivation_summary_against_numpy(rng):
