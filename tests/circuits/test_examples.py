@@ -236,3 +236,27 @@ def test_bad_input(stack, images):
     with pytest.raises(ValueError, match="image indices"):
         examples.rf_crops(images, np.array([10]), np.array([0]), np.array([0]),
                           examples.receptive_field(model, v, "relu1", (16, 16, 2)))
+
+
+@pytest.mark.slow
+def test_real_resnet20(shared_data):
+    """On the converted ResNet-20: fields of 15 / 37 / 81 px (strides 1 / 2 / 4), layer1's pre-ReLU
+    values are layer1.2's bn2 + shortcut, and the best positions match a numpy argmax."""
+    from converters import convert
+    from jaxinterp import models
+    from jaxinterp.data.checks import to_unit_float
+
+    model = models.get("cifar_resnet20")
+    v = convert(shared_data / "models" / "resnet20-12fca82f.th", "cifar_resnet20")
+    images = to_unit_float(np.load(shared_data / "cifar10" / "test_first932.npz")["images"][:24])
+    for layer, size, stride in (("layer1", 15, 1), ("layer2", 37, 2), ("layer3", 81, 4)):
+        rf = examples.receptive_field(model, v, layer, (32, 32, 3))
+        assert rf.size == (size, size) and rf.stride == (stride, stride) and not rf.clipped, layer
+    a = forward(model, v, model.normalize(images), ["layer1.2.bn2", "layer1.2.shortcut", "layer3"])[1]
+    pre = np.asarray(examples.preactivations(model, v, "layer1", images, position="all", chunk=8))
+    np.testing.assert_allclose(pre, np.asarray(a["layer1.2.bn2"] + a["layer1.2.shortcut"]), atol=1e-4)
+    assert (pre < 0).mean() > 0.05  # the ReLU does cut something here
+    best = examples.image_maxima(model, v, "layer3", images, units=[3, 40], chunk=10)
+    acts = np.asarray(a["layer3"])[..., [3, 40]].reshape(len(images), -1, 2)
+    np.testing.assert_allclose(np.asarray(best.value), acts.max(1), rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(best.y) * 8 + np.asarray(best.x), acts.argmax(1))
