@@ -77,6 +77,16 @@ class ExamplesConfig:
     fill: float = 0.5
     bins: int = 64
     chunk: int = 64
+    crop: str = "field_within_input"  # crops of the field, at most the input's size (centred)
+
+
+def _view(rf, height: int, width: int):
+    """The field cut to at most [height, width] about its centre (for display: a field wider than
+    the image is mostly padding)."""
+    ch, cw = min(rf.size[0], height), min(rf.size[1], width)
+    dy, dx = (rf.size[0] - ch) // 2, (rf.size[1] - cw) // 2
+    return rf._replace(size=(ch, cw), offset=(rf.offset[0] + dy, rf.offset[1] + dx),
+                       box=(rf.box[0] + dy, rf.box[0] + dy + ch, rf.box[2] + dx, rf.box[2] + dx + cw))
 
 
 def _examples(ctx, c: ExamplesConfig) -> Result:
@@ -94,15 +104,19 @@ def _examples(ctx, c: ExamplesConfig) -> Result:
               "top_image": top.image, "top_y": top.y, "top_x": top.x, "stats_mean": mean, "stats_sd": sd}
     summary = {"layer": c.layer, "images": int(n), "channels": int(best.value.shape[1]),
                "rf": rf._asdict(), "units": list(c.units)}
+    if c.crop not in ("field", "field_within_input"):
+        raise ValueError(f"crop must be 'field' or 'field_within_input', got {c.crop!r}")
+    view = rf if c.crop == "field" else _view(rf, *images.shape[1:3])
+    summary["crop_size"] = list(view.size)
     if c.units:
         u = np.asarray(c.units)
         t = {k: np.asarray(getattr(top, k))[u] for k in ("image", "y", "x")}
-        arrays["top_crops"] = ex.rf_crops(images, t["image"], t["y"], t["x"], rf, c.fill)   # [U, k, rh, rw, c]
+        arrays["top_crops"] = ex.rf_crops(images, t["image"], t["y"], t["x"], view, c.fill)  # [U, k, rh, rw, c]
         q = np.asarray(ex.quilt(best.value[:, u], min(c.quilt, n)))                      # [U, q]
         qy = np.take_along_axis(np.asarray(best.y)[:, u], q.T, axis=0).T
         qx = np.take_along_axis(np.asarray(best.x)[:, u], q.T, axis=0).T
         arrays.update(quilt_image=q, quilt_value=np.take_along_axis(np.asarray(best.value)[:, u], q.T, 0).T,
-                      quilt_crops=ex.rf_crops(images, q, qy, qx, rf, c.fill))
+                      quilt_crops=ex.rf_crops(images, q, qy, qx, view, c.fill))
         pre = np.asarray(ex.preactivations(model, variables, c.layer, images, units=u, position="all",
                                            chunk=c.chunk))                              # [n, h, w, U]
         stats = ex.preactivation_summary(pre, bins=c.bins)
@@ -334,6 +348,7 @@ def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, st
     summary = {
         "layer": c.layer, "upstream": c.upstream, "downstream": c.downstream, "units": u.tolist(),
         "rf": examples.summary["rf"], "rf_up": examples_up.summary["rf"], "images": examples.summary["images"],
+        "crop_size": examples.summary["crop_size"],
         "pre_is_relu_input": examples.summary.get("pre_is_relu_input"),
         "rotation_step": rotation.summary["step"],
         "exemplars": rotation.summary["exemplars"], "stimuli": stimuli.summary, "weights": weights.summary,

@@ -37,6 +37,13 @@ GRID_CSS = ("<style>.args{display:grid;grid-template-columns:repeat(auto-fill,mi
             ".args figure{margin:0.3em 0}.args h3{margin:0.6em 0 0.2em}</style>")
 
 
+def _crop_text(s: dict) -> str:
+    (rh, rw), (ch, cw) = s["rf"]["size"], s.get("crop_size", s["rf"]["size"])
+    if (rh, rw) == (ch, cw):
+        return f"{rh}×{rw} px"
+    return f"the central {ch}×{cw} px of the {rh}×{rw} px field, which is wider than the image"
+
+
 def _tag(layer: str) -> str:
     return layer.replace(".", "_")
 
@@ -167,6 +174,7 @@ def rotation_figure(rot, j, synth_curve, synth_angles, path):
         ax.set_yticks(ticks[1:-1] if len(ticks) > 2 else ticks)
         ax.set_yticklabels([minus(f"{v + base:.1f}") for v in ax.get_yticks()], fontsize=6)
         ax.set_title(title, fontsize=7.5)
+        ax.set_rlabel_position(112.5)
         ax.set_xticks(np.deg2rad([0, 90, 180, 270]), ["0°", "90°", "180°", "270°"])
     fig.text(0.5, 0.01, f"radius: {SD}", ha="center", fontsize=7)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
@@ -249,7 +257,8 @@ def families_figure(lay, units, path):
     ax.set_xlabel("orientation relative to each unit's peak (°)")
     ax.set_ylabel(f"mean {SD}")
     ax.set_title("joint tuning: peaks aligned, averaged per family", fontsize=7.5)
-    ax.legend()
+    ax.set_ylim(top=ax.get_ylim()[1] + 0.35 * (ax.get_ylim()[1] - ax.get_ylim()[0]))  # legend room
+    ax.legend(loc="upper left", ncol=2)
     fig.tight_layout()
     return save(fig, path)[0]
 
@@ -333,7 +342,7 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
             f"parametrisation); its activation is {fv['z'][j]:+.1f} SD above the dataset mean, "
             f"{fv['ratio'][j]:.2f}× the top dataset image's."), "Fig. 1")),
         ("2. Dataset examples", fig("examples", (
-            f"Top: receptive-field crops ({rf['size'][0]}×{rf['size'][1]} px; grey = outside the image) of "
+            f"Top: receptive-field crops ({_crop_text(s)}; grey = outside the image) of "
             f"the most activating of {s['images']} images at each one's best position. Middle: a quilt sampled "
             "evenly over the quantiles of each image's maximum activation. Bottom: the pre-ReLU distribution "
             + ("(the input of the layer's last ReLU)" if s.get("pre_is_relu_input") else

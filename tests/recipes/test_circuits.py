@@ -106,3 +106,13 @@ def test_bad_input_is_one_line_before_any_work(ran, capsys, tmp_path):
     bad[bad.index("--out") + 1] = str(tmp_path / "o")
     assert cli.main(bad) == 2
     assert "wrong order" in capsys.readouterr().err
+
+
+def test_crops_wider_than_the_image_show_its_central_part():
+    from jaxinterp.circuits.examples import ReceptiveField
+    from jaxinterp.recipes.circuits import _view
+
+    rf = ReceptiveField((-24, 57, -24, 57), (81, 81), (4, 4), (-40, -40), (4, 4), False)
+    view = _view(rf, 32, 32)  # ResNet-20 layer3: the 32 px about the field's centre
+    assert view.size == (32, 32) and view.box == (0, 32, 0, 32) and view.origin(4, 4) == (0, 0)
+    assert _view(rf, 96, 96) == rf
