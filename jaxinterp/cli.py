@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep", "compare", "featvis")
+COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep", "compare", "featvis", "circuits")
 
 # Errors a user causes (bad input, paths): one line, no traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
@@ -24,6 +24,7 @@ ON_INTERRUPT = {
     "paper": _STORE,
     "roles": _STORE,
     "sweep": _STORE + " (see --status)",
+    "circuits": _STORE,
 }
 RESTART = "rerun the same command to start again (it does not resume partial work)"
 

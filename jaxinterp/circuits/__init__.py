@@ -131,3 +131,43 @@ __all__ += [
     "top_connections",
     "window_origin",
 ]
+
+# --- dataset examples and orientation selectivity (issue #13, helper "report") ---
+from jaxinterp.circuits import examples, selectivity  # noqa: E402
+from jaxinterp.circuits.examples import (  # noqa: E402
+    Maxima,
+    ReceptiveField,
+    TopPositions,
+    ends_in_relu,
+    exemplar_rotation_tuning,
+    image_maxima,
+    preactivation_summary,
+    preactivations,
+    quilt,
+    receptive_field,
+    recentre,
+    rf_crops,
+    select_top,
+    top_positions,
+)
+from jaxinterp.circuits.selectivity import orientation_selectivity  # noqa: E402
+
+__all__ += [
+    "Maxima",
+    "ReceptiveField",
+    "TopPositions",
+    "ends_in_relu",
+    "examples",
+    "exemplar_rotation_tuning",
+    "image_maxima",
+    "orientation_selectivity",
+    "preactivation_summary",
+    "preactivations",
+    "quilt",
+    "receptive_field",
+    "recentre",
+    "rf_crops",
+    "select_top",
+    "selectivity",
+    "top_positions",
+]

@@ -1,0 +1,137 @@
+"""``jaxinterp circuits``: the seven arguments of the circuits thread for chosen units of a layer.
+
+    jaxinterp circuits --arch cifar_resnet20 --params resnet20.th --data cifar_test.npz \\
+        --layer layer1 --layer layer3 --units 0:8 --out circuits-out
+
+For each unit (METHODS.md §6): feature visualisation; dataset examples (receptive-field
+crops of the top images, a quilt by activation level, the pre-ReLU distribution); synthetic
+curves, lines, angles and gratings in dataset SD; rotation tuning of its top examples;
+expanded weights in (beside the upstream units' visualisations) and out; a clean-room note.
+For each layer: families of tuning curves with their joint tuning, and the equivariance
+score against a permutation null. Writes OUT/index.html, OUT/<layer>.html,
+OUT/units/<layer>_<unit>.html and OUT/figures/. Every step is saved in the results store
+(--store, default OUT/store) as it finishes: after Ctrl-C the same command resumes, and a
+rerun only redraws the pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def parse_units(text: str) -> tuple[int, ...]:
+    """``"0:8"`` -> (0, ..., 7); ``"0,3,5"`` -> (0, 3, 5); ``"7"`` -> (7,)."""
+    try:
+        if ":" in text:
+            start, stop = (int(p) for p in text.split(":"))
+            units = tuple(range(start, stop))
+        else:
+            units = tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise ValueError(f"--units must be START:STOP (e.g. 0:8) or a list (e.g. 0,3,5), got {text!r}") from None
+    if not units or min(units) < 0 or len(set(units)) != len(units):
+        raise ValueError(f"--units {text} is empty, negative or repeats a unit; pass e.g. 0:8 or 0,3,5")
+    return units
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    parser = sub.add_parser("circuits", help="per-unit evidence pages: featvis, dataset and synthetic examples, "
+                                             "tuning, weights in/out; families and equivariance per layer",
+                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
+    parser.add_argument("--params", required=True, type=Path,
+                        help="directory from `jaxinterp convert` or a PyTorch checkpoint (.th/.pt/.pth)")
+    parser.add_argument("--data", required=True, type=Path,
+                        help=".npz with 'images' [n, h, w, c] (uint8 0..255 or float 0..1)")
+    parser.add_argument("--layer", required=True, action="append",
+                        help="layer with spatial axes, e.g. layer3; repeat for more layers")
+    parser.add_argument("--units", action="append", default=None,
+                        help="units START:STOP or a list 0,3,5 (default 0:8); once for every layer or once per "
+                             "--layer, in order")
+    parser.add_argument("--upstream", action="append", default=None,
+                        help="layer of 'weights in' (default: the previous block/stage, e.g. layer2 for layer3); "
+                             "once per --layer")
+    parser.add_argument("--downstream", action="append", default=None,
+                        help="layer of 'weights out' (default: the next block/stage, or the classifier); "
+                             "once per --layer")
+    parser.add_argument("--steps", type=int, default=256,
+                        help="feature-visualisation steps (default 256, to keep a CPU run short; Lucid: 512)")
+    parser.add_argument("--rotation-step", type=float, default=1.0,
+                        help="degrees between rotations of each unit's top examples (default 1)")
+    parser.add_argument("--exemplars", type=int, default=8, help="top examples rotated per unit (default 8)")
+    parser.add_argument("--top", type=int, default=8, help="receptive-field crops shown per unit (default 8)")
+    parser.add_argument("--quilt", type=int, default=12, help="examples in the activation-level quilt (default 12)")
+    parser.add_argument("--connections", type=int, default=6, help="top weights in and out shown (default 6)")
+    parser.add_argument("--families", type=int, default=4, help="tuning-curve families per layer (default 4)")
+    parser.add_argument("--permutations", type=int, default=200,
+                        help="shuffles of the equivariance null (default 200)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--store", type=Path, default=None, help="results store (default: OUT/store)")
+    return parser
+
+
+def _per_layer(values, layers, flag, default=None):
+    if values is None:
+        return [default] * len(layers)
+    if len(values) == 1:
+        return values * len(layers)
+    if len(values) != len(layers):
+        raise ValueError(f"{flag} is given {len(values)} times for {len(layers)} --layer; give it once (for "
+                         "every layer) or once per --layer, in order")
+    return list(values)
+
+
+def run(args) -> int:
+    from jaxinterp import models, steps, tasks
+    from jaxinterp.commands._paths import check_out_folder
+    from jaxinterp.models.base import ImageNetModel
+    from jaxinterp.recipes.circuits import circuits_tasks
+    from jaxinterp.report import circuits as report
+
+    t0 = time.perf_counter()
+    check_out_folder(args.out)
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be a positive number of images, got {args.limit}")
+    for flag in ("steps", "exemplars", "top", "quilt", "connections", "families", "permutations"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag} must be a positive number, got {getattr(args, flag)}")
+    units = [parse_units(u) for u in _per_layer(args.units, args.layer, "--units", "0:8")]
+    ups = _per_layer(args.upstream, args.layer, "--upstream")
+    downs = _per_layer(args.downstream, args.layer, "--downstream")
+    model = steps.model_spec(args.arch, args.params)
+    data = steps.data_spec(args.data, args.limit)
+    cls = models.get(args.arch)
+    size = cls.INPUT_SIZE or 128
+    color = "imagenet" if isinstance(cls, ImageNetModel) else "data"
+    fv = {"color": color, "transforms": "cifar" if size <= 64 else "standard"}
+    graphs = [circuits_tasks(model, data, layer, u, upstream=up, downstream=down, steps=args.steps,
+                             rotation_step=args.rotation_step, exemplars=args.exemplars, top=args.top,
+                             quilt=args.quilt, connections=args.connections, families=args.families,
+                             permutations=args.permutations, seed=args.seed, featvis_options=fv)
+              for layer, u, up, down in zip(args.layer, units, ups, downs)]
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = tasks.Store(args.store or args.out / "store")
+    targets = [g["circuits"] for g in graphs]
+    try:
+        results, run_report = tasks.run(targets, store, log=lambda s: print(f"circuits: {s}", flush=True))
+    except tasks.TaskFailed as err:  # a user error found inside a task: one line
+        if isinstance(err.__cause__, (ValueError, FileNotFoundError)):
+            raise err.__cause__ from None
+        raise
+    store.write_manifest({"command": "circuits"})
+    layers = [(results[t.key].arrays, results[t.key].summary) for t in targets]
+    facts = {"model": args.arch, "weights": args.params.name, "data": args.data.name,
+             "images": layers[0][1]["images"], "feature-vis steps": args.steps}
+    index = report.write(args.out, layers, facts)
+    summary = {s["layer"]: {"equivariance": s["equivariance"], "sharpest": s["sharpest"][:3]} for _, s in layers}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps({"out": str(args.out), "index": str(index), "store": str(store.root),
+                      "computed": len(run_report.executed), "reused": len(run_report.loaded),
+                      "seconds": round(time.perf_counter() - t0, 1),
+                      "equivariance_r2": {k: round(v["equivariance"]["r2"], 4) for k, v in summary.items()}}))
+    return 0

@@ -1,0 +1,462 @@
+"""The seven arguments of the circuits thread (METHODS.md §6.7) for chosen units, as tasks.
+
+:func:`circuits_tasks` builds, for one layer of one model, the graph that the
+``jaxinterp circuits`` command runs and :mod:`jaxinterp.report.circuits` draws::
+
+    g = circuits_tasks(model, data, "layer3", units=(0, 1, 2, 3))
+    results, report = tasks.run([g["circuits"]], tasks.Store("out/store"))
+
+* ``circuits_examples`` (layer and upstream layer): the receptive field (measured from the
+  model), every image's best position per unit, the top images, the dataset statistics of
+  the centre activation (for "in dataset SD"), and, for the chosen units, receptive-field
+  crops of the top images, a quilt sampled by activation level and the pre-ReLU
+  distribution over every position (§6.2);
+* ``featvis`` (:func:`jaxinterp.featvis.tasks.featvis_tasks`) of the chosen units and of every
+  upstream unit (shown beside "weights in") (§6.1);
+* ``circuits_stimuli`` (layer and upstream layer): responses of every unit to curves
+  (orientation × radius), lines, angles (orientation × opening) and gratings (orientation ×
+  frequency × phase) in dataset SD (§6.3). The curve responses, maximised over radius, are
+  each unit's *synthetic orientation tuning* over 0..360°, in one frame for every layer:
+  they give the preferred orientations (argmax) of the equivariance tests and the curves
+  the families are clustered from;
+* ``circuits_rotation``: each chosen unit's own top exemplars, recentred on its field, rotated
+  in ``rotation_step`` degrees (1° by default) (§6.4). A unit's own exemplars are chosen
+  unrotated, so this curve peaks near 0° by construction: it measures how *sharply* the
+  unit is tuned (vector strength, half-width), not which orientation it prefers;
+* ``circuits_weights``: expanded weights in (upstream -> layer) and out (layer -> downstream)
+  through the linearised network, top connections (§6.5);
+* ``circuits``: families (clustered synthetic orientation curves) with their joint tuning,
+  the equivariance tests of §6.6 with permutation nulls, and everything the pages draw.
+
+Nothing in the report computes; every number on a page is in the ``circuits`` result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from jaxinterp.featvis.tasks import featvis_tasks
+from jaxinterp.steps import DataSpec, ModelSpec, images01, load_model
+from jaxinterp.tasks import Result, Task
+
+# stimulus grids: (family, ((parameter, values), ...)); lines/curves/angles get length = RF size
+CURVE_GRID = (("orientation", tuple(float(a) for a in range(0, 360, 5))),
+              ("radius", (2.0, 4.0, 8.0, 16.0, 32.0)))
+LINE_GRID = (("orientation", tuple(float(a) for a in range(0, 180, 5))),)
+ANGLE_GRID = (("orientation", tuple(float(a) for a in range(0, 360, 10))),
+              ("opening", (30.0, 60.0, 90.0, 120.0, 150.0)))
+GRATING_GRID = (("orientation", tuple(float(a) for a in range(0, 180, 10))),
+                ("frequency", (0.05, 0.1, 0.2, 0.3)), ("phase", (0.0, 90.0, 180.0, 270.0)))
+GRIDS = (("curve", CURVE_GRID), ("line", LINE_GRID), ("angle", ANGLE_GRID), ("grating", GRATING_GRID))
+STROKES = ("line", "curve", "angle")
+
+
+def _rf(summary: dict):
+    from jaxinterp.circuits.examples import ReceptiveField
+
+    r = summary["rf"]
+    return ReceptiveField(tuple(r["box"]), tuple(r["size"]), tuple(r["stride"]), tuple(r["offset"]),
+                          tuple(r["at"]), bool(r["clipped"]))
+
+
+# ---------------------------------------------------------------- dataset examples
+
+
+@dataclasses.dataclass(frozen=True)
+class ExamplesConfig:
+    """units: the chosen units (crops, quilt, pre-ReLU); every unit gets maxima, top and stats."""
+
+    model: ModelSpec
+    data: DataSpec
+    layer: str
+    units: tuple = ()
+    top: int = 8
+    quilt: int = 12
+    fill: float = 0.5
+    bins: int = 64
+    chunk: int = 64
+    crop: str = "field_within_input"  # crops of the field, at most the input's size (centred)
+
+
+def _view(rf, height: int, width: int):
+    """The field cut to at most [height, width] about its centre (for display: a field wider than
+    the image is mostly padding)."""
+    ch, cw = min(rf.size[0], height), min(rf.size[1], width)
+    dy, dx = (rf.size[0] - ch) // 2, (rf.size[1] - cw) // 2
+    return rf._replace(size=(ch, cw), offset=(rf.offset[0] + dy, rf.offset[1] + dx),
+                       box=(rf.box[0] + dy, rf.box[0] + dy + ch, rf.box[2] + dx, rf.box[2] + dx + cw))
+
+
+def _examples(ctx, c: ExamplesConfig) -> Result:
+    from jaxinterp.circuits import examples as ex
+    from jaxinterp.circuits import tuning
+
+    model, variables = load_model(c.model)
+    images = images01(c.data)
+    n = images.shape[0]
+    rf = ex.receptive_field(model, variables, c.layer, images.shape[1:])
+    best = ex.image_maxima(model, variables, c.layer, images, chunk=c.chunk)          # [n, C]
+    top = ex.select_top(best, min(c.top, n))                                          # [C, k]
+    mean, sd = tuning.activation_stats(model, variables, c.layer, images, chunk=c.chunk)
+    arrays = {"max_value": best.value, "max_y": best.y, "max_x": best.x, "top_value": top.value,
+              "top_image": top.image, "top_y": top.y, "top_x": top.x, "stats_mean": mean, "stats_sd": sd}
+    summary = {"layer": c.layer, "images": int(n), "channels": int(best.value.shape[1]),
+               "rf": rf._asdict(), "units": list(c.units)}
+    if c.crop not in ("field", "field_within_input"):
+        raise ValueError(f"crop must be 'field' or 'field_within_input', got {c.crop!r}")
+    view = rf if c.crop == "field" else _view(rf, *images.shape[1:3])
+    summary["crop_size"] = list(view.size)
+    if c.units:
+        u = np.asarray(c.units)
+        t = {k: np.asarray(getattr(top, k))[u] for k in ("image", "y", "x")}
+        arrays["top_crops"] = ex.rf_crops(images, t["image"], t["y"], t["x"], view, c.fill)  # [U, k, rh, rw, c]
+        q = np.asarray(ex.quilt(best.value[:, u], min(c.quilt, n)))                      # [U, q]
+        qy = np.take_along_axis(np.asarray(best.y)[:, u], q.T, axis=0).T
+        qx = np.take_along_axis(np.asarray(best.x)[:, u], q.T, axis=0).T
+        arrays.update(quilt_image=q, quilt_value=np.take_along_axis(np.asarray(best.value)[:, u], q.T, 0).T,
+                      quilt_crops=ex.rf_crops(images, q, qy, qx, view, c.fill))
+        pre = np.asarray(ex.preactivations(model, variables, c.layer, images, units=u, position="all",
+                                           chunk=c.chunk))                              # [n, h, w, U]
+        stats = ex.preactivation_summary(pre, bins=c.bins)
+        arrays["pre"] = {k: np.asarray(v) for k, v in stats.items()}
+        arrays["pre_centre"] = pre[:, pre.shape[1] // 2, pre.shape[2] // 2]            # [n, U]
+        summary["pre_is_relu_input"] = ex.ends_in_relu(model, variables, c.layer, images.shape[1:])
+        summary["pre_positions"] = int(np.prod(pre.shape[:3]))
+    return Result({k: v if isinstance(v, dict) else np.asarray(v) for k, v in arrays.items()}, summary)
+
+
+# ---------------------------------------------------------------- rotation tuning
+
+
+@dataclasses.dataclass(frozen=True)
+class RotationConfig:
+    """units: () for every unit of the layer; step: degrees between rotations."""
+
+    model: ModelSpec
+    data: DataSpec
+    layer: str
+    units: tuple = ()
+    step: float = 1.0
+    exemplars: int = 8
+    fill: float = 0.5
+    batch: int = 256
+
+
+def _rotation(ctx, c: RotationConfig, examples) -> Result:
+    from jaxinterp.circuits import examples as ex
+    from jaxinterp.circuits import selectivity, tuning
+
+    model, variables = load_model(c.model)
+    images = images01(c.data)
+    e = examples.arrays
+    channels = e["top_image"].shape[0]
+    u = np.asarray(c.units) if c.units else np.arange(channels)
+    k = min(c.exemplars, e["top_image"].shape[1])
+    rf = _rf(examples.summary)
+    centred = ex.recentre(images, e["top_image"][u, :k], e["top_y"][u, :k], e["top_x"][u, :k], rf, c.fill)
+    angles = np.arange(0.0, 360.0, c.step, dtype=np.float32)
+    curves = np.asarray(ex.exemplar_rotation_tuning(model, variables, c.layer, centred, angles, u,
+                                                    stats=(e["stats_mean"], e["stats_sd"]), fill=c.fill,
+                                                    batch=c.batch))                    # [A, U] in SD
+    curves = np.nan_to_num(curves, nan=0.0)  # a unit constant over the data has no SD: flat 0
+    sel = selectivity.orientation_selectivity(curves.T, angles)
+    circ = np.asarray(tuning.preferred_orientation(curves.T, angles, "circular_mean"))
+    return Result({"curves": curves, "angles": angles, "units": u, "preferred": np.asarray(sel["preferred"]),
+                   "preferred_circular": circ, "vector_strength": np.asarray(sel["vector_strength"]),
+                   "half_width": np.asarray(sel["half_width"]), "depth": np.asarray(sel["depth"])},
+                  {"layer": c.layer, "step": c.step, "exemplars": int(k), "units": int(len(u))})
+
+
+# ---------------------------------------------------------------- synthetic stimuli
+
+
+@dataclasses.dataclass(frozen=True)
+class StimuliConfig:
+    model: ModelSpec
+    layer: str
+    grids: tuple = GRIDS
+    chunk: int = 256
+
+
+def _stimuli(ctx, c: StimuliConfig, examples) -> Result:
+    from jaxinterp.circuits import tuning
+
+    model, variables = load_model(c.model)
+    rf = _rf(examples.summary)
+    size = model.INPUT_SIZE or 32
+    length = float(min(size, max(8, max(rf.size))))
+    stats = (examples.arrays["stats_mean"], examples.arrays["stats_sd"])
+    arrays, summary = {}, {"size": int(size), "stroke_length": length}
+    for name, grid in c.grids:
+        grid = dict(grid)
+        extra = {"length": length} if name in STROKES else {}
+        r = np.asarray(tuning.stimulus_tuning(model, variables, c.layer, name, int(size), stats=stats,
+                                              chunk=c.chunk, **grid, **extra))
+        shape = tuple(len(v) for v in grid.values())
+        arrays[name] = {"responses": np.nan_to_num(r.reshape(shape + (r.shape[-1],))),
+                        **{p: np.asarray(v, np.float32) for p, v in grid.items()}}
+        summary[f"{name}_max_sd"] = float(np.nanmax(r))
+    return Result(arrays, summary)
+
+
+# ---------------------------------------------------------------- expanded weights
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsConfig:
+    model: ModelSpec
+    upstream: str
+    layer: str
+    downstream: str
+    input_shape: tuple
+    connections: int = 6
+
+
+def _window(w: np.ndarray) -> int:
+    """The odd side of the square that holds the support of expanded weights [N, h, w, C]."""
+    support = np.any(w != 0, axis=(0, 3))
+    rows, cols = np.nonzero(support.any(1))[0], np.nonzero(support.any(0))[0]
+    if rows.size == 0:
+        return 1
+    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    return int(side + 1 - side % 2)
+
+
+def _weights(ctx, c: WeightsConfig) -> Result:
+    from jaxinterp.circuits import expanded
+
+    model, variables = load_model(c.model)
+    full_in = np.asarray(expanded.expanded_weights(model, variables, c.upstream, c.layer, c.input_shape))
+    win_in = _window(full_in)
+    w_in = np.asarray(expanded.expanded_weights(model, variables, c.upstream, c.layer, c.input_shape,
+                                                window=win_in))                          # [C_L, k, k, C_up]
+    from jaxinterp.models.base import layer_shapes
+
+    full_out = np.asarray(expanded.expanded_weights(model, variables, c.layer, c.downstream, c.input_shape))
+    spatial_out = len(layer_shapes(model, variables, (1, *c.input_shape))[c.downstream]) == 4
+    win_out = _window(full_out) if spatial_out else None
+    w_out = np.asarray(expanded.expanded_weights(model, variables, c.layer, c.downstream, c.input_shape,
+                                                 window=win_out)) if win_out else full_out
+    k_in = min(c.connections, full_in.shape[-1])
+    k_out = min(c.connections, full_out.shape[0])
+    in_idx, in_val = expanded.top_connections(full_in, k_in, "in")      # [C_L, k]
+    out_idx, out_val = expanded.top_connections(full_out, k_out, "out")  # [C_L, k]
+    return Result({"w_in": w_in, "w_out": w_out, "in_idx": np.asarray(in_idx), "in_val": np.asarray(in_val),
+                   "out_idx": np.asarray(out_idx), "out_val": np.asarray(out_val),
+                   "conn_in": np.asarray(expanded.connection_matrix(full_in, "sum")),     # [C_up, C_L]
+                   "conn_out": np.asarray(expanded.connection_matrix(full_out, "sum"))},  # [C_L, C_down]
+                  {"upstream": c.upstream, "downstream": c.downstream, "window_in": win_in,
+                   "window_out": win_out, "downstream_spatial": bool(spatial_out)})
+
+
+# ---------------------------------------------------------------- the layer: families, equivariance, pages
+
+
+@dataclasses.dataclass(frozen=True)
+class CircuitsConfig:
+    layer: str
+    upstream: str
+    downstream: str
+    units: tuple
+    families: int = 4
+    bin_deg: float = 15.0
+    permutations: int = 200
+    seed: int = 0
+
+
+def _equivariance(w_in, conn_in, phi, theta, c: CircuitsConfig) -> tuple[dict, dict]:
+    import jax
+
+    from jaxinterp.circuits import equivariance as eq
+
+    rng = np.random.default_rng(c.seed)
+    fit = eq.binned_fit(conn_in, phi, theta, c.bin_deg)
+    flat = conn_in.reshape(-1)
+    shuffled = np.stack([rng.permutation(flat).reshape(conn_in.shape) for _ in range(c.permutations)])
+    null_r2 = np.asarray(jax.vmap(lambda w: eq.binned_fit(w, phi, theta, c.bin_deg)["r2"])(shuffled))
+    rwc = eq.rotated_weights_correlation(w_in, phi, theta, c.bin_deg, max_pairs=20000,
+                                         key=jax.random.key(c.seed))
+    null_rwc = np.array([float(eq.rotated_weights_correlation(w_in, rng.permutation(phi), rng.permutation(theta),
+                                                              c.bin_deg, max_pairs=5000,
+                                                              key=jax.random.key(c.seed + 1 + i))["score"])
+                         for i in range(5)])  # 5 draws of shuffled orientations: a reference, not a hot path
+    r2 = float(fit["r2"])
+    arrays = {"g": np.asarray(fit["g"]), "counts": np.asarray(fit["counts"]), "centres": np.asarray(fit["centres"]),
+              "relative": np.asarray(fit["relative"]), "null_r2": null_r2, "rwc_correlations":
+              np.asarray(rwc["correlations"]), "null_rwc": null_rwc}
+    summary = {"r2": r2, "r2_null_mean": float(null_r2.mean()), "r2_null_q95": float(np.quantile(null_r2, 0.95)),
+               "r2_p": float((1 + np.sum(null_r2 >= r2)) / (1 + len(null_r2))),
+               "rotated_correlation": float(rwc["score"]), "rotated_pairs": int(len(rwc["correlations"])),
+               "rotated_correlation_null": float(np.nanmean(null_rwc)), "bin_deg": c.bin_deg,
+               "permutations": c.permutations}
+    return arrays, summary
+
+
+def orientation_curves(stimuli: Result) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's synthetic orientation tuning: curves [C, O] (max over radius, dataset SD) and
+    the orientations [O] in degrees (0..360: curves tell a cup from a cap)."""
+    curve = stimuli.arrays["curve"]
+    return np.max(curve["responses"], axis=1).T, np.asarray(curve["orientation"])
+
+
+def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, stimuli_up, weights, featvis,
+            featvis_up) -> Result:
+    from jaxinterp.circuits import equivariance as eq
+    from jaxinterp.circuits import tuning
+
+    u = np.asarray(c.units)
+    e, w = examples.arrays, weights.arrays
+    from jaxinterp.circuits import selectivity
+
+    curves_layer, orient = orientation_curves(stimuli)                                  # [C, O]
+    curves_up, _ = orientation_curves(stimuli_up)
+    theta = np.asarray(tuning.preferred_orientation(curves_layer, orient, "argmax"))
+    phi = np.asarray(tuning.preferred_orientation(curves_up, orient, "argmax"))
+    synthetic = {k2: np.asarray(v) for k2, v in selectivity.orientation_selectivity(curves_layer, orient).items()}
+    k = min(c.families, curves_layer.shape[0])
+    labels = np.asarray(eq.families(curves_layer, k))
+    # joint tuning (tuning.joint_tuning's definition: peaks rolled to A // 2, averaged) per family,
+    # from one alignment of every curve
+    aligned = np.roll(np.asarray(eq.align_peaks(curves_layer)[0]), curves_layer.shape[1] // 2, axis=1)
+    joint = np.stack([aligned[labels == f].mean(0) if np.any(labels == f)
+                      else np.full(curves_layer.shape[1], np.nan) for f in range(k)])
+    eq_arrays, eq_summary = _equivariance(w["w_in"], w["conn_in"], phi, theta, c)
+    fv, fvu = featvis.arrays, featvis_up.arrays
+    pos = np.searchsorted(fv["units"], u)
+    rot = rotation.arrays
+    sharp = np.argsort(-rot["vector_strength"], kind="stable")
+    arrays = {
+        "units": u,
+        "featvis": {"images": fv["images"][pos], "z": fv["z"][pos], "ratio": fv["ratio"][pos]},
+        "featvis_up": {"images": fvu["images"], "units": fvu["units"]},
+        "examples": {k2: e[k2] for k2 in ("top_crops", "quilt_crops", "quilt_value", "quilt_image", "pre_centre")},
+        "top_value": e["top_value"][u], "top_image": e["top_image"][u],
+        "pre": e["pre"], "stats_mean": e["stats_mean"][u], "stats_sd": e["stats_sd"][u],
+        "rotation": {k2: rot[k2] for k2 in ("curves", "angles", "preferred", "preferred_circular",
+                                           "vector_strength", "half_width", "depth")},
+        "stimuli": {name: {**{p: v for p, v in grid.items() if p != "responses"},
+                           "responses": grid["responses"][..., u]} for name, grid in stimuli.arrays.items()},
+        "weights_in": {"w": w["w_in"][u], "idx": w["in_idx"][u], "val": w["in_val"][u]},
+        "weights_out": {"w": np.moveaxis(w["w_out"], 3, 0)[u], "idx": w["out_idx"][u], "val": w["out_val"][u]},
+        "layer": {"curves": curves_layer, "angles": orient, "preferred": theta,
+                  "vector_strength": synthetic["vector_strength"], "half_width": synthetic["half_width"],
+                  "families": labels, "joint": joint, "preferred_up": phi, "curves_up": curves_up,
+                  "conn_in": w["conn_in"], **eq_arrays},
+    }
+    summary = {
+        "layer": c.layer, "upstream": c.upstream, "downstream": c.downstream, "units": u.tolist(),
+        "rf": examples.summary["rf"], "rf_up": examples_up.summary["rf"], "images": examples.summary["images"],
+        "crop_size": examples.summary["crop_size"],
+        "pre_is_relu_input": examples.summary.get("pre_is_relu_input"),
+        "rotation_step": rotation.summary["step"],
+        "exemplars": rotation.summary["exemplars"], "stimuli": stimuli.summary, "weights": weights.summary,
+        "featvis_steps": featvis.summary["steps"], "families": int(k),
+        "sharpest": [{"unit": int(u[i]), "vector_strength": float(rot["vector_strength"][i]),
+                      "half_width": float(rot["half_width"][i]),
+                      "synthetic_vector_strength": float(synthetic["vector_strength"][u[i]]),
+                      "synthetic_half_width": float(synthetic["half_width"][u[i]]),
+                      "preferred": float(theta[u[i]])} for i in sharp],
+        "equivariance": eq_summary,
+    }
+    return Result(arrays, summary)
+
+
+# ---------------------------------------------------------------- the graph
+
+
+def neighbours(model, variables, layer: str, input_shape) -> tuple[str, str]:
+    """Default (upstream, downstream) of ``layer``: the nearest layers before and after it at the
+    same nesting depth that end in a ReLU ("layer2" for "layer3"; "relu1" for "relu2"), else the
+    nearest such layer of any kind ("bn1" before "layer1"; "linear" after "layer3")."""
+    from jaxinterp.circuits.examples import ends_in_relu
+    from jaxinterp.models.base import layer_shapes
+
+    shapes = layer_shapes(model, variables, (1, *input_shape))
+    names = [n for n in shapes if n not in ("input", "logits")]
+    depth = layer.count(".")
+    peers = [n for n in names if n.count(".") == depth]
+    i = peers.index(layer)
+    before = [n for n in peers[:i] if len(shapes[n]) == 4][::-1]
+    after = peers[i + 1:]
+    pick = lambda cands: next((n for n in cands if ends_in_relu(model, variables, n, input_shape)),  # noqa: E731
+                              cands[0] if cands else None)
+    up = pick(before) or "input"
+    down = pick([n for n in after if len(shapes[n]) == 4]) or (after[0] if after else "logits")
+    return up, down
+
+
+def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstream: str | None = None,
+                   downstream: str | None = None, steps: int = 256, rotation_step: float = 1.0,
+                   exemplars: int = 8, top: int = 8, quilt: int = 12,
+                   connections: int = 6, families: int = 4, bin_deg: float = 15.0, permutations: int = 200,
+                   seed: int = 0, featvis_options: dict | None = None) -> dict[str, Task]:
+    """The task graph of the seven arguments for ``units`` of ``layer``; ``["circuits"]`` gathers it.
+
+    Args:
+      model, data: :func:`jaxinterp.steps.model_spec`, :func:`~jaxinterp.steps.data_spec`.
+      layer: a layer with spatial axes; units: its channel indices to report.
+      upstream / downstream: the layers of "weights in" / "weights out" (default :func:`neighbours`).
+      steps: feature-visualisation steps (Lucid: 512; 256 keeps a CPU run short).
+      rotation_step: degrees between rotations of the chosen units' exemplars (§6.4: 1).
+      exemplars: top images per unit that are rotated; top: RF crops shown; quilt: its size.
+      connections: top-k weights in and out; families: K of the tuning-curve clustering;
+      bin_deg: relative-orientation bins of the equivariance tests; permutations: of the null.
+      featvis_options: more :class:`~jaxinterp.featvis.tasks.RenderConfig` fields.
+
+    Every check that needs no computation runs here, before any task.
+    """
+    from jaxinterp.circuits.cut import check_cut
+    from jaxinterp.models.base import layer_shapes
+
+    net, variables = load_model(model)
+    images = images01(data)
+    shape = tuple(int(s) for s in images.shape[1:])
+    shapes = layer_shapes(net, variables, (1, *shape))
+    if layer not in shapes:
+        raise ValueError(f"unknown layer {layer!r}; {model.arch} has: {', '.join(shapes)}")
+    if len(shapes[layer]) != 4:
+        raise ValueError(f"layer {layer!r} gives activations of shape {shapes[layer]}; pick a layer with "
+                         "spatial axes (a convolutional layer or block)")
+    width = int(shapes[layer][-1])
+    units = tuple(int(x) for x in units)
+    bad = [x for x in units if not 0 <= x < width]
+    if not units or bad or len(set(units)) != len(units):
+        raise ValueError(f"--units {','.join(map(str, units)) or '(none)'} for layer {layer!r}: it has {width} "
+                         f"units (0..{width - 1}); pass distinct indices in range, e.g. 0:8 or 0,3,5")
+    if exemplars > images.shape[0] or top > images.shape[0]:
+        raise ValueError(f"{images.shape[0]} images are fewer than --exemplars {exemplars} / top {top}; "
+                         "use more images or fewer exemplars")
+    if not 0 < rotation_step <= 90:
+        raise ValueError(f"--rotation-step must be in (0, 90] degrees, got {rotation_step}")
+    if steps < 1:
+        raise ValueError(f"--steps must be a positive number of optimisation steps, got {steps}")
+    default_up, default_down = neighbours(net, variables, layer, shape)
+    upstream, downstream = upstream or default_up, downstream or default_down
+    check_cut(net, variables, upstream, layer, shape)
+    check_cut(net, variables, layer, downstream, shape)
+    if len(shapes[upstream]) != 4:
+        raise ValueError(f"upstream layer {upstream!r} has no spatial axes ({shapes[upstream]}); pick a "
+                         "convolutional layer before the layer")
+
+    g: dict[str, Task] = {}
+    g["examples"] = Task("circuits_examples", ExamplesConfig(model, data, layer, tuple(sorted(units)), top, quilt),
+                         _examples)
+    g["examples_up"] = Task("circuits_examples", ExamplesConfig(model, data, upstream, (), top, quilt), _examples)
+    chosen = tuple(sorted(units))
+    g["rotation"] = Task("circuits_rotation", RotationConfig(model, data, layer, chosen, float(rotation_step),
+                                                             exemplars), _rotation, {"examples": g["examples"]})
+    g["stimuli"] = Task("circuits_stimuli", StimuliConfig(model, layer), _stimuli, {"examples": g["examples"]})
+    g["stimuli_up"] = Task("circuits_stimuli", StimuliConfig(model, upstream), _stimuli,
+                           {"examples": g["examples_up"]})
+    g["weights"] = Task("circuits_weights", WeightsConfig(model, upstream, layer, downstream, shape, connections),
+                        _weights)
+    opts = {"steps": int(steps), "seed": seed, **(featvis_options or {})}
+    fv = featvis_tasks(model, data, layer, (min(chosen), max(chosen) + 1), exemplars=top, **opts)
+    fv_up = featvis_tasks(model, data, upstream, (0, int(shapes[upstream][-1])), exemplars=top, **opts)
+    g["featvis"], g["featvis_up"] = fv["featvis"], fv_up["featvis"]
+    config = CircuitsConfig(layer, upstream, downstream, chosen, families, float(bin_deg), permutations, seed)
+    g["circuits"] = Task("circuits", config, _gather, {k: g[k] for k in (
+        "examples", "examples_up", "rotation", "stimuli", "stimuli_up", "weights", "featvis", "featvis_up")})
+    return g

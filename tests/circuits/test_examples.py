@@ -1,0 +1,262 @@
+"""Dataset examples (METHODS §6.2): receptive fields against k/stride/padding arithmetic, best
+positions against a numpy loop, crops against numpy slicing, pre-ReLU values against a ReLU-free
+variant of the same network, quilts against numpy quantile ranks, and bad input."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxinterp.circuits import examples, tuning
+from jaxinterp.models.base import ImageModel, ReLU, forward, relu
+from jaxinterp.models.cifar_resnet import CifarResNet
+
+SPECS = ((3, 1, 1), (3, 2, 1), (5, 1, 2), (3, 2, 0))  # (kernel, stride, padding) per conv
+
+
+class Stack(ImageModel):
+    """conv -> ReLU module, four times (SPECS), then a mean and a linear read-out."""
+
+    MEAN: ClassVar[tuple] = (0.5, 0.5)
+    STD: ClassVar[tuple] = (0.25, 0.25)
+    IN_CHANNELS: ClassVar[int] = 2
+    INPUT_SIZE: ClassVar[int] = 16
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        for i, (k, s, p) in enumerate(SPECS):
+            x = nn.Conv(3, (k, k), strides=(s, s), padding=((p, p), (p, p)), name=f"conv{i}")(x)
+            x = ReLU(name=f"relu{i}")(x)
+        return nn.Dense(4, name="fc")(x.mean(axis=(1, 2)))
+
+
+class Block(nn.Module):
+    """A residual block whose last ReLU is functional (inside the module), like a ResNet's."""
+
+    final_relu: bool = True
+
+    @nn.compact
+    def __call__(self, x):
+        out = relu(nn.Conv(3, (3, 3), padding=1, name="conv1")(x))
+        out = nn.Conv(3, (3, 3), padding=1, name="conv2")(out) + x
+        return relu(out) if self.final_relu else out
+
+
+class Residual(ImageModel):
+    MEAN: ClassVar[tuple] = (0.5, 0.5, 0.5)
+    STD: ClassVar[tuple] = (0.25, 0.25, 0.25)
+    INPUT_SIZE: ClassVar[int] = 12
+    final_relu: bool = True
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = nn.Conv(3, (3, 3), padding=1, name="stem")(x)
+        x = Block(self.final_relu, name="block")(relu(x))
+        return nn.Dense(2, name="fc")(x.mean(axis=(1, 2)))
+
+
+def analytic_box(specs, y):
+    """Half-open rows seen by position y after ``specs``: the textbook recursion."""
+    start, size, jump = 0, 1, 1
+    for k, s, p in specs:
+        start -= p * jump
+        size += (k - 1) * jump
+        jump *= s
+    return start + y * jump, start + y * jump + size, size, jump
+
+
+@pytest.fixture(scope="module")
+def stack():
+    model = Stack()
+    return model, jax.jit(model.init)(jax.random.key(1), jnp.zeros((1, 16, 16, 2)))
+
+
+@pytest.fixture(scope="module")
+def resnet8():
+    """ResNet-8 (one block per stage) with random weights; the parameters fit any input size."""
+    model = CifarResNet(depth=8)
+    return model, jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).uniform(0, 1, (10, 16, 16, 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_receptive_field_is_the_analytic_one(stack, depth):
+    model, v = stack
+    layer = f"relu{depth - 1}"
+    h = forward(model, v, jnp.zeros((1, 16, 16, 2)), [layer])[1][layer].shape[1]
+    for at in [(h // 2, h // 2), (0, h - 1)]:
+        rf = examples.receptive_field(model, v, layer, (16, 16, 2), at=at)
+        y0, y1, size, jump = analytic_box(SPECS[:depth], at[0])
+        x0, x1, _, _ = analytic_box(SPECS[:depth], at[1])
+        assert rf.box == (y0, y1, x0, x1) and rf.size == (size, size) and rf.stride == (jump, jump)
+        assert rf.at == at and not rf.clipped
+        assert rf.origin(*at) == (y0, x0)
+
+
+def test_receptive_field_larger_than_the_image(resnet8):
+    model, v = resnet8  # ResNet-20 gives 81 px the same way (checked on the real run)
+    rf = examples.receptive_field(model, v, "layer3", (8, 8, 3))
+    # stem 3, two 3x3 convs at stride 1 (+4), at stride 2 (+2 + 4), at stride 4 (+4 + 8); position
+    # (1, 1) of the 2x2 map is centred on input pixel 4 (stride-2 convs, padding 1)
+    assert rf.at == (1, 1) and rf.size == (25, 25) and rf.stride == (4, 4) and not rf.clipped
+    assert rf.box == (4 - 12, 4 + 13, 4 - 12, 4 + 13)
+
+
+def test_maxima_and_top_positions_match_a_numpy_loop(stack, images):
+    model, v = stack
+    acts = np.asarray(forward(model, v, model.normalize(images), ["relu1"])[1]["relu1"])  # [n, 8, 8, 3]
+    n, h, w, c = acts.shape
+    units = [2, 0]
+    best = examples.image_maxima(model, v, "relu1", images, units=units, chunk=3)
+    top = examples.top_positions(model, v, "relu1", images, k=4, units=units, chunk=3)
+    for j, u in enumerate(units):
+        for i in range(n):
+            flat = acts[i, :, :, u].reshape(-1)
+            assert best.value[i, j] == pytest.approx(flat.max(), abs=1e-6)
+            assert (best.y[i, j], best.x[i, j]) == divmod(int(np.argmax(flat)), w)
+        order = np.argsort(-acts[:, :, :, u].reshape(n, -1).max(1), kind="stable")[:4]
+        np.testing.assert_array_equal(np.asarray(top.image[j]), order)
+        np.testing.assert_array_equal(np.asarray(top.y[j]), np.asarray(best.y)[order, j])
+        np.testing.assert_allclose(np.asarray(top.value[j]), np.asarray(best.value)[order, j], atol=1e-6)
+    again = examples.select_top(best, 4)
+    for a, b in zip(again, top):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+
+
+def test_crops_and_recentring_match_numpy_slicing(stack, images):
+    model, v = stack
+    rf = examples.receptive_field(model, v, "relu1", (16, 16, 2))
+    image, y, x = np.array([[0, 3], [9, 9]]), np.array([[0, 7], [3, 4]]), np.array([[7, 0], [5, 3]])
+    crops = np.asarray(examples.rf_crops(images, image, y, x, rf, fill=0.25))
+    shifted = np.asarray(examples.recentre(images, image, y, x, rf, fill=0.25))
+    rh, rw = rf.size
+    big = np.pad(images, ((0, 0), (40, 40), (40, 40), (0, 0)), constant_values=0.25)
+    for idx in np.ndindex(image.shape):
+        y0, x0 = rf.offset[0] + y[idx] * rf.stride[0] + 40, rf.offset[1] + x[idx] * rf.stride[1] + 40
+        np.testing.assert_array_equal(crops[idx], big[image[idx], y0:y0 + rh, x0:x0 + rw])
+        oy, ox = (y[idx] - rf.at[0]) * rf.stride[0] + 40, (x[idx] - rf.at[1]) * rf.stride[1] + 40
+        np.testing.assert_array_equal(shifted[idx], big[image[idx], oy:oy + 16, ox:ox + 16])
+    assert crops.shape == (2, 2, rh, rw, 2)
+
+
+def test_preactivations_equal_the_relu_free_network():
+    model, plain = Residual(), Residual(final_relu=False)
+    v = jax.jit(model.init)(jax.random.key(2), jnp.zeros((1, 12, 12, 3)))
+    x = np.random.default_rng(1).uniform(0, 1, (7, 12, 12, 3)).astype(np.float32)
+    want = np.asarray(forward(plain, v, plain.normalize(x), ["block"])[1]["block"])
+    post = np.asarray(forward(model, v, model.normalize(x), ["block"])[1]["block"])
+    pre = np.asarray(examples.preactivations(model, v, "block", x, position="all", chunk=3))
+    np.testing.assert_allclose(pre, want, atol=1e-5)
+    assert (want < 0).any() and not np.allclose(pre, post)
+    centre = np.asarray(examples.preactivations(model, v, "block", x, units=[1], chunk=4))
+    np.testing.assert_allclose(centre, want[:, 6, 6, [1]], atol=1e-5)
+    assert examples.ends_in_relu(model, v, "block", (12, 12, 3))
+    # a layer whose output is no ReLU's output: pre = post
+    assert not examples.ends_in_relu(model, v, "stem", (12, 12, 3))
+    stem = np.asarray(forward(model, v, model.normalize(x), ["stem"])[1]["stem"])
+    np.testing.assert_allclose(np.asarray(examples.preactivations(model, v, "stem", x, position="all")), stem,
+                               atol=1e-6)
+
+
+def test_preactivations_of_a_resnet_stage_are_bn2_plus_shortcut(resnet8):
+    model, v = resnet8  # one block per stage: layer1 = relu(bn2 + shortcut)
+    x = np.random.default_rng(2).uniform(0, 1, (3, 16, 16, 3)).astype(np.float32)
+    a = forward(model, v, model.normalize(x), ["layer1.0.bn2", "layer1.0.shortcut"])[1]
+    want = np.asarray(a["layer1.0.bn2"] + a["layer1.0.shortcut"])
+    pre = np.asarray(examples.preactivations(model, v, "layer1", x, position="all"))
+    np.testing.assert_allclose(pre, want, atol=1e-4)
+    assert examples.ends_in_relu(model, v, "layer1", (16, 16, 3))
+
+
+def test_preactivation_summary_against_numpy(rng):
+    pre = rng.normal(-1.0, 2.0, (500, 3)).astype(np.float32)
+    s = examples.preactivation_summary(pre, bins=10, tail_q=0.9)
+    np.testing.assert_allclose(s["mean"], pre.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(s["fraction_positive"], (pre > 0).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(s["tail_quantile"], np.quantile(pre, 0.9, axis=0), rtol=1e-4)
+    np.testing.assert_allclose(s["tail_mean"], [pre[pre[:, j] > 0, j].mean() for j in range(3)], rtol=1e-5)
+    for j in range(3):
+        counts, edges = np.histogram(pre[:, j], bins=10)
+        np.testing.assert_array_equal(s["counts"][j], counts)
+        np.testing.assert_allclose(s["edges"][j], edges, rtol=1e-5, atol=1e-5)
+
+
+def test_quilt_picks_the_quantiles(rng):
+    acts = rng.permutation(np.arange(101.0) ** 2).reshape(101, 1)
+    acts = np.concatenate([acts, -acts], axis=1)
+    idx = np.asarray(examples.quilt(acts, 5))
+    for j in range(2):
+        want = np.quantile(acts[:, j], [0, 0.25, 0.5, 0.75, 1.0])  # exact ranks: 101 values
+        np.testing.assert_array_equal(acts[idx[j], j], want)
+    by_value = np.asarray(examples.quilt(acts[:, 0], 3, method="value"))
+    np.testing.assert_array_equal(acts[by_value, 0], [0.0, 5041.0, 10000.0])  # nearest 0, 5000, 10000
+
+
+def test_exemplar_rotation_tuning_equals_one_unit_at_a_time(stack, images):
+    model, v = stack
+    units = [1, 2]
+    ex = np.stack([images[:3], images[3:6]])  # [U, e, H, W, c]
+    angles = np.array([0.0, 30.0, 90.0, 200.0, 359.0], np.float32)
+    got = np.asarray(examples.exemplar_rotation_tuning(model, v, "relu1", ex, angles, units, batch=4))
+    for j, u in enumerate(units):
+        want = tuning.rotation_tuning(model, v, "relu1", ex[j], angles, units=[u], fill=0.5)
+        np.testing.assert_allclose(got[:, j], np.asarray(want)[:, 0], rtol=1e-5, atol=1e-6)
+    stats = (np.linspace(0.1, 0.3, 3), np.array([1.0, 2.0, 0.5]))
+    sd = np.asarray(examples.exemplar_rotation_tuning(model, v, "relu1", ex, angles, units, stats=stats))
+    np.testing.assert_allclose(sd, (got - stats[0][units]) / stats[1][units], rtol=1e-5, atol=1e-5)
+
+
+def test_bad_input(stack, images):
+    model, v = stack
+    with pytest.raises(ValueError, match="unit.*out of range.*3 channels"):
+        examples.image_maxima(model, v, "relu1", images, units=[3])
+    with pytest.raises(ValueError, match="unknown layer 'conv9'.*relu1"):
+        examples.receptive_field(model, v, "conv9", (16, 16, 2))
+    with pytest.raises(ValueError, match="unknown layer"):
+        examples.preactivations(model, v, "nope", images)
+    with pytest.raises(ValueError, match="outside layer 'relu3'"):
+        examples.receptive_field(model, v, "relu3", (16, 16, 2), at=(5, 0))
+    with pytest.raises(ValueError, match="spatial axes"):
+        examples.top_positions(model, v, "fc", images)
+    with pytest.raises(ValueError, match="k=11 top images.*10 images"):
+        examples.top_positions(model, v, "relu1", images, k=11)
+    with pytest.raises(ValueError, match="1 <= k <= 4"):
+        examples.quilt(np.zeros(4), 5)
+    with pytest.raises(ValueError, match="2 channel"):
+        examples.image_maxima(model, v, "relu1", images[..., :1])
+    with pytest.raises(ValueError, match="image indices"):
+        examples.rf_crops(images, np.array([10]), np.array([0]), np.array([0]),
+                          examples.receptive_field(model, v, "relu1", (16, 16, 2)))
+
+
+@pytest.mark.slow
+def test_real_resnet20(shared_data):
+    """On the converted ResNet-20: fields of 15 / 37 / 81 px (strides 1 / 2 / 4), layer1's pre-ReLU
+    values are layer1.2's bn2 + shortcut, and the best positions match a numpy argmax."""
+    from converters import convert
+    from jaxinterp import models
+    from jaxinterp.data.checks import to_unit_float
+
+    model = models.get("cifar_resnet20")
+    v = convert(shared_data / "models" / "resnet20-12fca82f.th", "cifar_resnet20")
+    images = to_unit_float(np.load(shared_data / "cifar10" / "test_first932.npz")["images"][:24])
+    for layer, size, stride in (("layer1", 15, 1), ("layer2", 37, 2), ("layer3", 81, 4)):
+        rf = examples.receptive_field(model, v, layer, (32, 32, 3))
+        assert rf.size == (size, size) and rf.stride == (stride, stride) and not rf.clipped, layer
+    a = forward(model, v, model.normalize(images), ["layer1.2.bn2", "layer1.2.shortcut", "layer3"])[1]
+    pre = np.asarray(examples.preactivations(model, v, "layer1", images, position="all", chunk=8))
+    np.testing.assert_allclose(pre, np.asarray(a["layer1.2.bn2"] + a["layer1.2.shortcut"]), atol=1e-4)
+    assert (pre < 0).mean() > 0.05  # the ReLU does cut something here
+    best = examples.image_maxima(model, v, "layer3", images, units=[3, 40], chunk=10)
+    acts = np.asarray(a["layer3"])[..., [3, 40]].reshape(len(images), -1, 2)
+    np.testing.assert_allclose(np.asarray(best.value), acts.max(1), rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(best.y) * 8 + np.asarray(best.x), acts.argmax(1))

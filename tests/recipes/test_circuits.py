@@ -1,0 +1,118 @@
+"""`jaxinterp circuits` end to end on a tiny random CNN: the pages exist, their numbers are the
+kernels' numbers called directly, a rerun computes nothing, bad input fails in one line."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from jaxinterp import cli, steps
+from jaxinterp.circuits import equivariance, examples, expanded, selectivity, tuning
+
+UNITS = (1, 4)
+ARGS = ["circuits", "--arch", "small_cnn_rgb", "--params", "random:0", "--layer", "relu2", "--units", "1,4",
+        "--steps", "2", "--rotation-step", "45", "--exemplars", "3", "--top", "3", "--quilt", "4",
+        "--connections", "3", "--families", "2", "--permutations", "8"]
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    root = tmp_path_factory.mktemp("circuits")
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+    np.savez(root / "data.npz", images=images, labels=rng.integers(0, 10, 16))
+    args = [*ARGS, "--data", str(root / "data.npz"), "--out", str(root / "out")]
+    assert cli.main(args) == 0
+    return root, args, images.astype(np.float32) / 255
+
+
+def numbers(page: str) -> dict[str, str]:
+    """The "Numbers" table of a unit page: {quantity: value text}."""
+    rows = re.findall(r"<tr><td class=text>(.*?)</td><td[^>]*>(.*?)</td></tr>", page)
+    return {k: v for k, v in rows}
+
+
+def test_pages_exist_and_show_the_kernels_numbers(ran):
+    root, _, images = ran
+    out = root / "out"
+    assert (out / "index.html").is_file() and (out / "relu2.html").is_file()
+    model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
+    top = examples.top_positions(model, variables, "relu2", images, k=3, units=UNITS)
+    pre = examples.preactivations(model, variables, "relu2", images, units=UNITS, position="all")
+    summary = examples.preactivation_summary(pre)
+    mean, sd = tuning.activation_stats(model, variables, "relu2", images)
+    rf = examples.receptive_field(model, variables, "relu2", (32, 32, 3))
+    centred = examples.recentre(images, top.image, top.y, top.x, rf)
+    angles = np.arange(0.0, 360.0, 45.0)
+    curves = examples.exemplar_rotation_tuning(model, variables, "relu2", centred, angles, UNITS, stats=(mean, sd))
+    vs = selectivity.orientation_selectivity(np.asarray(curves).T, angles)["vector_strength"]
+    for j, u in enumerate(UNITS):
+        page = (out / "units" / f"relu2_{u}.html").read_text()
+        for n in range(1, 7):
+            assert f"Fig. {n}." in page
+        got = numbers(page)
+        assert float(got["top dataset activation"]) == pytest.approx(float(top.value[j, 0]), rel=1e-3)
+        assert float(got["fires (pre &gt; 0)"].rstrip("%")) == pytest.approx(
+            100 * float(summary["fraction_positive"][j]), abs=0.06)
+        assert float(got["rotation: vector strength"]) == pytest.approx(float(vs[j]), rel=1e-3, abs=1e-4)
+        assert got["receptive field (px)"] == f"{rf.size[0]}×{rf.size[1]}, stride {rf.stride[0]}"
+        for name in ("featvis", "examples", "synthetic", "rotation", "weights_in", "weights_out"):
+            assert (out / "figures" / f"relu2_{u}_{name}.png").is_file()
+            assert (out / "figures" / f"relu2_{u}_{name}.svg").is_file()
+    # the layer's equivariance R²: orientations from synthetic curves, weights from relu1 -> relu2
+    orient = np.arange(0.0, 360.0, 5.0)
+    grid = {"orientation": orient, "radius": [2.0, 4.0, 8.0, 16.0, 32.0], "length": 8.0}
+    stats_up = tuning.activation_stats(model, variables, "relu1", images)
+    theta = tuning.preferred_orientation(np.asarray(tuning.stimulus_tuning(
+        model, variables, "relu2", "curve", 32, stats=(mean, sd), **grid))[:, :, 0].max(1).T, orient)
+    phi = tuning.preferred_orientation(np.asarray(tuning.stimulus_tuning(
+        model, variables, "relu1", "curve", 32, stats=stats_up, **grid))[:, :, 0].max(1).T, orient)
+    w = expanded.connection_matrix(expanded.expanded_weights(model, variables, "relu1", "relu2", (32, 32, 3)))
+    r2 = float(equivariance.binned_fit(w, phi, theta)["r2"])
+    saved = json.loads((out / "summary.json").read_text())["relu2"]["equivariance"]
+    assert saved["r2"] == pytest.approx(r2, rel=1e-4, abs=1e-6)
+    assert f"R² = {r2:.3f}" in (out / "relu2.html").read_text()
+
+
+def test_a_rerun_computes_nothing(ran, capsys):
+    root, args, _ = ran
+    capsys.readouterr()
+    assert cli.main(args) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["computed"] == 0 and line["reused"] > 8
+
+
+def test_bad_input_is_one_line_before_any_work(ran, capsys, tmp_path):
+    root, args, _ = ran
+
+    def fails(change: dict, message: str):
+        bad = list(args)
+        for flag, value in change.items():
+            bad[bad.index(flag) + 1] = value
+        bad[bad.index("--out") + 1] = str(tmp_path / "o")
+        assert cli.main(bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not (tmp_path / "o").exists()
+
+    fails({"--units": "1,64"}, "it has 64 units (0..63)")
+    fails({"--layer": "relu9"}, "unknown layer 'relu9'")
+    fails({"--units": "3:1"}, "empty, negative or repeats")
+    fails({"--layer": "fc"}, "pick a layer with spatial axes")
+    bad = [*args, "--upstream", "relu3"]
+    bad[bad.index("--out") + 1] = str(tmp_path / "o")
+    assert cli.main(bad) == 2
+    assert "wrong order" in capsys.readouterr().err
+
+
+def test_crops_wider_than_the_image_show_its_central_part():
+    from jaxinterp.circuits.examples import ReceptiveField
+    from jaxinterp.recipes.circuits import _view
+
+    rf = ReceptiveField((-24, 57, -24, 57), (81, 81), (4, 4), (-40, -40), (4, 4), False)
+    view = _view(rf, 32, 32)  # ResNet-20 layer3: the 32 px about the field's centre
+    assert view.size == (32, 32) and view.box == (0, 32, 0, 32) and view.origin(4, 4) == (0, 0)
+    assert _view(rf, 96, 96) == rf
