@@ -3,7 +3,7 @@
 from jaxinterp import directions, models, parallel, scores, similarity
 from jaxinterp.checkpoint import load_variables, save_variables
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "__version__",

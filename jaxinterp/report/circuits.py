@@ -241,10 +241,10 @@ def families_figure(lay, units, path):
     for b in bounds:
         ax.axhline(b + 0.5, color="k", lw=0.8)
     ax.set_xlabel("curve orientation (°)")
-    ax.set_ylabel("unit (sorted by family, then preferred orientation)")
+    ax.set_ylabel("unit (by family, then preferred °)")
     step = max(1, len(order) // 16)
     ax.set_yticks(np.arange(0, len(order), step), [str(int(u)) for u in order[::step]])
-    ax.set_title("synthetic orientation tuning of every unit (max over radius)", fontsize=7.5)
+    ax.set_title("every unit's curve tuning (max over radius)", fontsize=7.5)
     fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02).set_label("SD", fontsize=7)
     ax = axes[0, 1]
     a = len(angles)
