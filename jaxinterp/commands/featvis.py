@@ -61,8 +61,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from jaxinterp import models, steps, tasks
-    from jaxinterp.featvis import page
-    from jaxinterp.featvis.tasks import featvis_tasks
+    from jaxinterp.report import featvis as page
+    from jaxinterp.recipes.featvis import featvis_tasks
     from jaxinterp.models.base import ImageNetModel
 
     units = parse_units(args.units)

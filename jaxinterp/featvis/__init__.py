@@ -8,8 +8,8 @@ objectives (:mod:`objectives`) and the optimisation loop (:func:`render`)::
     obj = objectives.channels("layer3", range(64))           # image i maximises channel i
     out = render(key, model, variables, obj, param.image(key, 32, batch=64), transforms.cifar())
 
-The ``jaxinterp featvis`` command's tasks and page are in :mod:`jaxinterp.featvis.tasks`
-and :mod:`jaxinterp.featvis.page`.
+The ``jaxinterp featvis`` command's tasks and page are in :mod:`jaxinterp.recipes.featvis`
+and :mod:`jaxinterp.report.featvis`.
 """
 
 from jaxinterp.featvis import objectives, param, transforms

@@ -11,7 +11,7 @@
   the centre activation (for "in dataset SD"), and, for the chosen units, receptive-field
   crops of the top images, a quilt sampled by activation level and the pre-ReLU
   distribution over every position (§6.2);
-* ``featvis`` (:func:`jaxinterp.featvis.tasks.featvis_tasks`) of the chosen units and of every
+* ``featvis`` (:func:`jaxinterp.recipes.featvis.featvis_tasks`) of the chosen units and of every
   upstream unit (shown beside "weights in") (§6.1);
 * ``circuits_stimuli`` (layer and upstream layer): responses of every unit to curves
   (orientation × radius), lines, angles (orientation × opening) and gratings (orientation ×
@@ -37,7 +37,7 @@ import dataclasses
 
 import numpy as np
 
-from jaxinterp.featvis.tasks import featvis_tasks
+from jaxinterp.recipes.featvis import featvis_tasks
 from jaxinterp.steps import DataSpec, ModelSpec, images01, load_model
 from jaxinterp.tasks import Result, Task
 
@@ -403,7 +403,7 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
       exemplars: top images per unit that are rotated; top: RF crops shown; quilt: its size.
       connections: top-k weights in and out; families: K of the tuning-curve clustering;
       bin_deg: relative-orientation bins of the equivariance tests; permutations: of the null.
-      featvis_options: more :class:`~jaxinterp.featvis.tasks.RenderConfig` fields.
+      featvis_options: more :class:`~jaxinterp.recipes.featvis.RenderConfig` fields.
 
     Every check that needs no computation runs here, before any task.
     """

@@ -12,7 +12,7 @@
   keeps the images, the objective per step and every image's final activation;
 * ``featvis``: per unit, the final activation against the dataset's (ratio to the top
   dataset activation, standard deviations above the mean) and the top exemplars' indices.
-  The page (:mod:`jaxinterp.featvis.page`) draws from this result only.
+  The page (:mod:`jaxinterp.report.featvis`) draws from this result only.
 """
 
 from __future__ import annotations
