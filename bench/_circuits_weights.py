@@ -18,7 +18,6 @@ bench._circuits_weights as b; b.run(True)"``.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,18 +25,13 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from bench._harness import emit, seconds
+from bench._harness import emit, seconds, shared_data
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = "models/resnet20-12fca82f.th"
 SOURCE, TARGET = "layer2", "layer3.1"
 
 
-def _shared() -> Path:
-    for root in (REPO.parent, REPO.parent.parent):
-        if (root / "shared" / "data").is_dir():
-            return root / "shared" / "data"
-    return Path(os.environ.get("JAXINTERP_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def torch_peer(state_dict: dict | None, reuse_forward: bool = True):
@@ -81,7 +75,7 @@ def run(quick: bool = False) -> dict:
     from jaxinterp import circuits, models
 
     model = models.get("cifar_resnet20")
-    path = _shared() / WEIGHTS
+    path = shared_data() / WEIGHTS
     if path.exists():
         state, weights = load_state_dict(path), "resnet20-12fca82f.th"
     else:  # a clone without ../shared: seeded random weights, said in the output

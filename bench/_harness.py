@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import platform
 import time
 from typing import Any, Callable
@@ -54,3 +55,12 @@ def emit(name: str, shape: Any, seconds: float, peer: str, peer_seconds: float, 
     }
     print(json.dumps(record), flush=True)
     return record
+
+
+def shared_data() -> Path:
+    """``../shared/data`` beside the checkout (or one level up, for a worktree), else $JAXINTERP_SHARED_DATA."""
+    repo = Path(__file__).resolve().parents[1]
+    for root in (repo.parent, repo.parent.parent):
+        if (root / "shared" / "data").is_dir():
+            return root / "shared" / "data"
+    return Path(os.environ.get("JAXINTERP_SHARED_DATA", repo.parent / "shared" / "data"))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench._harness import block, emit, seconds
+from bench._harness import block, emit, seconds, shared_data
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = "models/resnet20-12fca82f.th"
@@ -37,11 +37,6 @@ DATA = "cifar10/test_first932.npz"
 LAYER, EXEMPLARS = "layer3", 100
 
 
-def _shared() -> Path:
-    for root in (REPO.parent, REPO.parent.parent):
-        if (root / "shared" / "data").is_dir():
-            return root / "shared" / "data"
-    return Path(os.environ.get("JAXINTERP_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def _setup():
@@ -50,7 +45,7 @@ def _setup():
     from jaxinterp import models
     from jaxinterp.data.checks import to_unit_float
 
-    shared = _shared()
+    shared = shared_data()
     model = models.get("cifar_resnet20")
     if (shared / WEIGHTS).exists() and (shared / DATA).exists():
         from converters import convert, load_state_dict

@@ -26,18 +26,13 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from bench._harness import block, emit
+from bench._harness import block, emit, shared_data
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = "models/resnet20-12fca82f.th"
 DATA = "cifar10/test_first932.npz"
 
 
-def _shared() -> Path:
-    for root in (REPO.parent, REPO.parent.parent):
-        if (root / "shared" / "data").is_dir():
-            return root / "shared" / "data"
-    return Path(os.environ.get("JAXINTERP_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def _setup():
@@ -46,7 +41,7 @@ def _setup():
     from jaxinterp.data.checks import to_unit_float
     from jaxinterp.featvis import param
 
-    shared = _shared()
+    shared = shared_data()
     model = models.get("cifar_resnet20")
     if (shared / WEIGHTS).exists():
         variables, weights = convert(shared / WEIGHTS, "cifar_resnet20"), "resnet20-12fca82f.th"
@@ -220,7 +215,7 @@ def run(quick: bool = False) -> None:
     units, steps, segments = 64, (64 if quick else 512), (2 if quick else 4)
     seg = steps // segments
     model, variables, weights, color = _setup()
-    shared = _shared()
+    shared = shared_data()
     path = shared / WEIGHTS if weights != "random" else None
     # the peer runs at its better thread count: on a loaded machine 2 OpenMP threads can be
     # several times slower than 1 (measured here: 0.8 s vs 6.8 s per step under load ~7)

@@ -105,8 +105,6 @@ def _torch_ways(f, x_nchw, width):
     import torch
     from torch.func import vjp, vmap
 
-    hw = x_nchw.shape[2] * x_nchw.shape[3]
-
     def objective(x):  # [n, width]: spatial mean of every channel
         return f(x).mean(dim=(2, 3))
 

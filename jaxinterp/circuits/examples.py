@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp.circuits.tuning import _units
 from jaxinterp.data.checks import check_images, to_unit_float
 from jaxinterp.models.base import forward, layer_names, relu_override
 
@@ -79,19 +80,6 @@ def _map_shape(model, variables, layer: str, image_shape) -> tuple[int, ...]:
         raise ValueError(f"layer {layer!r} has activations of shape {tuple(out.shape)}; dataset examples "
                          "need a layer with spatial axes [n, h, w, c] (a convolutional layer)")
     return tuple(out.shape[1:])
-
-
-def _units(units, channels: int, layer: str) -> np.ndarray:
-    if units is None:
-        return np.arange(channels, dtype=np.int32)
-    u = np.asarray(units).reshape(-1)
-    if u.size == 0 or not np.issubdtype(u.dtype, np.integer):
-        raise ValueError(f"units must be a non-empty sequence of channel indices, got {units!r}")
-    bad = u[(u < 0) | (u >= channels)]
-    if bad.size:
-        raise ValueError(f"unit(s) {bad.tolist()} out of range: layer {layer!r} has {channels} channels "
-                         f"(valid 0..{channels - 1})")
-    return u.astype(np.int32)
 
 
 def _chunks(x, chunk: int):

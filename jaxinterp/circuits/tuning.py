@@ -109,14 +109,14 @@ def _check_layer(model, variables, layer, x, position) -> int:
 
 def _units(units, channels: int, layer: str) -> np.ndarray:
     if units is None:
-        return np.arange(channels)
+        return np.arange(channels, dtype=np.int32)
     u = np.asarray(units).reshape(-1)
     if u.size == 0 or not np.issubdtype(u.dtype, np.integer):
         raise ValueError(f"units must be a non-empty sequence of channel indices, got {units!r}")
     bad = u[(u < 0) | (u >= channels)]
     if bad.size:
         raise ValueError(f"unit(s) {bad.tolist()} out of range: layer {layer!r} has {channels} channels "
-                         f"(0..{channels - 1})")
+                         f"(valid 0..{channels - 1})")
     return u.astype(np.int32)
 
 

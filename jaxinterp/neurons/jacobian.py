@@ -14,7 +14,6 @@ tr(G²) is computed from the [p, p] Gram matrix when p < d.
 
 from __future__ import annotations
 
-from functools import partial
 
 import jax
 import jax.numpy as jnp

@@ -17,7 +17,7 @@ import matplotlib
 import matplotlib.ticker
 import numpy as np
 
-from jaxinterp.report.figures import II_LABEL, exemplar_grid, ii_boxplot, minus
+from jaxinterp.report.figures import exemplar_grid, ii_boxplot, minus
 from jaxinterp.report.html import callout, display_width, figure, page, table
 from jaxinterp.report.style import DOUBLE, SET_STYLE, new_figure, save, styled, sem
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from jaxinterp.report.figures import minus, mosaic, to_rgb01, upscale_factor
+from jaxinterp.report.figures import minus, mosaic, upscale_factor
 from jaxinterp.report.html import callout, display_width, figure, page, table
 from jaxinterp.report.style import new_figure, save, styled
 

@@ -15,7 +15,7 @@ Cross-II against centroid distance (Fig. 7A) is :func:`jaxinterp.scores.ii.cross
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp

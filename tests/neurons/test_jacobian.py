@@ -1,6 +1,5 @@
 """Jacobians and saliency against finite differences and a torch.func reference."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 """split_rows and pad_rows on one device (the 8-device runs are in the kernels' own tests)."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxinterp import steps, tasks
-from jaxinterp.directions import _resume, kmeans, pca, sae
+from jaxinterp.directions import _resume, kmeans, pca
 
 
 @pytest.fixture
