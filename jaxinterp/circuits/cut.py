@@ -16,6 +16,9 @@ network of METHODS §6.5: every model ReLU (they all go through
 network is an affine map of any replaced tensor. :func:`linearized` wraps a
 function so that it is always traced that way.
 
+:func:`dependence` is where a unit looks: the positions of an upstream map it depends on
+(receptive fields, the window of expanded weights).
+
 :func:`call_order` and :func:`check_cut` give the clear errors every user of a
 cut needs: unknown layer names (listing the valid ones), a module called more
 than once (its output cannot be replaced by one tensor), and layers in the
@@ -147,3 +150,31 @@ def subnetwork(
         return acts[output][0]
 
     return fn
+
+
+def dependence(model: ImageModel, variables, source: str, target: str, source_value: jax.Array,
+               positions: jax.Array | None = None, input_shape: Sequence[int] | None = None) -> jax.Array:
+    """[P, h, w] bool: the positions of ``source`` that each target position depends on.
+
+    The support of ∂ target(position) / ∂ source through the linearised network with every
+    parameter set to one, so all paths are positive and nothing cancels. Traceable (call it
+    under ``jit``).
+
+    Args:
+      source_value: [h, w, C] one source tensor (its value does not matter: the map is affine).
+      positions: [P, 2] (row, col) target positions, summed over channels; None for a target
+        without spatial axes (P = 1, every unit).
+      input_shape: [H, W, C] of the model input (default ``source_value``'s, for ``"input"``).
+    """
+    ones = jax.tree_util.tree_map(jnp.ones_like, variables)
+    fn = subnetwork(model, ones, [source], target, tuple(input_shape or source_value.shape))
+
+    def out(s):
+        with linear_mode():
+            a = fn((s,))
+        return jnp.sum(a)[None] if positions is None else a[positions[:, 0], positions[:, 1]].sum(-1)
+
+    p = 1 if positions is None else positions.shape[0]
+    _, pullback = jax.vjp(out, source_value)
+    (g,) = jax.vmap(pullback)(jnp.eye(p, dtype=source_value.dtype))
+    return jnp.any(g != 0, axis=-1)

@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp.circuits.cut import dependence
 from jaxinterp.circuits.tuning import _units
 from jaxinterp.data.checks import check_images, to_unit_float
 from jaxinterp.models.base import forward, layer_names, relu_override
@@ -119,20 +120,9 @@ class ReceptiveField(NamedTuple):
 
 @functools.lru_cache(maxsize=16)
 def _support_program(model, layer: str):
-    def support(ones, x, positions):
-        """positions [P, 2] -> [P, H, W] bool: the input pixels each position depends on."""
-        from jaxinterp.circuits.cut import linear_mode
-
-        def out(x):
-            with linear_mode():
-                a = forward(model, ones, x, [layer])[1][layer][0]
-            return a[positions[:, 0], positions[:, 1]].sum(-1)  # [P]
-
-        _, pullback = jax.vjp(out, x)
-        (g,) = jax.vmap(pullback)(jnp.eye(positions.shape[0], dtype=jnp.float32))
-        return jnp.any(g[:, 0] != 0, axis=-1)
-
-    return jax.jit(support)
+    """jit(variables, x [H, W, c], positions [P, 2]) -> [P, H, W] bool: the input pixels each
+    position of ``layer`` depends on (:func:`jaxinterp.circuits.cut.dependence`)."""
+    return jax.jit(lambda variables, x, positions: dependence(model, variables, "input", layer, x, positions))
 
 
 def _box(mask: np.ndarray):
@@ -161,11 +151,11 @@ def receptive_field(model, variables, layer: str, input_shape: Sequence[int],
     if len(at) != 2 or not (0 <= at[0] < h and 0 <= at[1] < w):
         raise ValueError(f"position at={at} is outside layer {layer!r}'s {h}x{w} map; "
                          f"rows 0..{h - 1}, columns 0..{w - 1}")
-    ones = jax.tree_util.tree_map(jnp.ones_like, variables)
     program = _support_program(model, layer)
 
     def boxes(shape, positions):
-        masks = np.asarray(program(ones, jnp.zeros(shape, jnp.float32), jnp.asarray(positions, jnp.int32)))
+        masks = np.asarray(program(variables, jnp.zeros(shape[1:], jnp.float32),
+                                   jnp.asarray(positions, jnp.int32)))
         found = [_box(m) for m in masks]
         if any(b is None for b in found):
             raise ValueError(f"layer {layer!r} does not depend on the input at {at} (zero gradient)")

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.circuits.cut import check_cut, linear_mode, linearized, subnetwork
+from jaxinterp.circuits.cut import check_cut, dependence, linear_mode, linearized, subnetwork
 from jaxinterp.models.base import ImageModel, layer_shapes
 
 
@@ -98,11 +98,9 @@ def _program(model, source, target, input_shape, at, window):
         (w,) = jax.vmap(pullback)(cot)  # [U, h, w, C]
         if window is None:
             return w, jnp.zeros(2, jnp.int32)
-        # the receptive field of the centre: the support of the same gradient with every
-        # parameter set to one (all paths positive, so nothing cancels)
-        ones = jax.tree_util.tree_map(jnp.ones_like, variables)
-        g = jax.grad(lambda s: jnp.sum(at_centre(ones, s)))(zeros)
-        support = jnp.any(g != 0, axis=-1)  # [h, w]
+        # the receptive field of the target position on the source map
+        support = dependence(model, variables, source, target, zeros,
+                             None if at is None else jnp.asarray([at], jnp.int32), input_shape)[0]  # [h, w]
         start = []
         for axis in (1, 0):
             line = jnp.any(support, axis=axis)
