@@ -40,7 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinterp.circuits.cut import dependence
-from jaxinterp.circuits.tuning import _units
+from jaxinterp.circuits import tuning
+from jaxinterp.circuits.tuning import _chunks, _units
 from jaxinterp.data.checks import check_images, to_unit_float
 from jaxinterp.models.base import forward, layer_names, relu_override
 
@@ -81,15 +82,6 @@ def _map_shape(model, variables, layer: str, image_shape) -> tuple[int, ...]:
         raise ValueError(f"layer {layer!r} has activations of shape {tuple(out.shape)}; dataset examples "
                          "need a layer with spatial axes [n, h, w, c] (a convolutional layer)")
     return tuple(out.shape[1:])
-
-
-def _chunks(x, chunk: int):
-    """[n, ...] -> [k, chunk, ...] (zero-padded), so every chunk has one shape."""
-    n = x.shape[0]
-    k = -(-n // chunk)
-    if k * chunk > n:
-        x = jnp.concatenate([x, jnp.zeros((k * chunk - n,) + x.shape[1:], x.dtype)])
-    return x.reshape((k, chunk) + x.shape[1:])
 
 
 # ---- receptive fields -------------------------------------------------------------------------
@@ -411,11 +403,8 @@ def ends_in_relu(model, variables, layer: str, input_shape: Sequence[int]) -> bo
 
 
 def _read(a, position):
-    if position == "all":
-        return a
-    if position == "centre":
-        return a[:, a.shape[1] // 2, a.shape[2] // 2]
-    return a[:, position[0], position[1]]
+    """[n, h, w, c] -> [n, c] at ``position`` ("centre" or (row, col)), or all of it for "all"."""
+    return a if position == "all" else tuning._read(a, position)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "layer", "position"))
@@ -523,15 +512,13 @@ def quilt(acts, k: int, method: str = "quantile") -> jax.Array:
 @functools.partial(jax.jit, static_argnames=("model", "layer"))
 def _own_rotation_program(model, variables, exemplars, angle_chunks, units, fill, *, layer):
     """exemplars [U, e, H, W, c], angle_chunks [K, a] -> [K, a, U] mean centre responses."""
-    from jaxinterp.circuits.tuning import _rotate_one  # one rotation convention for all tuning
-
     n_units, e = exemplars.shape[:2]
     a = angle_chunks.shape[1]
     cols = jnp.arange(n_units)
 
     def per_angles(angles):
         def body(total, x):  # x [U, H, W, c]: the i-th exemplar of every unit
-            rot = jax.vmap(lambda d: _rotate_one(x, d, fill))(angles)                 # [a, U, H, W, c]
+            rot = jax.vmap(lambda d: tuning._rotate_one(x, d, fill))(angles)          # [a, U, H, W, c]
             act = forward(model, variables, model.normalize(rot.reshape((a * n_units,) + x.shape[1:])),
                           [layer])[1][layer]
             r = act[:, act.shape[1] // 2, act.shape[2] // 2].reshape(a, n_units, -1)   # [a, U, C]

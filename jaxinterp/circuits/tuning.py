@@ -170,7 +170,7 @@ def _respond(model, variables, layer, position, x, units):
 
 
 def _chunks(x, chunk: int):
-    """[n, ...] -> ([k, chunk, ...] zero-padded, n)."""
+    """[n, ...] -> [k, chunk, ...], zero-padded, so every chunk has one shape."""
     n = x.shape[0]
     k = -(-n // chunk)
     pad = k * chunk - n

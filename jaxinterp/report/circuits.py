@@ -20,6 +20,7 @@ import html as _html
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from jaxinterp.report.figures import minus, mosaic, to_rgb01
 from jaxinterp.report.html import callout, display_width, figure, page, table
@@ -279,8 +280,6 @@ def equivariance_figure(lay, eq, path):
     ax.legend()
     ax = axes[0, 1]
     ax.hist(lay["null_r2"], bins=20, color="#bbbbbb")
-    from matplotlib.ticker import MaxNLocator
-
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.axvline(eq["r2"], color="#d62728", lw=1.2, label="observed")
     ax.set_xlabel("R² with shuffled weights")
