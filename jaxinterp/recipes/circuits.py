@@ -93,6 +93,8 @@ def _examples(ctx, c: ExamplesConfig) -> Result:
     from jaxinterp.circuits import examples as ex
     from jaxinterp.circuits import tuning
 
+    if c.crop not in ("field", "field_within_input"):
+        raise ValueError(f"crop must be 'field' or 'field_within_input', got {c.crop!r}")
     model, variables = load_model(c.model)
     images = images01(c.data)
     n = images.shape[0]
@@ -104,8 +106,6 @@ def _examples(ctx, c: ExamplesConfig) -> Result:
               "top_image": top.image, "top_y": top.y, "top_x": top.x, "stats_mean": mean, "stats_sd": sd}
     summary = {"layer": c.layer, "images": int(n), "channels": int(best.value.shape[1]),
                "rf": rf._asdict(), "units": list(c.units)}
-    if c.crop not in ("field", "field_within_input"):
-        raise ValueError(f"crop must be 'field' or 'field_within_input', got {c.crop!r}")
     view = rf if c.crop == "field" else _view(rf, *images.shape[1:3])
     summary["crop_size"] = list(view.size)
     if c.units:
@@ -214,31 +214,31 @@ class WeightsConfig:
     connections: int = 6
 
 
-def _window(w: np.ndarray) -> int:
-    """The odd side of the square that holds the support of expanded weights [N, h, w, C]."""
+def _crop_to_support(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """Expanded weights [N, h, w, C] cut to the smallest odd square around their support:
+    ([N, k, k, C], k), zero where the square runs past the map."""
     support = np.any(w != 0, axis=(0, 3))
     rows, cols = np.nonzero(support.any(1))[0], np.nonzero(support.any(0))[0]
     if rows.size == 0:
-        return 1
+        return w[:, :1, :1], 1
     side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
-    return int(side + 1 - side % 2)
+    k = int(side + 1 - side % 2)
+    y0 = rows[0] + (rows[-1] - rows[0] + 1 - k) // 2
+    x0 = cols[0] + (cols[-1] - cols[0] + 1 - k) // 2
+    padded = np.pad(w, ((0, 0), (k, k), (k, k), (0, 0)))
+    return padded[:, y0 + k:y0 + 2 * k, x0 + k:x0 + 2 * k], k
 
 
 def _weights(ctx, c: WeightsConfig) -> Result:
     from jaxinterp.circuits import expanded
+    from jaxinterp.models.base import layer_shapes
 
     model, variables = load_model(c.model)
     full_in = np.asarray(expanded.expanded_weights(model, variables, c.upstream, c.layer, c.input_shape))
-    win_in = _window(full_in)
-    w_in = np.asarray(expanded.expanded_weights(model, variables, c.upstream, c.layer, c.input_shape,
-                                                window=win_in))                          # [C_L, k, k, C_up]
-    from jaxinterp.models.base import layer_shapes
-
+    w_in, win_in = _crop_to_support(full_in)                                            # [C_L, k, k, C_up]
     full_out = np.asarray(expanded.expanded_weights(model, variables, c.layer, c.downstream, c.input_shape))
     spatial_out = len(layer_shapes(model, variables, (1, *c.input_shape))[c.downstream]) == 4
-    win_out = _window(full_out) if spatial_out else None
-    w_out = np.asarray(expanded.expanded_weights(model, variables, c.layer, c.downstream, c.input_shape,
-                                                 window=win_out)) if win_out else full_out
+    w_out, win_out = _crop_to_support(full_out) if spatial_out else (full_out, None)
     k_in = min(c.connections, full_in.shape[-1])
     k_out = min(c.connections, full_out.shape[0])
     in_idx, in_val = expanded.top_connections(full_in, k_in, "in")      # [C_L, k]
@@ -306,9 +306,10 @@ def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, st
     from jaxinterp.circuits import equivariance as eq
     from jaxinterp.circuits import tuning
 
+    from jaxinterp.circuits import selectivity
+
     u = np.asarray(c.units)
     e, w = examples.arrays, weights.arrays
-    from jaxinterp.circuits import selectivity
 
     curves_layer, orient = orientation_curves(stimuli)                                  # [C, O]
     curves_up, _ = orientation_curves(stimuli_up)
