@@ -8,6 +8,7 @@ an interrupted training run resumes from its last epoch checkpoint.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import time
@@ -188,6 +189,19 @@ def run_demo(
             f"Top-{m} test images of the units of each direction set ({', '.join(directions)}, "
             f"left to right) whose {metric_name} II sits at the 0, 25, 50, 75 and 100th percentile.",
         ))
+    write_page(out, summary, figs, judge_meta["test_accuracy"])
+    summary["report"] = str((out / "index.html").absolute())
+    return summary
+
+
+def write_page(out: Path, summary: dict, figs: Sequence[tuple[Path, str]], judge_accuracy: float) -> Path:
+    """``out/index.html`` from the demo's ``summary`` and its ``(png path, caption)`` figures.
+
+    The layer and direction names are escaped: they reach the page from the command line.
+    """
+    layer, m, n_neurons = html.escape(summary["layer"]), summary["m"], summary["n_neurons"]
+    directions = list(summary["directions"])
+    seed = summary["model"]["seed"]
     rows = [
         (split, mt, *(d[s] for s in directions))
         for split, per in summary["mean_ii"].items() for mt, d in per.items()
@@ -195,21 +209,19 @@ def run_demo(
     sections = [
         ("What this is", (
             f"<p>A {ARCH} trained on scikit-learn's handwritten digits (test accuracy "
-            f"{meta['test_accuracy']:.3f}); activations of <code>{layer}</code> "
-            f"(spatial mean, {n_neurons} channels); direction sets {', '.join(directions)} with "
+            f"{summary['model']['test_accuracy']:.3f}); activations of <code>{layer}</code> "
+            f"(spatial mean, {n_neurons} channels); direction sets {html.escape(', '.join(directions))} with "
             "K = N fit on the training split (K-means, PCA, ICA and SAE on unit-norm rows, "
             "K-means with k-means++ init; NMF on raw activations); II with M = "
             f"{m} on the held-out test split (primary) and the training split. Similarities: "
             "<b>colour</b> (on grayscale digits, the mean-intensity distance), <b>label</b> "
             "(same digit class), and <b>features</b>: an LPIPS-style distance (unit-normalised "
             f"channels, uniform weights) on layers {', '.join(FEATURE_LAYERS)} of a second "
-            f"{ARCH} trained with seed {seed + 1} (test accuracy "
-            f"{judge_meta['test_accuracy']:.3f}), not the network under study.</p>"
+            f"{ARCH} trained with seed {seed + 1} (test accuracy {judge_accuracy:.3f}), not the "
+            "network under study.</p>"
         )),
         ("Mean Interpretability Index", table(
             ["split", "similarity", *directions], rows)),
-        ("Figures", "".join(figure(p.name, c) for p, c in figs)),
+        ("Figures", "".join(figure(Path(p).name, c) for p, c in figs)),
     ]
-    page(f"jaxinterp demo: {ARCH} on digits, layer {layer}", sections, out / "index.html")
-    summary["report"] = str((out / "index.html").absolute())
-    return summary
+    return page(f"jaxinterp demo: {ARCH} on digits, layer {summary['layer']}", sections, Path(out) / "index.html")

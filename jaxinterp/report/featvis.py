@@ -8,6 +8,7 @@ dataset activation, per unit), ``featvis_<layer>.npz`` (the images and numbers),
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -82,15 +83,16 @@ def write(out: Path, arrays: dict, summary: dict, dataset01: np.ndarray, facts: 
     grid_figure(arrays, layer, method, out / f"featvis_{tag}")
     ratio_figure(arrays, layer, out / f"ratio_{tag}")
     rows = []
+    src = escape(f"units/{tag}")  # the layer name reaches the page from the command line
     for i, u in enumerate(arrays["units"]):
         plt.imsave(out / "units" / f"{tag}_{u}.png", _upscale(arrays["images"][i], 3))
         strip = np.concatenate([_upscale(dataset01[j], 3) for j in arrays["top_idx"][i]], axis=1)
         plt.imsave(out / "units" / f"{tag}_{u}_top.png", strip)
         rows.append(
-            f"<tr><td>{u}</td><td><img src='units/{tag}_{u}.png'></td>"
+            f"<tr><td>{u}</td><td><img src='{src}_{u}.png'></td>"
             f"<td>{arrays['vis_act'][i]:.3g}</td><td>{arrays['data_max'][i]:.3g}</td>"
             f"<td>{arrays['ratio'][i]:.2f}x</td><td>{arrays['z'][i]:+.1f}</td>"
-            f"<td><img src='units/{tag}_{u}_top.png'><br><small>"
+            f"<td><img src='{src}_{u}_top.png'><br><small>"
             + ", ".join(f"{v:.2g}" for v in arrays["top_act"][i]) + "</small></td></tr>")
     table = ("<table><thead><tr><th>unit</th><th>visualisation</th><th>its activation</th>"
              "<th>top dataset activation</th><th>ratio</th><th>SD above mean</th>"

@@ -278,7 +278,8 @@ def write_index(out: Path, title: str, notes: list[str], figures: list[tuple[Pat
     n_neurons = n_neurons or (len(roles) if roles else 0)
     headline = headline or list(correlations["by_measure"])
     sections = [("About these measures", "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-                 + "</ul><p>Tables: " + ", ".join(f'<a href="{t}">{t}</a>' for t in table_files) + "</p>"),
+                 + "</ul><p>Tables: " + ", ".join(f'<a href="{html.escape(t)}">{html.escape(t)}</a>'
+                                                for t in table_files) + "</p>"),
                 ("Spearman correlation with the Interpretability Index",
                  _correlation_section(correlations, headline, n_neurons))]
     if roles:
