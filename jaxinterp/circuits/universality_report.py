@@ -16,13 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from jaxinterp import atomic  # noqa: E402
 from jaxinterp.circuits.universality import MEASURE_LABELS, MEASURES  # noqa: E402
 from jaxinterp.report.html import figure, page, table  # noqa: E402
 
 
 def _save(fig, out: Path, stem: str) -> str:
-    fig.savefig(out / f"{stem}.png", dpi=110, bbox_inches="tight")
-    fig.savefig(out / f"{stem}.svg", bbox_inches="tight")
+    atomic.savefig(fig, out / f"{stem}.png", dpi=110, bbox_inches="tight")
+    atomic.savefig(fig, out / f"{stem}.svg", bbox_inches="tight")
     plt.close(fig)
     return f"{stem}.png"
 

@@ -9,7 +9,6 @@ an interrupted training run resumes from its last epoch checkpoint.
 from __future__ import annotations
 
 import html
-import json
 import os
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Callable, Sequence
 import jax
 import numpy as np
 
-from jaxinterp import models, similarity
+from jaxinterp import atomic, models, similarity
 from jaxinterp.capture import capture
 from jaxinterp.checkpoint import load_variables, save_variables
 from jaxinterp.data import load_digits
@@ -164,7 +163,7 @@ def run_demo(
             for mt in METRICS
         },
     }
-    np.savez(
+    atomic.savez(
         out / "arrays.npz",
         **{f"acts_{s}": a for s, a in acts.items()},
         **{f"directions_{d}": np.asarray(DIRECTION_SETS[d].directions(f[0]))
@@ -172,7 +171,7 @@ def run_demo(
         **{f"ii_{sp}_{mt}_{s}": v for sp, d in ii.items() for mt, dd in d.items() for s, v in dd.items()},
         **{f"exemplars_{sp}_{s}": v for sp, d in exemplars.items() for s, v in d.items()},
     )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic.write_json(out / "summary.json", summary, indent=2)
 
     figs = [(
         ii_boxplot(ii["test"], out / "ii_boxplot.png",

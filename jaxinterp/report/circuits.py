@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from jaxinterp import atomic
 from jaxinterp.report.figures import minus, mosaic, to_rgb01
 from jaxinterp.report.html import callout, display_width, figure, page, table
 from jaxinterp.report.style import DOUBLE, new_figure, save, styled
@@ -79,10 +80,8 @@ def _diverging(ax, w, lim=None, title=None):
 
 @styled
 def featvis_figure(image, z, unit, layer, steps, path):
-    import matplotlib.pyplot as plt
-
     rgb = to_rgb01(image)
-    plt.imsave(Path(path).with_name(Path(path).name + "_thumb.png"), rgb.repeat(3, 0).repeat(3, 1))
+    atomic.imsave(Path(path).with_name(Path(path).name + "_thumb.png"), rgb.repeat(3, 0).repeat(3, 1))
     fig, axes = new_figure(1, 1, figsize=(1.9, 2.1))
     _img(axes[0, 0], image, minus(f"{layer}:{unit} · {z:+.1f} SD"))
     return save(fig, path)[0]
