@@ -159,6 +159,7 @@ def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
     memory: dict[str, Result] = {}
     executed, skipped = [], []
     failed: dict[str, str] = {}
+
     def saved_entry(task: Task) -> bool:
         try:
             store.verify(task)

@@ -143,7 +143,7 @@ def _read_entry(entry: Path, key: str) -> tuple[dict, dict]:
         data = summary_path.read_bytes()
     except OSError as err:
         raise CorruptEntry(f"{summary_path} cannot be read: {err}") from None
-    if meta.get("summary_crc") != _crc32(data):  # (entries written before summaries had checksums too)
+    if meta.get("summary_crc") != _crc32(data):  # (an entry from before summary checksums: recomputed once)
         raise CorruptEntry(f"{summary_path} does not match the checksum recorded in {meta_path}: it was "
                            "edited or damaged after it was written")
     return meta, _read_json(summary_path, data)
@@ -376,15 +376,23 @@ class Store:
                 with _HELD_GUARD:
                     _HELD[key] -= 1
             return
-        path = self.root / LOCK
+        path, notify = self.root / LOCK, notify or _to_stderr
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
+            unlockable = None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = path.read_text().strip() or "holder unknown"
-                (notify or _to_stderr)(f"another run holds the store {self.root} ({holder}); waiting…")
+                notify(f"another run holds the store {self.root} ({holder}); waiting…")
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as err:  # a filesystem without locks: go on, and say what that risks
+                unlockable = err.strerror or str(err)
+            if unlockable:
+                notify(f"cannot lock the store {self.root} ({unlockable}); a second run on it at the same "
+                       "time would compute the same steps again")
+                yield
+                return
             os.ftruncate(fd, 0)
             os.pwrite(fd, (f"pid {os.getpid()} on host {socket.gethostname()} since "
                            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n").encode(), 0)

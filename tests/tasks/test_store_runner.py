@@ -361,3 +361,16 @@ def test_old_debris_is_swept_at_the_start_of_a_run(tmp_path):
     tasks.run([graph()[0]], store)
     assert not old.exists()  # moved aside long ago: gone
     assert fresh.exists()  # maybe a peer process's write in flight: left for a later run
+
+
+def test_a_store_that_cannot_be_locked_still_runs_and_says_so(tmp_path, monkeypatch, capsys):
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)  # e.g. a network filesystem without lock support
+    results, report = tasks.run([graph()[0]], Store(tmp_path))
+    assert len(report.executed) == 1
+    assert "cannot lock the store" in capsys.readouterr().err
