@@ -46,3 +46,15 @@ def test_demo_out_naming_a_file_fails_before_any_work(tmp_path, capsys, monkeypa
     assert not (tmp_path / "cache").exists()  # nothing trained
     assert cli.main(["demo", "--out", str(tmp_path / "report" / "sub"), "--no-progress"]) == 2
     assert "which is a file, not a folder" in capsys.readouterr().err
+
+
+def test_sweep_says_its_config_runs_as_code(capsys):
+    """The README and `sweep --help` warn that a config file is executed: only trusted ones."""
+    from pathlib import Path
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "`jaxinterp sweep` runs the config file as Python code" in readme
+    assert "only run configs you wrote or trust" in readme
+    with pytest.raises(SystemExit):
+        cli.main(["sweep", "--help"])
+    assert "run as Python code" in " ".join(capsys.readouterr().out.split())

@@ -12,7 +12,6 @@ against unmatched units. :func:`save` writes them; the report
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp import atomic
 from jaxinterp.circuits._checks import check_layers, check_same_images
 from jaxinterp.circuits.cca import cca_all_pairs
 from jaxinterp.circuits.cka_pairs import cka_all_pairs
@@ -236,6 +236,6 @@ def save(out: str | Path, arrays: Mapping[str, np.ndarray], summary: dict) -> Pa
     """Write ``arrays.npz`` and ``summary.json`` into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "arrays.npz", **arrays)
-    (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=1))
+    atomic.savez(out / "arrays.npz", **arrays)
+    atomic.write_json(out / "summary.json", _jsonable(summary))
     return out

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -15,13 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from jaxinterp import atomic  # noqa: E402
 from jaxinterp.circuits.universality import MEASURE_LABELS, MEASURES  # noqa: E402
 from jaxinterp.report.html import figure, page, table  # noqa: E402
 
 
 def _save(fig, out: Path, stem: str) -> str:
-    fig.savefig(out / f"{stem}.png", dpi=110, bbox_inches="tight")
-    fig.savefig(out / f"{stem}.svg", bbox_inches="tight")
+    atomic.savefig(fig, out / f"{stem}.png", dpi=110, bbox_inches="tight")
+    atomic.savefig(fig, out / f"{stem}.svg", bbox_inches="tight")
     plt.close(fig)
     return f"{stem}.png"
 
@@ -173,7 +175,7 @@ def _findings(s) -> str:
         lines.append(f"II (colour) of matched units: median {ii['matched']['median']:.4f} (n = {ii['matched']['n']}); "
                      f"unmatched: median {ii['unmatched']['median']:.4f} (n = {ii['unmatched']['n']}); "
                      f"Mann-Whitney p = {ii.get('mann_whitney_p', float('nan')):.2g}")
-    return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
+    return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
 
 
 def report(out: str | Path) -> Path:
@@ -196,8 +198,9 @@ def report(out: str | Path) -> Path:
     header = ["layer of A", "units", "best layer of B", "linear CKA", "RBF CKA", "SVCCA", "PWCCA",
               "mutual k-NN", "best r q25", "best r median", "best r q75", "Hungarian r median",
               "chance r median", "mutual best matches"]
-    intro = (f"<p>A: <code>{s['name_a']}</code>, B: <code>{s['name_b']}</code>, data <code>{s.get('data', '')}</code>. "
-             + " ".join(s["notes"]) + "</p>")
+    esc = lambda v: html.escape(str(v))  # noqa: E731 - names and paths come from the command line
+    intro = (f"<p>A: <code>{esc(s['name_a'])}</code>, B: <code>{esc(s['name_b'])}</code>, data "
+             f"<code>{esc(s.get('data', ''))}</code>. " + esc(" ".join(s["notes"])) + "</p>")
     sections = [
         ("What this shows", intro + _findings(s)),
         ("Layer × layer similarity", figure(heatmap(z, s, out),

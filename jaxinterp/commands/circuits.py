@@ -87,7 +87,7 @@ def _per_layer(values, layers, flag, default=None):
 
 
 def run(args) -> int:
-    from jaxinterp import models, steps, tasks
+    from jaxinterp import atomic, models, steps, tasks
     from jaxinterp.commands._paths import check_out_folder
     from jaxinterp.models.base import ImageNetModel
     from jaxinterp.recipes.circuits import circuits_tasks
@@ -129,7 +129,7 @@ def run(args) -> int:
              "images": layers[0][1]["images"], "feature-vis steps": args.steps}
     index = report.write(args.out, layers, facts)
     summary = {s["layer"]: {"equivariance": s["equivariance"], "sharpest": s["sharpest"][:3]} for _, s in layers}
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic.write_json(args.out / "summary.json", summary)
     print(json.dumps({"out": str(args.out), "index": str(index), "store": str(store.root),
                       "computed": len(run_report.executed), "reused": len(run_report.loaded),
                       "seconds": round(time.perf_counter() - t0, 1),

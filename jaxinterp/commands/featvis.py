@@ -60,7 +60,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from jaxinterp import models, steps, tasks
+    from jaxinterp import atomic, models, steps, tasks
     from jaxinterp.report import featvis as page
     from jaxinterp.recipes.featvis import featvis_tasks
     from jaxinterp.models.base import ImageNetModel
@@ -95,7 +95,7 @@ def run(args) -> int:
              "directions": args.directions, "images": result.summary["images_in_data"],
              "steps": args.steps}
     index = page.write(args.out, result.arrays, result.summary, steps.images01(data), facts)
-    (args.out / "summary.json").write_text(json.dumps(result.summary, indent=1))
+    atomic.write_json(args.out / "summary.json", result.summary)
     print(json.dumps({"out": str(args.out), "page": str(index), "store": str(store.root),
                       "ratio_median": result.summary["ratio_median"],
                       "computed": len(report.executed), "reused": len(report.loaded)}))

@@ -16,8 +16,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 SIMILARITIES = ("colour", "label", "l2", "features", "lpips")
 
 
@@ -80,7 +78,7 @@ def _similarities(args, model):
 
 
 def run(args) -> int:
-    from jaxinterp import steps, tasks
+    from jaxinterp import atomic, steps, tasks
     from jaxinterp.recipes import paper
     from jaxinterp.report import paper as paper_report
 
@@ -103,8 +101,8 @@ def run(args) -> int:
     store.write_manifest({"command": "paper"})
     result = results[graph["paper"].key]
     summary = {**result.summary, "arch": args.arch, "layer": args.layer, "data": str(args.data)}
-    np.savez(args.out / "arrays.npz", **result.arrays)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic.savez(args.out / "arrays.npz", **result.arrays)
+    atomic.write_json(args.out / "summary.json", summary)
     paper_report.report(args.out, result.arrays, summary, steps.images01(data),
                         facts={"weights": args.params.name, "seed": args.seed})
     print(json.dumps({"out": str(args.out), "report": str(args.out / "report.html"),

@@ -1,7 +1,8 @@
 """``jaxinterp sweep CONFIG.py --out DIR``: a grid of models × layers × directions × K × seeds.
 
 CONFIG.py defines get_config(smoke=False) returning the grid (see
-jaxinterp/configs/cifar_resnets.py). Every result is saved in DIR/store as it
+jaxinterp/configs/cifar_resnets.py). The config is run as Python code with your
+permissions: only run configs you trust. Every result is saved in DIR/store as it
 finishes: rerun the same command after a crash or Ctrl-C and only the unfinished
 cells are computed. DIR/cells.json and DIR/index.html summarise every cell.
 
@@ -21,7 +22,8 @@ from pathlib import Path
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("sweep", help="a resumable grid of direction sets and scores over models and layers",
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", type=Path, help="Python file defining get_config(smoke=False)")
+    parser.add_argument("config", type=Path, help="Python file defining get_config(smoke=False); it is run as code: "
+                                                       "only pass configs you trust")
     parser.add_argument("--out", required=True, type=Path, help="output directory (holds the store)")
     parser.add_argument("--smoke", action="store_true", help="get_config(smoke=True): a tiny grid to try the set-up")
     parser.add_argument("--status", action="store_true",

@@ -10,6 +10,7 @@ an ``.npz`` with ``images`` (uint8 NHWC) and ``labels``.
 
 from __future__ import annotations
 
+import codecs
 import os
 import pickle
 import tarfile
@@ -51,9 +52,52 @@ def _decode_batch(raw: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
+def _allowed_globals() -> dict[tuple[str, str], object]:
+    """The only globals a CIFAR batch pickle names: numpy's array and scalar rebuilders.
+
+    Python 2 pickles (the official files) and numpy 1 name ``numpy.core``, numpy 2
+    ``numpy._core``; both map to this numpy's functions. ``_codecs.encode`` and
+    ``bytes`` are how Python 3 writes ``bytes`` at pickle protocols 0-2.
+    """
+    core = getattr(np, "_core", None) or np.core
+    found = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): codecs.encode,
+        ("__builtin__", "bytes"): bytes,
+        ("builtins", "bytes"): bytes,
+    }
+    for package in ("numpy.core", "numpy._core"):
+        found[(f"{package}.multiarray", "_reconstruct")] = core.multiarray._reconstruct
+        found[(f"{package}.multiarray", "scalar")] = core.multiarray.scalar
+        found[(f"{package}.numeric", "_frombuffer")] = core.numeric._frombuffer  # protocol 5
+    return found
+
+
+class _Disallowed(pickle.UnpicklingError):
+    pass
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, bytes, str, numbers and numpy arrays; refuses every other global,
+    so a crafted file cannot call ``os.system`` or anything else on load."""
+
+    allowed = _allowed_globals()
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            raise _Disallowed(f"{module}.{name}") from None
+
+
 def _unpickle(fileobj, where: str) -> dict:
     try:
-        return pickle.load(fileobj, encoding="bytes")
+        return _BatchUnpickler(fileobj, encoding="bytes").load()
+    except _Disallowed as err:
+        raise ValueError(f"{where} is not a CIFAR-10 batch: it holds a disallowed object ({err}); a CIFAR "
+                         "batch holds only dicts, lists, bytes, numbers and numpy arrays. Do not load "
+                         "this file from an untrusted source") from None
     except Exception as err:  # any unpickling failure means "not a CIFAR batch"
         raise ValueError(f"{where} is not a readable CIFAR-10 batch file ({type(err).__name__})") from None
 

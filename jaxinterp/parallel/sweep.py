@@ -63,7 +63,10 @@ class Cell:
 
 
 def load_config(path: str | Path, smoke: bool = False) -> dict:
-    """``get_config(smoke)`` of the Python file at ``path``, with defaults and checks."""
+    """``get_config(smoke)`` of the Python file at ``path``, with defaults and checks.
+
+    The file is executed as Python (with the caller's permissions): load only configs you trust.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no sweep config at {path}; pass a .py file defining get_config(smoke=False)")

@@ -8,7 +8,7 @@ an interrupted training run resumes from its last epoch checkpoint.
 
 from __future__ import annotations
 
-import json
+import html
 import os
 import time
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import jax
 import numpy as np
 
-from jaxinterp import models, similarity
+from jaxinterp import atomic, models, similarity
 from jaxinterp.capture import capture
 from jaxinterp.checkpoint import load_variables, save_variables
 from jaxinterp.data import load_digits
@@ -163,7 +163,7 @@ def run_demo(
             for mt in METRICS
         },
     }
-    np.savez(
+    atomic.savez(
         out / "arrays.npz",
         **{f"acts_{s}": a for s, a in acts.items()},
         **{f"directions_{d}": np.asarray(DIRECTION_SETS[d].directions(f[0]))
@@ -171,7 +171,7 @@ def run_demo(
         **{f"ii_{sp}_{mt}_{s}": v for sp, d in ii.items() for mt, dd in d.items() for s, v in dd.items()},
         **{f"exemplars_{sp}_{s}": v for sp, d in exemplars.items() for s, v in d.items()},
     )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic.write_json(out / "summary.json", summary, indent=2)
 
     figs = [(
         ii_boxplot(ii["test"], out / "ii_boxplot.png",
@@ -188,6 +188,19 @@ def run_demo(
             f"Top-{m} test images of the units of each direction set ({', '.join(directions)}, "
             f"left to right) whose {metric_name} II sits at the 0, 25, 50, 75 and 100th percentile.",
         ))
+    write_page(out, summary, figs, judge_meta["test_accuracy"])
+    summary["report"] = str((out / "index.html").absolute())
+    return summary
+
+
+def write_page(out: Path, summary: dict, figs: Sequence[tuple[Path, str]], judge_accuracy: float) -> Path:
+    """``out/index.html`` from the demo's ``summary`` and its ``(png path, caption)`` figures.
+
+    The layer and direction names are escaped: they reach the page from the command line.
+    """
+    layer, m, n_neurons = html.escape(summary["layer"]), summary["m"], summary["n_neurons"]
+    directions = list(summary["directions"])
+    seed = summary["model"]["seed"]
     rows = [
         (split, mt, *(d[s] for s in directions))
         for split, per in summary["mean_ii"].items() for mt, d in per.items()
@@ -195,21 +208,19 @@ def run_demo(
     sections = [
         ("What this is", (
             f"<p>A {ARCH} trained on scikit-learn's handwritten digits (test accuracy "
-            f"{meta['test_accuracy']:.3f}); activations of <code>{layer}</code> "
-            f"(spatial mean, {n_neurons} channels); direction sets {', '.join(directions)} with "
+            f"{summary['model']['test_accuracy']:.3f}); activations of <code>{layer}</code> "
+            f"(spatial mean, {n_neurons} channels); direction sets {html.escape(', '.join(directions))} with "
             "K = N fit on the training split (K-means, PCA, ICA and SAE on unit-norm rows, "
             "K-means with k-means++ init; NMF on raw activations); II with M = "
             f"{m} on the held-out test split (primary) and the training split. Similarities: "
             "<b>colour</b> (on grayscale digits, the mean-intensity distance), <b>label</b> "
             "(same digit class), and <b>features</b>: an LPIPS-style distance (unit-normalised "
             f"channels, uniform weights) on layers {', '.join(FEATURE_LAYERS)} of a second "
-            f"{ARCH} trained with seed {seed + 1} (test accuracy "
-            f"{judge_meta['test_accuracy']:.3f}), not the network under study.</p>"
+            f"{ARCH} trained with seed {seed + 1} (test accuracy {judge_accuracy:.3f}), not the "
+            "network under study.</p>"
         )),
         ("Mean Interpretability Index", table(
             ["split", "similarity", *directions], rows)),
-        ("Figures", "".join(figure(p.name, c) for p, c in figs)),
+        ("Figures", "".join(figure(Path(p).name, c) for p, c in figs)),
     ]
-    page(f"jaxinterp demo: {ARCH} on digits, layer {layer}", sections, out / "index.html")
-    summary["report"] = str((out / "index.html").absolute())
-    return summary
+    return page(f"jaxinterp demo: {ARCH} on digits, layer {summary['layer']}", sections, Path(out) / "index.html")

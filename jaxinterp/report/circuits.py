@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from jaxinterp import atomic
 from jaxinterp.report.figures import minus, mosaic, to_rgb01
 from jaxinterp.report.html import callout, display_width, figure, page, table
 from jaxinterp.report.style import DOUBLE, new_figure, save, styled
@@ -43,6 +44,11 @@ def _crop_text(s: dict) -> str:
     if (rh, rw) == (ch, cw):
         return f"{rh}×{rw} px"
     return f"the central {ch}×{cw} px of the {rh}×{rw} px field, which is wider than the image"
+
+
+def _esc(text) -> str:
+    """Layer names reach the pages from the command line: escaped wherever they meet HTML."""
+    return _html.escape(str(text))
 
 
 def _tag(layer: str) -> str:
@@ -74,10 +80,8 @@ def _diverging(ax, w, lim=None, title=None):
 
 @styled
 def featvis_figure(image, z, unit, layer, steps, path):
-    import matplotlib.pyplot as plt
-
     rgb = to_rgb01(image)
-    plt.imsave(Path(path).with_name(Path(path).name + "_thumb.png"), rgb.repeat(3, 0).repeat(3, 1))
+    atomic.imsave(Path(path).with_name(Path(path).name + "_thumb.png"), rgb.repeat(3, 0).repeat(3, 1))
     fig, axes = new_figure(1, 1, figsize=(1.9, 2.1))
     _img(axes[0, 0], image, minus(f"{layer}:{unit} · {z:+.1f} SD"))
     return save(fig, path)[0]
@@ -376,7 +380,7 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
         ("7. Clean-room reimplementation", callout(CLEAN_ROOM)),
     ]
     grid = GRID_CSS + "<div class='args'>" + "".join(
-        f"<div><h3>{_html.escape(h)}</h3>{body}</div>" for h, body in args) + "</div>"
+        f"<div><h3>{_esc(h)}</h3>{body}</div>" for h, body in args) + "</div>"
     numbers = table(
         ["quantity", "value"],
         [["receptive field (px)", f"{rf['size'][0]}×{rf['size'][1]}, stride {rf['stride'][0]}"],
@@ -397,7 +401,8 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
     facts = {**facts, "layer": layer, "unit": unit, "upstream": s["upstream"], "downstream": s["downstream"]}
     return page(f"{layer} unit {unit}", sections, units_dir / f"{tag}.html", facts=facts,
                 subtitle="The seven arguments of Zoom In (Olah et al. 2020) for one unit",
-                footer=f"<a href='../{_tag(layer)}.html'>← {layer}</a> · <a href='../index.html'>all layers</a>")
+                footer=f"<a href='../{_esc(_tag(layer))}.html'>← {_esc(layer)}</a> · "
+                       "<a href='../index.html'>all layers</a>")
 
 
 def layer_page(out: Path, a: dict, s: dict, facts: dict) -> Path:
@@ -411,7 +416,7 @@ def layer_page(out: Path, a: dict, s: dict, facts: dict) -> Path:
     for j, u in enumerate(a["units"]):
         u = int(u)
         thumb = f"figures/{tag}_{u}_featvis_thumb.png"
-        rows.append([f"<a href='units/{tag}_{u}.html'>{u}</a>", f"<img src='{thumb}' width='72'>",
+        rows.append([f"<a href='units/{_esc(tag)}_{u}.html'>{u}</a>", f"<img src='{_esc(thumb)}' width='72'>",
                      f"{a['featvis']['z'][j]:+.1f}", f"{lay['preferred'][u]:g}",
                      f"{lay['vector_strength'][u]:.3f}", f"{a['rotation']['vector_strength'][j]:.3f}",
                      f"{a['rotation']['half_width'][j]:.0f}", str(int(lay["families"][u])),
@@ -426,8 +431,8 @@ def layer_page(out: Path, a: dict, s: dict, facts: dict) -> Path:
     verdict = ("above" if eq["r2"] > eq["r2_null_q95"] else "within") + " the 95th percentile of its null"
     eq_text = callout(
         f"<p>Binned fit w ≈ g(θ − φ) over {s['weights']['window_in']}×{s['weights']['window_in']} expanded "
-        f"weights from all {len(lay['preferred_up'])} units of {s['upstream']} to all {len(lay['preferred'])} "
-        f"of {layer} ({eq['bin_deg']:g}° bins): R² = {eq['r2']:.3f}, against {eq['r2_null_mean']:.3f} on "
+        f"weights from all {len(lay['preferred_up'])} units of {_esc(s['upstream'])} to all "
+        f"{len(lay['preferred'])} of {_esc(layer)} ({eq['bin_deg']:g}° bins): R² = {eq['r2']:.3f}, against {eq['r2_null_mean']:.3f} on "
         f"average for the same weights shuffled ({eq['permutations']} permutations; 95th percentile "
         f"{eq['r2_null_q95']:.3f}; p = {eq['r2_p']:.3f}): {verdict}. Rotated-weights correlation: "
         f"{eq['rotated_correlation']:.3f} over {eq['rotated_pairs']} connection pairs, "
@@ -462,8 +467,9 @@ def write(out, results: list[tuple[dict, dict]], facts: dict) -> Path:
             unit_page(out, a, s, j, facts)
         layer_page(out, a, s, facts)
         eq = s["equivariance"]
-        links = " ".join(f"<a href='units/{_tag(s['layer'])}_{int(u)}.html'>{int(u)}</a>" for u in a["units"])
-        rows.append([f"<a href='{_tag(s['layer'])}.html'>{_html.escape(s['layer'])}</a>", links,
+        tag = _esc(_tag(s["layer"]))
+        links = " ".join(f"<a href='units/{tag}_{int(u)}.html'>{int(u)}</a>" for u in a["units"])
+        rows.append([f"<a href='{tag}.html'>{_esc(s['layer'])}</a>", links,
                      f"{eq['r2']:.3f} (null {eq['r2_null_mean']:.3f}, p {eq['r2_p']:.3f})",
                      f"{eq['rotated_correlation']:.3f}",
                      ", ".join(str(d["unit"]) for d in s["sharpest"][:3])])

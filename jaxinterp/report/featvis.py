@@ -8,9 +8,12 @@ dataset activation, per unit), ``featvis_<layer>.npz`` (the images and numbers),
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import numpy as np
+
+from jaxinterp import atomic
 
 
 def _upscale(img: np.ndarray, factor: int) -> np.ndarray:
@@ -40,8 +43,8 @@ def grid_figure(arrays: dict, layer: str, method: str, path: Path) -> None:
     fig.suptitle(f"Feature visualisations of {layer} ({method}); title: index and final activation "
                  "in dataset SDs above the mean", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))  # room for the suptitle
-    fig.savefig(path.with_suffix(".png"), dpi=110)
-    fig.savefig(path.with_suffix(".svg"))
+    atomic.savefig(fig, path.with_suffix(".png"), dpi=110)
+    atomic.savefig(fig, path.with_suffix(".svg"))
     plt.close(fig)
 
 
@@ -63,34 +66,33 @@ def ratio_figure(arrays: dict, layer: str, path: Path) -> None:
     ax.set_title(f"{layer}: each visualisation against its most activating dataset image", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path.with_suffix(".png"), dpi=110)
-    fig.savefig(path.with_suffix(".svg"))
+    atomic.savefig(fig, path.with_suffix(".png"), dpi=110)
+    atomic.savefig(fig, path.with_suffix(".svg"))
     plt.close(fig)
 
 
 def write(out: Path, arrays: dict, summary: dict, dataset01: np.ndarray, facts: dict) -> Path:
     """Draw every file of the page from ``arrays``/``summary`` of the ``featvis`` task."""
-    import matplotlib.pyplot as plt
-
     from jaxinterp.report import html
 
     out = Path(out)
     (out / "units").mkdir(parents=True, exist_ok=True)
     layer, method = summary["layer"], summary["method"]
     tag = layer.replace(".", "_")
-    np.savez(out / f"featvis_{tag}.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+    atomic.savez(out / f"featvis_{tag}.npz", **{k: np.asarray(v) for k, v in arrays.items()})
     grid_figure(arrays, layer, method, out / f"featvis_{tag}")
     ratio_figure(arrays, layer, out / f"ratio_{tag}")
     rows = []
+    src = escape(f"units/{tag}")  # the layer name reaches the page from the command line
     for i, u in enumerate(arrays["units"]):
-        plt.imsave(out / "units" / f"{tag}_{u}.png", _upscale(arrays["images"][i], 3))
+        atomic.imsave(out / "units" / f"{tag}_{u}.png", _upscale(arrays["images"][i], 3))
         strip = np.concatenate([_upscale(dataset01[j], 3) for j in arrays["top_idx"][i]], axis=1)
-        plt.imsave(out / "units" / f"{tag}_{u}_top.png", strip)
+        atomic.imsave(out / "units" / f"{tag}_{u}_top.png", strip)
         rows.append(
-            f"<tr><td>{u}</td><td><img src='units/{tag}_{u}.png'></td>"
+            f"<tr><td>{u}</td><td><img src='{src}_{u}.png'></td>"
             f"<td>{arrays['vis_act'][i]:.3g}</td><td>{arrays['data_max'][i]:.3g}</td>"
             f"<td>{arrays['ratio'][i]:.2f}x</td><td>{arrays['z'][i]:+.1f}</td>"
-            f"<td><img src='units/{tag}_{u}_top.png'><br><small>"
+            f"<td><img src='{src}_{u}_top.png'><br><small>"
             + ", ".join(f"{v:.2g}" for v in arrays["top_act"][i]) + "</small></td></tr>")
     table = ("<table><thead><tr><th>unit</th><th>visualisation</th><th>its activation</th>"
              "<th>top dataset activation</th><th>ratio</th><th>SD above mean</th>"

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Sequence
 
+from jaxinterp import atomic
+
 STYLE = """
 :root{--ink:#1d1d1f;--muted:#5b5b61;--rule:#d9d9de;--soft:#f5f5f7;--accent:#1f5fa8;--warn:#fff6e0;
 --warnrule:#d9a400}
@@ -151,7 +153,8 @@ def page(title: str, sections: Sequence[tuple[str, str]], path: str | Path, fact
     """Write ``sections`` (``(heading, inner html)`` pairs) as one page at ``path``.
 
     Under the title: ``subtitle`` (escaped), the facts block (:func:`header`) when ``facts`` is
-    given, and a contents line when there are more than three sections.
+    given, and a contents line when there are more than three sections. The page is written
+    atomically (:mod:`jaxinterp.atomic`): a reader never sees half of it.
     """
     anchors, body = [], []
     for h, inner in sections:
@@ -166,7 +169,8 @@ def page(title: str, sections: Sequence[tuple[str, str]], path: str | Path, fact
             f"<a href='#{a}'>{html.escape(h)}</a>" for a, (h, _) in zip(anchors, sections)) + "</nav>"
     sub = f"<p class='subtitle'>{html.escape(subtitle)}</p>" if subtitle else ""
     foot = f"<footer>{footer}</footer>" if footer else ""
-    Path(path).write_text(
+    atomic.write_text(
+        path,
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"

@@ -442,7 +442,7 @@ def report(out: Path, arrays: dict, summary: dict, images01, facts: dict | None 
     scores_note = callout(
         "Psychophysics shows two scores of the same trials: the <b>hard accuracy</b> (fraction of "
         "2-AFC trials correct, a tie counting 0.5; "
-        + ", ".join(f"{_pool(summary, s)} pooling of similarities for {s}" for s in sims)
+        + html.escape(", ".join(f"{_pool(summary, s)} pooling of similarities for {s}" for s in sims))
         + ") and the <b>soft score with mean pooling</b>, the score the seed paper reports in its Fig. 5. "
         f"Trials were drawn with {html.escape(drawn_as)}.", raw=True)
     sections = [

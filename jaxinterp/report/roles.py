@@ -16,13 +16,13 @@ Every figure is a PNG (200 dpi) with an SVG beside it. The only arithmetic is fo
 from __future__ import annotations
 
 import html
-import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from jaxinterp import atomic
 from jaxinterp.report.figures import minus, mosaic, upscale_factor
 from jaxinterp.report.html import callout, display_width, figure, page, table
 from jaxinterp.report.style import new_figure, save, styled
@@ -278,7 +278,8 @@ def write_index(out: Path, title: str, notes: list[str], figures: list[tuple[Pat
     n_neurons = n_neurons or (len(roles) if roles else 0)
     headline = headline or list(correlations["by_measure"])
     sections = [("About these measures", "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-                 + "</ul><p>Tables: " + ", ".join(f'<a href="{t}">{t}</a>' for t in table_files) + "</p>"),
+                 + "</ul><p>Tables: " + ", ".join(f'<a href="{html.escape(t)}">{html.escape(t)}</a>'
+                                                for t in table_files) + "</p>"),
                 ("Spearman correlation with the Interpretability Index",
                  _correlation_section(correlations, headline, n_neurons))]
     if roles:
@@ -298,7 +299,7 @@ def write_index(out: Path, title: str, notes: list[str], figures: list[tuple[Pat
                 subtitle="Per-neuron measures of METHODS.md §5 (linearity, Jacobians, saliency, label "
                          "information, entropy, expanded-weight spectra) and how each relates to the "
                          "Interpretability Index. All of it is exploratory.")
-    (out / "correlations.json").write_text(json.dumps(correlations, indent=2))
+    atomic.write_json(out / "correlations.json", correlations, indent=2)
     return path
 
 
@@ -314,7 +315,7 @@ def write(out: Path, result, images01: np.ndarray, arch: str, layer: str, figure
     table_, summary = result.arrays["table"], result.summary
     cols, roles = summary["columns"], summary["roles"]
     n_neurons = len(roles)
-    with open(out / "neurons.csv", "w", newline="") as fh:
+    with atomic.replacing(out / "neurons.csv") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(cols + ["role"])
         for i in range(n_neurons):
@@ -322,7 +323,7 @@ def write(out: Path, result, images01: np.ndarray, arch: str, layer: str, figure
                             + [roles[i]])
     rows = [{c: (int(table_[c][i]) if c in ("neuron",) or c.endswith("focus_index") else float(table_[c][i]))
              for c in cols} | {"role": roles[i]} for i in range(n_neurons)]
-    (out / "neurons.json").write_text(json.dumps({"notes": summary["notes"], "neurons": rows}, indent=1))
+    atomic.write_json(out / "neurons.json", {"notes": summary["notes"], "neurons": rows})
     corr = summary["correlations"]
     shown = summary["summary_columns"]
     drawn: list[tuple[Path, str]] = []

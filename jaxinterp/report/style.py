@@ -20,6 +20,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from jaxinterp import atomic  # noqa: E402
+
 PNG_DPI = 200
 FORMATS = ("png", "svg")
 SINGLE, DOUBLE = 3.4, 7.0
@@ -83,8 +85,8 @@ def save(fig, stem: str | Path, formats=FORMATS) -> list[Path]:
     with plt.rc_context(RC):
         for fmt in formats:
             path = stem.with_name(f"{stem.name}.{fmt}")
-            fig.savefig(path, dpi=PNG_DPI if fmt == "png" else None,
-                        metadata={"Date": None} if fmt in ("svg", "pdf") else None)
+            atomic.savefig(fig, path, dpi=PNG_DPI if fmt == "png" else None,
+                           metadata={"Date": None} if fmt in ("svg", "pdf") else None)
             paths.append(path)
     plt.close(fig)
     return paths

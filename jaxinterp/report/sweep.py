@@ -97,7 +97,7 @@ def write(out: str | Path) -> Path:
         lines = []
         for r in bad:
             label = f"{r['model']} {r['layer']} {r['method']} k={r['k']} seed={r['seed']}"
-            lines.append(f"<tr><td>{html.escape(label)}</td><td>{r['state']}</td>"
+            lines.append(f"<tr><td>{html.escape(label)}</td><td>{html.escape(str(r['state']))}</td>"
                          f"<td class='bad'>{html.escape(r.get('error', ''))}</td></tr>")
         sections.append(("Cells not done", "<table><tr><th>cell</th><th>state</th><th>error</th></tr>"
                          + "".join(lines) + "</table><p>Rerun the same command to retry them; "

@@ -11,10 +11,19 @@ process that runs it.
 Entries are written by one background thread while the next task computes (XLA
 releases the GIL), at most :data:`MAX_PENDING` behind; ``run`` returns, or
 re-raises an interruption, only after every computed result is on disk.
+
+Two runs on one store do not compute the same task twice: ``run`` holds the store's
+lock (:meth:`Store.lock`) throughout, and a second run waits for it, saying who holds it,
+then finds the first run's entries. Of the processes of one ``jax.distributed`` run only
+process 0 takes the lock (its peers share the store by design, and a lock per process would
+stop them at their first collective task). Holding it, process 0 first removes ``tmp/``
+debris older than :data:`~jaxinterp.tasks.store.DEBRIS_AGE`: not all of it, since a peer
+process of a multi-process run on the same store may be writing an entry there unlocked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +31,7 @@ from typing import Callable, Iterable, NamedTuple
 
 from tqdm.auto import tqdm
 
-from jaxinterp.tasks.store import CorruptEntry, Store
+from jaxinterp.tasks.store import DEBRIS_AGE, CorruptEntry, Store
 from jaxinterp.tasks.task import Result, Task, graph
 
 
@@ -125,6 +134,17 @@ def run(
     """
     import jax
 
+    lead = jax.process_index() == 0
+    with store.lock() if lead else contextlib.nullcontext():
+        if lead:
+            store.sweep_tmp(older_than=DEBRIS_AGE)
+        return _run(tasks, store, keep_going=keep_going, log=log, progress=progress, load_targets=load_targets)
+
+
+def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
+         load_targets: bool) -> tuple[dict[str, Result], RunReport]:
+    import jax
+
     targets = [tasks] if isinstance(tasks, Task) else list(tasks)
     order = graph(targets)
     log = log or (tqdm.write if progress else (lambda msg: None))
@@ -139,7 +159,18 @@ def run(
     memory: dict[str, Result] = {}
     executed, skipped = [], []
     failed: dict[str, str] = {}
-    saved = {t.key: store.has(t) for t in order}
+
+    def saved_entry(task: Task) -> bool:
+        try:
+            store.verify(task)
+        except KeyError:
+            return False
+        except CorruptEntry as err:  # (save() moves the damaged entry aside)
+            log(f"recompute {task.name} {task.key[:12]}: {err}")
+            return False
+        return True
+
+    saved = {t.key: saved_entry(t) for t in order}
     if multi:  # every process takes the same path through collective tasks: process 0's view
         saved.update({t.key: _agree(saved[t.key]) for t in order if t.collective})
     todo = [t for t in order if not saved[t.key]]

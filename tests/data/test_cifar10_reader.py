@@ -110,3 +110,50 @@ def test_write_cifar10_batch_writes_the_official_layout(tmp_path):
         write_cifar10_batch(folder / "x", images.transpose(0, 3, 1, 2), labels)
     with pytest.raises(ValueError, match=r"labels must be integers \[n\] with n = 5"):
         write_cifar10_batch(folder / "x", images, labels[:4])
+
+
+class _Payload:
+    """Unpickles into a call of ``fn(*args)``: what a crafted batch file does."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_a_crafted_batch_cannot_run_code(tmp_path, protocol):
+    import builtins
+    import os
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    marker = tmp_path / "pwned"
+    for payload, name in [(_Payload(os.system, f"touch {marker}"), "system"),
+                          (_Payload(builtins.open, str(marker), "w"), "open")]:
+        with open(folder / "test_batch", "wb") as f:  # hidden inside an otherwise valid batch
+            pickle.dump({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0], b"x": payload}, f,
+                        protocol=protocol)
+        with pytest.raises(ValueError, match=rf"not a CIFAR-10 batch: it holds a disallowed object "
+                                             rf"\(\w+\.{name}\)"):
+            load_cifar10(folder, "test")
+        assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_batches_of_every_pickle_protocol_still_load(tmp_path, protocol):
+    rng = np.random.default_rng(protocol)
+    images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, 3)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    record = {**official_batch(images, labels), b"scalar": np.int64(7), b"empty": b"", "text": "a"}
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump(record, f, protocol=protocol)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [b"c%d" % i for i in range(10)]}, f, protocol=protocol)
+    ds = load_cifar10(folder, "test")
+    np.testing.assert_array_equal(ds.images, images)
+    np.testing.assert_array_equal(ds.labels, labels)
+    assert ds.class_names[3] == "c3"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -235,3 +236,141 @@ def test_an_input_array_passed_through_is_stored_once(tmp_path):
     results, _ = tasks.run([thru], store)
     assert CALLS == ["source", "passthrough"]
     np.testing.assert_array_equal(store.load(thru).arrays["same"], np.arange(5, dtype=np.float32) * 3)
+
+
+@pytest.mark.parametrize("name", ["task.json", "summary.json"])
+def test_a_truncated_task_or_summary_json_is_recomputed(tmp_path, name):
+    store = Store(tmp_path)
+    src, sq, offs = graph()
+    first, _ = tasks.run(offs, store)
+    before = store.load(sq)
+    path = store.entry_dir(sq) / name
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # a write cut short
+    with pytest.raises(tasks.CorruptEntry, match=re.escape(str(path))):  # it names the file
+        store.load(sq)
+    assert not store.has(sq)
+    assert sq.key not in {e["key"] for e in store.entries()}  # the manifest skips it, and does not fail
+    store.write_manifest()
+    CALLS.clear()
+    results, report = tasks.run(offs, store)
+    assert CALLS == ["square"] and report.count("square") == 1 and len(report.executed) == 1
+    after = store.load(sq)
+    np.testing.assert_array_equal(after.arrays["y"], before.arrays["y"])
+    assert after.summary == before.summary
+    for t in offs:
+        np.testing.assert_array_equal(results[t.key].arrays["z"], first[t.key].arrays["z"])
+
+
+def test_an_edited_summary_is_recomputed_not_shown(tmp_path):
+    store = Store(tmp_path)
+    _, _, offs = graph()
+    tasks.run(offs, store)
+    path = store.entry_dir(offs[0]) / "summary.json"
+    path.write_text(path.read_text().replace("1", "12345"))  # still valid JSON: {"offset": 12345}
+    with pytest.raises(tasks.CorruptEntry, match="does not match the checksum"):
+        store.load(offs[0])
+    CALLS.clear()
+    results, report = tasks.run(offs, store)
+    assert CALLS == ["offset1"] and report.count("offset") == 1
+    assert results[offs[0].key].summary == {"offset": 1} and "12345" not in path.read_text()
+
+
+@pytest.mark.parametrize("planted", ["../../x.npy", "ABSOLUTE", "sub/x.npy"])
+def test_file_names_in_task_json_stay_inside_the_entry(tmp_path, planted):
+    store = Store(tmp_path / "store")
+    src, sq, offs = graph()
+    tasks.run(offs, store)
+    entry = store.entry_dir(sq)
+    meta = json.loads((entry / "task.json").read_text())
+    planted = str(tmp_path / "x.npy") if planted == "ABSOLUTE" else planted
+    target = entry / planted
+    target.parent.mkdir(parents=True, exist_ok=True)
+    np.save(target, store.load(sq).arrays["y"])  # the very array, so only the name is wrong
+    meta["arrays"]["y"][2] = planted
+    (entry / "task.json").write_text(json.dumps(meta))
+    with pytest.raises(tasks.CorruptEntry, match="plain names inside its directory"):
+        store.load(sq)
+    CALLS.clear()
+    results, _ = tasks.run(offs, store)
+    assert CALLS == ["square"]  # recomputed, not read from outside the entry
+    assert json.loads((entry / "task.json").read_text())["arrays"]["y"][2] == "a0000.npy"
+    np.testing.assert_array_equal(results[offs[0].key].arrays["z"], np.arange(5.0) ** 2 * 4 + 1)
+
+
+def test_two_runs_on_one_store_compute_each_task_once(tmp_path, capsys):
+    import threading
+    import time
+
+    def slow(ctx, c, x):
+        CALLS.append("slow")
+        time.sleep(0.5)  # the second run starts while this one computes
+        return Result({"w": x.arrays["x"] + 1}, {})
+
+    src = Task("source", Scale(4.0), _source)
+    leaf = Task("slow", (), slow, {"x": src})
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def one_run():
+        start.wait()
+        outcomes.append(tasks.run([leaf], Store(tmp_path)))  # each run its own Store, as two commands
+
+    CALLS.clear()
+    runs = [threading.Thread(target=one_run) for _ in range(2)]
+    for r in runs:
+        r.start()
+    for r in runs:
+        r.join(timeout=60)
+    assert len(outcomes) == 2 and sorted(CALLS) == ["slow", "source"]  # each task once in total
+    assert sorted(len(rep.executed) for _, rep in outcomes) == [0, 2]
+    for results, _ in outcomes:
+        np.testing.assert_array_equal(results[leaf.key].arrays["w"], np.arange(5.0) * 4 + 1)
+    err = capsys.readouterr().err
+    assert err.count("another run holds the store") == 1 and f"(pid {os.getpid()} on host" in err
+    assert (tmp_path / "lock").read_text() == ""  # released
+
+
+def test_the_store_lock_is_reentrant(tmp_path):
+    import threading
+
+    store = Store(tmp_path)
+    src = Task("source", Scale(5.0), _source)
+
+    def nested(ctx, c):  # a task that runs tasks on the same store
+        inner, _ = tasks.run([src], ctx.store)
+        return Result({"v": inner[src.key].arrays["x"] * 2}, {})
+
+    outer = Task("nested", (), nested)
+    done = []
+    t = threading.Thread(target=lambda: done.append(tasks.run([outer], store)))
+    t.start()
+    t.join(timeout=60)
+    assert done, "a run inside a run on the same store deadlocked"
+    np.testing.assert_array_equal(done[0][0][outer.key].arrays["v"], np.arange(5.0) * 10)
+
+
+def test_old_debris_is_swept_at_the_start_of_a_run(tmp_path):
+    store = Store(tmp_path)
+    old, fresh = tmp_path / "tmp" / "corrupt-abc-1234", tmp_path / "tmp" / "key-inflight"
+    for d in (old, fresh):
+        d.mkdir()
+        (d / "a0000.npy").write_bytes(b"x")
+    hours_ago = os.stat(old).st_mtime - 2 * 3600
+    for p in (old / "a0000.npy", old):
+        os.utime(p, (hours_ago, hours_ago))
+    tasks.run([graph()[0]], store)
+    assert not old.exists()  # moved aside long ago: gone
+    assert fresh.exists()  # maybe a peer process's write in flight: left for a later run
+
+
+def test_a_store_that_cannot_be_locked_still_runs_and_says_so(tmp_path, monkeypatch, capsys):
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)  # e.g. a network filesystem without lock support
+    results, report = tasks.run([graph()[0]], Store(tmp_path))
+    assert len(report.executed) == 1
+    assert "cannot lock the store" in capsys.readouterr().err
