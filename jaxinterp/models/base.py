@@ -38,6 +38,11 @@ def relu(x: jax.Array) -> jax.Array:
     return nn.relu(x) if override is None else override(x)
 
 
+def active_relu() -> Callable[[jax.Array], jax.Array]:
+    """The function model ReLUs call right now (``nn.relu`` outside :func:`relu_override`)."""
+    return _RELU.get() or nn.relu
+
+
 @contextlib.contextmanager
 def relu_override(fn: Callable[[jax.Array], jax.Array]):
     """Within this block (while tracing), every model ReLU calls ``fn(x)`` instead of ``nn.relu``."""

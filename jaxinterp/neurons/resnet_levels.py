@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinterp.capture import capture
-from jaxinterp.circuits.cut import subnetwork
+from jaxinterp.door.cut import subnetwork
 from jaxinterp.data.checks import to_unit_float
 from jaxinterp.models.base import ImageModel, layer_names
 from jaxinterp.neurons.levels import Level, make_level, receptive_field

@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinterp.featvis import fastconv, objectives, param, redirected_relu, render, transforms
+from jaxinterp import door
+from jaxinterp.featvis import objectives, param, redirected_relu, render, transforms
 from jaxinterp.models.base import ImageModel, ReLU, forward
 from jaxinterp.models.layers import conv2d
 
@@ -140,7 +141,7 @@ def test_fast_conv_equals_flax_conv_and_its_gradients(kernel, stride, pad, size)
 
     def loss(x, v, fast):
         if fast:
-            with fastconv.intercept_convs():
+            with door.fast_convs():
                 y = conv.apply(v, x)
         else:
             y = conv.apply(v, x)
