@@ -65,7 +65,8 @@ class LayerGraph:
     input_shape: tuple
     layers: tuple
     arch: str | None = None
-    incomplete: str = ""
+    incomplete: str = ""   # why the variables end early (a backbone without its head)
+    complete: tuple = ()   # then: every layer name of the whole model
 
     @functools.cached_property
     def _index(self) -> dict:
@@ -103,7 +104,7 @@ class LayerGraph:
         how = (f"`jaxinterp layers --arch {self.arch}`" if self.arch else
                "`jaxinterp.door.layer_names(model, variables, input_shape)`")
         size = "x".join(map(str, self.input_shape))
-        if self.incomplete:
+        if self.incomplete and name in self.complete:
             return (f"{role} {name!r} is not among the layers of {self.model_name} that its variables "
                     f"cover (up to {self.layers[-1].name!r}: {self.incomplete}); {hint}. Pass "
                     "variables that include it, or a layer before it")
@@ -189,12 +190,14 @@ def _build(model, input_shape: tuple, variables: "_Frozen") -> LayerGraph:
         return out
 
     def handler(call):
+        before = len(relu_outputs)
         out = call.run()
         entry = info.setdefault(call.name, {"calls": 0})
         entry["calls"] += 1
         if isinstance(out, jax.Array) or hasattr(out, "shape"):
             entry["shape"] = tuple(out.shape[1:])
-            entry["relu"] = any(o is out for o in relu_outputs)
+            # a ReLU run inside this call made the output (not one whose output passed through)
+            entry["relu"] = any(o is out for o in relu_outputs[before:])
         if call.name not in order:
             order.append(call.name)
         return out
@@ -220,7 +223,12 @@ def _build(model, input_shape: tuple, variables: "_Frozen") -> LayerGraph:
         layers.append(Layer("logits", tuple(logits.shape[1:])))
     from jaxinterp.models.registry import name_of
 
-    return LayerGraph(type(model).__name__, tuple(input_shape), tuple(layers), name_of(model), incomplete)
+    complete = ()
+    if incomplete:  # which names the whole model has, to tell "not covered" from "unknown"
+        spec = jax.eval_shape(lambda k: model.init(k, jnp.zeros(x.shape, x.dtype)), jax.random.key(0))
+        complete = graph(model, spec, input_shape).names
+    return LayerGraph(type(model).__name__, tuple(input_shape), tuple(layers), name_of(model), incomplete,
+                      complete)
 
 
 def graph(model, variables, input_shape: Sequence[int]) -> LayerGraph:

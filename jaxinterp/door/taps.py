@@ -58,9 +58,10 @@ def _run(model, variables, x, layers, g, *, pre_relu: bool, init_key=None):
         return out
 
     def handler(call):
+        before = len(relus)
         out = call.run()
-        if call.name in wanted:
-            source = next((v for v, o in reversed(relus) if o is out), None) if pre_relu else None
+        if call.name in wanted:  # a ReLU run inside this call made the output
+            source = next((v for v, o in reversed(relus[before:]) if o is out), None) if pre_relu else None
             found[call.name] = out if source is None else source
             seen[call.name] += 1
             if all(seen[n] >= calls[n] for n in wanted) and "logits" not in layers:

@@ -31,6 +31,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from jaxinterp import door
+from jaxinterp.data.checks import check_images
 from jaxinterp.parallel import distributed
 from jaxinterp.parallel import mesh as meshlib
 from jaxinterp.stream import reducers
@@ -175,9 +176,8 @@ def stream(model, variables, source, layers: Sequence[str] | str,
     """
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
     source = as_source(source)
-    if source.image_shape[-1] != model.IN_CHANNELS:
-        raise ValueError(f"images have {source.image_shape[-1]} channel(s), {type(model).__name__} takes "
-                         f"{model.IN_CHANNELS}; images must be NHWC [n, H, W, {model.IN_CHANNELS}]")
+    check_images(jax.ShapeDtypeStruct((source.num_images or 1, *source.image_shape), source.dtype),
+                 channels=model.IN_CHANNELS)
     g = door.graph(model, variables, source.image_shape)
     g.check(layers)
     position = door.positions.check(position)

@@ -73,6 +73,7 @@ def test_relu_flags():
     shapes = jax.eval_shape(lambda k: resnet.init(k, jnp.zeros((1, 32, 32, 3))), jax.random.key(0))
     gr = door.graph(resnet, shapes, (32, 32, 3))  # only shapes are needed
     assert gr["layer1.0"].relu and gr["layer1"].relu and not gr["layer1.0.bn2"].relu and not gr["bn1"].relu
+    assert not gr["layer1.0.shortcut"].relu  # an identity passes a ReLU's output through; it is no ReLU
 
 
 def test_taps_equal_the_full_forward_pass(resnet8, x):
@@ -96,7 +97,8 @@ def test_taps_stop_after_the_last_layer():
     x = jnp.ones((2, 8, 8, 1))
     np.testing.assert_allclose(door.taps(model, headless, x, ["relu2"])["relu2"],
                                door.taps(model, variables, x, ["relu2"])["relu2"])
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="layer 'logits' is not among the layers of SmallCNN that its "
+                                         "variables cover .up to 'pool'"):
         door.taps(model, headless, x, ["logits"])
     part = door.init_truncated(model, jax.random.key(0), ["relu1"], input_size=8)
     assert set(part["params"]) == {"conv1", "bn1"} and set(part["batch_stats"]) == {"bn1"}
