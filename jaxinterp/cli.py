@@ -11,7 +11,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "convert", "evaluate", "paper", "roles", "sweep", "compare", "featvis", "circuits")
+COMMANDS = ("demo", "convert", "evaluate", "layers", "paper", "roles", "sweep", "compare", "featvis",
+            "circuits")
 
 # Errors a user causes (bad input, paths): one line, no traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,

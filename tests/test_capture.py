@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinterp import models
-from jaxinterp.capture import aggregate, capture
+from jaxinterp import door, models
+from jaxinterp.capture import capture
 
 
 @pytest.fixture(scope="module")
@@ -19,26 +19,28 @@ def small():
 
 def direct(model, variables, images, layer):
     x = model.normalize(jnp.asarray(images, jnp.float32) / 255.0)
-    return np.asarray(models.forward(model, variables, x, [layer])[1][layer])
+    return np.asarray(door.taps(model, variables, x, [layer])[layer])
 
 
 @pytest.mark.parametrize("batch_size", [5, 16, 64])
 def test_capture_equals_forward_for_any_batch_size(small, batch_size):
     model, variables, images = small
-    out = capture(model, variables, images, ["relu2", "logits"], None, batch_size, progress=False)
+    out = capture(model, variables, images, ["relu2", "logits"], "all", batch_size, progress=False)
     np.testing.assert_allclose(out["relu2"], direct(model, variables, images, "relu2"), rtol=1e-5, atol=1e-6)
     assert out["logits"].shape == (37, 10)
 
 
-def test_aggregations(small):
+def test_positions(small):
     model, variables, images = small
     full = direct(model, variables, images, "relu1")  # [n, 8, 8, 16]
     mean = capture(model, variables, images, ["relu1"], "mean", progress=False)["relu1"]
-    center = capture(model, variables, images, ["relu1"], "center", progress=False)["relu1"]
+    centre = capture(model, variables, images, ["relu1"], "centre", progress=False)["relu1"]
     np.testing.assert_allclose(mean, full.mean((1, 2)), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(center, full[:, 4, 4], rtol=1e-5, atol=1e-6)
-    # layers without spatial axes pass through any aggregation
-    np.testing.assert_allclose(np.asarray(aggregate(jnp.ones((2, 3)), "center")), np.ones((2, 3)))
+    np.testing.assert_allclose(centre, full[:, 4, 4], rtol=1e-5, atol=1e-6)
+    # layers without spatial axes read the same at any position
+    logits = capture(model, variables, images, ["logits"], "all", progress=False)["logits"]
+    np.testing.assert_array_equal(capture(model, variables, images, ["logits"], "centre", progress=False)["logits"],
+                                  logits)
 
 
 def test_float_images_equal_uint8(small):
@@ -61,7 +63,7 @@ def test_memmap_streams(small, tmp_path):
 
 def test_unknown_layer_lists_available(small):
     model, variables, images = small
-    with pytest.raises(ValueError, match=r"unknown layer name\(s\) \['layer9'\].*relu1, conv2"):
+    with pytest.raises(ValueError, match=r"unknown layer 'layer9' in SmallCNN .*lists all 13 layers"):
         capture(model, variables, images, ["layer9"], progress=False)
 
 
@@ -81,7 +83,9 @@ def test_bad_images_are_explained(small, bad, message):
         capture(model, variables, bad, ["relu1"], progress=False)
 
 
-def test_bad_aggregation(small):
+def test_bad_position(small):
     model, variables, images = small
-    with pytest.raises(ValueError, match="aggregation must be one of"):
-        capture(model, variables, images, ["relu1"], "max", progress=False)
+    with pytest.raises(ValueError, match="position must be one of 'centre', 'mean', 'max', 'all'"):
+        capture(model, variables, images, ["relu1"], "middle-ish", progress=False)
+    with pytest.raises(ValueError, match="spells it 'centre'"):
+        capture(model, variables, images, ["relu1"], "center", progress=False)

@@ -91,8 +91,9 @@ __all__ = [
 ]
 
 # --- expanded weights and equivariance (issue #13, helper "weights") ---
-from jaxinterp.circuits import cut, decomposed, equivariance, expanded  # noqa: E402
-from jaxinterp.circuits.cut import average_pool, check_cut, linear_mode, linearized, subnetwork  # noqa: E402
+from jaxinterp.circuits import decomposed, equivariance, expanded  # noqa: E402
+from jaxinterp.door import cut  # noqa: E402
+from jaxinterp.door.cut import average_pool, check_cut, linear_mode, linearized, subnetwork  # noqa: E402
 from jaxinterp.circuits.decomposed import decomposed_objective  # noqa: E402
 from jaxinterp.circuits.equivariance import (  # noqa: E402
     align_peaks,

@@ -13,7 +13,7 @@ def check_rep(x, name: str = "x", min_images: int = 2) -> None:
     if shape is None or len(shape) != 2:
         raise ValueError(
             f"{name} must be a 2-D representation [n_images, n_features], got shape {shape}; "
-            "capture with aggregation='mean' (or 'center'), or flatten with x.reshape(len(x), -1)"
+            "capture with position='mean' (or 'centre'), or flatten with x.reshape(len(x), -1)"
         )
     if shape[1] == 0:
         raise ValueError(f"{name} has no features (shape {shape}); pass at least one unit")
@@ -48,7 +48,7 @@ def check_layers(acts: Mapping, name: str, min_images: int = 2) -> int:
         raise ValueError(
             f"{name} must be a non-empty dict {{layer name: [n_images, n_features] array}}, got "
             f"{type(acts).__name__}{'' if not isinstance(acts, Mapping) else ' (empty)'}; "
-            "pass capture(model, variables, images, layers, aggregation='mean')"
+            "pass capture(model, variables, images, layers, position='mean')"
         )
     ns = {}
     for layer, x in acts.items():

@@ -18,7 +18,7 @@ are half-open ``(y0, y1, x0, x1)`` in input pixels: ``image[y0:y1, x0:x1]``; the
 past the image (a crop is padded there with ``fill``).
 
 The receptive field is measured, not assumed: it is the support of ∂ unit(position) / ∂ input
-through the linearised network (:func:`jaxinterp.circuits.cut.linear_mode`) with every
+through the linearised network (:func:`jaxinterp.door.cut.linear_mode`) with every
 parameter set to one, so no path cancels; on a conv stack it equals the analytic
 ``k``/``stride``/``padding`` arithmetic. It is measured on an input enlarged by a multiple
 of the total stride, so a field larger than the image (ResNet-20's ``layer3``: 81 px) is
@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.circuits.cut import dependence
+from jaxinterp.door.cut import dependence
 from jaxinterp.circuits import tuning
 from jaxinterp.circuits.tuning import _chunks, _units
 from jaxinterp.data.checks import check_images, to_unit_float
@@ -113,7 +113,7 @@ class ReceptiveField(NamedTuple):
 @functools.lru_cache(maxsize=16)
 def _support_program(model, layer: str):
     """jit(variables, x [H, W, c], positions [P, 2]) -> [P, H, W] bool: the input pixels each
-    position of ``layer`` depends on (:func:`jaxinterp.circuits.cut.dependence`)."""
+    position of ``layer`` depends on (:func:`jaxinterp.door.cut.dependence`)."""
     return jax.jit(lambda variables, x, positions: dependence(model, variables, "input", layer, x, positions))
 
 

@@ -4,9 +4,9 @@ The expanded weight of target unit j on source unit i is
 
     W_exp(i -> j) = ∂ target_j(centre) / ∂ source_i(all positions)
 
-taken through the *linearised* network (:func:`jaxinterp.circuits.cut.linear_mode`:
+taken through the *linearised* network (:func:`jaxinterp.door.cut.linear_mode`:
 ReLU -> identity, max-pool -> average pool, BN in eval mode affine). The source
-layer's output is replaced by a free tensor (:func:`jaxinterp.circuits.cut.subnetwork`),
+layer's output is replaced by a free tensor (:func:`jaxinterp.door.cut.subnetwork`),
 so the map source -> target is affine and its Jacobian is the same at every input;
 it is taken at zero, for all target units at once (one ``vjp``, ``vmap``-ed over
 one-hot cotangents). For two adjacent convolutions this is the raw kernel:
@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.circuits.cut import check_cut, dependence, linear_mode, linearized, subnetwork
+from jaxinterp.door.cut import check_cut, dependence, linear_mode, linearized, subnetwork
 from jaxinterp.models.base import ImageModel, layer_shapes
 
 

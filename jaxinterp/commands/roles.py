@@ -43,7 +43,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="a directory from `jaxinterp convert`, or the PyTorch checkpoint file itself")
     parser.add_argument("--data", required=True, type=Path,
                         help="npz with 'images' [n, h, w, c] (uint8 0..255 or float 0..1) and, optionally, 'labels'")
-    parser.add_argument("--layer", required=True, help="layer name, e.g. layer1 (`jaxinterp.models.layer_names`)")
+    parser.add_argument("--layer", required=True, help="layer name, e.g. layer1 (`jaxinterp layers --arch ARCH` lists them)")
     parser.add_argument("--out", required=True, type=Path, help="output directory (created if absent)")
     parser.add_argument("--levels", default="immediate,window,pixels",
                         help="input levels, comma-separated (default: immediate,window,pixels; the first two need "

@@ -15,7 +15,7 @@ def check_acts(acts, name: str = "acts", finite: bool = True) -> None:
     if shape is None or len(shape) != 2:
         raise ValueError(
             f"{name} must be a 2-D array [n_samples, n_features], got shape {shape}; "
-            "capture with aggregation='mean' or 'center', or reshape to (-1, channels)"
+            "capture with position='mean' or 'centre', or reshape to (-1, channels)"
         )
     if shape[0] == 0 or shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {shape}); pass at least one sample and feature")

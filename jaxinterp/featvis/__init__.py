@@ -14,7 +14,8 @@ and :mod:`jaxinterp.report.featvis`.
 
 from jaxinterp.featvis import objectives, param, transforms
 from jaxinterp.featvis.objectives import Objective
-from jaxinterp.featvis.render import Rendered, layer_shapes, redirected_relu, render
+from jaxinterp.door.grads import redirected_relu
+from jaxinterp.featvis.render import Rendered, layer_shapes, render
 
 __all__ = [
     "Objective",

@@ -123,7 +123,7 @@ def _channels(shapes, layer: str, spatial: bool = False) -> int:
         want = "[n, h, w, c] (a convolutional layer)" if spatial else "[n, h, w, c] or [n, c]"
         raise ValueError(f"layer {layer!r} gives activations of shape {shape}, which have no channel "
                          f"axis of the kind this objective needs: expected {want}; pick another layer "
-                         "(models.layer_names lists them)")
+                         "(jaxinterp.door.layer_names lists them)")
     return shape[-1]
 
 

@@ -1,10 +1,10 @@
 """The optimisation loop: ``render(key, model, variables, objective, param, transforms)``.
 
 One jitted ``lax.scan`` over the steps: image_fn -> transforms -> ``model.normalize``
--> :func:`jaxinterp.models.base.forward` -> objective, Adam (lr 0.05) on ``-objective``.
+-> :func:`jaxinterp.door.taps` -> objective, Adam (lr 0.05) on ``-objective``.
 For the first ``redirect_steps`` steps (Lucid: 16) every ReLU of the model has Lucid's
-redirected gradient (:func:`redirected_relu`), so units that start silent still get a
-gradient. Every ``flax.linen.Conv`` is computed by :mod:`~jaxinterp.featvis.fastconv`
+redirected gradient (:func:`jaxinterp.door.redirected_relu`), so units that start silent still get a
+gradient. Every ``flax.linen.Conv`` is computed by :mod:`~jaxinterp.door.fastconv`
 (same values, an input gradient XLA runs about 10x faster inside a loop on CPU).
 Images are kept at ``thresholds`` (numbers of updates done)::
 
@@ -28,10 +28,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxinterp.featvis import fastconv
+from jaxinterp import door
 from jaxinterp.featvis import transforms as transforms_lib
 from jaxinterp.featvis.objectives import Objective
-from jaxinterp.models.base import forward, relu_override
 
 DEFAULT_OPTIMIZER = optax.adam(0.05)
 
@@ -47,35 +46,6 @@ class Rendered(NamedTuple):
     params: jax.Array
 
 
-@jax.custom_vjp
-def redirected_relu(x: jax.Array, redirect: jax.Array) -> jax.Array:
-    """``max(x, 0)``; with ``redirect > 0`` its gradient is Lucid's ``redirected_relu_grad``.
-
-    Per batch row: if the ordinary ReLU gradient is all zero, pass the incoming gradient
-    wherever it would push the input up (for a minimised loss: a negative gradient) and
-    block it where it would push an inactive input further down.
-    """
-    return jnp.maximum(x, 0)
-
-
-def _relu_fwd(x, redirect):
-    return jnp.maximum(x, 0), (x, redirect)
-
-
-def _relu_bwd(res, g):
-    x, redirect = res
-    negative = x < 0
-    relu_grad = jnp.where(negative, 0.0, g)
-    redirected = jnp.where(negative & (g > 0), 0.0, g)
-    rows = relu_grad.reshape(relu_grad.shape[0], -1)  # one row per image: redirect per image
-    alive = (jnp.sum(rows * rows, axis=1) > 0).reshape((-1,) + (1,) * (x.ndim - 1))
-    result = jnp.where(alive, relu_grad, redirected)
-    return jnp.where(redirect > 0, result, relu_grad).astype(g.dtype), jnp.zeros_like(redirect)
-
-
-redirected_relu.defvjp(_relu_fwd, _relu_bwd)
-
-
 def layer_shapes(model, variables, image_fn, transforms, params, layers: Sequence[str]) -> dict:
     """``{layer: shape}`` the objective will see (``"input"``: the untransformed image)."""
     key = jax.random.key(0)
@@ -83,7 +53,8 @@ def layer_shapes(model, variables, image_fn, transforms, params, layers: Sequenc
     def shapes(p, v):
         img = image_fn(p)
         x = model.normalize(transforms(key, img))
-        _, acts = forward(model, v, x, [name for name in layers if name != "input"])
+        wanted = [name for name in layers if name != "input"]
+        acts = door.taps(model, v, x, wanted) if wanted else {}
         return {**acts, "input": img}
 
     out = jax.eval_shape(shapes, params, variables)
@@ -100,10 +71,10 @@ def _program(model, objective: Objective, image_fn, transforms, optimizer, steps
         img = image_fn(p)
         x = model.normalize(transforms(key, img))
         with contextlib.ExitStack() as stack:
-            stack.enter_context(fastconv.intercept_convs())  # ~10x faster input gradients in scan on CPU
+            stack.enter_context(door.fast_convs())  # ~10x faster input gradients in scan on CPU
             if redirect_steps > 0:
-                stack.enter_context(relu_override(lambda t: redirected_relu(t, redirect)))
-            _, acts = forward(model, variables, x, layers)
+                stack.enter_context(door.redirected_relus(redirect))
+            acts = door.taps(model, variables, x, layers) if layers else {}
         value = objective.fn({**acts, "input": img}, args)
         return -value, (value, img)
 

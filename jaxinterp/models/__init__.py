@@ -1,7 +1,7 @@
 """Flax CNNs with PyTorch layer names, their input conventions, and a registry."""
 
 from jaxinterp.models.alexnet import AlexNet
-from jaxinterp.models.base import ImageModel, ImageNetModel, ReLU, forward, init, layer_names, layer_shapes
+from jaxinterp.models.base import ImageModel, ImageNetModel, ReLU, init
 from jaxinterp.models.cifar_resnet import CifarResNet
 from jaxinterp.models.googlenet import GoogLeNet
 from jaxinterp.models.registry import get, names, register
@@ -21,11 +21,8 @@ __all__ = [
     "SmallCNN",
     "SmallCNNRGB",
     "VGG",
-    "forward",
     "get",
     "init",
-    "layer_names",
-    "layer_shapes",
     "names",
     "register",
 ]

@@ -4,8 +4,7 @@ A model is a Flax ``linen`` module whose submodules are named exactly like the
 PyTorch modules they port (``conv1``, ``layer1`` > ``0`` > ``conv2``,
 ``features`` > ``3``). Any submodule's output can then be asked for by its
 PyTorch name (``"layer1.0.conv2"``) without the model knowing which layers a
-user wants: :func:`forward` uses Flax's ``capture_intermediates`` with a filter,
-and under ``jit`` every layer that was not asked for is dead code.
+user wants: :mod:`jaxinterp.door` (the one way into a model's insides) reads them.
 
 Each model class also declares its input convention as class variables:
 ``MEAN``, ``STD`` (per channel, applied to images in [0, 1]), ``IN_CHANNELS``
@@ -16,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +35,11 @@ def relu(x: jax.Array) -> jax.Array:
     """
     override = _RELU.get()
     return nn.relu(x) if override is None else override(x)
+
+
+def active_relu() -> Callable[[jax.Array], jax.Array]:
+    """The function model ReLUs call right now (``nn.relu`` outside :func:`relu_override`)."""
+    return _RELU.get() or nn.relu
 
 
 @contextlib.contextmanager
@@ -81,97 +85,6 @@ class ImageNetModel(ImageModel):
     MEAN: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
     STD: ClassVar[tuple[float, ...]] = IMAGENET_STD
     INPUT_SIZE: ClassVar[int | None] = 224
-
-
-def _path_name(module: nn.Module) -> str:
-    return ".".join(module.scope.path)
-
-
-def _flatten_intermediates(tree: Mapping, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
-    out = {}
-    for key, value in tree.items():
-        if key == "__call__":
-            (val,) = value[-1:]  # a module called twice keeps its last output, like a torch hook
-            out[".".join(prefix)] = val
-        else:
-            out.update(_flatten_intermediates(value, prefix + (key,)))
-    return out
-
-
-def forward(
-    model: ImageModel,
-    variables: Variables,
-    x: jax.Array,
-    layers: Sequence[str] = (),
-    *,
-    train: bool = False,
-) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Run ``model`` on normalised images and return ``(logits, {layer: activation})``.
-
-    Args:
-      model: an :class:`ImageModel`.
-      variables: ``{"params": ..., "batch_stats": ...}``.
-      x: [n, h, w, c] normalised images (see :meth:`ImageModel.normalize`).
-      layers: PyTorch-style names, e.g. ``["layer1", "layer1.0.conv2"]``.
-        ``"input"`` returns ``x`` itself and ``"logits"`` the output.
-
-    Returns:
-      logits [n, classes] and a dict of [n, h', w', c'] (or [n, c']) activations.
-    """
-    layers = tuple(layers)
-    wanted = {name for name in layers if name not in ("input", "logits")}
-    if not wanted:
-        logits = model.apply(variables, x, train=train)
-        state = {}
-    else:
-        def keep(module, method_name):
-            return method_name == "__call__" and _path_name(module) in wanted
-
-        logits, state = model.apply(
-            variables, x, train=train, capture_intermediates=keep, mutable=["intermediates"]
-        )
-    found = _flatten_intermediates(state.get("intermediates", {}))
-    found["input"] = x
-    found["logits"] = logits
-    missing = [name for name in layers if name not in found]
-    if missing:
-        raise ValueError(
-            f"unknown layer name(s) {missing}. Available layers: "
-            f"{', '.join(layer_names(model, variables, x.shape))}"
-        )
-    return logits, {name: found[name] for name in layers}
-
-
-def layer_names(model: ImageModel, variables: Variables, input_shape: Sequence[int]) -> list[str]:
-    """Every capturable layer name of ``model``, in the order the forward pass meets them."""
-    order: list[str] = []
-
-    def keep(module, method_name):
-        if method_name == "__call__":
-            name = _path_name(module)
-            if name and name not in order:
-                order.append(name)
-        return False
-
-    x = jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32)
-    jax.eval_shape(
-        lambda v, x: model.apply(v, x, capture_intermediates=keep, mutable=["intermediates"]),
-        variables,
-        x,
-    )
-    # children are entered before they return: order by first call is parent-first,
-    # which reads naturally ("layer1", "layer1.0", "layer1.0.conv1", ...).
-    return ["input", *order, "logits"]
-
-
-def layer_shapes(
-    model: ImageModel, variables: Variables, input_shape: Sequence[int]
-) -> dict[str, tuple[int, ...]]:
-    """``{layer: activation shape}`` for an input of ``input_shape`` ([n, h, w, c])."""
-    names = layer_names(model, variables, input_shape)
-    x = jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32)
-    _, acts = jax.eval_shape(lambda v, x: forward(model, v, x, names), variables, x)
-    return {name: tuple(acts[name].shape) for name in names}
 
 
 def init(model: ImageModel, key: jax.Array, input_size: int | None = None) -> dict:

@@ -7,7 +7,7 @@ the corner cases a naive port gets wrong (METHODS §1.1):
   stride 2 on even inputs where PyTorch pads (1, 1).
 * :class:`MaxPool2d` pads with ``-inf`` and implements ``ceil_mode``; within
   :func:`max_pool_override` it calls the given pooling function instead (the linearised
-  network of :func:`jaxinterp.circuits.cut.linear_mode` averages over the same windows).
+  network of :func:`jaxinterp.door.cut.linear_mode` averages over the same windows).
 * :class:`AdaptiveAvgPool2d` uses PyTorch's bin edges
   (``floor(i*h/out)`` to ``ceil((i+1)*h/out)``), so a 1x1 map is replicated to
   7x7 exactly like ``nn.AdaptiveAvgPool2d(7)``.

@@ -58,3 +58,14 @@ def _register_builtin() -> None:
 
 
 _register_builtin()
+
+
+def name_of(model: ImageModel) -> str | None:
+    """The registered name of an architecture equal to ``model`` (None if it has none)."""
+    for name, factory in _REGISTRY.items():
+        try:
+            if factory() == model:
+                return name
+        except Exception:  # noqa: BLE001 - a factory that cannot build here is not it
+            continue
+    return None

@@ -41,7 +41,7 @@ from jaxinterp.neurons.roles import EXPLORATORY_NOTE, role_labels
 from jaxinterp.neurons.saliency import concentration, input_gradients, saliency_maps
 # expanded weights and model cuts live in jaxinterp.circuits (one way of cutting a model);
 # the neuron-role measures use them on Levels under their historical names
-from jaxinterp.circuits.cut import linearized, subnetwork
+from jaxinterp.door.cut import linearized, subnetwork
 from jaxinterp.circuits.expanded import (
     level_expanded_weights as expanded_weights,
     spectrum_stats,

@@ -23,9 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinterp.capture import capture
-from jaxinterp.circuits.cut import subnetwork
+from jaxinterp.door.cut import subnetwork
 from jaxinterp.data.checks import to_unit_float
-from jaxinterp.models.base import ImageModel, layer_names
+from jaxinterp.door import graph
+from jaxinterp.models.base import ImageModel
 from jaxinterp.neurons.levels import Level, make_level, receptive_field
 
 
@@ -34,9 +35,9 @@ def _odd(k: int) -> int:
 
 
 def _stage_parts(model, variables, layer, shape):
-    names = layer_names(model, variables, (1, *shape))
-    if layer not in names:
-        raise ValueError(f"unknown layer {layer!r}; available: {', '.join(names)}")
+    g = graph(model, variables, shape)
+    g.check([layer])
+    names = g.names
     blocks = sorted(int(n.split(".")[1]) for n in names
                     if n.startswith(layer + ".") and n.count(".") == 1 and n.split(".")[1].isdigit())
     if not blocks or f"{layer}.{blocks[-1]}.bn1" not in names:
@@ -62,7 +63,7 @@ def resnet_levels(model: ImageModel, variables, images, layer: str = "layer1",
     if skip is None:
         raise ValueError(f"{layer!r} has a single block; the immediate level needs its input block")
     wanted = [layer, f"{last}.bn1", skip, stage_in]
-    acts = capture(model, variables, images, wanted, aggregation=None, progress=False,
+    acts = capture(model, variables, images, wanted, position="all", progress=False,
                    batch_size=batch_size)
     relu = lambda a: jnp.maximum(jnp.asarray(a), 0.0)
     out = jnp.asarray(acts[layer])

@@ -37,7 +37,7 @@ from jaxinterp import steps, tasks
 from jaxinterp.parallel import distributed
 
 DEFAULTS = dict(limit=None, ks=[1.0], seeds=[0], similarities=["colour"], m=5, options={},
-                aggregation="mean")
+                position="mean")
 REQUIRED = ("models", "data", "layers", "methods")
 
 
@@ -110,7 +110,7 @@ def _k_of(k, width: int) -> int:
 
 def build(config: dict) -> tuple[list[tasks.Task], list[Cell]]:
     """The captures and the cells of a loaded config."""
-    from jaxinterp.models.base import layer_shapes
+    from jaxinterp import door
 
     data = steps.data_spec(_path(config, config["data"]), config["limit"])
     images = steps.images01(data)
@@ -119,12 +119,11 @@ def build(config: dict) -> tuple[list[tasks.Task], list[Cell]]:
     for label, (arch, params) in config["models"].items():
         model = steps.model_spec(arch, _path(config, params))
         net, variables = steps.load_model(model)
-        shapes = layer_shapes(net, variables, (1, *images.shape[1:]))
+        g = door.graph(net, variables, images.shape[1:])
+        g.check(config["layers"])
         for layer in config["layers"]:
-            if layer not in shapes:
-                raise ValueError(f"model {label!r} ({arch}) has no layer {layer!r}; it has: {', '.join(shapes)}")
-            width = int(shapes[layer][-1])
-            acts = steps.capture_task(model, data, layer, config["aggregation"])
+            width = g[layer].channels
+            acts = steps.capture_task(model, data, layer, config["position"])
             captures.append(acts)
             for method in config["methods"]:
                 ks = [width] if method == "neurons" else sorted({_k_of(k, width) for k in config["ks"]})

@@ -408,7 +408,7 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
 
     Every check that needs no computation runs here, before any task.
     """
-    from jaxinterp.circuits.cut import check_cut
+    from jaxinterp.door.cut import check_cut
     from jaxinterp.models.base import layer_shapes
 
     net, variables = load_model(model)

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import jax
 import numpy as np
 
-from jaxinterp import atomic, models, similarity
+from jaxinterp import atomic, door, models, similarity
 from jaxinterp.capture import capture
 from jaxinterp.checkpoint import load_variables, save_variables
 from jaxinterp.data import load_digits
@@ -97,10 +97,8 @@ def run_demo(
     if "neurons" not in directions:
         directions.insert(0, "neurons")  # the baseline every figure compares against
     out = Path(out)
-    known = models.layer_names(models.get(ARCH), models.init(models.get(ARCH), jax.random.key(0)),
-                               (1, 8, 8, 1))
-    if layer not in known:  # before training, not after
-        raise ValueError(f"unknown layer name(s) [{layer!r}]. Available layers: {', '.join(known)}")
+    shapes = jax.eval_shape(lambda k: models.init(models.get(ARCH), k), jax.random.key(0))
+    door.graph(models.get(ARCH), shapes, (8, 8, 1)).check([layer])  # before training, not after
     out.mkdir(parents=True, exist_ok=True)
     model, variables, meta = demo_model(epochs, seed, progress, log)
     # mid-level similarity: LPIPS-style distance on an independently trained copy
@@ -113,7 +111,7 @@ def run_demo(
     }
     splits = {"test": load_digits("test"), "train": load_digits("train")}
     acts = {
-        name: capture(model, variables, ds.images, [layer], "mean", progress=progress)[layer]
+        name: capture(model, variables, ds.images, [layer], position="mean", progress=progress)[layer]
         for name, ds in splits.items()
     }
     n_neurons = acts["train"].shape[1]

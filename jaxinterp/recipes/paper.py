@@ -164,9 +164,8 @@ class SensitivityConfig:
 
 
 def _sensitivity(ctx, c: SensitivityConfig, acts, kmeans) -> Result:
-    from jaxinterp.capture import aggregate
+    from jaxinterp import door
     from jaxinterp.directions.kmeans import unit_rows
-    from jaxinterp.models.base import forward
 
     s = c.score
     sim, ft = build_similarity(s.similarity), similarity_features(s.similarity, s.data)
@@ -184,8 +183,8 @@ def _sensitivity(ctx, c: SensitivityConfig, acts, kmeans) -> Result:
         model, variables = load_model(c.model)
 
         def embed(x):
-            _, a = forward(model, variables, model.normalize(x), [c.layer])
-            return unit_rows(aggregate(a[c.layer], "mean"))
+            a = door.taps(model, variables, model.normalize(x), [c.layer])[c.layer]
+            return unit_rows(door.positions.read(a, "mean"))
 
         top = jax.lax.top_k(sensitivity.direction_activations(unit, jnp.asarray(cents)).T, s.m)[1]
         g = sensitivity.gradient_norms(embed, jnp.asarray(images01(s.data)), jnp.asarray(cents), top)
@@ -346,7 +345,7 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
 
     Args:
       model, data: what to analyse (:func:`jaxinterp.steps.model_spec`, :func:`~jaxinterp.steps.data_spec`).
-      layer: a layer with channels (``models.layer_names`` lists them).
+      layer: a layer with channels (``door.layer_names`` lists them).
       similarities: ``{name: SimilaritySpec}`` in report order.
       k: K-means clusters (default: the layer's width, resolved when the graph is built).
       gradients: add Fig. 7's input-gradient norms (needs a differentiable model).
@@ -360,18 +359,13 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
     Returns:
       ``{name: Task}``; run ``tasks.run([graph["paper"]], store)``.
     """
-    from jaxinterp.models.base import layer_shapes
+    from jaxinterp import door
 
     if not similarities:
         raise ValueError("pass at least one similarity, e.g. {'colour': SimilaritySpec('colour')}")
     net, variables = load_model(model)
     images = images01(data)
-    shapes = layer_shapes(net, variables, (1, *images.shape[1:]))
-    if layer not in shapes:
-        raise ValueError(f"unknown layer {layer!r}; available: {', '.join(shapes)}")
-    if len(shapes[layer]) != 4:
-        raise ValueError(f"layer {layer!r} gives activations of shape {shapes[layer]}; pick a conv layer")
-    width = int(shapes[layer][-1])
+    width = door.graph(net, variables, images.shape[1:]).check_spatial(layer, "the paper's analyses").channels
     n = images.shape[0]
     if k is None and width > n:
         raise ValueError(f"K-means K defaults to the layer's width ({width}), more than the {n} images; "

@@ -143,7 +143,7 @@ class SaliencyConfig:
 
 
 def _saliency(ctx, c: SaliencyConfig, acts) -> Result:
-    from jaxinterp import models, neurons
+    from jaxinterp import door, neurons
     from jaxinterp.neurons import channel_gradients as cg
     from jaxinterp.scores import top_exemplars
 
@@ -159,7 +159,7 @@ def _saliency(ctx, c: SaliencyConfig, acts) -> Result:
     x = model.normalize(jnp.asarray(x01[wanted]))
     stage_blocks = None
     if c.structured:
-        names_ = models.layer_names(model, variables, (1, *images.shape[1:]))
+        names_ = door.layer_names(model, variables, images.shape[1:])
         stage_blocks = tuple(nm for nm in names_ if nm.startswith("layer1.") and nm.count(".") == 1)
     if stage_blocks:
         stem, blocks = cg.from_variables(variables, blocks=stage_blocks)
@@ -245,7 +245,7 @@ def _gather(ctx, c: RolesConfig, **inputs) -> Result:
     notes = [
         f"Layer {c.layer} of {c.arch}: {n_neurons} neurons, {acts.shape[0]} images from {c.data_name}.",
         "II similarity used: " + ", ".join(ii_columns) + f" (M={c.m}), over spatial-mean activations "
-        "(capture aggregation='mean').",
+        "(capture position='mean').",
         f"Role labels use LF from {lf_col}, entropy from {h_col}, axis focus from {af_col}. "
         + neurons.EXPLORATORY_NOTE,
         f"MLP ceiling: hidden {c.mlp_hidden}, {c.mlp_steps} Adam steps with early stopping (the method's "

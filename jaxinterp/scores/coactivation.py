@@ -28,7 +28,7 @@ def coactivation(acts: jax.Array) -> jax.Array:
     if acts.ndim != 2 or acts.shape[1] < 2:
         raise ValueError(
             f"activations must be [n_images, n_neurons >= 2], got shape {acts.shape}; pass one "
-            "column per neuron (capture(..., aggregation='mean')) and at least two neurons"
+            "column per neuron (capture(..., position='mean')) and at least two neurons"
         )
     check_finite(acts, "activations", cols="neuron")
     return _coactivation(jnp.asarray(acts))

@@ -29,7 +29,7 @@ def _check(acts, m: int, ranks=(1, 2)) -> None:
         want = " or ".join({1: "[n_images]", 2: "[n_images, n_directions]"}[r] for r in ranks)
         fix = ("pass one direction's column acts[:, u], or score all with interpretability_index_all"
                if ranks == (1,) else
-               "spatially average conv maps first (capture(..., aggregation='mean'))")
+               "spatially average conv maps first (capture(..., position='mean'))")
         raise ValueError(f"direction activations must be {want}, got shape {shape}; {fix}")
     n = shape[0]
     if n == 0:

@@ -31,7 +31,7 @@ MODES = ("noncv", "split", "augment")
 def _check(x, name="activations"):
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
         raise ValueError(f"{name} must be [n_images >= 2, n_neurons >= 2], got shape {x.shape}; "
-                         "pass one column per neuron (capture(..., aggregation='mean'))")
+                         "pass one column per neuron (capture(..., position='mean'))")
     check_finite(x, name, cols="neuron")
 
 

@@ -249,7 +249,7 @@ def synergy(
     if acts.ndim != 2 or acts.shape[1] < 2:
         raise ValueError(
             f"activations must be [n_images, n_neurons >= 2], got shape {acts.shape}; pass one "
-            "column per neuron (spatially average conv maps with capture(..., aggregation='mean')) "
+            "column per neuron (spatially average conv maps with capture(..., position='mean')) "
             "and at least two neurons"
         )
     d, n = acts.shape

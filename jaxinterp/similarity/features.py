@@ -28,7 +28,7 @@ def model_features(
     Args:
       model: an :class:`~jaxinterp.models.ImageModel` or a registered name (``"small_cnn_rgb"``).
       variables: its Flax variables.
-      layers: PyTorch-style layer names (``jaxinterp.models.layer_names`` lists them).
+      layers: PyTorch-style layer names (``jaxinterp.door.layer_names`` lists them).
       normalize: apply ``model.normalize`` to the [0, 1] images first.
       chunk: images per forward pass while featurising.
 
@@ -43,8 +43,12 @@ def model_features(
     if not layers:
         raise ValueError(
             "model_features needs at least one layer, e.g. layers=['relu1', 'relu2']; "
-            "jaxinterp.models.layer_names(model, variables, shape) lists them"
+            "jaxinterp.door.layer_names(model, variables, shape) lists them"
         )
+    from jaxinterp import door
+
+    size = model.INPUT_SIZE or 32  # layer names do not depend on the input size: check them now
+    door.graph(model, variables, (size, size, model.IN_CHANNELS)).check(layers)
     preprocess = model.normalize if normalize else (lambda x: x)
     label = type(model).__name__.lower()
     return perceptual_similarity(

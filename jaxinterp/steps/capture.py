@@ -1,4 +1,4 @@
-"""The capture task: one layer of one model over one dataset, spatially reduced.
+"""The capture task: one layer of one model over one dataset, read at one position.
 
 Collective: with several processes every one of them takes part, each batch split
 over the devices of all processes (the global mesh), and every process ends with
@@ -20,7 +20,7 @@ class CaptureConfig:
     model: ModelSpec
     data: DataSpec
     layer: str
-    aggregation: str = "mean"
+    position: str | tuple = "mean"
     batch_size: int = 256
 
 
@@ -33,7 +33,7 @@ def _capture(ctx, config: CaptureConfig) -> Result:
     model, variables = load_model(config.model)
     images, _ = load_data(config.data)
     mesh = distributed.global_mesh() if jax.process_count() > 1 else meshlib.local_mesh()
-    acts = capture(model, variables, images, [config.layer], aggregation=config.aggregation,
+    acts = capture(model, variables, images, [config.layer], position=config.position,
                    batch_size=config.batch_size, progress=False, mesh=mesh)[config.layer]
     if not np.isfinite(acts).all():
         bad = np.unique(np.nonzero(~np.isfinite(acts))[0])
@@ -44,8 +44,11 @@ def _capture(ctx, config: CaptureConfig) -> Result:
                                    "devices": int(mesh.size), "processes": jax.process_count()})
 
 
-def capture_task(model: ModelSpec, data: DataSpec, layer: str, aggregation: str = "mean",
+def capture_task(model: ModelSpec, data: DataSpec, layer: str, position: str | tuple = "mean",
                  batch_size: int = 256) -> Task:
-    """Task -> ``{"acts": [n, c]}`` (or full maps with ``aggregation=None``)."""
-    return Task("capture", CaptureConfig(model, data, layer, aggregation, batch_size), _capture,
+    """Task -> ``{"acts": [n, c]}`` (or full maps with ``position="all"``; see
+    :mod:`jaxinterp.door.positions`)."""
+    from jaxinterp.door import positions
+
+    return Task("capture", CaptureConfig(model, data, layer, positions.check(position), batch_size), _capture,
                 collective=True)

@@ -66,7 +66,7 @@ def _fit(ctx, config: FitConfig, acts) -> Result:
     a = acts.arrays["acts"]
     if a.ndim != 2:
         raise ValueError(f"direction fits need [n, d] activations, got {a.shape}; capture with "
-                         "aggregation='mean' or 'center'")
+                         "position='mean' or 'centre'")
     entry = registry.get(config.method)
     x = fit_inputs(config.method, a)
     options = dict(config.options)

@@ -11,8 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinterp.featvis import fastconv, objectives, param, redirected_relu, render, transforms
-from jaxinterp.models.base import ImageModel, ReLU, forward
+from jaxinterp import door
+from jaxinterp.featvis import objectives, param, redirected_relu, render, transforms
+from jaxinterp.models.base import ImageModel, ReLU
 from jaxinterp.models.layers import conv2d
 
 
@@ -140,7 +141,7 @@ def test_fast_conv_equals_flax_conv_and_its_gradients(kernel, stride, pad, size)
 
     def loss(x, v, fast):
         if fast:
-            with fastconv.intercept_convs():
+            with door.fast_convs():
                 y = conv.apply(v, x)
         else:
             y = conv.apply(v, x)
@@ -192,13 +193,13 @@ def test_resnet20_layer3_units_rise_above_their_dataset_activations(shared_data,
     model = models.get("cifar_resnet20")
     variables = convert(shared_data / "models" / "resnet20-12fca82f.th", "cifar_resnet20")
     images = to_unit_float(np.load(shared_data / "cifar10" / "test_first932.npz")["images"][:256])
-    _, acts = forward(model, variables, model.normalize(jnp.asarray(images)), ["layer3"])
+    acts = door.taps(model, variables, model.normalize(jnp.asarray(images)), ["layer3"])
     data = np.asarray(acts["layer3"]).mean(axis=(1, 2))  # [256, 64]
     units = [0, 5, 17, 40]
     p = param.image(key, 32, batch=4, color=param.color_matrix(images))
     out = render(key, model, variables, objectives.channels("layer3", units), p, transforms.cifar(),
                  steps=48)
-    _, acts = forward(model, variables, model.normalize(out.images[-1]), ["layer3"])
+    acts = door.taps(model, variables, model.normalize(out.images[-1]), ["layer3"])
     vis = np.asarray(acts["layer3"]).mean(axis=(1, 2))[np.arange(4), units]
     assert np.all(vis > np.median(data[:, units], axis=0)), (vis, np.median(data[:, units], axis=0))
     assert float(out.values[-1]) > 2 * float(out.values[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import pytest
 
-from jaxinterp import models
+from jaxinterp import door, models
 
 ZOO = [f"cifar_resnet{d}" for d in (20, 32, 44, 56, 110, 18, 34, 50)] + [
     "alexnet", "vgg16", "resnet18", "resnet50", "googlenet",
@@ -38,7 +38,7 @@ def test_input_convention(arch, mean, size):
 def test_names_of_lpips_taps_and_shapes_at_cifar_size(key):
     model = models.get("alexnet")
     variables = jax.eval_shape(lambda: models.init(model, key, 64))  # shapes only: no 61M floats
-    shapes = models.layer_shapes(model, variables, (1, 32, 32, 3))
+    shapes = door.layer_shapes(model, variables, (1, 32, 32, 3))
     assert [shapes[f"features.{i}"][1:] for i in (1, 4, 7, 9, 11)] == [
         (7, 7, 64), (3, 3, 192), (1, 1, 384), (1, 1, 256), (1, 1, 256)
     ]

@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from converters import convert  # noqa: E402
-from jaxinterp import models  # noqa: E402
+from jaxinterp import door, models  # noqa: E402
 from tests.models import torch_refs  # noqa: E402
 
 # the smallest input each family handles (ImageNet nets shrink by 32, AlexNet needs >= 63)
@@ -56,11 +56,12 @@ def test_flax_matches_torch_on_logits_and_every_named_layer(arch, tmp_path):
 
     model = models.get(arch)
     variables = convert(path, arch)
-    flax_names = models.layer_names(model, variables, x.shape)
+    flax_names = door.layer_names(model, variables, x.shape)
     not_ported = sorted(set(torch_acts) - set(flax_names))
     assert not not_ported, f"PyTorch modules without a Flax layer of the same name: {not_ported}"
     common = [name for name in flax_names if name in torch_acts]
-    logits, acts = models.forward(model, variables, x, common)
+    acts = door.taps(model, variables, x, common + ["logits"])
+    logits = acts["logits"]
 
     assert relative_error(np.asarray(logits), torch_logits.numpy()) < REL_TOL
     errors = {name: relative_error(np.asarray(acts[name]), to_nhwc(torch_acts[name])) for name in common}

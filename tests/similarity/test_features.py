@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jaxinterp import models
+from jaxinterp import door, models
 from jaxinterp import similarity as sim
 
 LAYERS = ("relu1", "relu3", "pool")
@@ -31,8 +31,8 @@ def test_model_features_match_numpy(key, rng):
     variables = models.init(model, key)
     a = rng.uniform(size=(4, 32, 32, 3)).astype(np.float32)
     b = rng.uniform(size=(3, 32, 32, 3)).astype(np.float32)
-    _, acts_a = models.forward(model, variables, model.normalize(a), LAYERS)
-    _, acts_b = models.forward(model, variables, model.normalize(b), LAYERS)
+    acts_a = door.taps(model, variables, model.normalize(a), LAYERS)
+    acts_b = door.taps(model, variables, model.normalize(b), LAYERS)
     want = numpy_distances([acts_a[l] for l in LAYERS], [acts_b[l] for l in LAYERS])
 
     metric = sim.model_features("small_cnn_rgb", variables, LAYERS, chunk=2)
@@ -46,8 +46,8 @@ def test_model_features_errors(key, rng):
     model = models.get("small_cnn_rgb")
     variables = models.init(model, key)
     images = rng.uniform(size=(2, 32, 32, 3)).astype(np.float32)
-    with pytest.raises(ValueError, match=r"no layer\(s\) \['layer9'\].*relu1"):
-        sim.model_features(model, variables, ["relu1", "layer9"]).featurize(images)
+    with pytest.raises(ValueError, match=r"unknown layer 'layer9' in SmallCNNRGB .*relu1.*lists all 13 layers$"):
+        sim.model_features(model, variables, ["relu1", "layer9"])  # refused before any images
     with pytest.raises(ValueError, match="at least one layer"):
         sim.model_features(model, variables, [])
     with pytest.raises(ValueError, match=r"\[n, h, w, 3\]"):

@@ -198,7 +198,7 @@ def test_bad_input_errors(alex):
         sim.matrix(metric, small, large)
     with pytest.raises(ValueError, match="different sizes"):
         metric.paired(small, large)
-    with pytest.raises(ValueError, match=r"no layer\(s\) \['features.13'\]"):
+    with pytest.raises(ValueError, match=r"unknown layer 'features.13' in AlexNet .*close matches: features.3"):
         sim.lpips(alex, lins, net="alex", layers=[*sim.lpips.__globals__["TAPS"]["alex"][:4], "features.13"]).featurize(
             np.zeros((1, 32, 32, 3), np.float32)
         )

@@ -3,7 +3,8 @@
 ``subnetwork(model, variables, inputs=["layer1.1", "layer1.2.bn1"], output="layer1")``
 returns ``fn(tuple of one image's tensors) -> output [h, w, N]``: the model is
 run with the named modules' outputs *replaced* by the given tensors (Flax
-``intercept_methods``), so everything upstream of them is dead code under jit.
+module-call handler of :mod:`jaxinterp.door._hooks`), so everything upstream of them is dead
+code under jit.
 Replacing a module whose output the model passes through a ReLU by a
 non-negative tensor (a captured post-ReLU map) leaves that ReLU the identity,
 which is how levels start "after" a functional ReLU.
@@ -19,10 +20,9 @@ function so that it is always traced that way.
 :func:`dependence` is where a unit looks: the positions of an upstream map it depends on
 (receptive fields, the window of expanded weights).
 
-:func:`call_order` and :func:`check_cut` give the clear errors every user of a
-cut needs: unknown layer names (listing the valid ones), a module called more
-than once (its output cannot be replaced by one tensor), and layers in the
-wrong order.
+:func:`check_cut` gives the clear errors every user of a cut needs: unknown layer names
+(with close matches), a module called more than once (its output cannot be replaced by one
+tensor), and layers in the wrong order.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Sequence
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxinterp.models import layers
-from jaxinterp.models.base import ImageModel, forward, relu_override
+from jaxinterp.door._hooks import max_pool_override, module_calls, relu_override
+from jaxinterp.door.graph import graph
+from jaxinterp.door.taps import taps
+from jaxinterp.models.base import ImageModel
 
 
 def average_pool(x: jax.Array, window, strides, pads) -> jax.Array:
@@ -57,7 +58,7 @@ def linear_mode():
     BatchNorm (eval mode) and everything else are unchanged. Only what is *traced* inside
     the block is affected: call (or first call) a jitted function inside it.
     """
-    with relu_override(lambda x: x), layers.max_pool_override(average_pool):
+    with relu_override(lambda x: x), max_pool_override(average_pool):
         yield
 
 
@@ -69,48 +70,6 @@ def linearized(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
 
     return wrapped
-
-
-def call_order(model: ImageModel, variables, input_shape: Sequence[int]) -> tuple[list[str], dict[str, int]]:
-    """Module names in the order their calls *return* (upstream first), and how often each is called.
-
-    input_shape: [H, W, C] of one image. ``"input"`` comes first and ``"logits"`` last.
-    """
-    order: list[str] = []
-    calls: dict[str, int] = {}
-
-    def interceptor(next_fun, args, kwargs, context):
-        out = next_fun(*args, **kwargs)
-        if context.method_name == "__call__":
-            name = ".".join(context.module.scope.path)
-            if name:
-                calls[name] = calls.get(name, 0) + 1
-                if name not in order:
-                    order.append(name)
-        return out
-
-    x = jax.ShapeDtypeStruct((1, *tuple(input_shape)), jnp.float32)
-    with nn.intercept_methods(interceptor):
-        jax.eval_shape(lambda v, x: model.apply(v, x), variables, x)
-    return ["input", *order, "logits"], calls
-
-
-def check_cut(model: ImageModel, variables, source: str, target: str, input_shape: Sequence[int]) -> None:
-    """Raise ``ValueError`` unless ``source`` is a layer computed before ``target`` (and called once)."""
-    order, calls = call_order(model, variables, input_shape)
-    for role, name in (("source", source), ("target", target)):
-        if name not in order:
-            raise ValueError(f"unknown {role} layer {name!r}; valid layer names (upstream first): "
-                             f"{', '.join(order)}")
-    if calls.get(source, 1) > 1:
-        once = [n for n in order if calls.get(n, 1) == 1]
-        raise ValueError(f"source layer {source!r} is called {calls[source]} times in one forward pass, "
-                         "so its output cannot be replaced by one tensor; cut at a layer called once "
-                         f"(e.g. one of {', '.join(once[-8:])})")
-    if order.index(source) >= order.index(target):
-        raise ValueError(f"layers in the wrong order: source {source!r} is not upstream of target "
-                         f"{target!r} ({source!r} is computed {'at' if source == target else 'after'} "
-                         f"{target!r}); swap them or pick a source computed earlier")
 
 
 def subnetwork(
@@ -130,6 +89,9 @@ def subnetwork(
       input_shape: [H, W, C] of the model's image input (for the dummy image).
     """
     inputs = tuple(inputs)
+    g = graph(model, variables, input_shape)
+    g.check(inputs)
+    g.check([output])
 
     def fn(parts):
         parts = tuple(parts)
@@ -138,16 +100,11 @@ def subnetwork(
         named = {name: p[None] for name, p in zip(inputs, parts) if name != "input"}
         x = parts[inputs.index("input")][None] if "input" in inputs else jnp.zeros((1, *input_shape))
 
-        def interceptor(next_fun, args, kwargs, context):
-            if context.method_name == "__call__":
-                name = ".".join(context.module.scope.path)
-                if name in named:
-                    return named[name]
-            return next_fun(*args, **kwargs)
+        def replace(call):
+            return named[call.name] if call.name in named else call.run()
 
-        with nn.intercept_methods(interceptor):
-            _, acts = forward(model, variables, x, [output])
-        return acts[output][0]
+        with module_calls(replace):
+            return taps(model, variables, x, [output])[output][0]
 
     return fn
 
@@ -178,3 +135,8 @@ def dependence(model: ImageModel, variables, source: str, target: str, source_va
     _, pullback = jax.vjp(out, source_value)
     (g,) = jax.vmap(pullback)(jnp.eye(p, dtype=source_value.dtype))
     return jnp.any(g != 0, axis=-1)
+
+
+def check_cut(model: ImageModel, variables, source: str, target: str, input_shape: Sequence[int]) -> None:
+    """Raise ``ValueError`` unless ``source`` is a layer computed before ``target`` (and called once)."""
+    graph(model, variables, input_shape).check_order(source, target)

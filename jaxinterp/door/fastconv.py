@@ -5,7 +5,7 @@ a convolution (a transposed convolution) runs about 10× slower inside a
 ``while`` loop than outside it (3×3, 16→16 channels, 64 images of 32×32: 0.16 s vs
 0.016 s per step), while an ordinary forward convolution runs at full speed in both.
 The render loop is one ``lax.scan``, so during rendering every ``flax.linen.Conv`` is
-intercepted (:func:`intercept_convs`) and computed by :func:`conv`, whose custom VJP
+intercepted (:func:`fast_convs`) and computed by :func:`conv`, whose custom VJP
 writes the input gradient as a forward convolution: the cotangent is dilated by the
 stride and padded with ``lax.pad``, then correlated with the flipped, transposed kernel.
 Values are unchanged; the kernel's gradient is autodiff's.
@@ -19,6 +19,8 @@ import functools
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jaxinterp.door._hooks import module_calls
 
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -63,13 +65,13 @@ def _handled(module: nn.Conv, x) -> bool:
             and module.input_dilation in (None, 1, (1, 1)) and module.mask is None)
 
 
-def _interceptor(next_fun, args, kwargs, context):
-    module = context.module
-    if context.method_name != "__call__" or type(module) is not nn.Conv or kwargs or len(args) != 1:
-        return next_fun(*args, **kwargs)
-    (x,) = args
+def _handler(call):
+    module = call.module
+    if type(module) is not nn.Conv or call.kwargs or len(call.args) != 1:
+        return call.run()
+    (x,) = call.args
     if not _handled(module, x) or not module.has_variable("params", "kernel"):
-        return next_fun(*args, **kwargs)
+        return call.run()
     strides = module.strides or (1, 1)
     strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
     padding = module.padding
@@ -84,8 +86,8 @@ def _interceptor(next_fun, args, kwargs, context):
 
 
 @contextlib.contextmanager
-def intercept_convs():
+def fast_convs():
     """Within this block every ``flax.linen.Conv`` call (NHWC, explicit padding, no groups or
     dilation) is computed by :func:`conv`; others run unchanged."""
-    with nn.intercept_methods(_interceptor):
+    with module_calls(_handler):
         yield

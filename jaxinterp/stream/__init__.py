@@ -1,0 +1,24 @@
+"""One streaming engine for every pass of a model over a dataset (see :mod:`.engine`)."""
+
+from jaxinterp.stream.engine import Taps, stream, stream_map
+from jaxinterp.stream.reducers import Reducer, collect, combine, fanout, histogram, minmax, moments, top_k, total
+from jaxinterp.stream.sources import ArraySource, IterableSource, Source, as_source
+
+__all__ = [
+    "ArraySource",
+    "IterableSource",
+    "Reducer",
+    "Source",
+    "Taps",
+    "as_source",
+    "collect",
+    "combine",
+    "fanout",
+    "histogram",
+    "minmax",
+    "moments",
+    "stream",
+    "stream_map",
+    "top_k",
+    "total",
+]

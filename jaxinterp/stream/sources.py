@@ -1,0 +1,111 @@
+"""Where the streaming engine reads images from.
+
+A *source* is anything with
+
+* ``image_shape``: one image's [H, W, C]; ``dtype``: uint8 (0..255) or float (0..1);
+* ``num_images``: how many images (None when unknown until the end);
+* ``batches(batch_size, start=0)``: an iterator of host arrays [b, H, W, C], b = batch_size
+  except for the last, beginning at image ``start`` (so a pass can resume).
+
+:func:`as_source` turns an in-memory array, a ``np.memmap`` (or anything with ``shape``,
+``dtype`` and slicing) into an :class:`ArraySource`, and an iterable of batches into an
+:class:`IterableSource`. Reading is lazy: a memory-mapped file is read one batch at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Protocol, runtime_checkable
+
+import numpy as np
+
+from jaxinterp.data.checks import check_images
+
+__all__ = ["ArraySource", "IterableSource", "Source", "as_source"]
+
+
+@runtime_checkable
+class Source(Protocol):
+    image_shape: tuple
+    dtype: np.dtype
+    num_images: int | None
+
+    def batches(self, batch_size: int, start: int = 0) -> Iterator[np.ndarray]: ...
+
+
+class ArraySource:
+    """Images in an array-like [n, H, W, C] (numpy, ``np.memmap``, jax): read by slicing."""
+
+    def __init__(self, images, name: str = "images"):
+        check_images(images, name=name)
+        self.images = images
+        self.image_shape = tuple(int(s) for s in images.shape[1:])
+        self.dtype = np.dtype(images.dtype)
+        self.num_images = int(images.shape[0])
+
+    def batches(self, batch_size: int, start: int = 0) -> Iterator[np.ndarray]:
+        for i in range(start, self.num_images, batch_size):
+            yield np.asarray(self.images[i:i + batch_size])
+
+    def __repr__(self):
+        return f"ArraySource({self.num_images} x {self.image_shape} {self.dtype})"
+
+
+class IterableSource:
+    """Images from an iterable of batches [b_i, H, W, C] (any sizes), regrouped to the engine's
+    batch size. ``image_shape``/``dtype`` are read from the first batch; ``num_images`` may be
+    given when known (a progress bar then shows it)."""
+
+    def __init__(self, batches: Iterable, num_images: int | None = None):
+        self._iterable = batches
+        self._iter = iter(batches)
+        try:
+            first = np.asarray(next(self._iter))
+        except StopIteration:
+            raise ValueError("the iterable of image batches is empty; pass at least one batch") from None
+        check_images(first, name="the first batch")
+        self._first = first
+        self.image_shape = tuple(int(s) for s in first.shape[1:])
+        self.dtype = first.dtype
+        self.num_images = num_images
+
+    def batches(self, batch_size: int, start: int = 0) -> Iterator[np.ndarray]:
+        if self._first is None:
+            raise ValueError("an IterableSource can be read once; wrap a re-iterable (a list of "
+                             "batches) or a memory-mapped array to stream it again")
+        pending, have, skipped = [], 0, 0
+        chunks = (np.asarray(b) for b in _chain(self._first, self._iter))
+        self._first = None
+        for chunk in chunks:
+            if chunk.shape[1:] != self.image_shape or chunk.dtype != self.dtype:
+                raise ValueError(f"every batch must be [b, {', '.join(map(str, self.image_shape))}] "
+                                 f"{self.dtype}, got {chunk.shape} {chunk.dtype}")
+            if skipped < start:
+                drop = min(start - skipped, len(chunk))
+                chunk, skipped = chunk[drop:], skipped + drop
+            pending.append(chunk)
+            have += len(chunk)
+            while have >= batch_size:
+                cat = np.concatenate(pending) if len(pending) > 1 else pending[0]
+                yield cat[:batch_size]
+                rest = cat[batch_size:]
+                pending, have = ([rest] if len(rest) else []), len(rest)
+        if have:
+            yield np.concatenate(pending)
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def as_source(data, name: str = "images") -> Source:
+    """``data`` as a :class:`Source`: a source unchanged, an array-like as :class:`ArraySource`,
+    an iterable of batches as :class:`IterableSource`."""
+    if isinstance(data, Source):
+        return data
+    if hasattr(data, "shape") and hasattr(data, "dtype"):
+        return ArraySource(data, name)
+    if isinstance(data, Iterable) and not isinstance(data, (str, bytes, dict)):
+        return IterableSource(data)
+    raise ValueError(f"{name} must be an image array [n, H, W, C] (numpy, np.memmap, jax), an iterable "
+                     f"of such batches, or a jaxinterp.stream source; got {type(data).__name__}")
