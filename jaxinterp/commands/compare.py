@@ -47,7 +47,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def _layers(spec, model, variables, shape, which, arch):
     from jaxinterp import models
-    from jaxinterp.circuits import default_layers
+    from jaxinterp.universality import default_layers
 
     known = models.layer_names(model, variables, shape)
     wanted = default_layers(known) if spec is None else [s.strip() for s in spec.split(",") if s.strip()]
@@ -64,8 +64,8 @@ def run(args) -> int:
     from jaxinterp import models
     from jaxinterp.capture import capture
     from jaxinterp.checkpoint import load_variables
-    from jaxinterp.circuits import universality
-    from jaxinterp.circuits.universality_report import report
+    from jaxinterp.universality import analysis as universality
+    from jaxinterp.report.universality import report
     from jaxinterp.commands.evaluate import load_npz
 
     if len(args.arch) != 2 or len(args.params) != 2:

@@ -11,7 +11,7 @@ import pytest
 
 from jaxinterp import cli, models
 from jaxinterp.checkpoint import save_variables
-from jaxinterp.circuits.universality_report import report
+from jaxinterp.report.universality import report
 from tests.conftest import shared_file
 
 LAYERS = "relu1,relu2,relu3,fc"

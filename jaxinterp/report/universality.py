@@ -1,7 +1,7 @@
 """Figures (PNG + SVG) and ``index.html`` of a universality comparison; reads the saved files only.
 
 ``report(out)`` reads ``out/arrays.npz`` and ``out/summary.json`` written by
-:func:`jaxinterp.circuits.universality.save` and computes nothing but layout.
+:func:`jaxinterp.universality.save` and computes nothing but layout.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxinterp.circuits.universality import MEASURE_LABELS, MEASURES  # noqa: E402
+from jaxinterp.universality.analysis import MEASURE_LABELS, MEASURES  # noqa: E402
 from jaxinterp.report.html import figure, page, table  # noqa: E402
 
 

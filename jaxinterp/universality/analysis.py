@@ -7,7 +7,7 @@ layer of B and the unit matching between the two (max correlation, Hungarian,
 mutual best matches, and a shuffled-image null of the best-match correlation);
 and the Interpretability Index (colour similarity, METHODS.md §2) of matched
 against unmatched units. :func:`save` writes them; the report
-(:mod:`jaxinterp.circuits.universality_report`) only reads what was saved.
+(:mod:`jaxinterp.report.universality`) only reads what was saved.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.circuits._checks import check_layers, check_same_images
-from jaxinterp.circuits.cca import cca_all_pairs
-from jaxinterp.circuits.cka_pairs import cka_all_pairs
-from jaxinterp.circuits.knn import mutual_knn_all_pairs
-from jaxinterp.circuits.matching import match_hungarian, match_max, mutual_best, unit_correlations
+from jaxinterp.universality._checks import check_layers, check_same_images
+from jaxinterp.universality.cca import cca_all_pairs
+from jaxinterp.universality.cka_pairs import cka_all_pairs
+from jaxinterp.universality.knn import mutual_knn_all_pairs
+from jaxinterp.universality.matching import match_hungarian, match_max, mutual_best, unit_correlations
 
 MEASURES = ("cka_linear", "cka_rbf", "svcca", "pwcca", "knn")
 MEASURE_LABELS = {"cka_linear": "linear CKA", "cka_rbf": "RBF CKA", "svcca": "SVCCA (99% var.)",
