@@ -87,9 +87,9 @@ def run(args) -> int:
     log = lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] compare: {msg}", flush=True)  # noqa: E731
     specs = [steps.model_spec(arch, params) for arch, params in zip(args.arch, args.params)]
     data = steps.data_spec(args.data, args.limit)
-    graph = compare_tasks(specs[0], specs[1], data, layers_a=_names(args.layers_a), layers_b=_names(args.layers_b),
-                          m=args.m, top_pairs=args.top_pairs, k=args.k, seed=args.seed,
-                          batch_size=args.batch_size)
+    graph = compare_tasks(specs[0], specs[1], data, layers_a=_names(args.layers_a),
+                          layers_b=_names(args.layers_b), m=args.m, top_pairs=args.top_pairs, k=args.k,
+                          seed=args.seed, batch_size=args.batch_size)
     args.out.mkdir(parents=True, exist_ok=True)
     store = tasks.Store(args.store or args.out / "store")
     try:

@@ -68,7 +68,8 @@ def depth(z, s, out: Path) -> str:
     x = np.arange(len(s["layers_a"]))
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for meas in MEASURES:
-        ax.plot(x, [p[f"{meas}_best"] for p in s["per_layer"]], "o-", label=f"{MEASURE_LABELS[meas]} (best B layer)")
+        ax.plot(x, [p[f"{meas}_best"] for p in s["per_layer"]], "o-",
+                label=f"{MEASURE_LABELS[meas]} (best B layer)")
     med = [p["best_match_corr"]["median"] for p in s["per_layer"]]
     null = [p["null_best_corr"]["median"] for p in s["per_layer"]]
     ax.plot(x, med, "s--", color="k", label="median best-match unit correlation")

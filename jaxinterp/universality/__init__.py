@@ -1,4 +1,4 @@
-"""Universality (Olah et al. 2020, claim 3; METHODS.md §6): how alike two models' layers and units are.
+"""Universality (Olah et al. 2020, claim 3): how alike two models' layers and units are.
 
 * :mod:`.cka`: linear and RBF CKA of one pair of representations (unbiased HSIC);
 * :mod:`.cka_pairs`: CKA of every layer pair of two models in one streamed pass;
