@@ -31,7 +31,7 @@ import numpy as np
 from bench._harness import block, emit, seconds
 from jaxinterp import models
 from jaxinterp.capture import capture
-from jaxinterp.circuits import cka_all_pairs, default_layers
+from jaxinterp.universality import cka_all_pairs, default_layers
 
 
 def synthetic_images(rng, n):

@@ -26,6 +26,7 @@ ON_INTERRUPT = {
     "roles": _STORE,
     "sweep": _STORE + " (see --status)",
     "circuits": _STORE,
+    "compare": _STORE,
 }
 RESTART = "rerun the same command to start again (it does not resume partial work)"
 

@@ -1,35 +1,6 @@
-"""Circuits toolkit (Olah et al. 2020; METHODS.md §6). Universality: how alike two models'
-layers and units are — CKA (linear, RBF; unbiased HSIC; streamed all pairs), SVCCA, PWCCA,
-mutual k-NN alignment and unit matching — and the ``jaxinterp compare`` analysis."""
-
-from jaxinterp.circuits import cca, cka, cka_pairs, knn, matching, stack, universality
-from jaxinterp.circuits.cca import canonical_correlations, cca_all_pairs, pwcca, svcca
-from jaxinterp.circuits.cka import (
-    cka_from_grams,
-    gram_linear,
-    gram_rbf,
-    hsic,
-    linear_cka,
-    rbf_cka,
-)
-from jaxinterp.circuits.cka_pairs import (
-    LinearCKAStats,
-    LinearPlan,
-    cka_all_pairs,
-    linear_init,
-    linear_plan,
-    linear_result,
-    linear_update,
-)
-from jaxinterp.circuits.knn import mutual_knn, mutual_knn_all_pairs, neighbours
-from jaxinterp.circuits.matching import (
-    Matching,
-    match_hungarian,
-    match_max,
-    mutual_best,
-    unit_correlations,
-)
-from jaxinterp.circuits.universality import compare, default_layers, save
+"""Circuits toolkit (Olah et al. 2020; METHODS.md §6): dataset examples, tuning, selectivity,
+expanded weights, decomposed feature visualisation and equivariance. (Universality, the
+comparison of two models, is its own package: :mod:`jaxinterp.universality`.)"""
 
 # tuning curves (issue #13, helper A)
 from jaxinterp.circuits import tuning
@@ -44,41 +15,6 @@ from jaxinterp.circuits.tuning import (
 )
 
 __all__ = [
-    "LinearCKAStats",
-    "LinearPlan",
-    "Matching",
-    "canonical_correlations",
-    "cca",
-    "cca_all_pairs",
-    "cka",
-    "cka_all_pairs",
-    "cka_from_grams",
-    "cka_pairs",
-    "compare",
-    "default_layers",
-    "gram_linear",
-    "gram_rbf",
-    "hsic",
-    "knn",
-    "linear_cka",
-    "linear_init",
-    "linear_plan",
-    "linear_result",
-    "linear_update",
-    "match_hungarian",
-    "match_max",
-    "matching",
-    "mutual_best",
-    "mutual_knn",
-    "mutual_knn_all_pairs",
-    "neighbours",
-    "pwcca",
-    "rbf_cka",
-    "save",
-    "stack",
-    "svcca",
-    "unit_correlations",
-    "universality",
     # tuning curves (issue #13, helper A)
     "activation_stats",
     "joint_tuning",

@@ -1,10 +1,13 @@
 """``jaxinterp compare``: how alike two models are, layer by layer and unit by unit (universality).
 
-    jaxinterp compare --arch cifar_resnet20 --params r20 --arch cifar_resnet32 --params r32 \\
+    jaxinterp compare --arch cifar_resnet20 --params resnet20.th --arch cifar_resnet32 --params r32 \\
         --data cifar_test.npz --out compare-out
 
 The first --arch/--params pair is model A, the second model B (each flag given
-twice, in that order). Writes ``arrays.npz`` and ``summary.json`` (compute), then
+twice, in that order); --params is a directory from `jaxinterp convert` or the
+PyTorch checkpoint file itself. Every step is saved in the results store as it
+finishes (--store, default OUT/store): after Ctrl-C the same command resumes, and
+a rerun only redraws the report. Writes ``arrays.npz`` and ``summary.json``, then
 figures (PNG + SVG) and ``index.html`` drawn from those files alone (report):
 a layer x layer CKA heatmap, SVCCA/PWCCA/mutual k-NN, each layer's best-matched
 units with their correlation and top dataset exemplars side by side, and the
@@ -29,7 +32,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--arch", action="append", required=True,
                         help="registered architecture; give it twice: model A, then model B")
     parser.add_argument("--params", action="append", required=True, type=Path,
-                        help="directory from `jaxinterp convert`; twice, in the order of --arch")
+                        help="a directory from `jaxinterp convert`, or the PyTorch checkpoint file itself "
+                             "(.th/.pt/.pth); twice, in the order of --arch")
     parser.add_argument("--data", required=True, type=Path, help=".npz with uint8 'images' and 'labels'")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--layers-a", default=None,
@@ -42,78 +46,72 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=256, help="images per capture step")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffled-image null")
     parser.add_argument("--no-report", action="store_true", help="write arrays.npz and summary.json only")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="results store (default: OUT/store); finished steps are reused, so an "
+                             "interrupted run resumes and a rerun only redraws the report")
     return parser
 
 
-def _layers(spec, model, variables, shape, which, arch):
-    from jaxinterp import models
-    from jaxinterp.circuits import default_layers
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
 
-    known = models.layer_names(model, variables, shape)
-    wanted = default_layers(known) if spec is None else [s.strip() for s in spec.split(",") if s.strip()]
-    unknown = [name for name in wanted if name not in known]
-    if unknown or not wanted:
-        raise ValueError(
-            f"model {which} ({arch}) has no layer named {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"its layers are: {', '.join(known)}. Fix --layers-{which.lower()}"
-        )
-    return wanted
+
+def _labels(args) -> list[str]:
+    """How the report names the two models: their architectures, or, when those are the same,
+    the file or folder of each one's weights."""
+    names = list(args.arch)
+    if names[0] == names[1]:
+        names = [f"{names[0]} ({p.name})" for p in args.params]
+    if names[0] == names[1]:
+        names = [f"{names[0]} as A", f"{names[1]} as B"]
+    return names
 
 
 def run(args) -> int:
-    from jaxinterp import models
-    from jaxinterp.capture import capture
-    from jaxinterp.checkpoint import load_variables
-    from jaxinterp.circuits import universality
-    from jaxinterp.circuits.universality_report import report
-    from jaxinterp.commands.evaluate import load_npz
+    from jaxinterp import steps, tasks
+    from jaxinterp.commands._paths import check_out_folder
+    from jaxinterp.recipes.compare import compare_tasks
+    from jaxinterp.report.universality import report
+    from jaxinterp.universality import save
 
     if len(args.arch) != 2 or len(args.params) != 2:
         raise ValueError(
             f"compare needs exactly two models: --arch A --params A --arch B --params B; got "
             f"{len(args.arch)} --arch and {len(args.params)} --params"
         )
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be a positive number of images, got {args.limit}; "
+                         "leave it out to use every image")
+    check_out_folder(args.out)
     t0 = time.perf_counter()
     log = lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] compare: {msg}", flush=True)  # noqa: E731
-    images, labels = load_npz(args.data)
-    if args.limit:
-        images, labels = images[: args.limit], labels[: args.limit]
-    if len(images) < 4:
-        raise ValueError(f"{args.data} gives {len(images)} images; CKA (unbiased HSIC) needs at least 4")
-    acts = []
-    for which, arch, params, spec in zip("AB", args.arch, args.params, (args.layers_a, args.layers_b)):
-        model = models.get(arch)
-        variables, meta = load_variables(params)
-        if meta.get("arch", arch) != arch:
-            raise ValueError(f"{params} holds weights for {meta['arch']!r}, not {arch!r} (model {which}); "
-                             f"pass --arch {meta['arch']}")
-        if images.shape[-1] != model.IN_CHANNELS:
-            raise ValueError(f"model {which} ({arch}) takes {model.IN_CHANNELS}-channel images, "
-                             f"{args.data} has {images.shape[-1]}")
-        layers = _layers(spec, model, variables, (1, *images.shape[1:]), which, arch)
-        got = capture(model, variables, images, layers, aggregation="mean", batch_size=args.batch_size,
-                      progress=False)
-        flat = [name for name, a in got.items() if a.ndim != 2]
-        if flat:
-            raise ValueError(f"layers {flat} of model {which} do not give [n, units] after the spatial mean")
-        acts.append({name: got[name] for name in layers})
-        log(f"captured {len(layers)} layers of {which} = {arch} on {len(images)} images")
-    arrays, summary = universality.compare(acts[0], acts[1], images, labels, m=args.m,
-                                           top_pairs=args.top_pairs, k=args.k, seed=args.seed, log=log)
-    names = list(args.arch)
-    if names[0] == names[1]:
-        names = [f"{names[0]} ({p.name})" for p in args.params]
-    if names[0] == names[1]:
-        names = [f"{names[0]} as A", f"{names[1]} as B"]
-    summary.update(name_a=names[0], name_b=names[1], arch_a=args.arch[0], arch_b=args.arch[1],
-                   params_a=str(args.params[0]), params_b=str(args.params[1]), data=str(args.data))
-    universality.save(args.out, arrays, summary)
+    specs = [steps.model_spec(arch, params) for arch, params in zip(args.arch, args.params)]
+    data = steps.data_spec(args.data, args.limit)
+    graph = compare_tasks(specs[0], specs[1], data, layers_a=_names(args.layers_a),
+                          layers_b=_names(args.layers_b), m=args.m, top_pairs=args.top_pairs, k=args.k,
+                          seed=args.seed, batch_size=args.batch_size)
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = tasks.Store(args.store or args.out / "store")
+    try:
+        results, run_report = tasks.run([graph["compare"]], store, log=log)
+    except tasks.TaskFailed as err:  # a user error found inside a task: one line
+        if isinstance(err.__cause__, (ValueError, FileNotFoundError)):
+            raise err.__cause__ from None
+        raise
+    store.write_manifest({"command": "compare"})
+    result = results[graph["compare"].key]
+    names = _labels(args)
+    summary = {**result.summary, "name_a": names[0], "name_b": names[1], "arch_a": args.arch[0],
+               "arch_b": args.arch[1], "params_a": str(args.params[0]), "params_b": str(args.params[1]),
+               "data": str(args.data)}
+    save(args.out, result.arrays, summary)
     log(f"saved {args.out}/arrays.npz and summary.json")
-    result = {"out": str(args.out), "summary": str(args.out / "summary.json")}
+    out = {"out": str(args.out), "summary": str(args.out / "summary.json"), "store": str(store.root),
+           "computed": len(run_report.executed), "reused": len(run_report.loaded)}
     if not args.no_report:
-        result["report"] = str(report(args.out))
+        out["report"] = str(report(args.out))
         log("report written")
-    result["median_best_match_corr"] = {p["layer"]: round(p["best_match_corr"]["median"], 4)
-                                        for p in summary["per_layer"]}
-    print(json.dumps(result))
+    out["median_best_match_corr"] = {p["layer"]: round(p["best_match_corr"]["median"], 4)
+                                     for p in summary["per_layer"]}
+    print(json.dumps(out))
     return 0

@@ -15,8 +15,8 @@ from typing import Mapping
 import jax
 import jax.numpy as jnp
 
-from jaxinterp.circuits import stack
-from jaxinterp.circuits._checks import check_finite, check_layers, check_pair, check_same_images
+from jaxinterp.universality import stack
+from jaxinterp.universality._checks import check_finite, check_layers, check_pair, check_same_images
 
 METRICS = ("cosine", "euclidean")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from jaxinterp.circuits import cka_from_grams, gram_rbf, hsic, linear_cka, rbf_cka
-from tests.circuits import _refs
+from jaxinterp.universality import cka_from_grams, gram_rbf, hsic, linear_cka, rbf_cka
+from tests.universality import _refs
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from scipy.stats import ortho_group
 from sklearn.cross_decomposition import CCA
 
-from jaxinterp.circuits import canonical_correlations, cca_all_pairs, pwcca, svcca
-from tests.circuits import _refs
+from jaxinterp.universality import canonical_correlations, cca_all_pairs, pwcca, svcca
+from tests.universality import _refs
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""``circuits.compare`` on planted data: the right layer pairs, the right units, clear errors."""
+"""``universality.compare`` on planted data: the right layer pairs, the right units, clear errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from jaxinterp.circuits import compare, default_layers
+from jaxinterp.universality import compare, default_layers
 
 
 def _planted(rng, n=60):

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from jaxinterp.circuits import match_hungarian, match_max, mutual_best, unit_correlations
+from jaxinterp.universality import match_hungarian, match_max, mutual_best, unit_correlations
 
 
 def test_correlations_match_numpy(rng):

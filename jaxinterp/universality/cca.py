@@ -23,8 +23,8 @@ from typing import Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxinterp.circuits import stack
-from jaxinterp.circuits._checks import check_finite, check_layers, check_pair, check_same_images
+from jaxinterp.universality import stack
+from jaxinterp.universality._checks import check_finite, check_layers, check_pair, check_same_images
 
 RTOL = 1e-5  # singular values below RTOL · s_max are numerical zeros (dead or duplicate units)
 

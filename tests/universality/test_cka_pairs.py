@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinterp.circuits import (
+from jaxinterp.universality import (
     cka_all_pairs,
     linear_cka,
     linear_init,
@@ -16,7 +16,7 @@ from jaxinterp.circuits import (
     rbf_cka,
     stack,
 )
-from tests.circuits import _refs
+from tests.universality import _refs
 
 
 def _loop(a, b, kernel, unbiased):

@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.circuits import stack
-from jaxinterp.circuits._checks import check_finite, check_layers, check_same_images
-from jaxinterp.circuits.cka import normalise_hsic, unbiased_hsic_terms
+from jaxinterp.universality import stack
+from jaxinterp.universality._checks import check_finite, check_layers, check_same_images
+from jaxinterp.universality.cka import normalise_hsic, unbiased_hsic_terms
 
 KERNELS = ("linear", "rbf")
 

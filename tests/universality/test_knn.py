@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jaxinterp.circuits import mutual_knn, mutual_knn_all_pairs, neighbours
-from tests.circuits import _refs
+from jaxinterp.universality import mutual_knn, mutual_knn_all_pairs, neighbours
+from tests.universality import _refs
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])

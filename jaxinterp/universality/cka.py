@@ -14,7 +14,7 @@ linear (K = XXᵀ) and RBF (K = exp(-‖x_i - x_j‖² / (2 τ² median‖x_i - 
 space, from XᵀY and row norms, without forming any [n, n] matrix.
 
 The all-pairs, streamed forms (every layer of one model against every layer of
-another, over any number of images) are in :mod:`jaxinterp.circuits.cka_pairs`.
+another, over any number of images) are in :mod:`jaxinterp.universality.cka_pairs`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from jaxinterp.circuits._checks import check_pair
+from jaxinterp.universality._checks import check_pair
 
 
 def unbiased_hsic_terms(fro2, ab, ka, lb, kl1, n):
@@ -117,7 +117,7 @@ def rbf_cka(x: jax.Array, y: jax.Array, threshold: float = 1.0, unbiased: bool =
     """RBF CKA of [n, dx] and [n, dy] representations -> []; forms both [n, n] Gram matrices.
 
     ``threshold`` τ: the bandwidth is τ · the median pairwise distance of each representation.
-    For many images use :func:`jaxinterp.circuits.cka_all_pairs` (kernel="rbf"), which streams.
+    For many images use :func:`jaxinterp.universality.cka_all_pairs` (kernel="rbf"), which streams.
     """
     check_pair(x, y, min_images=4 if unbiased else 2)
     return _rbf_cka(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), threshold, unbiased)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.circuits._checks import check_finite, check_pair
+from jaxinterp.universality._checks import check_finite, check_pair
 
 
 class Matching(NamedTuple):

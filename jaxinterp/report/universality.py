@@ -1,7 +1,9 @@
 """Figures (PNG + SVG) and ``index.html`` of a universality comparison; reads the saved files only.
 
 ``report(out)`` reads ``out/arrays.npz`` and ``out/summary.json`` written by
-:func:`jaxinterp.circuits.universality.save` and computes nothing but layout.
+:func:`jaxinterp.universality.save` (``jaxinterp compare``) and computes nothing but layout:
+every number it shows is in those files. Every string that came from the user (model names,
+the data path, layer names) is HTML-escaped where it enters the page.
 """
 
 from __future__ import annotations
@@ -17,8 +19,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxinterp import atomic  # noqa: E402
-from jaxinterp.circuits.universality import MEASURE_LABELS, MEASURES  # noqa: E402
+from jaxinterp.universality.analysis import MEASURE_LABELS, MEASURES  # noqa: E402
 from jaxinterp.report.html import figure, page, table  # noqa: E402
+
+
+def _median(quartiles: dict) -> float:
+    """The median of a saved quartile summary (NaN when it covered no finite value)."""
+    return quartiles.get("median", float("nan"))
 
 
 def _save(fig, out: Path, stem: str) -> str:
@@ -62,7 +69,8 @@ def depth(z, s, out: Path) -> str:
     x = np.arange(len(s["layers_a"]))
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for meas in MEASURES:
-        ax.plot(x, z[meas].max(1), "o-", label=f"{MEASURE_LABELS[meas]} (best B layer)")
+        ax.plot(x, [p[f"{meas}_best"] for p in s["per_layer"]], "o-",
+                label=f"{MEASURE_LABELS[meas]} (best B layer)")
     med = [p["best_match_corr"]["median"] for p in s["per_layer"]]
     null = [p["null_best_corr"]["median"] for p in s["per_layer"]]
     ax.plot(x, med, "s--", color="k", label="median best-match unit correlation")
@@ -82,9 +90,9 @@ def best_match(z, s, out: Path) -> str:
     fig, ax = plt.subplots(figsize=(1.5 + 0.6 * la, 4.2))
     data = [z[f"L{i}_best_corr"] for i in range(la)]
     ax.boxplot(data, positions=np.arange(la), widths=0.5)
-    ax.plot(np.arange(la), [np.nanmedian(z[f"L{i}_hungarian_corr"]) for i in range(la)], "D", color="C1",
+    ax.plot(np.arange(la), [_median(p["hungarian_corr"]) for p in s["per_layer"]], "D", color="C1",
             label="median, one-to-one (Hungarian) matching")
-    ax.plot(np.arange(la), [np.median(z[f"L{i}_null_best_corr"]) for i in range(la)], "v", color="grey",
+    ax.plot(np.arange(la), [_median(p["null_best_corr"]) for p in s["per_layer"]], "v", color="grey",
             label="median best match, images of B shuffled (chance)")
     ticks = [f"{a}\n↔ {p['partner']}" for a, p in zip(s["layers_a"], s["per_layer"])]
     ax.set_xticks(np.arange(la), ticks, rotation=60, fontsize=7)
@@ -142,8 +150,9 @@ def ii_figure(z, s, out: Path) -> str:
             vals = ii[i][mut[i] == sel]
             ax1.plot(np.full(vals.size, i + off), vals, ".", color=col, alpha=0.5, ms=4,
                      label=lab if i == 0 else None)
-            if vals.size:
-                ax1.plot([i + off - 0.1, i + off + 0.1], [vals.mean()] * 2, "-", color=col, lw=2)
+            mean = s["per_layer"][i]["ii_matched" if sel else "ii_unmatched"].get("mean")
+            if mean is not None:
+                ax1.plot([i + off - 0.1, i + off + 0.1], [mean] * 2, "-", color=col, lw=2)
     ax1.set_xticks(x, s["layers_a"], rotation=60, fontsize=7)
     ax1.set_xlabel(f"layer of A ({s['name_a']}); bars: means")
     ax1.set_ylabel("II, colour similarity")
@@ -198,7 +207,7 @@ def report(out: str | Path) -> Path:
     header = ["layer of A", "units", "best layer of B", "linear CKA", "RBF CKA", "SVCCA", "PWCCA",
               "mutual k-NN", "best r q25", "best r median", "best r q75", "Hungarian r median",
               "chance r median", "mutual best matches"]
-    esc = lambda v: html.escape(str(v))  # noqa: E731 - names and paths come from the command line
+    esc = lambda text: html.escape(str(text))  # noqa: E731 - names and paths come from the user
     intro = (f"<p>A: <code>{esc(s['name_a'])}</code>, B: <code>{esc(s['name_b'])}</code>, data "
              f"<code>{esc(s.get('data', ''))}</code>. " + esc(" ".join(s["notes"])) + "</p>")
     sections = [
