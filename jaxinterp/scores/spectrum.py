@@ -13,11 +13,13 @@ Exponent fits: :func:`fit_stringer` (weighted least squares of log(ss/Σss) on
 -log rank, weights 1/rank, indices 11..499 as Stringer's Python) and
 :func:`fit_ols` (the seed code: OLS of log var on log rank over 0.05N < i < 0.5N).
 The critical exponent for d-dimensional stimuli is 1 + 2/d (d = 32·32·3 for CIFAR).
+:func:`power_law_break` tests whether fit_ols's range holds one power law or spans a break.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -191,6 +193,89 @@ def fit_ols(var, low=0.05, high=0.5):
     slope, intercept = np.polyfit(np.log(idx + 1.0), y, 1)
     fitted = np.exp(intercept + slope * np.log(i + 1.0))
     return float(-slope), fitted
+
+
+# A single power law misdescribes the fitted range when the best broken power law leaves at
+# most this share of its residual and the two exponents differ by at least this much ...
+BREAK_RSS_RATIO = 0.25
+BREAK_SLOPE_CHANGE = 0.5
+# ... or when the single fit explains less than this share of the log-log variance.
+POOR_R2 = 0.9
+
+
+class PowerLawCheck(NamedTuple):
+    """A single power law against the best broken (two-segment) one over the same ranks.
+
+    alpha: the single fit's exponent (as :func:`fit_ols`); r2: its R² in log-log;
+    break_rank: the rank where the best broken power law bends; alpha_before / alpha_after:
+    its exponents below and above that rank; rss_ratio: its residual sum of squares over the
+    single fit's; broken: the single power law misdescribes the range (a break, or R² below
+    :data:`POOR_R2`); first_rank, last_rank: the fitted ranks. The break fields are NaN where
+    the range is too short to split.
+    """
+
+    alpha: float
+    r2: float
+    break_rank: float
+    alpha_before: float
+    alpha_after: float
+    rss_ratio: float
+    broken: bool
+    first_rank: int
+    last_rank: int
+
+    @property
+    def warning(self) -> str:
+        """One sentence for a report when ``broken``, else ""."""
+        if not self.broken:
+            return ""
+        text = (f"a single power law fits ranks {self.first_rank}-{self.last_rank} poorly "
+                f"(R² = {self.r2:.3f})")
+        if np.isfinite(self.break_rank):
+            text += (f": it bends at rank {self.break_rank:.0f} (α = {self.alpha_before:.2f} below, "
+                     f"{self.alpha_after:.2f} above; the broken law leaves {self.rss_ratio:.0%} of "
+                     f"the residual), so α = {self.alpha:.2f} is fitted across the bend")
+        return text
+
+
+def power_law_break(var, low=0.05, high=0.5, min_points=3) -> PowerLawCheck:
+    """Is :func:`fit_ols`'s power law fitted across a break? (METHODS.md §4.6, Fig. 11).
+
+    Fits log var on log rank over fit_ols's indices low·N < i < high·N twice: one line, and
+    the best continuous two-segment line (a hinge at each fitted rank in turn, at least
+    ``min_points`` points per segment, least squares). The range is flagged when the hinge
+    leaves at most :data:`BREAK_RSS_RATIO` of the line's residual and the two exponents differ
+    by at least :data:`BREAK_SLOPE_CHANGE`, or when the line's R² is below :data:`POOR_R2`.
+
+    Args:
+      var: [r] eigenspectrum, largest first.
+    """
+    var = np.asarray(var, np.float64)
+    check_finite(var, "spectrum", rows="rank")
+    idx = _ols_range(var.size, low, high)
+    y = _log_in_range(var, idx, "OLS", "high={first}/{n}")
+    x = np.log(idx + 1.0)
+    ranks = (int(idx[0] + 1), int(idx[-1] + 1))
+    slope, intercept = np.polyfit(x, y, 1)
+    rss = float(np.sum((y - (intercept + slope * x)) ** 2))
+    tss = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - rss / tss if tss > 0 else 1.0
+    knots = np.arange(min_points - 1, x.size - min_points + 1)
+    if knots.size == 0:
+        nan = float("nan")
+        return PowerLawCheck(float(-slope), r2, nan, nan, nan, nan, bool(r2 < POOR_R2), *ranks)
+    # one design [1, x, max(x - x_knot, 0)] per candidate knot: [J, n, 3], solved at once
+    design = np.stack([np.ones((knots.size, x.size)), np.broadcast_to(x, (knots.size, x.size)),
+                       np.maximum(x[None] - x[knots, None], 0.0)], axis=-1)
+    gram = np.einsum("jni,jnk->jik", design, design)
+    beta = np.linalg.solve(gram, np.einsum("jni,n->ji", design, y)[..., None])[..., 0]
+    rss_knots = np.sum((y[None] - np.einsum("jni,ji->jn", design, beta)) ** 2, axis=1)
+    best = int(np.argmin(rss_knots))
+    before, after = -beta[best, 1], -(beta[best, 1] + beta[best, 2])
+    ratio = float(rss_knots[best] / rss) if rss > 0 else 1.0
+    broken = (ratio <= BREAK_RSS_RATIO and abs(after - before) >= BREAK_SLOPE_CHANGE) or r2 < POOR_R2
+    return PowerLawCheck(float(-slope), r2, float(idx[knots[best]] + 1), float(before), float(after),
+                         ratio, bool(broken), *ranks)
 
 
 def critical_exponent(d: int = 32 * 32 * 3) -> float:
