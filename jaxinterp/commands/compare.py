@@ -67,6 +67,7 @@ def run(args) -> int:
     from jaxinterp.circuits import universality
     from jaxinterp.circuits.universality_report import report
     from jaxinterp.commands.evaluate import load_npz
+    from jaxinterp.data.checks import check_fits_model
 
     if len(args.arch) != 2 or len(args.params) != 2:
         raise ValueError(
@@ -80,6 +81,9 @@ def run(args) -> int:
         images, labels = images[: args.limit], labels[: args.limit]
     if len(images) < 4:
         raise ValueError(f"{args.data} gives {len(images)} images; CKA (unbiased HSIC) needs at least 4")
+    for which, arch in zip("AB", args.arch):  # both, before any work
+        check_fits_model(images, labels, models.get(arch), f"{arch} (model {which})",
+                         f"images in {Path(args.data).name}")
     acts = []
     for which, arch, params, spec in zip("AB", args.arch, args.params, (args.layers_a, args.layers_b)):
         model = models.get(arch)
@@ -87,9 +91,6 @@ def run(args) -> int:
         if meta.get("arch", arch) != arch:
             raise ValueError(f"{params} holds weights for {meta['arch']!r}, not {arch!r} (model {which}); "
                              f"pass --arch {meta['arch']}")
-        if images.shape[-1] != model.IN_CHANNELS:
-            raise ValueError(f"model {which} ({arch}) takes {model.IN_CHANNELS}-channel images, "
-                             f"{args.data} has {images.shape[-1]}")
         layers = _layers(spec, model, variables, (1, *images.shape[1:]), which, arch)
         got = capture(model, variables, images, layers, aggregation="mean", batch_size=args.batch_size,
                       progress=False)
