@@ -91,7 +91,7 @@ def load_data(spec: DataSpec) -> tuple[np.ndarray, np.ndarray | None]:
     return images, labels
 
 
-def check_data_for_model(model: "ModelSpec", data: DataSpec) -> None:
+def check_data_for_model(model: ModelSpec, data: DataSpec) -> None:
     """Refuse data the model was not made for, before any work: other channels, images of
     another size than its ``INPUT_SIZE`` (not resized silently: resize the data file), or
     labels outside its classes (:func:`jaxinterp.data.checks.check_fits_model`)."""
