@@ -31,12 +31,13 @@ EXPECTED = ("an .npz archive written with np.savez(path, images=..., labels=...)
             "[n, h, w, c] NHWC, uint8 0..255 or float 0..1; 'labels' integers [n]")
 
 
-def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def load_npz(path: Path, num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images [n, h, w, c] (uint8 0..255, or float32 in [0, 1]) and [n] labels from ``path``, checked.
 
+    ``num_classes``: the labels must be class indices 0..num_classes-1 (the model's classes).
     Callers convert the images with :func:`jaxinterp.data.checks.to_unit_float`, which handles both.
     """
-    from jaxinterp.data.checks import check_images, check_unit_range
+    from jaxinterp.data.checks import check_images, check_labels, check_unit_range
 
     path = Path(path).expanduser()
     if path.is_dir():
@@ -75,6 +76,7 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"labels in {path.name} must be integers [n] with n = {images.shape[0]} images, got "
             f"{labels.dtype} {labels.shape}; store one integer class per image"
         )
+    check_labels(labels, num_classes, f"labels in {path.name}")
     if images.dtype != np.uint8:
         images = images.astype(np.float32)
     return images, labels
@@ -86,6 +88,7 @@ def run(args) -> int:
 
     from jaxinterp import models
     from jaxinterp.checkpoint import load_variables
+    from jaxinterp.data.checks import check_fits_model
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -97,11 +100,7 @@ def run(args) -> int:
             f"pass --arch {meta['arch']}"
         )
     images, labels = load_npz(args.data)
-    if images.shape[-1] != model.IN_CHANNELS:
-        raise ValueError(
-            f"{args.arch} takes {model.IN_CHANNELS}-channel images, got {images.shape[-1]} channels "
-            f"(images {images.shape}); pass data for this model or the --arch it was made for"
-        )
+    check_fits_model(images, labels, model, args.arch, f"images in {Path(args.data).name}")
 
     @jax.jit
     def predict(variables, batch):

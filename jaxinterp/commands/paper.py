@@ -100,6 +100,10 @@ def run(args) -> int:
     results, report = tasks.run([graph["paper"]], store, log=lambda s: print(f"paper: {s}", flush=True))
     store.write_manifest({"command": "paper"})
     result = results[graph["paper"].key]
+    for mode in ("noncv", "split"):
+        if f"spectrum_fit_warning_{mode}" in result.summary:
+            print(f"paper: warning: Fig. 11 ({mode}): {result.summary[f'spectrum_fit_warning_{mode}']}",
+                  flush=True)
     summary = {**result.summary, "arch": args.arch, "layer": args.layer, "data": str(args.data)}
     atomic.savez(args.out / "arrays.npz", **result.arrays)
     atomic.write_json(args.out / "summary.json", summary)

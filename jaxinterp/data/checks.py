@@ -73,6 +73,52 @@ def check_unit_range(images, name: str = "images") -> None:
         )
 
 
+def _listed(values, shown: int = 5) -> str:
+    return ", ".join(str(int(v)) for v in values[:shown]) + (", ..." if len(values) > shown else "")
+
+
+def check_labels(labels, num_classes: int | None, name: str = "labels",
+                 classes_of: str = "the model") -> None:
+    """``labels`` [n] must be class indices 0..num_classes-1 (nothing to check if ``num_classes``
+    is None). A label outside is never predicted, so it would silently count as wrong."""
+    if labels is None or num_classes is None:
+        return
+    labels = np.asarray(labels)
+    bad = (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        where = np.flatnonzero(bad)
+        raise ValueError(
+            f"{name} must be class indices 0..{num_classes - 1} ({classes_of} has {num_classes} "
+            f"classes), got {where.size} label(s) outside that range: values "
+            f"{_listed(np.unique(labels[bad]))} at image(s) {_listed(where)}; relabel them to "
+            f"0..{num_classes - 1}, drop those images, or use a model with those classes"
+        )
+
+
+def check_fits_model(images, labels, model, arch: str, name: str = "images") -> None:
+    """Images [n, h, w, c] (and labels [n], or None) that ``model`` can run on as it was trained.
+
+    Checks the channels (``IN_CHANNELS``), the spatial size (``INPUT_SIZE``, where the model
+    declares one: a CNN with global pooling takes any size and would silently compute on
+    64×64 images what it never saw) and the labels (``num_classes``: the width of its logits).
+    ``images`` may be an array or just its shape.
+    """
+    shape = tuple(getattr(images, "shape", images))
+    if shape[-1] != model.IN_CHANNELS:
+        raise ValueError(
+            f"{arch} takes {model.IN_CHANNELS}-channel images, got {shape[-1]} channels ({name} "
+            f"{shape}); pass data for this model or the --arch it was made for"
+        )
+    size = model.INPUT_SIZE
+    if size is not None and tuple(shape[1:3]) != (size, size):
+        raise ValueError(
+            f"{arch} was trained on {size}×{size} images, but {name} are {shape[1]}×{shape[2]}; "
+            f"resize them to {size}×{size} first (e.g. jax.image.resize(images01, (n, {size}, "
+            f"{size}, {shape[-1]}), 'linear')), or use a model made for {shape[1]}×{shape[2]} images"
+        )
+    check_labels(labels, getattr(model, "num_classes", None), f"labels of {name}", arch)
+
+
 def to_unit_float(images) -> np.ndarray:
     """uint8 0..255 -> float32 0..1; float arrays are returned as float32 unchanged."""
     images = np.asarray(images)

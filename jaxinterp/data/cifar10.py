@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxinterp.data.checks import check_labels
+
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
@@ -168,8 +170,12 @@ def load_cifar10(path: str | os.PathLike, split: str = "test") -> ImageDataset:
     return ImageDataset(images, labels, _class_names(meta))
 
 
-def load_npz(path: str | os.PathLike) -> ImageDataset:
-    """``.npz`` with ``images`` (uint8 NHWC) and optionally ``labels`` -> ImageDataset."""
+def load_npz(path: str | os.PathLike, num_classes: int | None = None) -> ImageDataset:
+    """``.npz`` with ``images`` (uint8 NHWC) and optionally ``labels`` -> ImageDataset.
+
+    The labels must be class indices 0..num_classes-1: ``num_classes`` is the model's class
+    count when given, else the number of stored ``class_names`` (if any).
+    """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -185,6 +191,11 @@ def load_npz(path: str | os.PathLike) -> ImageDataset:
         raise ValueError(f"{path} is not a readable .npz file ({err})") from None
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"{path}: {len(images)} images but {len(labels)} labels")
+    if num_classes is None and names:
+        num_classes, classes_of = len(names), f"{path.name}'s class_names"
+    else:
+        classes_of = "the model"
+    check_labels(labels, num_classes, f"labels in {path.name}", classes_of)
     return ImageDataset(images, labels, names)
 
 

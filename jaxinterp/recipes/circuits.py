@@ -38,7 +38,7 @@ import dataclasses
 import numpy as np
 
 from jaxinterp.recipes.featvis import featvis_tasks
-from jaxinterp.steps import DataSpec, ModelSpec, images01, load_model
+from jaxinterp.steps import DataSpec, ModelSpec, check_data_for_model, images01, load_model
 from jaxinterp.tasks import Result, Task
 
 # stimulus grids: (family, ((parameter, values), ...)); lines/curves/angles get length = RF size
@@ -411,6 +411,7 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
     from jaxinterp.door.cut import check_cut
     from jaxinterp.models.base import layer_shapes
 
+    check_data_for_model(model, data)
     net, variables = load_model(model)
     images = images01(data)
     shape = tuple(int(s) for s in images.shape[1:])

@@ -217,6 +217,10 @@ def _spectrum(ctx, c: SpectrumConfig, acts) -> Result:
         ss = np.asarray(spectrum.spectrum(key_of(c.seed, c.key_path), acts.arrays["acts"], mode))
         out[f"spectrum_{mode}"] = ss
         summary[f"spectrum_alpha_ols_{mode}"] = spectrum.fit_ols(ss)[0]
+        check = spectrum.power_law_break(ss)  # the same ranks as fit_ols
+        summary[f"spectrum_fit_check_{mode}"] = check._asdict()
+        if check.broken:
+            summary[f"spectrum_fit_warning_{mode}"] = check.warning
     return Result(out, summary)
 
 

@@ -251,7 +251,7 @@ def _spectrum_figure(arrays, summary, stem) -> Path:
     fig, axes = new_figure(1, 1, figsize=(3.4, 2.7))
     ax = axes[0, 0]
     styles = {"noncv": ("k", "-", "non-cross-validated PCA"), "split": ("tab:orange", "--", "split-half (cv)")}
-    n = 0
+    n, notes = 0, []
     for mode, (colour, ls, name) in styles.items():
         if f"spectrum_{mode}" not in arrays:
             continue
@@ -262,6 +262,16 @@ def _spectrum_figure(arrays, summary, stem) -> Path:
         alpha = summary.get(f"spectrum_alpha_ols_{mode}")
         label = name + (minus(f", α = {alpha:.2f}") if alpha is not None else "")
         ax.loglog(rank[keep], ss[keep], color=colour, ls=ls, marker="o", ms=2.5, label=label)
+        check = summary.get(f"spectrum_fit_check_{mode}") or {}
+        if check.get("broken"):  # the one α is fitted across a bend or fits poorly: say so here
+            bend = check["break_rank"]
+            if np.isfinite(bend):
+                ax.axvline(bend, color=colour, ls="-.", lw=0.8)
+                note = (f"{name}: not one power law;\nbends at rank {bend:.0f} "
+                        + minus(f"(α {check['alpha_before']:.2f} → {check['alpha_after']:.2f})"))
+            else:
+                note = f"{name}: not one power law\n(R² = {check['r2']:.2f})"
+            notes.append((note, colour))
     ss0 = np.asarray(arrays["spectrum_noncv"], float)
     r = np.arange(1, ss0.size + 1)
     ax.loglog(r, ss0[0] * r ** -summary["critical_alpha"], color="tab:red", ls=":", lw=1.2,
@@ -276,6 +286,9 @@ def _spectrum_figure(arrays, summary, stem) -> Path:
     ax.set_xlabel("principal component rank")
     ax.set_ylabel("variance fraction (eigenvalue / Σ)")
     ax.legend(loc="lower left", fontsize=6.3)
+    for i, (note, colour) in enumerate(notes):
+        ax.text(0.98, 0.97 - 0.13 * i, note, transform=ax.transAxes, ha="right", va="top", fontsize=6,
+                color=colour, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
     ax.grid(alpha=0.3, lw=0.5, which="both")
     fig.tight_layout()
     return save(fig, stem)[0]
@@ -434,7 +447,9 @@ def report(out: Path, arrays: dict, summary: dict, images01, facts: dict | None 
         "involved): variance fraction per principal component, without cross-validation (z-scored "
         "neurons, as in the seed code) and split-half cross-validated. α: OLS power-law exponent over "
         f"ranks 0.05N-0.5N (shaded). Dotted: the critical decay 1 + 2/d for d = "
-        f"{int(round(2 / (summary['critical_alpha'] - 1)))} input dimensions, anchored at rank 1.")
+        f"{int(round(2 / (summary['critical_alpha'] - 1)))} input dimensions, anchored at rank 1."
+        + "".join(f" Warning ({mode}): {summary[f'spectrum_fit_warning_{mode}']}."
+                  for mode in ("noncv", "split") if f"spectrum_fit_warning_{mode}" in summary))
     order = sorted(figs, key=lambda f: int(f[0][3:].split("_")[0]))
     figure_html = "".join(figure(name, cap, label=lab, formats=("svg",), width=display_width(out / name))
                           for name, lab, cap in order)

@@ -34,7 +34,7 @@ from jaxinterp.scores.psychophysics import (
     unit_discrimination,
 )
 from jaxinterp.scores.sensitivity import gradient_norms, hungarian_pairs, path_ii
-from jaxinterp.scores.spectrum import fit_ols, fit_stringer
+from jaxinterp.scores.spectrum import PowerLawCheck, fit_ols, fit_stringer, power_law_break
 from jaxinterp.scores.synergy import SimilarityLookup, SynergyResult, candidate_lookup
 
 __all__ = [
@@ -60,6 +60,8 @@ __all__ = [
     "load_responses",
     "manifold",
     "path_ii",
+    "power_law_break",
+    "PowerLawCheck",
     "psychophysics",
     "psychophysics_accuracy",
     "psychophysics_curve",

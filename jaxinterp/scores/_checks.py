@@ -66,3 +66,39 @@ def check_finite(x, name: str = "activations", rows: str = "image",
         f"{drop}, or fix what produced them (a diverged model, a division by zero, an unfilled "
         "buffer)"
     )
+
+
+def check_count(value, name: str, what: str, hint: str) -> None:
+    """``value`` must be an integer >= 1 (a number of exemplars, trials, references, ...).
+
+    A count of 0 would otherwise reach a reduction over an empty axis and fail with numpy's
+    or JAX's own message ("zero-size array to reduction operation max").
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} ({what}) must be an integer >= 1, got {name}={value!r}; {hint}")
+
+
+def check_top_m(acts, m: int, ranks=(1, 2), name: str = "direction activations") -> None:
+    """Activations whose top-``m`` images are taken: rank, M in 1..n, finite.
+
+    Args:
+      acts: [n] (one direction) or [n, k] activations, as ``ranks`` allows.
+      m: exemplars per direction.
+    """
+    shape = tuple(acts.shape)
+    if len(shape) not in ranks:
+        want = " or ".join({1: "[n_images]", 2: "[n_images, n_directions]"}[r] for r in ranks)
+        fix = ("pass one direction's column acts[:, u], or score all with interpretability_index_all"
+               if ranks == (1,) else
+               "spatially average conv maps first (capture(..., position='mean'))")
+        raise ValueError(f"{name} must be {want}, got shape {shape}; {fix}")
+    n = shape[0]
+    if n == 0:
+        raise ValueError("the dataset is empty (0 images); the top-M exemplars need at least M images")
+    check_count(m, "M", "exemplars per direction", "the paper uses m=5")
+    if m > n:
+        raise ValueError(
+            f"M={m} exemplars were asked for but the dataset has only {n} images; "
+            f"use M <= {n} or more images"
+        )
+    check_finite(acts, name)

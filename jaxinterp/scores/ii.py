@@ -19,35 +19,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.scores._checks import check_finite
+from jaxinterp.scores._checks import check_finite, check_top_m
 from jaxinterp.similarity.base import Similarity, take
-
-
-def _check(acts, m: int, ranks=(1, 2)) -> None:
-    shape = tuple(acts.shape)
-    if len(shape) not in ranks:
-        want = " or ".join({1: "[n_images]", 2: "[n_images, n_directions]"}[r] for r in ranks)
-        fix = ("pass one direction's column acts[:, u], or score all with interpretability_index_all"
-               if ranks == (1,) else
-               "spatially average conv maps first (capture(..., position='mean'))")
-        raise ValueError(f"direction activations must be {want}, got shape {shape}; {fix}")
-    n = shape[0]
-    if n == 0:
-        raise ValueError("the dataset is empty (0 images); the index needs at least M images")
-    if not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"M (exemplars per direction) must be an integer >= 1, got M={m!r}; "
-                         "the paper uses m=5")
-    if m > n:
-        raise ValueError(
-            f"M={m} exemplars were asked for but the dataset has only {n} images; "
-            f"use M <= {n} or more images"
-        )
-    check_finite(acts, "direction activations")
 
 
 def top_exemplars(f: jax.Array, m: int) -> jax.Array:
     """[n] activations -> [m] indices of the most activating images, highest first."""
-    _check(f, m, ranks=(1,))
+    check_top_m(f, m, ranks=(1,))
     return jax.lax.top_k(f, m)[1]
 
 
@@ -79,7 +57,7 @@ def interpretability_index(
     Returns:
       [] the index, or [L] one per layer when ``pairwise`` returns [a, b, L].
     """
-    _check(f, m, ranks=(1,))
+    check_top_m(f, m, ranks=(1,))
     idx = top_exemplars(f, m)
     sub = take(features, idx)
     return _mean_similarity(pairwise(sub, sub), off_diagonal)
@@ -96,6 +74,12 @@ def top_exemplars_all(acts, m: int, ties: str = "lowest_index") -> jax.Array:
     paper's code, ``np.argsort(f_u)[-M:]`` (numpy's default introsort on the host), so that
     the same images are chosen as there (post-ReLU activations tie at 0 often).
     """
+    check_top_m(acts, m, ranks=(2,))
+    return _top_exemplars_all(acts, m, ties)
+
+
+def _top_exemplars_all(acts, m: int, ties: str) -> jax.Array:
+    """:func:`top_exemplars_all` on activations already checked."""
     if ties not in TIES:
         raise ValueError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
     if ties == "numpy":
@@ -139,7 +123,7 @@ def interpretability_index_all(
     is used) or a pairwise function; ``features`` are that metric's per-image
     features for the same n images.
     """
-    _check(acts, m)
+    check_top_m(acts, m)
     if acts.ndim == 1:
         acts = acts[:, None]
     pairwise = metric.pairwise if isinstance(metric, Similarity) else metric
@@ -149,7 +133,7 @@ def interpretability_index_all(
             f"activations cover {acts.shape[0]} images but the similarity features cover "
             f"{leaves[0].shape[0]}; compute both on the same images"
         )
-    idx = top_exemplars_all(acts, m, ties)
+    idx = _top_exemplars_all(acts, m, ties)
     return _ii_all(idx, features, pairwise, off_diagonal, min(chunk, acts.shape[1]))
 
 
@@ -167,7 +151,7 @@ def interpretability_index_from_matrix(
 
     ``sim`` is [n, n] (-> [k]) or per layer [n, n, L] (-> [k, L]).
     """
-    _check(acts, m)
+    check_top_m(acts, m)
     if acts.ndim == 1:
         acts = acts[:, None]
     if sim.shape[:2] != (acts.shape[0], acts.shape[0]) or sim.ndim not in (2, 3):
@@ -208,7 +192,7 @@ def cross_interpretability_index(
     Returns:
       [p] cross-indices, or [p, L] for a per-layer similarity.
     """
-    _check(acts, m)
+    check_top_m(acts, m)
     if acts.ndim == 1:
         acts = acts[:, None]
     pairs = jnp.asarray(pairs)

@@ -19,14 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.scores._checks import check_finite
+from jaxinterp.scores._checks import check_finite, check_top_m
 
 
 def embedding_set(*acts, m: int = 5) -> np.ndarray:
     """Sorted unique image indices of the top-``m`` exemplars of every direction of each
     [n, k] activation matrix."""
     for a in acts:
-        check_finite(a, "activations")
+        check_top_m(a, m, ranks=(2,), name="activations")
     tops = [np.asarray(jax.lax.top_k(jnp.asarray(a).T, m)[1]).ravel() for a in acts]
     return np.unique(np.concatenate(tops))
 

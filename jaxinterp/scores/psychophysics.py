@@ -11,7 +11,7 @@ for one direction with activations f over D images::
     per trial t:  S = sim([ref_top; ref_bot], [q_top, q_bot])          # [2R, 2]
                   S = zscore(S)  (std := 1 if 0 / NaN)
                   E_ok  = pool(S[:R, 0]) + pool(S[R:, 1]);  E_bad = pool(S[:R, 1]) + pool(S[R:, 0])
-                  hard = 1[E_ok > E_bad] (+ 0.5 for an exact tie);  soft = softmax([E_ok, E_bad])[0]
+                  hard = 1[E_ok > E_bad] (+ 0.5 for a tie);  soft = softmax([E_ok, E_bad])[0]
 
 ``reproduce=True`` draws the trials as the paper's own code does
 (``run_single_unit_psychophysics`` in david-klindt/Superposition): every
@@ -20,12 +20,26 @@ the bottom query order (``choice(T, T, replace=False)``) for each quantile of
 the call in turn, and ranks the kept images with numpy's (unstable) ``argsort``
 ascending for the bottom and its reverse for the top, so tied activations fall
 where numpy puts them. Otherwise the query order comes from ``fold_in(key, i)``
-and ties rank by lowest index (``lax.top_k``).
+and tied activations rank by lowest index.
 
 A tie (E_ok = E_bad, frequent with labels) counts 0.5 in the hard accuracy, as
 the soft score (softmax of two equal logits) counts it. The paper reports the
 soft score with mean pooling; :func:`psychophysics_scores` returns that and the
 hard accuracy side by side, labelled.
+
+Ties are decided with a tolerance, not by the last bit of a float reduction (which
+differs between CPUs, e.g. Intel AMX and AMD AVX-512): two values are equal when they
+differ by at most :data:`TIE_RTOL` times the scale of the values compared.
+
+- Evidence: E_ok and E_bad tie when |E_ok - E_bad| <= TIE_RTOL · max|S| of the trial's
+  similarity block before z-scoring (z-scoring divides the margin by std(S) and would
+  blow a rounding difference up); the margin of a tie is stored as exactly 0.
+- Activations: sorted activations whose gap is at most TIE_RTOL · max|f| are equal (a run
+  of such values is one tie, :func:`tie_ranks`), and equal activations rank by lowest
+  index, as exact ties always did. The difficulty range [Q_q, Q_1-q] is widened by the
+  same tolerance, so an image tied with a quantile is kept.
+- ``reproduce=True`` keeps numpy's own order of tied activations: that is what it
+  reproduces.
 
 ``variant="eq2"`` is Eq. 2 literally: top references only, the query nearer to
 its nearest top reference wins (E_ok = max S[:R, 0], E_bad = max S[:R, 1]).
@@ -44,12 +58,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.scores._checks import check_finite
+from jaxinterp.scores._checks import check_count, check_finite
 from jaxinterp.similarity.base import Similarity, take
 
 QUERY_BLOCKS = ("most_extreme", "after_refs")
 POOLS = ("max", "mean")
 VARIANTS = ("two_sided", "eq2")
+
+# Values closer than this, relative to the scale of the values compared, are ties. float32
+# rounds at 6e-8 relative; a reduction in another order differs by a few of those.
+TIE_RTOL = 1e-6
 
 
 class PsychophysicsResult(NamedTuple):
@@ -83,7 +101,10 @@ class PsychophysicsScores(NamedTuple):
 
 
 def hard_accuracy(margin: jax.Array, axis: int = -1) -> jax.Array:
-    """Mean over trials of 1[margin > 0] + 0.5·1[margin == 0]: a tie is a coin flip."""
+    """Mean over trials of 1[margin > 0] + 0.5·1[margin == 0]: a tie is a coin flip.
+
+    The margins of :func:`psychophysics` are exactly 0 for ties within tolerance (module
+    docstring), so this exact comparison is the tolerant one."""
     return jnp.mean(jnp.where(margin > 0, 1.0, jnp.where(margin == 0, 0.5, 0.0)), axis=axis)
 
 
@@ -98,6 +119,25 @@ def _positions(trials: int, refs: int, query_block: str) -> tuple[np.ndarray, np
     raise ValueError(f"query_block must be one of {QUERY_BLOCKS}, got {query_block!r}")
 
 
+def tie_ranks(f: jax.Array) -> jax.Array:
+    """[n] activations -> [n] integer ranks (0 = lowest) in which near-equal values are equal.
+
+    Sorted values whose gap is at most TIE_RTOL · max|f| share a rank, so an order that
+    hinges on the last bits of f (another CPU's reduction order) is not an order. Taking
+    ``lax.top_k`` of these ranks then puts tied images lowest index first.
+    """
+    tol = TIE_RTOL * jnp.max(jnp.abs(f))
+    order = jnp.argsort(f)
+    step = jnp.concatenate([jnp.zeros(1, jnp.int32), (jnp.diff(f[order]) > tol).astype(jnp.int32)])
+    return jnp.zeros(f.shape, jnp.int32).at[order].set(jnp.cumsum(step))
+
+
+def _kept(f, quantile):
+    """[n] -> [n] bool: inside [Q_q, Q_1-q], widened by the tie tolerance."""
+    tol = TIE_RTOL * jnp.max(jnp.abs(f))
+    return (f >= jnp.quantile(f, quantile) - tol) & (f <= jnp.quantile(f, 1.0 - quantile) + tol)
+
+
 def trial_indices(key, f, quantile, trials=20, refs=9, query_block="most_extreme"):
     """Image indices of one direction's trials.
 
@@ -109,22 +149,15 @@ def trial_indices(key, f, quantile, trials=20, refs=9, query_block="most_extreme
       (q_top [T], q_bot [T], ref_top [T, R], ref_bot [T, R]) image indices.
     """
     qpos, rpos = _positions(trials, refs, query_block)
-    lo = jnp.quantile(f, quantile)
-    hi = jnp.quantile(f, 1.0 - quantile)
-    keep = (f >= lo) & (f <= hi)
+    keep = _kept(f, quantile)
+    rank = tie_ranks(f)
     n_used = trials * (refs + 1)
-    top = jax.lax.top_k(jnp.where(keep, f, -jnp.inf), n_used)[1]
-    bottom = jax.lax.top_k(jnp.where(keep, -f, -jnp.inf), n_used)[1]
+    top = jax.lax.top_k(jnp.where(keep, rank, -1), n_used)[1]
+    bottom = jax.lax.top_k(jnp.where(keep, -rank, -f.shape[0]), n_used)[1]
     k_top, k_bot = jax.random.split(key)
     q_top = jax.random.permutation(k_top, top[qpos])
     q_bot = jax.random.permutation(k_bot, bottom[qpos])
     return q_top, q_bot, top[rpos], bottom[rpos]
-
-
-def _zscore(S):
-    std = jnp.std(S)
-    std = jnp.where((std == 0) | jnp.isnan(std), 1.0, std)
-    return (S - jnp.mean(S)) / std
 
 
 def _reduce_layers(S, layer):
@@ -134,17 +167,26 @@ def _reduce_layers(S, layer):
     return jnp.mean(S, axis=-1) if layer is None else S[..., layer]
 
 
+def _zscore(S):
+    std = jnp.std(S)
+    std = jnp.where((std == 0) | jnp.isnan(std), 1.0, std)
+    return (S - jnp.mean(S)) / std, std
+
+
 def _margins(S, refs, pools, zscore, variant):
-    """S [2R, 2] -> [P] margins E_ok - E_bad, one per pooling in ``pools``."""
-    if zscore:
-        S = _zscore(S)
+    """S [2R, 2] -> [P] margins E_ok - E_bad, one per pooling in ``pools``; ties exactly 0."""
+    # z-scoring divides the margin by std(S): a tie is judged on the scale of S itself
+    tol = TIE_RTOL * jnp.max(jnp.abs(S))
+    S, std = _zscore(S) if zscore else (S, 1.0)
     if variant == "eq2":
-        return jnp.stack([jnp.max(S[:refs, 0]) - jnp.max(S[:refs, 1])] * len(pools))
-    out = []
-    for pool in pools:
-        p = jnp.max if pool == "max" else jnp.mean
-        out.append((p(S[:refs, 0]) + p(S[refs:, 1])) - (p(S[:refs, 1]) + p(S[refs:, 0])))
-    return jnp.stack(out)
+        out = [jnp.max(S[:refs, 0]) - jnp.max(S[:refs, 1])] * len(pools)
+    else:
+        out = []
+        for pool in pools:
+            p = jnp.max if pool == "max" else jnp.mean
+            out.append((p(S[:refs, 0]) + p(S[refs:, 1])) - (p(S[:refs, 1]) + p(S[refs:, 0])))
+    margin = jnp.stack(out)
+    return jnp.where(jnp.abs(margin) * std <= tol, 0.0, margin)
 
 
 def _trial_margins(indices, features, pairwise, refs, pools, zscore, variant, layer):
@@ -230,12 +272,12 @@ def paper_trial_indices(acts: np.ndarray, quantile: float, trials: int, refs: in
 
 @jax.jit
 def _kept_counts(acts, quantile):
-    lo = jnp.quantile(acts, quantile, axis=0)
-    hi = jnp.quantile(acts, 1.0 - quantile, axis=0)
-    return jnp.sum((acts >= lo) & (acts <= hi), axis=0)
+    return jnp.sum(jax.vmap(_kept, in_axes=(1, None))(acts, quantile), axis=1)
 
 
 def _check_inputs(acts, features, quantile, trials, refs, query_block, pool, variant):
+    check_count(trials, "trials", "2-AFC trials per direction", "the paper uses trials=20")
+    check_count(refs, "refs", "reference images per side", "the paper uses refs=9")
     if acts.ndim != 2:
         raise ValueError(f"activations must be [n_images, n_directions], got shape {acts.shape}")
     if query_block not in QUERY_BLOCKS:
@@ -392,7 +434,7 @@ def psychophysics_curve(key, acts, metric, features, quantiles=(0.0, 0.25), **kw
 @partial(jax.jit, static_argnames=("pairwise", "m", "n_queries", "pairings", "layer", "chunk"))
 def _unit_discrimination(key, acts, features, pairwise, m, n_queries, pairings, layer, chunk):
     k = acts.shape[1]
-    ranked = jax.lax.top_k(acts.T, m + n_queries)[1]  # [k, m + nq]
+    ranked = jax.lax.top_k(jax.vmap(tie_ranks)(acts.T), m + n_queries)[1]  # [k, m + nq]
     refs, queries = ranked[:, :m], ranked[:, m:]
     target = jnp.concatenate([jnp.zeros(n_queries, bool), jnp.ones(n_queries, bool)])
 
@@ -400,7 +442,8 @@ def _unit_discrimination(key, acts, features, pairwise, m, n_queries, pairings, 
         r = jnp.concatenate([refs[ab[0]], refs[ab[1]]])
         q = jnp.concatenate([queries[ab[0]], queries[ab[1]]])
         S = _reduce_layers(pairwise(take(features, r), take(features, q)), layer)  # [2m, 2nq]
-        to_b = jnp.max(S[m:], axis=0) > jnp.max(S[:m], axis=0)  # ties go to a (argmin of distance)
+        # ties (within TIE_RTOL of the block's scale) go to a, as argmin of distance does
+        to_b = jnp.max(S[m:], axis=0) > jnp.max(S[:m], axis=0) + TIE_RTOL * jnp.max(jnp.abs(S))
         return jnp.mean(to_b == target)
 
     def one_round(round_key):
@@ -432,6 +475,9 @@ def unit_discrimination(
     Returns:
       [k] accuracies.
     """
+    check_count(m, "m", "top exemplars per direction, the references", "the paper uses m=5")
+    check_count(n_queries, "n_queries", "queries per direction", "the paper uses n_queries=5")
+    check_count(pairings, "pairings", "rounds of random pairs", "the paper uses pairings=10")
     check_finite(acts, "direction activations")
     acts = jnp.asarray(acts)
     if acts.ndim != 2:

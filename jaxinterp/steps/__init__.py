@@ -19,6 +19,7 @@ from jaxinterp.steps.similarity import features as similarity_features
 from jaxinterp.steps.specs import (
     DataSpec,
     ModelSpec,
+    check_data_for_model,
     data_spec,
     fingerprint,
     images01,
@@ -37,6 +38,7 @@ __all__ = [
     "SimilaritySpec",
     "build_similarity",
     "capture_task",
+    "check_data_for_model",
     "data_spec",
     "fingerprint",
     "fit_inputs",

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from jaxinterp.steps.specs import DataSpec, ModelSpec, load_data, load_model
+from jaxinterp.steps.specs import DataSpec, ModelSpec, check_data_for_model, load_data, load_model
 from jaxinterp.tasks import Result, Task
 
 
@@ -47,8 +47,11 @@ def _capture(ctx, config: CaptureConfig) -> Result:
 def capture_task(model: ModelSpec, data: DataSpec, layer: str, position: str | tuple = "mean",
                  batch_size: int = 256) -> Task:
     """Task -> ``{"acts": [n, c]}`` (or full maps with ``position="all"``; see
-    :mod:`jaxinterp.door.positions`)."""
+    :mod:`jaxinterp.door.positions`).
+
+    The data is checked against the model now (:func:`~jaxinterp.steps.specs.check_data_for_model`)."""
     from jaxinterp.door import positions
 
+    check_data_for_model(model, data)
     return Task("capture", CaptureConfig(model, data, layer, positions.check(position), batch_size), _capture,
                 collective=True)

@@ -91,6 +91,18 @@ def load_data(spec: DataSpec) -> tuple[np.ndarray, np.ndarray | None]:
     return images, labels
 
 
+def check_data_for_model(model: ModelSpec, data: DataSpec) -> None:
+    """Refuse data the model was not made for, before any work: other channels, images of
+    another size than its ``INPUT_SIZE`` (not resized silently: resize the data file), or
+    labels outside its classes (:func:`jaxinterp.data.checks.check_fits_model`)."""
+    from jaxinterp import models
+    from jaxinterp.data.checks import check_fits_model
+
+    images, labels = load_data(data)
+    check_fits_model(images, labels, models.get(model.arch), model.arch,
+                     f"images in {Path(data.path).name}")
+
+
 def images01(spec: DataSpec) -> np.ndarray:
     """The images of ``spec`` as float32 in [0, 1]."""
     from jaxinterp.data.checks import to_unit_float

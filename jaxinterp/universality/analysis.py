@@ -42,7 +42,7 @@ PAIR_MEASURES = ("cka_linear", "cka_rbf", "cca", "knn")
 LAYER_ARRAYS = ("corr", "best_partner", "best_corr", "hungarian_partner", "hungarian_corr", "mutual",
                 "null_best_corr", "ii_a", "ii_b", "top_a", "top_b", "shown")
 NOTES = [
-    "Activations are spatial means of each layer (capture aggregation='mean').",
+    "Activations are spatial means of each layer (capture position='mean').",
     "CKA uses the unbiased HSIC; the RBF bandwidth is the median pairwise distance.",
     "Each layer of A is paired with the layer of B of highest linear CKA; units are matched "
     "between those two layers by Pearson correlation over the images.",
@@ -199,7 +199,7 @@ def compare(
 
     Args:
       acts_a, acts_b: ``{layer: [n, d]}`` spatial-mean activations of the two models on the
-        same n images (``capture(..., aggregation="mean")``).
+        same n images (``capture(..., position="mean")``).
       images: [n, h, w, c] those images (uint8 or [0, 1] float), for the colour II and exemplars.
       labels: [n] or None.
       m: top exemplars per unit (the II's M and the report's rows).

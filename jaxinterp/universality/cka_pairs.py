@@ -284,7 +284,7 @@ def cka_all_pairs(
     """CKA of every layer of A against every layer of B, over the same n images.
 
     Args:
-      acts_a: ``{layer: [n, d_l]}`` of model A (arrays or memmaps; ``capture(..., aggregation="mean")``).
+      acts_a: ``{layer: [n, d_l]}`` of model A (arrays or memmaps; ``capture(..., position="mean")``).
       acts_b: ``{layer: [n, d_m]}`` of model B, the same images in the same order.
       kernel: ``"linear"`` (feature space, streamed in chunks of ``batch_size`` images, exact for
         any chunk size) or ``"rbf"`` (Gram rows streamed ``block`` at a time).

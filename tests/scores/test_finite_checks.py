@@ -51,7 +51,7 @@ CALLS = {
     "top_positions": lambda a: manifold.top_positions(a, np.arange(N)),
     "coactivation": lambda a: coactivation.coactivation(a),
     "spectrum": lambda a: spectrum.spectrum(KEY, a),
-    "spectrum_repeat": lambda a: spectrum.spectrum(KEY, np.ones_like(a), "augment", acts_repeat=a),
+    "spectrum_repeat": lambda a: spectrum.spectrum(KEY, _acts(0.5), "augment", acts_repeat=a),
     "psychophysics": lambda a: psychophysics.psychophysics(KEY, a, similarity.colour, _feats(), 0.0, trials=2, refs=2),
     "psychophysics_curve": lambda a: psychophysics.psychophysics_curve(KEY, a, similarity.colour, _feats(),
                                                                        trials=1, refs=2),

@@ -5,7 +5,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinterp.scores.spectrum import augment, critical_exponent, fit_ols, fit_stringer, spectrum
+from jaxinterp.scores.spectrum import (
+    augment,
+    critical_exponent,
+    fit_ols,
+    fit_stringer,
+    power_law_break,
+    spectrum,
+)
 
 
 def planted(rng, n, d, alpha):
@@ -78,3 +85,40 @@ def test_augment_is_a_random_padded_crop_and_flip(rng, key):
     assert sum(d != (pad, pad, 0) for d in draws) >= n // 2  # mostly not the identity
     # independent keys give independent augmentations
     assert not np.array_equal(out, np.asarray(augment(jax.random.split(key)[0], jnp.asarray(imgs), pad=pad)))
+
+
+def broken_law(ranks, bend=10, before=1.0, after=3.0):
+    """rank^-before up to ``bend``, then continuing with rank^-after (continuous)."""
+    return np.where(ranks <= bend, ranks ** -before, bend ** -before * (ranks / bend) ** -after)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_clean_power_law_is_not_flagged(seed):
+    rng = np.random.default_rng(seed)
+    ranks = np.arange(1, 65.0)  # 64 neurons, as ResNet-56 layer3: the fit spans ranks 5..32
+    check = power_law_break(ranks ** -1.7 * np.exp(0.03 * rng.standard_normal(64)))
+    assert not check.broken and check.warning == ""
+    assert check.alpha == pytest.approx(1.7, abs=0.05) and check.r2 > 0.99
+    assert (check.first_rank, check.last_rank) == (5, 32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_break_at_rank_10_is_found_with_both_slopes(seed):
+    rng = np.random.default_rng(seed)
+    ranks = np.arange(1, 65.0)
+    ss = broken_law(ranks) * np.exp(0.03 * rng.standard_normal(64))
+    check = power_law_break(ss)
+    assert check.broken
+    assert abs(check.break_rank - 10) <= 2
+    assert check.alpha_before == pytest.approx(1.0, abs=0.1)
+    assert check.alpha_after == pytest.approx(3.0, abs=0.1)
+    assert check.alpha == pytest.approx(fit_ols(ss)[0])  # the single fit is fit_ols's
+    assert 1.5 < check.alpha < 3.0  # fitted across the bend, it is neither slope
+    assert f"bends at rank {check.break_rank:.0f}" in check.warning
+
+
+def test_a_poor_fit_without_a_clear_bend_is_flagged(rng):
+    """Noise as large as the decay: R² of the single fit is low, whatever a hinge does."""
+    ranks = np.arange(1, 65.0)
+    check = power_law_break(ranks ** -0.3 * np.exp(0.3 * rng.standard_normal(64)))
+    assert check.r2 < 0.9 and check.broken and "poorly (R² = " in check.warning
