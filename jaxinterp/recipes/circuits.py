@@ -231,7 +231,7 @@ def _crop_to_support(w: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _weights(ctx, c: WeightsConfig) -> Result:
     from jaxinterp.circuits import expanded
-    from jaxinterp.models.base import layer_shapes
+    from jaxinterp.door import layer_shapes
 
     model, variables = load_model(c.model)
     full_in = np.asarray(expanded.expanded_weights(model, variables, c.upstream, c.layer, c.input_shape))
@@ -372,7 +372,7 @@ def neighbours(model, variables, layer: str, input_shape) -> tuple[str, str]:
     same nesting depth that end in a ReLU ("layer2" for "layer3"; "relu1" for "relu2"), else the
     nearest such layer of any kind ("bn1" before "layer1"; "linear" after "layer3")."""
     from jaxinterp.circuits.examples import ends_in_relu
-    from jaxinterp.models.base import layer_shapes
+    from jaxinterp.door import layer_shapes
 
     shapes = layer_shapes(model, variables, (1, *input_shape))
     names = [n for n in shapes if n not in ("input", "logits")]
@@ -409,7 +409,7 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
     Every check that needs no computation runs here, before any task.
     """
     from jaxinterp.door.cut import check_cut
-    from jaxinterp.models.base import layer_shapes
+    from jaxinterp.door import layer_shapes
 
     check_data_for_model(model, data)
     net, variables = load_model(model)
