@@ -26,7 +26,7 @@ from jaxinterp.models.base import Preprocess
 #: torchvision's IMG_EXTENSIONS: the files a folder source reads (case-insensitive)
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
-__all__ = ["EXTENSIONS", "Preprocess", "decode", "is_image_file", "preprocessed_size"]
+__all__ = ["EXTENSIONS", "Preprocess", "decode", "decoded_shape", "is_image_file"]
 
 
 def is_image_file(name: str) -> bool:
@@ -51,26 +51,44 @@ def _centre_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
+def _unreadable(name: str, err: Exception) -> ValueError:
+    return ValueError(
+        f"{name} is not a readable image ({type(err).__name__}: {err}); replace or remove the file "
+        "(a pass stops rather than skip it: a skipped image would shift the index of every later "
+        "image). Check a folder with: python -c \"import sys; from PIL import Image; "
+        "[Image.open(f).convert('RGB') for f in sys.argv[1:]]\" FILES")
+
+
+_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def _open(src: str | os.PathLike | bytes) -> Image.Image:
+    return Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
+
+
 def decode(src: str | os.PathLike | bytes, name: str, preprocess: Preprocess | None = None) -> np.ndarray:
     """The image in ``src`` (a path, or a file's bytes) -> uint8 [H, W, 3] (preprocessed if given).
 
     ``name`` names the image in errors (a file path, or "shard.array_record record 17").
     """
     try:
-        with Image.open(io.BytesIO(src) if isinstance(src, bytes) else src) as img:
+        with _open(src) as img:
             img = img.convert("RGB")  # also loads every pixel, so a truncated file fails here
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(
-            f"{name} is not a readable image ({type(err).__name__}: {err}); replace or remove the file "
-            "(a pass stops rather than skip it: a skipped image would shift the index of every later "
-            "image). Check a folder with: python -c \"import sys; from PIL import Image; "
-            "[Image.open(f).convert('RGB') for f in sys.argv[1:]]\" FILES"
-        ) from None
+    except _ERRORS as err:
+        raise _unreadable(name, err) from None
     if preprocess is not None:
         img = _centre_crop(_resize_shorter(img, preprocess.resize), preprocess.crop)
     return np.asarray(img, dtype=np.uint8)
 
 
-def preprocessed_size(size: tuple[int, int], preprocess: Preprocess | None) -> tuple[int, int]:
-    """(height, width) of an image of ``size`` = (height, width) after ``preprocess``."""
-    return size if preprocess is None else (preprocess.crop, preprocess.crop)
+def decoded_shape(src: str | os.PathLike | bytes, name: str, preprocess: Preprocess | None = None
+                  ) -> tuple[int, int, int]:
+    """The shape :func:`decode` gives ``src``, from the file's header alone (no pixel is decoded)."""
+    if preprocess is not None:
+        return preprocess.crop, preprocess.crop, 3
+    try:
+        with _open(src) as img:
+            width, height = img.size
+    except _ERRORS as err:
+        raise _unreadable(name, err) from None
+    return height, width, 3

@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from jaxinterp.data.decode import Preprocess, decode
+from jaxinterp.data.decode import Preprocess, decode, decoded_shape
 from jaxinterp.stream.sources import ArraySource, shares
 
 __all__ = ["ArrayData", "EncodedImages"]
@@ -88,8 +88,7 @@ class EncodedImages:
         self.threads = threads or _threads()
         self.prefetch = prefetch
         self.what = what
-        first = decode(read(0), self.names[0], preprocess)
-        self.image_shape = tuple(int(s) for s in first.shape)
+        self.image_shape = decoded_shape(read(0), self.names[0], preprocess)  # the header alone
         self.num_images = len(self.names)
 
     def read(self, i: int) -> np.ndarray:
