@@ -33,4 +33,5 @@ def data_spec(args, *arches: str, limit: int | None = None):
     if len(preprocess) > 1:
         raise ValueError(f"{' and '.join(arches)} bring images to their input differently "
                          f"({', '.join(map(str, preprocess))}); compare models that take the same inputs")
-    return steps.data_spec(args.data, limit, args.labels, args.split, preprocess.pop() if preprocess else None)
+    return steps.data_spec(args.data, limit, args.labels, args.split,
+                           preprocess.pop() if preprocess else None)

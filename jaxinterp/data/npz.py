@@ -54,7 +54,8 @@ def load_npz(path: str | os.PathLike, num_classes: int | None = None) -> ImageDa
     with data:
         if "images" not in data.files:
             raise ValueError(f"{path} has arrays {sorted(data.files)}; expected 'images' (uint8 or float "
-                             "[n, h, w, c]) and 'labels' ([n]): save with np.savez(path, images=..., labels=...)")
+                             "[n, h, w, c]) and 'labels' ([n]): save with "
+                             "np.savez(path, images=..., labels=...)")
         try:
             images = data["images"]
             labels = data["labels"] if "labels" in data.files else None

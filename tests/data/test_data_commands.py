@@ -48,7 +48,8 @@ def test_evaluate_reads_every_kind(setup, capsys, data):
 
 def test_evaluate_needs_labels(setup, capsys):
     root, _ = setup
-    argv = ["evaluate", "--arch", "small_cnn_rgb", "--params", str(root / "p"), "--data", str(root / "images.npy")]
+    argv = ["evaluate", "--arch", "small_cnn_rgb", "--params", str(root / "p"),
+            "--data", str(root / "images.npy")]
     assert cli.main(argv) == 2
     assert "images.npy has no labels; an accuracy needs one class per image" in capsys.readouterr().err
 

@@ -90,7 +90,8 @@ def test_class_names_from_folders_and_cifar_meta(kinds, tmp_path):
 def torchvision_or_skip():
     """torchvision's Python classes under the CPU build of torch (its compiled ops target CUDA)."""
     pytest.importorskip("torch")
-    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    stub = "torchvision._meta_registrations"
+    sys.modules.setdefault(stub, types.ModuleType(stub))
     return pytest.importorskip("torchvision")
 
 
@@ -109,10 +110,11 @@ def test_the_models_preprocessing_equals_torchvisions_transforms(tmp_path):
 
     rng = np.random.default_rng(1)
     reference = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224)])
-    for i, (h, w) in enumerate([(300, 449), (403, 300), (256, 256), (97, 140), (224, 224)]):  # odd margins too
+    preprocess = models.get("googlenet").PREPROCESS
+    for i, (h, w) in enumerate([(300, 449), (403, 300), (256, 256), (97, 140), (224, 224)]):  # odd margins
         path = tmp_path / f"{i}.{'jpg' if i % 2 else 'png'}"
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
-        mine = open_data(write_folder_of(tmp_path / f"f{i}", path), preprocess=models.get("googlenet").PREPROCESS)
+        mine = open_data(write_folder_of(tmp_path / f"f{i}", path), preprocess=preprocess)
         theirs = np.asarray(reference(Image.open(path).convert("RGB")))
         assert mine.image_shape == (224, 224, 3)
         np.testing.assert_array_equal(_all(mine)[0], theirs)
@@ -133,11 +135,12 @@ def test_folder_route_equals_npz_route_through_capture(kinds, data):
     spec = {k: steps.data_spec(kinds[k][0]) for k in ("folder", "npz")}
     assert spec["folder"].kind == "folder" and spec["folder"].fingerprint != spec["npz"].fingerprint
     np.testing.assert_array_equal(steps.load_data(spec["folder"])[0], steps.load_data(spec["npz"])[0])
-    acts = {k: capture(model, variables, steps.open_source(s), ["relu2"], batch_size=8, progress=False)["relu2"]
-            for k, s in spec.items()}
+    def relu2(source):
+        return capture(model, variables, source, ["relu2"], batch_size=8, progress=False)["relu2"]
+
+    acts = {k: relu2(steps.open_source(s)) for k, s in spec.items()}
     np.testing.assert_array_equal(acts["folder"], acts["npz"])
-    np.testing.assert_allclose(acts["npz"], capture(model, variables, data[0], ["relu2"], progress=False)["relu2"],
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(acts["npz"], relu2(data[0]), rtol=1e-6, atol=1e-6)
 
 
 # ---- bad input -------------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def test_an_empty_class_folder_keeps_its_index_and_is_warned_about(tmp_path, dat
     images, labels = data
     root = write_folder(tmp_path / "f", images, labels, classes=("a", "c", "d"))
     (root / "b").mkdir()  # sorts between a and c
-    with pytest.warns(UserWarning, match=r"1 class folder\(s\) of .* hold no images \(b\); each keeps its label"):
+    with pytest.warns(UserWarning, match=r"1 class folder\(s\) of .* hold no images \(b\); each keeps its"):
         source = open_data(root)
     assert source.class_names == ("a", "b", "c", "d")
     np.testing.assert_array_equal(source.labels, np.where(labels == 0, 0, labels + 1))
@@ -210,7 +213,7 @@ def test_bad_csvs_labels_and_paths(tmp_path, data):
     images, labels = data
     root, table = write_flat(tmp_path / "flat", images[:3], labels[:3])
     table.write_text("img_0.png,1\nimg_1.png,cat\n")
-    with pytest.raises(ValueError, match=r"labels\.csv line 2: the label must be an integer class index, got 'cat'"):
+    with pytest.raises(ValueError, match=r"labels\.csv line 2: the label must be an integer class index"):
         open_data(root, table)
     table.write_text("img_0.png,1\nimg_9.png,0\nsub/img_8.png,0\n")
     with pytest.raises(FileNotFoundError, match=r"2 file\(s\) listed in .*labels\.csv are not under"):
@@ -220,10 +223,10 @@ def test_bad_csvs_labels_and_paths(tmp_path, data):
         open_data(tmp_path / "d.npz", table)
     np.save(tmp_path / "few.npy", labels[:5])
     np.save(tmp_path / "images.npy", images)
-    with pytest.raises(ValueError, match=r"must be integers \[n\] with n = 20 images of images\.npy, got int64 \(5,\)"):
+    with pytest.raises(ValueError, match=r"must be integers \[n\] with n = 20 images of images\.npy"):
         open_data(tmp_path / "images.npy", tmp_path / "few.npy")
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(ValueError, match=r"notes\.txt is not a dataset jaxinterp reads; pass a dataset: a folder"):
+    with pytest.raises(ValueError, match=r"notes\.txt is not a dataset jaxinterp reads; pass a dataset"):
         open_data(tmp_path / "notes.txt")
     with pytest.raises(FileNotFoundError, match="no data at"):
         open_data(tmp_path / "absent")
@@ -236,6 +239,6 @@ def test_arrays_are_taken_as_they_are(tmp_path, data):
     np.savez(tmp_path / "d.npz", images=images, labels=labels)
     spec = steps.data_spec(tmp_path / "d.npz", preprocess=models.get("googlenet").PREPROCESS)
     assert spec.preprocess is None and steps.open_source(spec).image_shape == (32, 32, 3)
-    with pytest.raises(ValueError, match=r"googlenet was trained on 224×224 images, but images in d\.npz are 32×32"):
+    with pytest.raises(ValueError, match=r"googlenet was trained on 224×224 images, but images in d\.npz"):
         steps.capture_task(steps.model_spec("googlenet", "random:0"), spec, "conv1")
     assert isinstance(steps.open_source(spec), ArrayData)
