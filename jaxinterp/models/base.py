@@ -73,6 +73,7 @@ class Preprocess(NamedTuple):
     crop: int
 
 
+IMAGENET_PREPROCESS = Preprocess(resize=256, crop=224)  # torchvision's ImageNet evaluation transforms
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -101,7 +102,7 @@ class ImageNetModel(ImageModel):
     MEAN: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
     STD: ClassVar[tuple[float, ...]] = IMAGENET_STD
     INPUT_SIZE: ClassVar[int | None] = 224
-    PREPROCESS: ClassVar[Preprocess | None] = Preprocess(resize=256, crop=224)
+    PREPROCESS: ClassVar[Preprocess | None] = IMAGENET_PREPROCESS
     CLASSES: ClassVar[str | None] = "imagenet"
 
 

@@ -38,8 +38,12 @@ SCRIPT = textwrap.dedent("""
     mesh = distributed.global_mesh()
     assert mesh.size == 4 and distributed.spans_processes(mesh)
     values = stream.stream_map(first_pixel, {}, source, batch_size=8, mesh=mesh)
-    json.dump({"decoded": decoded, "values": [round(float(v) * 255) for v in values],
-               "names": source.names}, open(out, "w"))
+    first = list(decoded)
+    decoded.clear()  # 18 images: process 1 has no row in the last batch
+    values18 = stream.stream_map(first_pixel, {}, source.take(18), batch_size=8, mesh=mesh)
+    json.dump({"decoded": first, "values": [round(float(v) * 255) for v in values], "names": source.names,
+               "decoded18": list(decoded), "values18": [round(float(v) * 255) for v in values18]},
+              open(out, "w"))
 """)
 
 
@@ -78,4 +82,7 @@ def test_two_processes_each_read_their_half(tmp_path):
     assert decoded[1] == [4, 5, 6, 7, 12, 13, 14, 15, 20]  # no image twice, none missed
     for run in runs:
         assert run["values"] == expected  # every process gets every image's result, in order
+        assert run["values18"] == expected[:18]
     assert sorted(np.concatenate(decoded).tolist()) == list(range(n))
+    decoded18 = [sorted(names.index(f) for f in run["decoded18"]) for run in runs]
+    assert decoded18 == [[0, 1, 2, 3, 8, 9, 10, 11, 16, 17], [4, 5, 6, 7, 12, 13, 14, 15]]
