@@ -44,6 +44,12 @@ def test_the_same_data_elsewhere_gives_the_same_keys(tmp_path):
         assert spec_a.path != spec_b.path  # each knows where its own data lies
         config = json.dumps(canonical(steps.capture_task(steps.model_spec(*MODEL), spec_a, "relu2").config))
         assert str(tmp_path) not in config and "host_a" not in config, config
+    (a / "w.th").write_bytes(b"weights")  # weights, too, are named by content, not by path
+    shutil.copy(a / "w.th", b / "w.th")
+    spec_a, spec_b = steps.model_spec("small_cnn_rgb", a / "w.th"), steps.model_spec("small_cnn_rgb", b / "w.th")
+    assert spec_a == spec_b and spec_a.path != spec_b.path
+    data = steps.data_spec(a / "d.npz")
+    assert steps.capture_task(spec_a, data, "relu2").key == steps.capture_task(spec_b, data, "relu2").key
 
 
 def test_other_data_other_keys(tmp_path):
