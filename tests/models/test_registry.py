@@ -7,13 +7,26 @@ import pytest
 
 from jaxinterp import models
 
-ZOO = [f"cifar_resnet{d}" for d in (20, 32, 44, 56, 110, 18, 34, 50)] + [
-    "alexnet", "vgg16", "resnet18", "resnet50", "googlenet",
-]
+# trainable parameters of each original, as published: akamaster/pytorch_resnet_cifar10's README
+# (ResNet-20 .. 110), huyvnphan/PyTorch_CIFAR10 (ResNet-18/34/50), torchvision's model docs
+# (GoogLeNet without its auxiliary heads, which are training-only)
+PUBLISHED_PARAMETERS = {
+    "cifar_resnet20": 269_722, "cifar_resnet32": 464_154, "cifar_resnet44": 658_586,
+    "cifar_resnet56": 853_018, "cifar_resnet110": 1_727_962,
+    "cifar_resnet18": 11_173_962, "cifar_resnet34": 21_282_122, "cifar_resnet50": 23_520_842,
+    "alexnet": 61_100_840, "vgg16": 138_357_544, "resnet18": 11_689_512, "resnet50": 25_557_032,
+    "googlenet": 6_624_904,
+}
+ZOO = list(PUBLISHED_PARAMETERS)
 
 
-def test_every_port_is_registered():
-    assert set(ZOO) <= set(models.names())
+@pytest.mark.parametrize("arch", ZOO)
+def test_every_port_is_registered_with_the_originals_parameter_count(arch, key):
+    assert arch in models.names()
+    model = models.get(arch)
+    size = 32 if model.INPUT_SIZE == 32 else 64  # counts do not depend on the input size
+    shapes = jax.eval_shape(lambda: models.init(model, key, size))  # shapes only: no weights
+    assert sum(x.size for x in jax.tree_util.tree_leaves(shapes["params"])) == PUBLISHED_PARAMETERS[arch]
 
 
 def test_unknown_name_lists_the_known_ones():
