@@ -12,6 +12,8 @@ Tests compare decided units exactly and leave the undecided ones out (and check 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.special import digamma
 
@@ -115,7 +117,7 @@ def psychophysics_trials(f, q: float, trials: int, refs: int, perm_top, perm_bot
         bottom = kept[np.argsort(f[kept], kind="stable")]
         for ranked in (top, bottom):
             vals = f[ranked[: used + 1]]
-            decided &= not any(_close(a, b, scale, tie) for a, b in zip(vals[:-1], vals[1:]))
+            decided &= not any(_close(a, b, scale, tie) for a, b in itertools.pairwise(vals))
         out.append((top[:trials][perm_top], bottom[:trials][perm_bot], top[ref_pos], bottom[ref_pos]))
     return out, decided
 
@@ -158,9 +160,10 @@ def coactivation(acts):
     return np.array([pearson(a[:, i], np.delete(a, i, axis=1).mean(1)) for i in range(n)])
 
 
-def spectrum_noncv(acts):
-    """z-score each neuron, SVD: var_k = s_k² / Σ s² (the seed code)."""
-    s = np.linalg.svd(zscore(acts), compute_uv=False)
+def spectrum_noncv(acts, standardise: bool = True):
+    """z-score each neuron (or only centre it), SVD: var_k = s_k² / Σ s² (the seed code)."""
+    a = np.asarray(acts, np.float64)
+    s = np.linalg.svd(zscore(a) if standardise else a - a.mean(0), compute_uv=False)
     return s**2 / (s**2).sum()
 
 

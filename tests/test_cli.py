@@ -46,3 +46,18 @@ def test_demo_out_naming_a_file_fails_before_any_work(tmp_path, capsys, monkeypa
     assert not (tmp_path / "cache").exists()  # nothing trained
     assert cli.main(["demo", "--out", str(tmp_path / "report" / "sub"), "--no-progress"]) == 2
     assert "which is a file, not a folder" in capsys.readouterr().err
+
+
+def test_the_parser_has_one_subcommand_per_command_module():
+    """Every module of jaxinterp/commands (but the private ones) is a subcommand, with its help."""
+    import argparse
+    from pathlib import Path
+
+    import jaxinterp.commands
+
+    modules = {p.stem for p in Path(jaxinterp.commands.__file__).parent.glob("*.py") if not p.stem.startswith("_")}
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == modules
+    assert all(sub.choices[name].format_help().startswith(f"usage: jaxinterp {name}") for name in modules)
+    args = cli.build_parser().parse_args(ARGV["paper"])
+    assert (args.command, args.arch, args.layer) == ("paper", "a", "l")

@@ -48,6 +48,25 @@ def test_input_convention(arch, mean, size):
     assert model.MEAN == mean and model.INPUT_SIZE == size and model.IN_CHANNELS == 3
 
 
+def test_families_and_registering_a_new_model(monkeypatch):
+    """torchvision's ImageNet family shares mean, std and 224-px inputs; the CIFAR-stem ResNets are
+    that family's networks with CIFAR's convention; a registered factory is found by name, once."""
+    from jaxinterp.models import registry
+
+    for name in ("alexnet", "vgg16", "resnet18", "resnet50"):
+        model = models.get(name)
+        assert isinstance(model, models.ImageNetModel) and model.INPUT_SIZE == 224
+        assert model.STD == (0.229, 0.224, 0.225)
+    for depth in (18, 34, 50):
+        model = models.get(f"cifar_resnet{depth}")
+        assert isinstance(model, models.CifarStemResNet) and model.depth == depth and model.INPUT_SIZE == 32
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # leave the zoo as it was
+    models.register("tiny_rgb", lambda: models.get("small_cnn_rgb").clone(widths=(4, 4, 4)))
+    assert "tiny_rgb" in models.names() and models.get("tiny_rgb").widths == (4, 4, 4)
+    with pytest.raises(ValueError, match="registered twice"):
+        models.register("tiny_rgb", lambda: None)
+
+
 def test_names_of_lpips_taps_and_shapes_at_cifar_size(key):
     model = models.get("alexnet")
     variables = jax.eval_shape(lambda: models.init(model, key, 64))  # shapes only: no 61M floats

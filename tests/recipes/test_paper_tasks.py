@@ -257,6 +257,7 @@ def test_psychophysics_tasks_equal_the_kernel(uninterrupted):
 
     from jaxinterp import similarity
     from jaxinterp.recipes.paper import K_PSYCHOPHYSICS, _tasks_that_fit
+    from jaxinterp.scores import PsychophysicsScores
     from jaxinterp.scores.psychophysics import psychophysics_scores
     from jaxinterp.steps import key_of
 
@@ -271,6 +272,7 @@ def test_psychophysics_tasks_equal_the_kernel(uninterrupted):
         res = psychophysics_scores(key_of(0, K_PSYCHOPHYSICS), acts, similarity.label,
                                    similarity.label.featurize(None, jnp.asarray(labels)), float(q), trials=t,
                                    hard_pool="mean")
+        assert isinstance(res, PsychophysicsScores) and res.hard_pool == "mean"
         np.testing.assert_array_equal(arrays["psy_neurons_label"][q_index], np.asarray(res.hard))
         np.testing.assert_array_equal(arrays["psy_soft_neurons_label"][q_index], np.asarray(res.soft_mean))
     summary = json.loads((root / "out" / "summary.json").read_text())

@@ -16,6 +16,9 @@ import json
 import jax
 import numpy as np
 import pytest
+from sklearn.feature_selection._mutual_info import (
+    _compute_mi_cd,  # the Ross estimator, without noise
+)
 
 from jaxinterp import cli
 from tests import _refs as ref
@@ -72,8 +75,6 @@ def test_activations_ii_and_label_information(table, torch_layer):
     np.testing.assert_array_equal(t["neuron"], np.arange(64))
     for name, sim in (("colour", ref.colour_matrix(table["images"])), ("label", ref.label_matrix(labels))):
         np.testing.assert_allclose(t[f"ii_{name}"], ref.ii(acts, sim, 5, tie=0)[0], rtol=1e-5, atol=1e-7)
-    from sklearn.feature_selection._mutual_info import _compute_mi_cd  # the Ross estimator, no noise
-
     mi_knn = [max(_compute_mi_cd(acts[:, n].astype(float), labels, 3), 0.0) for n in range(64)]
     np.testing.assert_allclose(t["mi_knn"], mi_knn, atol=1e-5)
     np.testing.assert_allclose(t["mi_binned"], [ref.mi_binned(acts[:, n], labels) for n in range(64)], atol=1e-5)
@@ -163,6 +164,9 @@ def test_roles_and_correlations_follow_from_the_table(table):
         want = [r for r, on in (("representational", rep), ("transforming", trans),
                                 ("pass-along", focus[n] > 0.5)) if on]
         assert summary["roles"][n] == ("+".join(want) or "unlabelled"), n
+    from jaxinterp.neurons import EXPLORATORY_NOTE
+
+    assert EXPLORATORY_NOTE in summary["notes"][2]  # the labels say they are a hypothesis
     by_measure = summary["correlations"]["by_measure"]
     assert set(by_measure) == {c for c in t if c != "neuron" and not c.startswith("ii_")}
     for measure, by_sim in by_measure.items():

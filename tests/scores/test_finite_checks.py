@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinterp import similarity
+from jaxinterp import scores, similarity
 from jaxinterp.scores import (
     coactivation,
     human,
@@ -121,11 +121,13 @@ def _reference(name, a):
         "coactivation": lambda: ref.coactivation(a),
         "spectrum": lambda: ref.spectrum_noncv(a),
         # two identical repeats: cvPCA's Σ (X0 v)(X1 v) is PCA's variance along v, whatever the swaps
-        "spectrum_repeat": lambda: (lambda s: s**2 / (s**2).sum())(np.linalg.svd(a - a.mean(0), compute_uv=False)),
+        "spectrum_repeat": lambda: ref.spectrum_noncv(a, standardise=False),
     }[name]()
 
 
-# the part of each result the reference gives
+# the result type of the calls that return a record, and the part of it the reference gives
+TYPES = {"synergy": scores.SynergyResult, "candidate_lookup": scores.SimilarityLookup,
+         "psychophysics": scores.PsychophysicsResult, "psychophysics_curve": scores.PsychophysicsResult}
 PART = {"synergy": lambda r: r.ii, "candidate_lookup": lambda r: r.images,
         "psychophysics": lambda r: r.soft_accuracy, "psychophysics_curve": lambda r: r.soft_accuracy}
 
@@ -133,7 +135,9 @@ PART = {"synergy": lambda r: r.ii, "candidate_lookup": lambda r: r.images,
 def test_finite_activations_score_as_the_numpy_reference():
     a = _acts(0.5)
     for name in sorted(CALLS):
-        got = PART.get(name, lambda r: r)(CALLS[name](a))
+        result = CALLS[name](a)
+        assert isinstance(result, TYPES.get(name, object)), name
+        got = PART.get(name, lambda r: r)(result)
         np.testing.assert_allclose(np.asarray(got, np.float64), _reference(name, a), rtol=1e-4, atol=1e-5,
                                    err_msg=name)
 
