@@ -8,6 +8,8 @@ Near ties are where a float32 result may legitimately differ from a float64 one 
 boundary, an argmax), so the helpers say whether a choice is *decided*: its margin is
 above ``TIE`` (relative) or it is an exact tie, which both sides break by the lowest index.
 Tests compare decided units exactly and leave the undecided ones out (and check they are few).
+Where the code itself decides near ties by a tolerance (psychophysics), the reference offers
+the trials of each rule, and a test accepts the code's result if it matches one of them.
 """
 
 from __future__ import annotations
@@ -90,35 +92,49 @@ def cross_ii(acts, sim, pairs, m: int = 5, tie: float = TIE):
 
 def psychophysics_trials(f, q: float, trials: int, refs: int, perm_top, perm_bot, tie: float = TIE):
     """One direction's possible trials, "most_extreme" queries: a list of (q_top [T], q_bot [T],
-    ref_top [T, R], ref_bot [T, R]) and whether the ranking is decided. ``perm_*`` are the query
-    orders (the run's draws).
+    ref_top [T, R], ref_bot [T, R]) and whether the exact ranking is decided. ``perm_*`` are the
+    query orders (the run's draws).
 
-    The list holds one entry, or one per way of settling the images that lie on the interpolated
-    quantile cut within float32 rounding (the code computes the cut in float32): each may be in
-    or out of the difficulty range.
+    The list holds the trials of either way to rank near-equal activations:
+
+    - exact: by value, equal values by lowest index. One entry per way of settling the images
+      that lie on the interpolated quantile cut within float32 rounding (the code computes the
+      cut in float32): each may be in or out of the difficulty range.
+    - tolerant: sorted values within ``TIE · max|f|`` of their neighbour form one tie, ranked by
+      lowest index, and the difficulty range is widened by that tolerance.
     """
     f = np.asarray(f, np.float64)
     lo, hi = np.quantile(f, q), np.quantile(f, 1 - q)
-    keep = (f >= lo) & (f <= hi)
     scale = float(np.max(np.abs(f)))
-    edge = [i for i in range(f.size) if q > 0 and any(_close(f[i], c, scale, TIE) for c in (lo, hi))]
-    if len(edge) > 4:
-        raise ValueError(f"{len(edge)} images lie on the quantile cut; the reference would try 2^{len(edge)} ways")
     used = trials * (refs + 1)
     t, k = np.arange(trials)[:, None], np.arange(refs)[None, :]
     ref_pos = trials + trials * k + t
+
+    def trial(kept, key):
+        kept = np.flatnonzero(kept)
+        top = kept[np.lexsort((kept, -key[kept]))]  # by key descending, then lowest index
+        bottom = kept[np.lexsort((kept, key[kept]))]
+        return top, bottom, (top[:trials][perm_top], bottom[:trials][perm_bot], top[ref_pos], bottom[ref_pos])
+
+    keep = (f >= lo) & (f <= hi)
+    edge = [i for i in range(f.size) if q > 0 and any(_close(f[i], c, scale, TIE) for c in (lo, hi))]
+    if len(edge) > 4:
+        raise ValueError(f"{len(edge)} images lie on the quantile cut; the reference would try 2^{len(edge)} ways")
     out, decided = [], True
     for flips in range(2 ** len(edge)):
         kept = keep.copy()
         for b, i in enumerate(edge):
             kept[i] ^= bool(flips >> b & 1)
-        kept = np.flatnonzero(kept)
-        top = kept[np.argsort(-f[kept], kind="stable")]
-        bottom = kept[np.argsort(f[kept], kind="stable")]
+        top, bottom, chosen = trial(kept, f)
         for ranked in (top, bottom):
             vals = f[ranked[: used + 1]]
             decided &= not any(_close(a, b, scale, tie) for a, b in itertools.pairwise(vals))
-        out.append((top[:trials][perm_top], bottom[:trials][perm_bot], top[ref_pos], bottom[ref_pos]))
+        out.append(chosen)
+    tol = TIE * scale
+    order = np.argsort(f, kind="stable")
+    runs = np.zeros(f.size)
+    runs[order] = np.cumsum(np.r_[0, np.diff(f[order]) > tol])
+    out.append(trial((f >= lo - tol) & (f <= hi + tol), runs)[2])
     return out, decided
 
 
