@@ -118,6 +118,7 @@ def test_maxima_and_top_positions_match_a_numpy_loop(stack, images):
     units = [2, 0]
     best = examples.image_maxima(model, v, "relu1", images, units=units, chunk=3)
     top = examples.top_positions(model, v, "relu1", images, k=4, units=units, chunk=3)
+    assert isinstance(best, examples.Maxima) and isinstance(top, examples.TopPositions)
     for j, u in enumerate(units):
         for i in range(n):
             flat = acts[i, :, :, u].reshape(-1)

@@ -374,3 +374,32 @@ def test_a_store_that_cannot_be_locked_still_runs_and_says_so(tmp_path, monkeypa
     results, report = tasks.run([graph()[0]], Store(tmp_path))
     assert len(report.executed) == 1
     assert "cannot lock the store" in capsys.readouterr().err
+
+
+def test_runner_pieces_a_task_and_a_reader_see(tmp_path, monkeypatch):
+    """What a task function is handed, what run reports, what the store's task.json says
+    (describe), that the key follows the store format, and atomic JSON writes."""
+    seen = []
+
+    def fn(ctx, c):
+        seen.append(ctx)
+        ctx.log("working")
+        return Result({"x": np.full(2, c, np.float32)}, {"c": c})
+
+    t = Task("probe", 3, fn)
+    _, report = tasks.run([t], Store(tmp_path / "s"), log=lambda msg: None)
+    assert isinstance(report, tasks.RunReport) and report.executed == [t] and report.count("probe") == 1
+    assert isinstance(seen[0], tasks.Context) and seen[0].task is t and seen[0].scratch.is_dir()
+    meta = json.loads(next((tmp_path / "s" / "entries" / "probe").glob("*/task.json")).read_text())
+    assert {k: meta[k] for k in tasks.describe(t)} == tasks.describe(t) == {
+        "name": "probe", "key": t.key, "config": 3, "inputs": {}, "collective": False}
+    assert tasks.task_key(t) == t.key
+    from jaxinterp.tasks import task as task_module
+
+    monkeypatch.setattr(task_module, "FORMAT", tasks.FORMAT + 1)  # a new store format: new keys
+    assert tasks.task_key(Task("probe", 3, fn)) != t.key
+
+    target = tmp_path / "j" / "out.json"
+    tasks.write_json_atomic(target, {"a": [1, 2], "nan": float("nan"), "arr": np.float32(0.5)})
+    tasks.write_json_atomic(target, {"a": [3]})  # replaced whole
+    assert json.loads(target.read_text()) == {"a": [3]} and os.listdir(target.parent) == ["out.json"]
