@@ -105,7 +105,6 @@ from jaxinterp.circuits.equivariance import (  # noqa: E402
 from jaxinterp.circuits.expanded import (  # noqa: E402
     connection_matrix,
     expanded_weights,
-    level_expanded_weights,
     top_connections,
     window_origin,
 )
@@ -123,7 +122,6 @@ __all__ += [
     "expanded",
     "expanded_weights",
     "families",
-    "level_expanded_weights",
     "linear_mode",
     "linearized",
     "rotate_map",
