@@ -134,16 +134,15 @@ __all__ += [
 # --- dataset examples and orientation selectivity (issue #13, helper "report") ---
 from jaxinterp.circuits import examples, selectivity  # noqa: E402
 from jaxinterp.circuits.examples import (  # noqa: E402
+    LayerExamples,
     Maxima,
-    ReceptiveField,
     TopPositions,
-    ends_in_relu,
     exemplar_rotation_tuning,
     image_maxima,
+    layer_examples,
     preactivation_summary,
     preactivations,
     quilt,
-    receptive_field,
     recentre,
     rf_crops,
     select_top,
@@ -152,18 +151,17 @@ from jaxinterp.circuits.examples import (  # noqa: E402
 from jaxinterp.circuits.selectivity import orientation_selectivity  # noqa: E402
 
 __all__ += [
+    "LayerExamples",
     "Maxima",
-    "ReceptiveField",
     "TopPositions",
-    "ends_in_relu",
     "examples",
     "exemplar_rotation_tuning",
     "image_maxima",
+    "layer_examples",
     "orientation_selectivity",
     "preactivation_summary",
     "preactivations",
     "quilt",
-    "receptive_field",
     "recentre",
     "rf_crops",
     "select_top",
