@@ -95,26 +95,37 @@ class Projected:
         return jnp.matmul(a, params["directions"].T, precision="highest")
 
 
-def _stats(ctx, c: StatsConfig, fit=None) -> Result:
-    """Per unit over the dataset: mean, SD (ddof=0) and max of its spatial mean, and its top
-    images, in one streamed pass."""
-    model, variables = load_model(c.model)
-    images = load_data(c.data)[0]
-    vecs = _targets(c, model, variables, fit)
-    start, stop = c.units
-    k = min(int(c.exemplars), images.shape[0])
+def dataset_stats(model, variables, images, layer: str, units: tuple, exemplars: int = 8, directions=None,
+                  batch_size: int = 256, mesh=None) -> dict:
+    """Per unit ``units = (start, stop)`` (or per row of ``directions`` [u, C]) over ``images`` (an
+    array, ``np.memmap`` or stream source): the mean, SD (ddof=0) and max of its spatial mean and
+    its ``exemplars`` top images, in one streamed pass whose memory does not grow with the
+    dataset (moments, minmax and top-k on the device).
+
+    Returns ``{"data_mean", "data_std", "data_max": [u], "top_idx", "top_act": [u, M], "images"}``.
+    """
+    start, stop = units
+    n = getattr(images, "shape", (None,))[0]
+    k = min(int(exemplars), n) if n else int(exemplars)
     reducer = stream.fanout(moments=stream.moments(), range=stream.minmax(), top=stream.top_k(k))
-    if vecs is None:
-        got = stream.stream(model, variables, images, c.layer, reducer, position="mean",
-                            units=range(start, stop), batch_size=c.batch_size)[c.layer]
+    if directions is None:
+        got = stream.stream(model, variables, images, layer, reducer, position="mean", units=range(start, stop),
+                            batch_size=batch_size, mesh=mesh)[layer]
     else:
-        fn = Projected(stream.Taps(model, (c.layer,), "mean"))
-        got = stream.stream_map(fn, {"variables": variables, "directions": vecs}, images, reducer,
-                                batch_size=c.batch_size, desc=c.layer)
+        fn = Projected(stream.Taps(model, (layer,), "mean"))
+        got = stream.stream_map(fn, {"variables": variables, "directions": np.asarray(directions, np.float32)},
+                                images, reducer, batch_size=batch_size, mesh=mesh, desc=layer)
     m = got["moments"]
-    return Result({"data_mean": m["mean"], "data_std": m["sd"], "data_max": got["range"]["max"],
-                   "top_idx": got["top"]["image"], "top_act": got["top"]["value"]},
-                  {"layer": c.layer, "units": [int(start), int(stop)], "images": int(m["count"])})
+    return {"data_mean": m["mean"], "data_std": m["sd"], "data_max": got["range"]["max"],
+            "top_idx": got["top"]["image"], "top_act": got["top"]["value"], "images": int(m["count"])}
+
+
+def _stats(ctx, c: StatsConfig, fit=None) -> Result:
+    model, variables = load_model(c.model)
+    vecs = _targets(c, model, variables, fit)
+    got = dataset_stats(model, variables, load_data(c.data)[0], c.layer, c.units, c.exemplars, vecs, c.batch_size)
+    n = got.pop("images")
+    return Result(got, {"layer": c.layer, "units": [int(u) for u in c.units], "images": n})
 
 
 def _render(ctx, config: RenderConfig, fit=None) -> Result:
