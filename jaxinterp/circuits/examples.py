@@ -460,11 +460,11 @@ def exemplar_rotation_tuning(model, variables, layer: str, exemplars01, angles_d
         raise ValueError(f"exemplars01 must be [U, e, H, W, c] (each unit's exemplars), got {x.shape}")
     n_units, e = x.shape[:2]
     rows = x.reshape((n_units * e,) + x.shape[2:])                       # unit-major
-    c = tuning._layer(model, variables, layer, rows, "exemplars01", units, "centre")
+    c = tuning.check_pass(model, variables, layer, rows, "exemplars01", units, "centre")
     if c.units.shape[0] != n_units:
         raise ValueError(f"{n_units} exemplar sets but {c.units.shape[0]} units; pass one unit per set")
-    angles = tuning._angles(angles_deg)
-    stats = tuning._check_stats(stats, c.graph[layer].channels)
+    angles = tuning.check_angles(angles_deg)
+    stats = tuning.check_stats(stats, c.graph[layer].channels)
     step = max(1, min(int(batch), rows.shape[0]))
     fn = tuning.Rotated(model, layer, "centre", tuple(int(u) for u in c.units), float(fill), c.canvas)
     params = {"variables": variables, "angles": tuning.angle_chunks(angles, step, batch)}

@@ -101,7 +101,8 @@ def check_position(g: door.LayerGraph, layer: str, position) -> door.positions.P
     return position
 
 
-def _angles(angles_deg, name="angles_deg") -> np.ndarray:
+def check_angles(angles_deg, name="angles_deg") -> np.ndarray:
+    """Angles in degrees as a non-empty finite [A] float32 array."""
     a = np.asarray(angles_deg, dtype=np.float32)
     if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be a non-empty 1-D array of finite degrees, got shape {a.shape}; "
@@ -109,7 +110,8 @@ def _angles(angles_deg, name="angles_deg") -> np.ndarray:
     return a
 
 
-def _check_stats(stats, channels: int):
+def check_stats(stats, channels: int):
+    """``stats`` as (mean [C], sd [C]) float32 over all ``channels`` of the layer, or None."""
     if stats is None:
         return None
     try:
@@ -133,7 +135,9 @@ def in_sd(values, stats, units) -> np.ndarray:
         return np.where(sd > 0, (values - mean) / np.where(sd > 0, sd, 1.0), np.nan).astype(np.float32)
 
 
-class _Checked(NamedTuple):
+class Checked(NamedTuple):
+    """A pass over images after :func:`check_pass`."""
+
     source: stream.Source
     canvas: int | None
     graph: door.LayerGraph
@@ -142,20 +146,21 @@ class _Checked(NamedTuple):
     layer: str
 
 
-def _layer(model, variables, layer, images01, name, units, position) -> _Checked:
-    """Every check of a pass over ``images01`` reading ``units`` of ``layer``, before any work."""
+def check_pass(model, variables, layer: str, images01, name: str, units, position) -> Checked:
+    """Every check of a pass over ``images01`` reading ``units`` of ``layer`` at ``position``,
+    before any work: the source, its canvas, the layer graph, the units [U], the position."""
     src = source(model, images01, name)
     side, shape = canvas(model, src, name)
     g = door.graph(model, variables, shape)
     g.check([layer])
     position = check_position(g, layer, position)
-    return _Checked(src, side, g, g.check_units(layer, units), position, layer)
+    return Checked(src, side, g, g.check_units(layer, units), position, layer)
 
 
 # ---- responses over a dataset -----------------------------------------------------------------
 
 
-def _read(model, variables, c: _Checked, reducer, batch_size, mesh):
+def _read(model, variables, c: Checked, reducer, batch_size, mesh):
     """One pass of the engine over ``c.source`` reading the units' responses."""
     fn = Reads(model, c.layer, (("r", "post", c.position, tuple(int(i) for i in c.units)),), c.canvas)
     return stream.stream_map(fn, {"variables": variables}, c.source, stream.combine(r=reducer),
@@ -176,7 +181,7 @@ def responses(model, variables, layer: str, images01, units=None, position="cent
       position: ``"centre"``, ``"mean"``, ``"max"`` or a (row, col) pair in the layer's map.
       batch_size, mesh: as :func:`jaxinterp.stream.stream_map` (every device by default).
     """
-    checked = _layer(model, variables, layer, images01, "images01", units, position)
+    checked = check_pass(model, variables, layer, images01, "images01", units, position)
     return _read(model, variables, checked, stream.collect(), batch_size, mesh)
 
 
@@ -188,7 +193,7 @@ def activation_stats(model, variables, layer: str, images01, position="centre", 
     Only the one position is used (the centre by default), the same one :func:`responses`
     reads, so a response in SD compares like with like.
     """
-    checked = _layer(model, variables, layer, images01, "images01", None, position)
+    checked = check_pass(model, variables, layer, images01, "images01", None, position)
     m = _read(model, variables, checked, stream.moments(), batch_size, mesh)
     return m["mean"], m["sd"]
 
@@ -217,7 +222,7 @@ def rotate(images01, angles_deg, fill: float = 1.0) -> jax.Array:
     if x.ndim != 4:
         raise ValueError(f"images01 must be [n, h, w, c], got shape {x.shape}; add a batch axis with "
                          "images[None] for one image")
-    a = jnp.asarray(_angles(angles_deg))
+    a = jnp.asarray(check_angles(angles_deg))
     return jax.vmap(lambda d: _rotate_one(x, d, jnp.float32(fill)))(a)
 
 
@@ -272,9 +277,9 @@ def rotation_tuning(model, variables, layer: str, exemplars01, angles_deg, units
       batch: images per forward pass: the engine streams ``e = min(n, batch)`` exemplars per
         step and rotates them by ``max(1, batch // e)`` angles at a time inside the step.
     """
-    c = _layer(model, variables, layer, exemplars01, "exemplars01", units, position)
-    angles = _angles(angles_deg)
-    stats = _check_stats(stats, c.graph[layer].channels)
+    c = check_pass(model, variables, layer, exemplars01, "exemplars01", units, position)
+    angles = check_angles(angles_deg)
+    stats = check_stats(stats, c.graph[layer].channels)
     e = max(1, min(int(batch), c.source.num_images or int(batch)))
     fn = Rotated(model, layer, c.position, tuple(int(i) for i in c.units), float(fill), c.canvas)
     params = {"variables": variables, "angles": angle_chunks(angles, e, batch)}
@@ -291,7 +296,7 @@ def _curves(curves, angles_deg=None):
         raise ValueError(f"curves must be [U, A] (one tuning curve per unit), got shape {c.shape}; "
                          "transpose rotation_tuning's [A, U] with .T")
     if angles_deg is not None:
-        a = _angles(angles_deg)
+        a = check_angles(angles_deg)
         if a.shape[0] != c.shape[1]:
             raise ValueError(f"curves have {c.shape[1]} samples per unit but angles_deg has {a.shape[0]}; "
                              "pass the angles the curves were measured at")
@@ -359,8 +364,8 @@ def stimulus_tunings(model, variables, layer: str, families, size: int, stats=No
     for name, grids in families:
         images.append(np.asarray(stimuli.family(name, size, **grids)[0]))
         shapes[name] = tuple(np.atleast_1d(np.asarray(v)).size for v in grids.values())
-    c = _layer(model, variables, layer, np.concatenate(images), "stimuli", units, position)
-    stats = _check_stats(stats, c.graph[layer].channels)
+    c = check_pass(model, variables, layer, np.concatenate(images), "stimuli", units, position)
+    stats = check_stats(stats, c.graph[layer].channels)
     r = in_sd(_read(model, variables, c, stream.collect(), batch_size, None), stats, c.units)
     parts = np.split(r, np.cumsum([len(x) for x in images])[:-1])
     return {name: part.reshape(shape + (len(c.units),)) for (name, shape), part in zip(shapes.items(), parts)}

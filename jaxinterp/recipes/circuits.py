@@ -7,10 +7,12 @@
     results, report = tasks.run([g["circuits"]], tasks.Store("out/store"))
 
 * ``circuits_examples`` (layer and upstream layer): the receptive field (measured from the
-  model), every image's best position per unit, the top images, the dataset statistics of
-  the centre activation (for "in dataset SD"), and, for the chosen units, receptive-field
-  crops of the top images, a quilt sampled by activation level and the pre-ReLU
-  distribution over every position (§6.2);
+  model before any task runs), in one streamed pass over the data
+  (:func:`jaxinterp.circuits.examples.layer_examples`) the top images of every unit at their
+  best positions and the dataset statistics of the centre activation (for "in dataset SD"),
+  and, for the chosen units, receptive-field crops of the top images, a quilt sampled by
+  activation level and the pre-ReLU distribution over every position (a second pass: the
+  median and tail quantile from a fine histogram per unit) (§6.2);
 * ``featvis`` (:func:`jaxinterp.recipes.featvis.featvis_tasks`) of the chosen units and of every
   upstream unit (shown beside "weights in") (§6.1);
 * ``circuits_stimuli`` (layer and upstream layer): responses of every unit to curves
@@ -28,7 +30,10 @@
 * ``circuits``: families (clustered synthetic orientation curves) with their joint tuning,
   the equivariance tests of §6.6 with permutation nulls, and everything the pages draw.
 
-Nothing in the report computes; every number on a page is in the ``circuits`` result.
+Every pass over the dataset is the streaming engine (:mod:`jaxinterp.stream`): batches sharded
+over every device, reduced on the device; only the chosen units' per-image maxima (for the
+quilt) are kept per image. Nothing in the report computes; every number on a page is in the
+``circuits`` result.
 """
 
 from __future__ import annotations

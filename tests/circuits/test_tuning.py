@@ -153,6 +153,10 @@ def test_activation_stats_are_the_centre_mean_and_sd(small_net, rng):
     r = centre_response(model, v, "conv1", imgs)
     np.testing.assert_allclose(mean, r.mean(0), atol=1e-5)
     np.testing.assert_allclose(sd, r.std(0), atol=1e-5)
+    # the same from an iterable of ragged batches (a source read once, n unknown up front)
+    m2, sd2 = tuning.activation_stats(model, v, "conv1", [imgs[:3], imgs[3:4], imgs[4:]], batch_size=4)
+    np.testing.assert_allclose(m2, mean, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sd2, sd, rtol=1e-6, atol=1e-7)
 
 
 def test_rotation_tuning_equals_a_loop_over_angles(small_net, rng):
