@@ -15,8 +15,9 @@ import pytest
 
 from jaxinterp import door
 from jaxinterp.circuits import examples, tuning
-from jaxinterp.models.base import ImageModel, ReLU, forward, relu
+from jaxinterp.models.base import ImageModel, ReLU, relu
 from jaxinterp.models.cifar_resnet import CifarResNet
+from tests.flax_reference import forward
 
 SPECS = ((3, 1, 1), (3, 2, 1), (5, 1, 2), (3, 2, 0))  # (kernel, stride, padding) per conv
 

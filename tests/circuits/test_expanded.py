@@ -12,7 +12,8 @@ import pytest
 
 from jaxinterp import circuits
 from jaxinterp.models import small_cnn
-from jaxinterp.models.base import ImageModel, ReLU, forward, relu
+from jaxinterp.models.base import ImageModel, ReLU, relu
+from tests.flax_reference import forward
 from jaxinterp.models.layers import MaxPool2d, batch_norm, conv2d
 
 SHAPE = (8, 8, 3)

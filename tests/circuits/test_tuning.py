@@ -15,7 +15,8 @@ import pytest
 
 from jaxinterp.circuits import tuning
 from jaxinterp.data import stimuli
-from jaxinterp.models.base import ImageModel, forward
+from jaxinterp.models.base import ImageModel
+from tests.flax_reference import forward
 
 SIZE = 17                                  # odd: the image centre is the centre pixel (8, 8)
 BUILT = np.array([0.0, 35.0, 80.0, 125.0])  # the Gabor family's orientations (degrees)

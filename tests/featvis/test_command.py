@@ -41,7 +41,7 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
     assert np.all(np.diff(arrays["top_act"], axis=1) <= 0)
     # the streamed dataset statistics against numpy on every image's spatial mean (Flax's own capture)
     from jaxinterp import steps
-    from jaxinterp.models.base import forward
+    from tests.flax_reference import forward
 
     model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
     images = np.load(data)["images"].astype(np.float32) / 255
