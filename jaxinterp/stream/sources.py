@@ -47,15 +47,19 @@ class ArraySource:
     def batches(self, batch_size: int, start: int = 0) -> Iterator[np.ndarray]:
         for i in range(start, self.num_images, batch_size):
             rows = self.images[i:i + batch_size]
-            yield np.asarray(rows)
-            _release(rows)
+            if getattr(rows, "_mmap", None) is None:
+                yield np.asarray(rows)
+            else:  # a copy, so no device buffer aliases the mapping, whose pages then go at once
+                batch = np.array(rows)
+                _release(rows)
+                yield batch
 
     def __repr__(self):
         return f"ArraySource({self.num_images} x {self.image_shape} {self.dtype})"
 
 
 def _release(rows) -> None:
-    """Drop the pages of ``rows``, a slice of a read-only ``np.memmap`` that has been consumed,
+    """Drop the pages of ``rows``, a slice of a read-only ``np.memmap`` that has been copied,
     from this process's mapping: the kernel reads them again if they are touched, so a pass over
     a file does not leave the whole file resident in the process (its peak RSS would otherwise
     grow with the bytes read, not with what the pass holds)."""
