@@ -12,12 +12,12 @@ with ``--quick``), each measurement in a fresh interpreter:
   (mean, SD, max and the top 8 images of every unit's spatial mean).
 
 The model is a random ``SmallCNNRGB`` (widths 16, 32, 64; the figures do not depend on it).
-Peak memory is the process's *anonymous* resident memory (``RssAnon`` of /proc/self/status,
-sampled every 10 ms: what the process allocated); ``ru_maxrss`` (VmHWM) is reported beside it:
-it also counts the pages of the memory-mapped file that the pass has read, which the kernel
-keeps mapped while memory is free and drops under pressure, so it grows with the bytes read
-(n x 3 KB), not with what the pass holds. One JSON line per pass: both peaks at both sizes
-and their ratios (``anon_ratio`` must stay below 1.1).
+Two peaks per run: ``ru_maxrss`` (VmHWM: every resident page, including the pages of the
+memory-mapped file while they are mapped) and the peak *anonymous* resident memory (``RssAnon``
+of /proc/self/status sampled every 10 ms: what the process allocated). One JSON line per pass:
+both peaks at both sizes and their ratios; both ratios must stay below 1.1. (Before the engine
+waited for each step and the sources released a memmap's pages, both grew with n: every batch
+was queued, and every page read stayed mapped.)
 
 Not a peer comparison (there is none: the old code loaded the whole dataset onto the device);
 ``python -m bench stream_memory [--quick]``.
