@@ -55,13 +55,14 @@ class RenderConfig:
     chunk: int | None = None
 
 
-def _targets(config, model, variables, fit) -> np.ndarray | None:
-    """[u, d] direction vectors for the unit range, or None for channels; checks the range."""
+def _targets(config, model, variables, fit, size: int | None = None) -> np.ndarray | None:
+    """[u, d] direction vectors for the unit range, or None for channels; checks the range
+    (``size``: the input side the layer is read at, default the model's)."""
     start, stop = config.units
     if fit is not None:
         width = fit.arrays["directions"].shape[0]
     else:
-        size = config.size if getattr(config, "size", None) else model.INPUT_SIZE or 128
+        size = size or model.INPUT_SIZE or 128
         width = door.graph(model, variables, (size, size, model.IN_CHANNELS))[config.layer].channels
     if not (0 <= start < stop <= width):
         what = f"{config.method} directions" if fit is not None else f"channels of layer {config.layer!r}"
@@ -135,7 +136,7 @@ def _render(ctx, config: RenderConfig, fit=None) -> Result:
     from jaxinterp.featvis import objectives, param, render, transforms
 
     model, variables = load_model(config.model)
-    vecs = _targets(config, model, variables, fit)
+    vecs = _targets(config, model, variables, fit, config.size)
     start, stop = config.units
     units = np.arange(start, stop)
     size = config.size or model.INPUT_SIZE or 128
