@@ -112,7 +112,12 @@ def stream_map(fn: Callable, params: Any, source, reducer: reducers.Reducer = re
             batch = np.concatenate([batch, np.zeros((batch_size - len(batch), *batch.shape[1:]), batch.dtype)])
         index = np.arange(start, start + batch_size, dtype=np.int32)
         valid = index < stop
-        state, out = step(params, state, place(batch), place(index), place(valid))
+        placed = place(batch), place(index), place(valid)
+        # backpressure: the previous step must finish before this one is queued (the batch above
+        # was read and copied while it ran), else with nothing coming back to the host every batch
+        # of the dataset would be queued on the device at once
+        jax.block_until_ready(state)
+        state, out = step(params, state, *placed)
         if in_flight is not None:  # copy the previous batch's output while this one runs
             drain(*in_flight)
             bar.update(in_flight[1] - in_flight[0])

@@ -39,6 +39,18 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
     np.testing.assert_allclose(arrays["ratio"], arrays["vis_act"] / arrays["data_max"], rtol=1e-6)
     np.testing.assert_allclose(arrays["top_act"][:, 0], arrays["data_max"], rtol=1e-6)
     assert np.all(np.diff(arrays["top_act"], axis=1) <= 0)
+    # the streamed dataset statistics against numpy on every image's spatial mean (Flax's own capture)
+    from jaxinterp import steps
+    from tests.flax_reference import forward
+
+    model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
+    images = np.load(data)["images"].astype(np.float32) / 255
+    acts = np.asarray(forward(model, variables, model.normalize(images), ["relu2"])[1]["relu2"])
+    spatial = acts.mean(axis=(1, 2))[:, 2:6].astype(np.float64)                      # [40, 4]
+    np.testing.assert_allclose(arrays["data_mean"], spatial.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(arrays["data_std"], spatial.std(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(arrays["data_max"], spatial.max(0), rtol=1e-5)
+    np.testing.assert_array_equal(arrays["top_idx"], np.argsort(-spatial, axis=0, kind="stable")[:3].T)
     page = (out / "index.html").read_text()
     assert "units/relu2_3_top.png" in page and "SD above mean" in page
     # a rerun only redraws: every task comes from the store
