@@ -57,6 +57,7 @@ def capture(
     batch_size: int = 256,
     progress: bool = True,
     mesh: jax.sharding.Mesh | None = None,
+    device_batch: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Activations of ``layers`` for every image.
 
@@ -72,6 +73,11 @@ def capture(
       mesh: device mesh for the batch axis (default: all local devices). A mesh over several
         processes (:func:`jaxinterp.parallel.distributed.global_mesh`) splits each batch over
         every process's devices; every process passes the same ``images`` and gets all rows back.
+      device_batch: instead of ``batch_size``, images per device per step (at most ``n``), the
+        last step padded: every image then goes through the same compiled per-device program
+        on any number of devices, so its activations are bit-identical on 1 device, 8 devices
+        or several processes (a per-device batch that varies with the device count can change
+        a convolution's float rounding).
 
     Returns:
       ``{layer: array}`` on the host: [n, c] when aggregated, else [n, h', w', c].
@@ -86,7 +92,12 @@ def capture(
     check_images(images, channels=model.IN_CHANNELS)
     n = images.shape[0]
     mesh = mesh or meshlib.local_mesh()
-    batch_size = meshlib.round_up(min(batch_size, meshlib.round_up(n, mesh.size)), mesh.size)
+    if device_batch is not None:
+        if device_batch < 1:
+            raise ValueError(f"device_batch must be a positive number of images, got {device_batch}")
+        batch_size = min(device_batch, n) * mesh.size
+    else:
+        batch_size = meshlib.round_up(min(batch_size, meshlib.round_up(n, mesh.size)), mesh.size)
     multi = distributed.spans_processes(mesh)
     variables = distributed.replicate_global(variables, mesh) if multi else meshlib.replicate(variables, mesh)
 
