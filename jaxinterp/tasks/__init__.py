@@ -13,12 +13,21 @@ local disk or object storage (``gs://``); :func:`run` computes only what the sto
 
 from jaxinterp.tasks.runner import Context, RunReport, TaskFailed, run
 from jaxinterp.tasks.store import CorruptEntry, Store, write_json_atomic
-from jaxinterp.tasks.task import FORMAT, Result, Task, canonical, describe, device_layout, graph, task_key
+from jaxinterp.tasks.task import (
+    FORMAT,
+    Result,
+    Task,
+    canonical,
+    describe,
+    device_layout,
+    graph,
+    task_key,
+)
 
 __all__ = [
+    "FORMAT",
     "Context",
     "CorruptEntry",
-    "FORMAT",
     "Result",
     "RunReport",
     "Store",

@@ -2,9 +2,12 @@
 
 Paths are ``/``-separated and relative to the store's root. The store writes every file
 with :meth:`put`, which on object storage is one object upload (atomic: a reader sees the
-old object, the new one, or none) and on a POSIX filesystem a temporary file in ``tmp/``,
-``fsync``, ``os.replace`` and an ``fsync`` of the directory. Nothing here renames a
-directory, so nothing rests on an atomicity that gcsfuse or GCS lack.
+old object, the new one, or none) and on a POSIX filesystem a temporary file in ``tmp/``
+and ``os.replace``, with ``fsync`` of the file and of its directory when ``durable`` (the
+store asks it for commit records, not for each object: a power cut may then lose an object
+whose commit survived, which its checksum reports and a rerun recomputes, at two fsyncs per
+task instead of two per array). Nothing here renames a directory, so nothing rests on an
+atomicity that gcsfuse or GCS lack.
 
 * :class:`PosixFS`: a local (or NFS / gcsfuse-mounted) directory;
 * :class:`EpathFS`: any ``etils.epath`` path (``gs://bucket/results`` where epath's GCS
@@ -22,8 +25,8 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 Buffers = bytes | bytearray | memoryview | Sequence  # one buffer, or several written in order
 
@@ -61,24 +64,26 @@ class PosixFS:
         finally:
             os.close(fd)
 
-    def put(self, rel: str, data: Buffers) -> None:
+    def put(self, rel: str, data: Buffers, durable: bool = True) -> None:
         target = self.path / rel
         tmp = self.path / "tmp" / f"{target.name}.{uuid.uuid4().hex[:12]}"
         try:
             with open(tmp, "wb") as fh:
-                for part in _parts(data):
-                    fh.write(part)
-                fh.flush()
-                os.fsync(fh.fileno())
+                fh.writelines(_parts(data))
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             try:
                 os.replace(tmp, target)
             except FileNotFoundError:  # a new folder (objects/ab/, commits/<name>/): durable too
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, target)
-                self._dir_sync(target.parent.parent)
+                if durable:
+                    self._dir_sync(target.parent.parent)
         finally:
             tmp.unlink(missing_ok=True)
-        self._dir_sync(target.parent)
+        if durable:
+            self._dir_sync(target.parent)
 
     def read(self, rel: str) -> bytearray:
         path = self.path / rel
@@ -133,7 +138,8 @@ class EpathFS:
     def __str__(self):
         return str(self.path)
 
-    def put(self, rel: str, data: Buffers) -> None:
+    def put(self, rel: str, data: Buffers, durable: bool = True) -> None:
+        del durable  # (an upload is durable when it returns)
         target = self.path / rel
         parts = _parts(data)
         blob = parts[0] if len(parts) == 1 else b"".join(bytes(p) for p in parts)

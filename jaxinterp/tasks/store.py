@@ -16,8 +16,9 @@ Layout under ``root`` (a local directory, or ``gs://bucket/path`` through ``etil
 
 **Writing.** :meth:`Store.save` writes each object, then the commit, each with one
 :meth:`~jaxinterp.tasks.fs.PosixFS.put`: on object storage one object upload (atomic where
-a directory rename is not), on a POSIX disk a temporary file, ``fsync``, ``os.replace`` and
-an ``fsync`` of the folder. An object already there with the right length is not written
+a directory rename is not), on a POSIX disk a temporary file and ``os.replace`` (for the
+commit with ``fsync`` of the file and of its folder; objects are not synced one by one: a
+power cut that loses one behind a surviving commit is caught by its checksum). An object already there with the right length is not written
 again, so an array a task passes through from its input (the neurons' activations, which
 are the captured activations) is stored once, and a task computed twice is stored once: a
 second save of a key whose commit is whole changes nothing.
@@ -36,6 +37,9 @@ equal commits, so whichever lands last, a reader finds a whole entry.
 
 Stores of format 1 (``entries/<name>/<key>/`` folders, jaxinterp ≤ 0.2) are not read: a run
 on one recomputes what it needs into ``objects/`` and ``commits/`` beside them.
+
+Which tasks' numbers depend on the device layout, and how each is kept honest (made
+layout-invariant, or the layout recorded in its key): the table in the README, "Analyses as tasks".
 """
 
 from __future__ import annotations
@@ -139,7 +143,13 @@ def _from_npy(buf: bytearray, where: str) -> np.ndarray:
     """The array in the .npy bytes ``buf``, sharing its memory; CorruptEntry if they are not one."""
     view = memoryview(buf)
     try:
-        fp = io.BytesIO(view[: 1 << 17].tobytes())
+        # the header only: magic (6), version (2), its length (2 bytes in version 1, else 4), itself
+        wide = len(buf) > 7 and buf[6] != 1
+        head = 12 if wide else 10
+        if len(buf) < head:
+            raise ValueError(f"{len(buf)} bytes")
+        head += int.from_bytes(view[8:head], "little")
+        fp = io.BytesIO(view[:head].tobytes())
         major, _ = np.lib.format.read_magic(fp)
         read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read(fp)
@@ -327,7 +337,7 @@ class Store:
             size += memoryview(part).nbytes
         name = digest.hexdigest() + suffix
         if self.fs.size(object_path(name)) != size:  # absent, or cut short by a crash: (re)write it
-            self.fs.put(object_path(name), parts)
+            self.fs.put(object_path(name), parts, durable=False)  # (the commit is synced; module docstring)
         return name, f"{crc:08x}"
 
     @staticmethod

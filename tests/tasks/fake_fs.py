@@ -48,7 +48,7 @@ class FakeFS:
         else:
             self.files[rel], self.times[rel] = bytes(data), time.time()
 
-    def put(self, rel: str, data) -> None:
+    def put(self, rel: str, data, durable: bool = True) -> None:
         parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
         blob = b"".join(bytes(p) for p in parts)
         tmp = f"tmp/{rel.rsplit('/', 1)[-1]}.{next(self._names)}"

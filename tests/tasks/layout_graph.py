@@ -17,7 +17,6 @@ import numpy as np
 from jaxinterp import steps, tasks
 from jaxinterp.recipes import paper
 
-
 PAPER = ("acts", "fit_neurons", "fit_kmeans", "ii_neurons_colour", "ii_kmeans_colour", "psy_neurons_colour",
          "psy_kmeans_colour", "synergy", "coactivation", "spectrum", "sae_0_0")
 

@@ -389,3 +389,20 @@ def test_a_store_that_cannot_be_locked_still_runs_and_says_so(tmp_path, monkeypa
     results, report = tasks.run([graph()[0]], Store(tmp_path))
     assert len(report.executed) == 1
     assert "cannot lock the store" in capsys.readouterr().err
+
+
+def test_every_dtype_and_shape_round_trips_and_np_load_reads_each_object(tmp_path):
+    arrays = {"bool": np.array([True, False]), "i64": np.arange(6, dtype=np.int64).reshape(2, 3),
+              "c64": np.array([1 + 2j], np.complex64), "text": np.array(["ab", "cde"]),
+              "empty": np.zeros((0, 3), np.float32), "scalar": np.float64(2.5),
+              "fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)), "strided": np.arange(10.0)[::3],
+              "big_endian": np.arange(3, dtype=">f4"), "record": np.array([(1, 2.0)], [("a", "i4"), ("b", "f8")])}
+    t = Task("all", (), lambda ctx, c: Result(arrays, {}))
+    store = Store(tmp_path)
+    tasks.run([t], store)
+    loaded = store.load(t).arrays
+    for name, a in arrays.items():
+        for got in (loaded[name], np.load(object_of(store, t, name))):
+            assert got.dtype == np.asarray(a).dtype and got.shape == np.shape(a), name
+            np.testing.assert_array_equal(got, a, err_msg=name)
+        assert loaded[name].flags.writeable, name
