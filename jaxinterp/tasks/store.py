@@ -102,9 +102,7 @@ def unflatten_arrays(flat: dict[str, np.ndarray]) -> dict:
 
 
 def _crc32(data) -> str:
-    """CRC-32 of a bytes-like object (or of an array's bytes, C order)."""
-    if isinstance(data, np.ndarray):
-        data = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    """CRC-32 of a bytes-like object, as 8 hex digits."""
     return f"{zlib.crc32(data):08x}"
 
 
@@ -215,7 +213,8 @@ class Store:
         """``commits/<name>/<key>.json``, relative to the root."""
         return f"{COMMITS}/{task.name}/{task.key}.json"
 
-    def _failure_name(self, task: Task) -> str:
+    @staticmethod
+    def _failure_name(task: Task) -> str:
         return f"{FAILURES}/{task.key}.json"
 
     def scratch_dir(self, task: Task) -> Path:
