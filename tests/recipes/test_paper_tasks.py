@@ -317,3 +317,28 @@ def test_the_store_entries_say_what_they_are(uninterrupted):
     capture = next(e for e in store.entries() if e["name"] == "capture")
     assert capture["config"]["layer"] == "relu1" and capture["arrays"]["acts"][0] == [120, 32]
     assert capture["config"]["model"]["arch"] == "small_cnn_rgb"
+
+
+def test_another_seed_recomputes_exactly_the_random_tasks(uninterrupted, tmp_path):
+    """``--seed 1`` recomputes what draws random numbers and what depends on it; not synergy."""
+    import shutil
+
+    from jaxinterp import steps
+    from jaxinterp.recipes import paper
+
+    root, _ = uninterrupted
+    model, data = steps.model_spec("small_cnn_rgb", root / "params"), steps.data_spec(root / "data.npz")
+    sims = {"colour": steps.SimilaritySpec("colour"), "label": steps.SimilaritySpec("label")}
+    graph = {seed: paper.paper_tasks(model, data, "relu1", sims, k=8, seed=seed) for seed in (0, 1)}
+    store = tasks.Store(shutil.copytree(root / "out" / "store", tmp_path / "store"))
+    assert all(store.has(t) for t in graph[0].values())  # the graph the command ran
+    changed = {n for n in graph[0] if graph[0][n].key != graph[1][n].key}
+    random = {"fit_kmeans", "spectrum", *(n for n in graph[0] if n.startswith(("psy_", "sae_")))}
+    assert changed == random | {"ii_kmeans_colour", "ii_kmeans_label", "manifold", "sensitivity", "paper"}
+    wanted = {n: t for n, t in graph[1].items() if not n.startswith("sae_") and n != "paper"}  # (16 SAE fits)
+    _, report = tasks.run(list(wanted.values()), store, load_targets=False)
+    names = {t.key: n for n, t in wanted.items()}
+    assert {names[t.key] for t in report.executed} == changed & set(wanted)
+    assert report.count("synergy") == report.count("capture") == report.count("coactivation") == 0
+    again = {seed: paper.paper_tasks(model, data, "relu1", sims, k=8, seed=seed, reproduce=True) for seed in (0, 1)}
+    assert all(again[0][n].key == again[1][n].key for n in again[0] if n.startswith("psy_neurons"))  # numpy's draws
