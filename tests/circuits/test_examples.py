@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinterp import door
+from jaxinterp import circuits, door
 from jaxinterp.circuits import examples, tuning
 from jaxinterp.models.base import ImageModel, ReLU, relu
 from jaxinterp.models.cifar_resnet import CifarResNet
@@ -224,6 +224,7 @@ def test_layer_examples_is_its_parts_in_one_pass(resnet8, tmp_path):
     mm = np.load(tmp_path / "x.npy", mmap_mode="r")
     got = examples.layer_examples(model, v, "layer2", mm, k=3, units=(4, 1), bins=4, fine_bins=64, batch_size=4)
     top = examples.top_positions(model, v, "layer2", x, k=3, batch_size=4)
+    assert isinstance(got, circuits.LayerExamples)
     for a, b in zip(got.top, top):
         np.testing.assert_array_equal(a, b)
     mean, sd = tuning.activation_stats(model, v, "layer2", x, batch_size=4)

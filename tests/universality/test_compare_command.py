@@ -55,7 +55,8 @@ def test_a_model_compared_with_itself_matches_every_unit_to_itself(setup, capsys
     assert code == 0, err
     s = json.loads((out / "summary.json").read_text())
     with np.load(out / "arrays.npz") as z:
-        for meas in ("cka_linear", "cka_rbf", "svcca", "pwcca", "knn"):
+        assert universality.MEASURES == ("cka_linear", "cka_rbf", "svcca", "pwcca", "knn")
+        for meas in universality.MEASURES:
             np.testing.assert_allclose(np.diag(z[meas]), 1.0, atol=1e-4, err_msg=meas)
         np.testing.assert_array_equal(z["partner_layer"], np.arange(4))
         for i in range(4):
