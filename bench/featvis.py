@@ -169,7 +169,7 @@ def ours(model, variables, color, units: int, steps: int, seed: int = 0):
     import jax.numpy as jnp
 
     from jaxinterp.featvis import objectives, param, transforms
-    from jaxinterp.models.base import forward
+    from jaxinterp import door
 
     render_mod = sys.modules["jaxinterp.featvis.render"]
     key = jax.random.key(seed)
@@ -186,7 +186,7 @@ def ours(model, variables, color, units: int, steps: int, seed: int = 0):
         start = time.perf_counter()
         images, _, _ = block(compiled(key, variables, p[0], obj.args))
         seconds = time.perf_counter() - start
-        _, a = forward(model, variables, model.normalize(images[-1]), ["layer3"])
+        a = door.taps(model, variables, model.normalize(images[-1]), ["layer3"])
         return seconds, float(a["layer3"].mean((1, 2))[idx, idx].mean())
 
     return compile_s, run

@@ -1,6 +1,6 @@
 """universality: CKA of every layer pair of ResNet-20 vs ResNet-32 on 10,000 images.
 
-Activations: spatial means of each layer (``capture(..., aggregation="mean")``) of
+Activations: spatial means of each layer (``capture(..., position="mean")``) of
 ``cifar_resnet20`` and ``cifar_resnet32`` with the pretrained weights of
 ``../shared/data`` when present (converted here), random initialisations otherwise,
 on 10,000 *synthetic* images (smooth random colour fields: 8×8 uniform noise
@@ -29,7 +29,7 @@ import jax
 import numpy as np
 
 from bench._harness import block, emit, seconds
-from jaxinterp import models
+from jaxinterp import door, models
 from jaxinterp.capture import capture
 from jaxinterp.universality import cka_all_pairs, default_layers
 
@@ -189,7 +189,7 @@ def run(quick: bool = False) -> None:
     for arch, ckpt in (("cifar_resnet20", "resnet20-12fca82f.th"), ("cifar_resnet32", "resnet32-d509ac18.th")):
         model = models.get(arch)
         variables, source = _variables(arch, ckpt)
-        names = models.layer_names(model, variables, (1, 32, 32, 3))
+        names = door.layer_names(model, variables, (32, 32, 3))
         every = [k for k in names if k not in ("input", "logits")]
         acts.append(capture(model, variables, images, every, "mean", progress=False))
         layer_sets.append((default_layers(names), every))

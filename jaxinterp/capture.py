@@ -28,6 +28,7 @@ def capture(
     batch_size: int = 256,
     progress: bool = True,
     mesh: jax.sharding.Mesh | None = None,
+    device_batch: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Activations of ``layers`` for every image.
 
@@ -44,9 +45,11 @@ def capture(
       mesh: device mesh for the batch axis (default: all local devices). A mesh over several
         processes (:func:`jaxinterp.parallel.distributed.global_mesh`) splits each batch over
         every process's devices; every process passes the same ``images`` and gets all rows back.
+      device_batch: instead of ``batch_size``, images per device per step: the same program on
+        every device whatever their number, so the result is bit-identical on any layout.
 
     Returns:
       ``{layer: array}`` on the host: [n, c] when read at one position, else [n, h', w', c].
     """
     return stream.stream(model, variables, images, layers, stream.collect(), position=position,
-                         batch_size=batch_size, mesh=mesh, progress=progress)
+                         batch_size=batch_size, mesh=mesh, progress=progress, device_batch=device_batch)

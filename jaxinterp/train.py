@@ -22,7 +22,7 @@ from jaxinterp.data.checks import check_images, to_unit_float
 from jaxinterp.models.base import ImageModel, init
 
 
-class TrainState(NamedTuple):
+class _TrainState(NamedTuple):
     """params, batch_stats: model variables; opt_state: optax state; epoch: epochs completed []."""
 
     params: dict
@@ -41,7 +41,7 @@ def _loss(model, params, batch_stats, x, y):
 
 def _make_step(model, tx):
     @jax.jit
-    def step(state: TrainState, images01, labels):
+    def step(state: _TrainState, images01, labels):
         x = model.normalize(images01)
         (loss, batch_stats), grads = jax.value_and_grad(
             lambda p: _loss(model, p, state.batch_stats, x, labels), has_aux=True
@@ -92,7 +92,7 @@ def train(
     init_key, shuffle_key = jax.random.split(key)
     variables = init(model, init_key, images01.shape[1])
     tx = optax.adam(optax.cosine_decay_schedule(learning_rate, epochs * steps_per_epoch))
-    state = TrainState(
+    state = _TrainState(
         variables["params"], variables.get("batch_stats", {}),
         tx.init(variables["params"]), jnp.asarray(0, jnp.int32),
     )

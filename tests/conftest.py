@@ -44,6 +44,23 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def paper_run(tmp_path_factory):
+    """One tiny `paper` run (tests/fixtures.py), shared by the recipe, report and command tests.
+    Tests may rerun into its --out (a rerun recomputes nothing) but must leave it complete."""
+    from tests.fixtures import paper_fixture, run_once
+
+    return run_once(tmp_path_factory.mktemp("paper_run"), paper_fixture)
+
+
+@pytest.fixture(scope="session")
+def roles_run(tmp_path_factory):
+    """One tiny `roles` run (tests/fixtures.py), shared like ``paper_run``."""
+    from tests.fixtures import roles_fixture, run_once
+
+    return run_once(tmp_path_factory.mktemp("roles_run"), roles_fixture)
+
+
 def shared_file(relative: str) -> Path:
     path = SHARED_DATA / relative
     if not path.exists():

@@ -12,8 +12,8 @@ import numpy as np
 
 
 def entries(store: Path) -> int:
-    """Complete entries of the store at ``store`` (``task.json`` is written last)."""
-    return sum(1 for _ in (Path(store) / "entries").glob("*/*/task.json"))
+    """Committed entries of the store at ``store`` (a commit is written last, whole)."""
+    return sum(1 for _ in (Path(store) / "commits").glob("*/*.json"))
 
 
 def kill_after_random_entries(command: list[str], env: dict, store: Path, low: int, high: int,

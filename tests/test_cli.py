@@ -58,3 +58,18 @@ def test_sweep_says_its_config_runs_as_code(capsys):
     with pytest.raises(SystemExit):
         cli.main(["sweep", "--help"])
     assert "run as Python code" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_parser_has_one_subcommand_per_command_module():
+    """Every module of jaxinterp/commands (but the private ones) is a subcommand, with its help."""
+    import argparse
+    from pathlib import Path
+
+    import jaxinterp.commands
+
+    modules = {p.stem for p in Path(jaxinterp.commands.__file__).parent.glob("*.py") if not p.stem.startswith("_")}
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == modules
+    assert all(sub.choices[name].format_help().startswith(f"usage: jaxinterp {name}") for name in modules)
+    args = cli.build_parser().parse_args(ARGV["paper"])
+    assert (args.command, args.arch, args.layer) == ("paper", "a", "l")

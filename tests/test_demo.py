@@ -13,20 +13,37 @@ def _numpy_ii(exemplars, sim):
     return np.array([sim[np.ix_(e, e)].mean() for e in exemplars])
 
 
-def _check_values_against_the_kernels(out, summary, cache):
-    """The saved numbers are what the pieces give on their own: the cached model's activations,
-    numpy top-M exemplars, numpy colour/label II, and the summary's means of the saved arrays."""
+def _check_values_against_references(out, summary, cache):
+    """The saved numbers are what independent routes give: the cached model run in torch
+    (activations, test accuracy), numpy top-M exemplars and colour/label II, numpy's PCA,
+    a K-means fixed point, and the summary's means of the saved arrays."""
+    torch = pytest.importorskip("torch")
     from jaxinterp import models
-    from jaxinterp.capture import capture
     from jaxinterp.checkpoint import load_variables
     from jaxinterp.data import load_digits
+    from tests import _refs as ref
 
     arrays = np.load(out / "arrays.npz")
     test = load_digits("test")
     model = models.get("small_cnn")
     variables, _ = load_variables(cache / "small_cnn-digits-e3-s0")
-    acts = capture(model, variables, test.images, ["relu2"], "mean", progress=False)["relu2"]
-    np.testing.assert_allclose(arrays["acts_test"], acts, rtol=1e-5, atol=1e-6)
+    blocks = ref.torch_small_cnn(variables, model.MEAN, model.STD)(torch.tensor(test.images / 255.0), 3)
+    np.testing.assert_allclose(arrays["acts_test"], blocks[1].mean((2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+    fc = variables["params"]["fc"]
+    logits = blocks[2].mean((2, 3)).numpy() @ np.asarray(fc["kernel"], float) + np.asarray(fc["bias"], float)
+    assert summary["model"]["test_accuracy"] == pytest.approx(np.mean(logits.argmax(1) == test.labels), abs=1e-9)
+    assert summary["model"]["test_accuracy"] > 0.5  # a trained model, not random weights
+
+    unit = ref.unit_rows(arrays["acts_train"])  # PCA and K-means are fit on the training rows
+    _, s, vt = np.linalg.svd(unit - unit.mean(0), full_matrices=False)
+    clear = np.flatnonzero(np.r_[-np.diff(s**2) > 1e-3 * s[0] ** 2, False][:10])  # axes with a gap
+    assert clear.size >= 3
+    cos = np.abs(np.sum(arrays["directions_pca"][clear] * vt[clear], axis=1))
+    np.testing.assert_allclose(cos, 1.0, atol=1e-4)
+    cents = arrays["directions_kmeans"].astype(float)
+    nearest = np.argmin(((unit[:, None] - cents[None]) ** 2).sum(-1), 1)
+    for c in np.unique(nearest):  # Lloyd's fixed point: each centroid is its cluster's mean
+        np.testing.assert_allclose(cents[c], unit[nearest == c].mean(0), atol=1e-4)
 
     m = summary["m"]
     top = np.argsort(-arrays["acts_test"], axis=0, kind="stable")[:m].T  # ties: lowest index first
@@ -58,7 +75,6 @@ def test_demo_end_to_end(tmp_path, monkeypatch, capsys):
     assert f"report: {out / 'index.html'}" in printed and "mean II (test split" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_neurons"] == summary["k"] == 64
-    assert summary["model"]["test_accuracy"] > 0.5  # a trained model, not random weights
     for metric in ("colour", "features", "label"):
         for split in ("test", "train"):
             assert set(summary["mean_ii"][split][metric]) == {"neurons", "kmeans", "pca"}
@@ -67,7 +83,7 @@ def test_demo_end_to_end(tmp_path, monkeypatch, capsys):
     page = (out / "index.html").read_text()
     for png in ("ii_boxplot.png", "exemplars_colour.png", "exemplars_features.png", "exemplars_label.png"):
         assert (out / png).stat().st_size > 1000 and png in page
-    _check_values_against_the_kernels(out, summary, tmp_path / "cache")
+    _check_values_against_references(out, summary, tmp_path / "cache")
     # the second run reuses the cached model instead of training again
     assert main(["demo", "--out", str(out), "--epochs", "3", "--no-progress"]) == 0
     assert "loaded the demo model" in capsys.readouterr().out

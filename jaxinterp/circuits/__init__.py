@@ -41,7 +41,6 @@ from jaxinterp.circuits.equivariance import (  # noqa: E402
 from jaxinterp.circuits.expanded import (  # noqa: E402
     connection_matrix,
     expanded_weights,
-    level_expanded_weights,
     top_connections,
     window_origin,
 )
@@ -59,7 +58,6 @@ __all__ += [
     "expanded",
     "expanded_weights",
     "families",
-    "level_expanded_weights",
     "linear_mode",
     "linearized",
     "rotate_map",
@@ -72,16 +70,15 @@ __all__ += [
 # --- dataset examples and orientation selectivity (issue #13, helper "report") ---
 from jaxinterp.circuits import examples, selectivity  # noqa: E402
 from jaxinterp.circuits.examples import (  # noqa: E402
+    LayerExamples,
     Maxima,
-    ReceptiveField,
     TopPositions,
-    ends_in_relu,
     exemplar_rotation_tuning,
     image_maxima,
+    layer_examples,
     preactivation_summary,
     preactivations,
     quilt,
-    receptive_field,
     recentre,
     rf_crops,
     select_top,
@@ -90,18 +87,17 @@ from jaxinterp.circuits.examples import (  # noqa: E402
 from jaxinterp.circuits.selectivity import orientation_selectivity  # noqa: E402
 
 __all__ += [
+    "LayerExamples",
     "Maxima",
-    "ReceptiveField",
     "TopPositions",
-    "ends_in_relu",
     "examples",
     "exemplar_rotation_tuning",
     "image_maxima",
+    "layer_examples",
     "orientation_selectivity",
     "preactivation_summary",
     "preactivations",
     "quilt",
-    "receptive_field",
     "recentre",
     "rf_crops",
     "select_top",

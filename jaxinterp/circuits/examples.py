@@ -1,284 +1,152 @@
-"""Dataset examples of units (METHODS.md §6.2): receptive fields, best positions, crops, the
-pre-ReLU distribution, and quilts sampled by activation level.
+"""Dataset examples of units (METHODS.md §6.2): best positions, top images, crops of their
+receptive fields, the pre-ReLU distribution, and quilts sampled by activation level.
 
 ::
 
-    rf = examples.receptive_field(model, variables, "layer3", (32, 32, 3))   # from the model
-    best = examples.image_maxima(model, variables, "layer3", images)         # [n, C] value, y, x
-    top = examples.select_top(best, 8)                                       # [C, 8] per unit
-    crops = examples.rf_crops(images, top.image, top.y, top.x, rf)           # [C, 8, rh, rw, c]
-    pre = examples.preactivations(model, variables, "layer3", images)        # [n, C] pre-ReLU
-    stats = examples.preactivation_summary(pre)                              # mean, P(> 0), tail
-    picks = examples.quilt(best.value, 12)                                   # [C, 12] image indices
+    rf = door.receptive_field(model, variables, "layer3", (32, 32, 3))       # from the model
+    top = examples.top_positions(model, variables, "layer3", images, k=8)     # [C, 8] per unit
+    crops = examples.rf_crops(images, top.image, top.y, top.x, rf)            # [C, 8, rh, rw, c]
+    best = examples.image_maxima(model, variables, "layer3", images, units=[3, 7])   # [n, 2]
+    picks = examples.quilt(best.value, 12)                                    # [2, 12] image indices
+    pre = examples.preactivation_summary(model, variables, "layer3", images, units=[3, 7])
+
+Every pass over the images is the streaming engine (:func:`jaxinterp.stream.stream_map` with
+:class:`jaxinterp.circuits.reads.Reads`): images may be an array, a ``np.memmap`` or any
+:mod:`jaxinterp.stream` source, batches are sharded over every device, and what is kept is
+reduced on the device: a running top-k per unit (:func:`top_positions`), running moments, the
+range and a fine histogram of the pre-ReLU values (:func:`preactivation_summary`). Only
+:func:`image_maxima` and :func:`preactivations` keep a row per image, because the caller asks
+for exactly that. :func:`layer_examples` gives all a layer's pages need in one pass (two with
+chosen units).
 
 Conventions: images are [n, H, W, c] in [0, 1] (uint8 accepted), NHWC; a unit's *position*
-(y, x) indexes its layer's map; the *centre* position is ``(h // 2, w // 2)`` (as
-:mod:`jaxinterp.circuits.tuning` and the featvis ``neuron`` objective). Receptive-field boxes
-are half-open ``(y0, y1, x0, x1)`` in input pixels: ``image[y0:y1, x0:x1]``; they may run
-past the image (a crop is padded there with ``fill``).
+(y, x) indexes its layer's map; the *centre* is ``(h // 2, w // 2)``
+(:mod:`jaxinterp.door.positions`). Receptive fields are :func:`jaxinterp.door.receptive_field`:
+boxes are half-open ``(y0, y1, x0, x1)`` in input pixels, ``image[y0:y1, x0:x1]``; they may
+run past the image (a crop is padded there with ``fill``).
 
-The receptive field is measured, not assumed: it is the support of ∂ unit(position) / ∂ input
-through the linearised network (:func:`jaxinterp.door.cut.linear_mode`) with every
-parameter set to one, so no path cancels; on a conv stack it equals the analytic
-``k``/``stride``/``padding`` arithmetic. It is measured on an input enlarged by a multiple
-of the total stride, so a field larger than the image (ResNet-20's ``layer3``: 81 px) is
-not cut by the border.
-
-The pre-ReLU activation is the input of the ReLU (:func:`jaxinterp.models.base.relu`) whose
-output *is* the layer's output (found while tracing the named module); if the layer's output
-is not a ReLU's output (a conv, a BN), pre = post.
+The pre-ReLU activation is the input of the ReLU whose output *is* the layer's output
+(:func:`jaxinterp.door.taps` with ``pre_relu=True``); if the layer does not end in a ReLU
+(``door.graph(...)[layer].relu`` is False), pre = post.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinterp.door.cut import dependence
+from jaxinterp import door, stream
 from jaxinterp.circuits import tuning
-from jaxinterp.circuits.tuning import _chunks, _units
+from jaxinterp.circuits.reads import Reads
 from jaxinterp.data.checks import check_images, to_unit_float
-from jaxinterp.models.base import forward, layer_names, relu_override
 
 __all__ = [
+    "LayerExamples",
     "Maxima",
-    "ReceptiveField",
     "TopPositions",
-    "ends_in_relu",
     "exemplar_rotation_tuning",
     "image_maxima",
+    "layer_examples",
     "preactivation_summary",
     "preactivations",
     "quilt",
-    "receptive_field",
     "recentre",
     "rf_crops",
     "select_top",
     "top_positions",
 ]
 
-
-# ---- checks -----------------------------------------------------------------------------------
-
-
-def _images(model, images01, name="images01") -> jax.Array:
-    check_images(images01, channels=model.IN_CHANNELS, name=name)
-    return jnp.asarray(to_unit_float(images01))
-
-
-def _map_shape(model, variables, layer: str, image_shape) -> tuple[int, ...]:
-    """[h, w, C] of ``layer`` for one image of ``image_shape`` ([n, H, W, c]); clear errors."""
-    spec = jax.ShapeDtypeStruct((1,) + tuple(image_shape[1:]), jnp.float32)
-    known = layer_names(model, variables, spec.shape)
-    if layer not in known:
-        raise ValueError(f"unknown layer {layer!r}; {type(model).__name__} has: {', '.join(known)}")
-    out = jax.eval_shape(lambda v, x: forward(model, v, x, [layer])[1][layer], variables, spec)
-    if len(out.shape) != 4:
-        raise ValueError(f"layer {layer!r} has activations of shape {tuple(out.shape)}; dataset examples "
-                         "need a layer with spatial axes [n, h, w, c] (a convolutional layer)")
-    return tuple(out.shape[1:])
-
-
-# ---- receptive fields -------------------------------------------------------------------------
-
-
-class ReceptiveField(NamedTuple):
-    """Where a layer's units look, in input pixels (all ints, so it fits in a task summary).
-
-    box: (y0, y1, x0, x1), half-open, of the unit at ``at`` (may extend past the image);
-    size: (rh, rw); stride: (sy, sx) input pixels per map position; offset: (oy, ox), the
-    top-left pixel of position (0, 0)'s field, so position (r, c) sees rows
-    ``oy + r·sy ... oy + r·sy + rh``; at: the position of ``box``; clipped: True when the
-    field could only be measured inside the image (a model that takes no larger input), so
-    ``size`` may be too small near the borders.
-    """
-
-    box: tuple
-    size: tuple
-    stride: tuple
-    offset: tuple
-    at: tuple
-    clipped: bool
-
-    def origin(self, y, x):
-        """Top-left input pixel (y0, x0) of the field of position (y, x) (arrays broadcast)."""
-        return self.offset[0] + y * self.stride[0], self.offset[1] + x * self.stride[1]
-
-
-@functools.lru_cache(maxsize=16)
-def _support_program(model, layer: str):
-    """jit(variables, x [H, W, c], positions [P, 2]) -> [P, H, W] bool: the input pixels each
-    position of ``layer`` depends on (:func:`jaxinterp.door.cut.dependence`)."""
-    return jax.jit(lambda variables, x, positions: dependence(model, variables, "input", layer, x, positions))
-
-
-def _box(mask: np.ndarray):
-    rows, cols = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
-    if rows.size == 0:
-        return None
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
-def receptive_field(model, variables, layer: str, input_shape: Sequence[int],
-                    at: tuple[int, int] | None = None) -> ReceptiveField:
-    """The receptive field of ``layer``'s units at ``at`` (default the centre position).
-
-    Args:
-      model, variables: any jaxinterp model.
-      layer: a layer with spatial axes.
-      input_shape: one input's [H, W, C].
-      at: (row, col) in the layer's map.
-    """
-    input_shape = tuple(int(s) for s in input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape must be one image's [H, W, C], got {input_shape}; e.g. (32, 32, 3)")
-    H, W, C = input_shape
-    h, w, _ = _map_shape(model, variables, layer, (1, *input_shape))
-    at = (h // 2, w // 2) if at is None else tuple(int(a) for a in at)
-    if len(at) != 2 or not (0 <= at[0] < h and 0 <= at[1] < w):
-        raise ValueError(f"position at={at} is outside layer {layer!r}'s {h}x{w} map; "
-                         f"rows 0..{h - 1}, columns 0..{w - 1}")
-    program = _support_program(model, layer)
-
-    def boxes(shape, positions):
-        masks = np.asarray(program(variables, jnp.zeros(shape[1:], jnp.float32),
-                                   jnp.asarray(positions, jnp.int32)))
-        found = [_box(m) for m in masks]
-        if any(b is None for b in found):
-            raise ValueError(f"layer {layer!r} does not depend on the input at {at} (zero gradient)")
-        return found
-
-    def neighbours(p, hh, ww):
-        return [p, (p[0] + 1 if p[0] + 1 < hh else max(p[0] - 1, 0), p[1]),
-                (p[0], p[1] + 1 if p[1] + 1 < ww else max(p[1] - 1, 0))]
-
-    def strides(b):
-        return abs(b[1][0] - b[0][0]) if h > 1 else H // h, abs(b[2][2] - b[0][2]) if w > 1 else W // w
-
-    # Measure on an input enlarged by a margin that every stride divides (strides are powers of
-    # two in the models here: the margin is a multiple of 2^ceil(log2(H / h))), so the field of
-    # `at` maps to position at + margin / stride there and is not cut by the image border.
-    p2 = 2 ** int(np.ceil(np.log2(max(H / h, W / w, 1.0))))
-    margin = p2 * -(-max(H, W) // p2)
-    result = None
-    for _ in range(4):
-        shape = (1, H + 2 * margin, W + 2 * margin, C)
-        try:
-            big = _map_shape(model, variables, layer, shape)
-            mid = boxes(shape, neighbours((big[0] // 2, big[1] // 2), big[0], big[1]))
-        except Exception:  # noqa: BLE001 - a model that only takes its own input size
-            break
-        sy, sx = strides(mid)
-        if margin % sy or margin % sx:
-            break
-        pos = (at[0] + margin // sy, at[1] + margin // sx)
-        b = boxes(shape, neighbours(pos, big[0], big[1]))[0]
-        if b[0] > 0 and b[1] < shape[1] and b[2] > 0 and b[3] < shape[2]:
-            result = tuple(v - margin for v in b), (sy, sx), False
-            break
-        margin *= 2
-    if result is None:  # measured inside the image only
-        b = boxes((1, H, W, C), neighbours(at, h, w))
-        clipped = b[0][0] == 0 or b[0][1] == H or b[0][2] == 0 or b[0][3] == W
-        result = b[0], strides(b), bool(clipped)
-    box, (sy, sx), clipped = result
-    return ReceptiveField(box=tuple(int(v) for v in box), size=(int(box[1] - box[0]), int(box[3] - box[2])),
-                          stride=(int(sy), int(sx)),
-                          offset=(int(box[0] - at[0] * sy), int(box[2] - at[1] * sx)), at=at, clipped=clipped)
-
-
-# ---- best positions over a dataset ------------------------------------------------------------
+#: fine histogram bins per unit from which the pre-ReLU median and tail quantile are read
+FINE_BINS = 2048
 
 
 class Maxima(NamedTuple):
     """Each image's best position per unit: value, y, x — all [n, U]."""
 
-    value: jax.Array
-    y: jax.Array
-    x: jax.Array
+    value: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
 
 
 class TopPositions(NamedTuple):
     """The top-k images per unit (most activating first) at their best positions: [U, k] each."""
 
-    value: jax.Array
-    image: jax.Array
-    y: jax.Array
-    x: jax.Array
+    value: np.ndarray
+    image: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
 
 
-def _chunk_maxima(model, variables, layer, x, units):
-    """[b, H, W, c] -> value, y, x [b, U]: each unit's maximum over positions and where."""
-    a = forward(model, variables, model.normalize(x), [layer])[1][layer][..., units]  # [b, h, w, U]
-    b, h, w, u = a.shape
-    flat = a.reshape(b, h * w, u)
-    idx = jnp.argmax(flat, axis=1)  # first maximum in row-major order
-    return jnp.max(flat, axis=1), (idx // w).astype(jnp.int32), (idx % w).astype(jnp.int32)
+# ---- one pass of the engine -------------------------------------------------------------------
 
 
-@functools.partial(jax.jit, static_argnames=("model", "layer"))
-def _maxima_program(model, variables, chunks, units, *, layer):
-    return jax.lax.map(lambda x: _chunk_maxima(model, variables, layer, x, units), chunks)
+class _Layer(NamedTuple):
+    source: stream.Source
+    graph: door.LayerGraph
+    units: tuple
 
 
-def image_maxima(model, variables, layer: str, images01, units=None, chunk: int = 64) -> Maxima:
+def _checked(model, variables, layer: str, images01, units, what: str | None) -> _Layer:
+    """The source, graph and units [U] of a pass over ``layer``, after every check; ``what``
+    names the analysis when it needs a layer with spatial axes."""
+    src = tuning.source(model, images01)
+    g = door.graph(model, variables, src.image_shape)
+    g.check([layer])
+    if what is not None:
+        g.check_spatial(layer, what)
+    return _Layer(src, g, tuple(int(u) for u in g.check_units(layer, units)))
+
+
+def _pass(model, variables, c: _Layer, layer: str, reads: dict, batch_size: int, mesh, **params) -> dict:
+    """``{name: result}`` of one engine pass: ``reads`` maps a name to (what, position, units,
+    reducer) (see :class:`~jaxinterp.circuits.reads.Reads`); ``params`` go to the reads."""
+    fn = Reads(model, layer, tuple((name, what, position, units) for name, (what, position, units, _) in
+                                   reads.items()))
+    reducer = stream.combine(**{name: r[3] for name, r in reads.items()})
+    return stream.stream_map(fn, {"variables": variables, **params}, c.source, reducer, batch_size=batch_size,
+                             mesh=mesh, desc=layer)
+
+
+def _check_k(k, n):
+    if int(k) != k or k < 1 or (n is not None and k > n):
+        raise ValueError(f"k={k!r} top images asked for, but there are {n} images; use 1 <= k <= {n}")
+    return int(k)
+
+
+# ---- best positions over a dataset ------------------------------------------------------------
+
+
+def image_maxima(model, variables, layer: str, images01, units=None, batch_size: int = 256,
+                 mesh=None) -> Maxima:
     """Every image's maximum activation of each unit and its position: :class:`Maxima` [n, U].
 
-    One jitted ``lax.map`` over chunks of ``chunk`` images (the last padded); all units at once.
+    Keeps a row per image (the caller's choice: e.g. a quilt of a few chosen units); for the
+    top images of many units use :func:`top_positions`, whose memory does not grow with n.
     """
-    x = _images(model, images01)
-    h, w, channels = _map_shape(model, variables, layer, x.shape)
-    u = _units(units, channels, layer)
-    n = x.shape[0]
-    chunk = max(1, min(int(chunk), n))
-    v, y, xx = _maxima_program(model, variables, _chunks(x, chunk), jnp.asarray(u), layer=layer)
-    return Maxima(*(a.reshape(-1, len(u))[:n] for a in (v, y, xx)))
+    c = _checked(model, variables, layer, images01, units, "dataset examples")
+    best = _pass(model, variables, c, layer, {"best": ("best", None, c.units, stream.collect())},
+                 batch_size, mesh)["best"]
+    return Maxima(best["value"], best["y"], best["x"])
 
 
-@functools.partial(jax.jit, static_argnames=("model", "layer", "k"))
-def _top_program(model, variables, chunks, units, n, *, layer, k):
-    size = chunks.shape[1]
-    init = (jnp.full((k, units.shape[0]), -jnp.inf, jnp.float32),
-            jnp.full((k, units.shape[0]), -1, jnp.int32),
-            jnp.zeros((k, units.shape[0]), jnp.int32), jnp.zeros((k, units.shape[0]), jnp.int32))
-
-    def step(carry, xs):
-        i, x = xs
-        v, y, xx = _chunk_maxima(model, variables, layer, x, units)                    # [b, U]
-        image = i * size + jnp.arange(size, dtype=jnp.int32)
-        v = jnp.where((image < n)[:, None], v, -jnp.inf)                              # padding never wins
-        image = jnp.broadcast_to(image[:, None], v.shape)
-        cat = [jnp.concatenate([c, new]) for c, new in zip(carry, (v, image, y, xx))]  # [k + b, U]
-        _, order = jax.lax.top_k(cat[0].T, k)                                          # [U, k]
-        return tuple(jnp.take_along_axis(c, order.T, axis=0) for c in cat), None
-
-    out, _ = jax.lax.scan(step, init, (jnp.arange(chunks.shape[0], dtype=jnp.int32), chunks))
-    return tuple(a.T for a in out)
-
-
-def top_positions(model, variables, layer: str, images01, k: int = 8, units=None,
-                  chunk: int = 64) -> TopPositions:
+def top_positions(model, variables, layer: str, images01, k: int = 8, units=None, batch_size: int = 256,
+                  mesh=None) -> TopPositions:
     """The ``k`` most activating images of each unit at their best positions, streamed.
 
-    A ``lax.scan`` over chunks keeps a running top-k per unit (memory O(k·U), not O(n·U)):
-    each image counts once, at its best position. :class:`TopPositions` [U, k], most activating
-    first; equal to :func:`select_top` of :func:`image_maxima`.
+    A running top-k per unit on the device (:func:`jaxinterp.stream.top_k` with the position as
+    payload): memory O(k·U), not O(n·U); each image counts once, at its best position; ties go
+    to the lower image number. :class:`TopPositions` [U, k], most activating first; equal to
+    :func:`select_top` of :func:`image_maxima`.
     """
-    x = _images(model, images01)
-    h, w, channels = _map_shape(model, variables, layer, x.shape)
-    u = _units(units, channels, layer)
-    n = x.shape[0]
-    if int(k) != k or not 1 <= k <= n:
-        raise ValueError(f"k={k!r} top images asked for, but there are {n} images; use 1 <= k <= {n}")
-    chunk = max(1, min(int(chunk), n))
-    out = _top_program(model, variables, _chunks(x, chunk), jnp.asarray(u), jnp.int32(n), layer=layer,
-                       k=int(k))
-    return TopPositions(*out)
+    c = _checked(model, variables, layer, images01, units, "dataset examples")
+    k = _check_k(k, c.source.num_images)
+    top = _pass(model, variables, c, layer, {"top": ("best", None, c.units, stream.top_k(k, by="value"))},
+                batch_size, mesh)["top"]
+    return TopPositions(top["value"], top["image"], top["y"], top["x"])
 
 
 def select_top(maxima: Maxima, k: int) -> TopPositions:
@@ -287,8 +155,8 @@ def select_top(maxima: Maxima, k: int) -> TopPositions:
     if value.ndim != 2 or not 1 <= int(k) <= value.shape[0]:
         raise ValueError(f"select_top needs maxima [n, U] and 1 <= k <= n; got shape {value.shape}, k={k}")
     v, image = jax.lax.top_k(value.T, int(k))
-    take = lambda a: jnp.take_along_axis(jnp.asarray(a).T, image, axis=1)  # noqa: E731
-    return TopPositions(v, image.astype(jnp.int32), take(maxima.y), take(maxima.x))
+    take = lambda a: np.take_along_axis(np.asarray(a).T, np.asarray(image), axis=1)  # noqa: E731
+    return TopPositions(np.asarray(v), np.asarray(image, np.int32), take(maxima.y), take(maxima.x))
 
 
 # ---- crops ------------------------------------------------------------------------------------
@@ -310,23 +178,27 @@ def _windows(images, image, y0, x0, fill, *, size):
 
 
 def _crop_args(images01, image, y, x):
+    """(the m images the indices use [m, H, W, c] on the device, ``image`` renumbered into
+    them, y, x): only those images are read, so a memory-mapped dataset stays on disk."""
     check_images(images01, name="images01")
-    imgs = jnp.asarray(to_unit_float(np.asarray(images01)))
+    n = images01.shape[0]
     image, y, x = (np.asarray(a) for a in (image, y, x))
     if not (image.shape == y.shape == x.shape):
         raise ValueError(f"image, y and x must have one shape, got {image.shape}, {y.shape}, {x.shape}")
-    if image.size and (image.min() < 0 or image.max() >= imgs.shape[0]):
-        raise ValueError(f"image indices must lie in 0..{imgs.shape[0] - 1}, got {image.min()}..{image.max()}")
-    return imgs, image, y, x
+    if image.size and (image.min() < 0 or image.max() >= n):
+        raise ValueError(f"image indices must lie in 0..{n - 1}, got {image.min()}..{image.max()}")
+    used, image = np.unique(image, return_inverse=True)
+    imgs = jnp.asarray(to_unit_float(np.asarray(images01[used] if used.size else images01[:1])))
+    return imgs, image.reshape(y.shape), y, x
 
 
-def rf_crops(images01, image, y, x, rf: ReceptiveField, fill: float = 0.5) -> jax.Array:
+def rf_crops(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5) -> jax.Array:
     """Receptive-field crops: images01[image] cut to the field of position (y, x).
 
     Args:
       images01: [n, H, W, c] the images the indices refer to.
       image, y, x: int arrays of one shape S (e.g. :class:`TopPositions` fields [U, k]).
-      rf: :func:`receptive_field` of the layer.
+      rf: :func:`jaxinterp.door.receptive_field` of the layer.
       fill: value of pixels outside the image (default mid-grey).
 
     Returns:
@@ -339,7 +211,7 @@ def rf_crops(images01, image, y, x, rf: ReceptiveField, fill: float = 0.5) -> ja
     return out.reshape(image.shape + out.shape[1:])
 
 
-def recentre(images01, image, y, x, rf: ReceptiveField, fill: float = 0.5) -> jax.Array:
+def recentre(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5) -> jax.Array:
     """Whole images shifted so that position (y, x)'s field lands on the field of ``rf.at``.
 
     The unit's response at ``rf.at`` (the centre) of a recentred image is then its response at
@@ -357,123 +229,163 @@ def recentre(images01, image, y, x, rf: ReceptiveField, fill: float = 0.5) -> ja
 # ---- pre-ReLU activations ---------------------------------------------------------------------
 
 
-def _pre_post(model, variables, x, layer: str):
-    """(pre [n, ...], post [n, ...], is_relu) of ``layer`` for normalised inputs ``x``."""
-    if layer == "input":
-        return x, x, False
-    calls: list = []
-
-    def record(v):
-        out = nn.relu(v)
-        calls.append((v, out))
-        return out
-
-    found: dict = {}
-
-    def interceptor(next_fun, args, kwargs, context):
-        out = next_fun(*args, **kwargs)
-        if context.method_name == "__call__" and context.module.scope is not None \
-                and ".".join(context.module.scope.path) == layer:
-            source = next((v for v, o in reversed(calls) if o is out), None)
-            found.update(pre=out if source is None else source, post=out, relu=source is not None)
-        return out
-
-    with relu_override(record), nn.intercept_methods(interceptor):
-        logits = model.apply(variables, x)
-    if layer == "logits":
-        return logits, logits, False
-    if not found:
-        forward(model, variables, x, [layer])  # raises with the list of layer names
-    return found["pre"], found["post"], found["relu"]
-
-
-def ends_in_relu(model, variables, layer: str, input_shape: Sequence[int]) -> bool:
-    """Whether ``layer``'s output is the output of a model ReLU (so pre-ReLU differs from it)."""
-    spec = jax.ShapeDtypeStruct((1, *tuple(input_shape)), jnp.float32)
-    _map_shape(model, variables, layer, spec.shape)
-    flag = {}
-
-    def probe(v, x):
-        _, _, is_relu = _pre_post(model, v, x, layer)
-        flag["relu"] = is_relu
-        return x
-
-    jax.eval_shape(probe, variables, spec)
-    return bool(flag["relu"])
-
-
-def _read(a, position):
-    """[n, h, w, c] -> [n, c] at ``position`` ("centre" or (row, col)), or all of it for "all"."""
-    return a if position == "all" else tuning._read(a, position)
-
-
-@functools.partial(jax.jit, static_argnames=("model", "layer", "position"))
-def _pre_program(model, variables, chunks, units, *, layer, position):
-    def one(x):
-        pre, _, _ = _pre_post(model, variables, model.normalize(x), layer)
-        return _read(pre, position)[..., units]
-
-    return jax.lax.map(one, chunks)
-
-
 def preactivations(model, variables, layer: str, images01, units=None, position="centre",
-                   chunk: int = 64) -> jax.Array:
-    """The units' pre-ReLU activations: [n, U] at ``position`` (``"centre"`` or (row, col)),
-    or [n, h, w, U] for ``position="all"``.
+                   batch_size: int = 256, mesh=None) -> np.ndarray:
+    """The units' pre-ReLU activations of every image: [n, U] at ``position`` (any spelling of
+    :mod:`jaxinterp.door.positions`), or [n, h, w, U] for ``position="all"``.
 
-    The layer's last ReLU (the one whose output is the layer's output) is read before it
-    fires; a layer that does not end in a ReLU gives its own output (:func:`ends_in_relu`).
+    Keeps a row per image (the caller's choice); :func:`preactivation_summary` gives the
+    distribution's statistics in memory that does not grow with n.
     """
-    x = _images(model, images01)
-    h, w, channels = _map_shape(model, variables, layer, x.shape)
-    if isinstance(position, str):
-        if position not in ("centre", "all"):
-            raise ValueError(f"position must be 'centre', 'all' or a (row, col) pair, got {position!r}")
-    else:
-        position = tuple(int(p) for p in position)
-        if len(position) != 2 or not (0 <= position[0] < h and 0 <= position[1] < w):
-            raise ValueError(f"position {position} lies outside layer {layer!r}'s {h}x{w} map")
-    u = _units(units, channels, layer)
-    n = x.shape[0]
-    chunk = max(1, min(int(chunk), n))
-    out = _pre_program(model, variables, _chunks(x, chunk), jnp.asarray(u), layer=layer, position=position)
-    return out.reshape((-1,) + out.shape[2:])[:n]
+    c = _checked(model, variables, layer, images01, units, None)
+    return stream.stream(model, variables, c.source, layer, stream.collect(), position=position, units=c.units,
+                         pre_relu=True, batch_size=batch_size, mesh=mesh)[layer]
 
 
-def _summary_one(x, bins: int, tail_q: float):
-    """Statistics of one unit's values x [m]."""
-    lo, hi = jnp.min(x), jnp.max(x)
-    span = jnp.where(hi > lo, hi - lo, 1.0)
-    idx = jnp.clip(jnp.floor((x - lo) / span * bins).astype(jnp.int32), 0, bins - 1)
-    counts = jnp.zeros(bins, jnp.int32).at[idx].add(1)
-    positive = x > 0
-    n_pos = jnp.sum(positive)
-    tail_mean = jnp.where(n_pos > 0, jnp.sum(jnp.where(positive, x, 0.0)) / jnp.maximum(n_pos, 1), jnp.nan)
-    return {"mean": jnp.mean(x), "sd": jnp.std(x), "fraction_positive": n_pos / x.shape[0],
-            "median": jnp.median(x), "tail_quantile": jnp.quantile(x, tail_q), "max": hi, "min": lo,
-            "tail_mean": tail_mean, "counts": counts, "edges": lo + span * jnp.arange(bins + 1) / bins}
+@functools.lru_cache(maxsize=None)
+def _distribution() -> stream.Reducer:
+    """Per unit, over every image *and* position of values [b, ..., U]: moments, range, the
+    count and sum of the positive values (existing reducers over the [b·p, U] rows)."""
+    parts = {"moments": stream.moments(), "range": stream.minmax(), "positive": stream.total(),
+             "tail": stream.total()}
+
+    def init(spec):
+        row = jax.ShapeDtypeStruct(spec.shape[-1:], jnp.float32)
+        return {name: r.init(row) for name, r in parts.items()}
+
+    def update(state, values, index, valid):
+        x = values.astype(jnp.float32).reshape(-1, values.shape[-1])     # [b·p, U]: positions are rows
+        p = x.shape[0] // values.shape[0]
+        index, valid = jnp.repeat(index, p), jnp.repeat(valid, p)
+        views = {"moments": x, "range": x, "positive": (x > 0).astype(jnp.float32), "tail": jnp.maximum(x, 0.0)}
+        return {name: r.update(state[name], views[name], index, valid)[0] for name, r in parts.items()}, None
+
+    def finalize(state, outs):
+        got = {name: r.finalize(state[name], None) for name, r in parts.items()}
+        count, positive = got["moments"]["count"], got["positive"]["sum"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = np.where(positive > 0, got["tail"]["sum"] / np.maximum(positive, 1.0), np.nan)
+        return {"count": count, "mean": got["moments"]["mean"], "sd": got["moments"]["sd"],
+                "min": got["range"]["min"], "max": got["range"]["max"],
+                "fraction_positive": positive / max(count, 1), "tail_mean": tail}
+
+    return stream.Reducer(init, update, finalize)
 
 
-def preactivation_summary(pre, bins: int = 64, tail_q: float = 0.99) -> dict:
-    """Per-unit statistics of pre-ReLU values ``pre`` [m, U] (any leading axes are flattened).
+@functools.lru_cache(maxsize=None)
+def _unit_interval(bins: int) -> stream.Reducer:
+    """A histogram of ``bins`` equal bins over [0, 1] (values scaled per unit first)."""
+    return stream.histogram(np.linspace(0.0, 1.0, bins + 1))
 
-    Returns ``{"mean", "sd", "fraction_positive" (fires: P(pre > 0)), "median", "tail_quantile"
-    (the ``tail_q`` quantile), "min", "max", "tail_mean" (mean of the positive part: the scale
-    of an exponential fitted to the positive tail by maximum likelihood): [U] each, "counts"
-    [U, bins] and "edges" [U, bins + 1] (a histogram over each unit's range)}``.
+
+def _ranked(counts: np.ndarray, lo, width, rank) -> np.ndarray:
+    """The value of (0-based) ``rank`` [U] in each unit's sorted values, read from its histogram
+    ``counts`` [U, B] of bins ``lo + [k, k + 1) · width``: placed inside the bin that holds
+    that rank, so within one bin width of the exact value."""
+    cum = np.cumsum(counts, axis=1)
+    k = np.sum(cum <= rank[:, None], axis=1)                     # the bin holding the rank
+    rows = np.arange(len(k))
+    before = np.where(k > 0, cum[rows, np.maximum(k - 1, 0)], 0)
+    return lo + (k + (rank - before + 0.5) / np.maximum(counts[rows, k], 1)) * width
+
+
+def _quantile(counts, lo, width, count: int, q: float) -> np.ndarray:
+    """np.quantile's linear rule (rank q·(n - 1), between its two neighbours) on binned values."""
+    h = np.full(counts.shape[0], q * (count - 1), np.float64)
+    r0 = np.floor(h)
+    r1 = np.minimum(r0 + 1, count - 1)
+    v0, v1 = _ranked(counts, lo, width, r0), _ranked(counts, lo, width, r1)
+    return v0 + (h - r0) * (v1 - v0)
+
+
+def _check_bins(bins, tail_q, fine_bins) -> int:
+    if int(bins) != bins or bins < 1 or not 0 < tail_q < 1 or int(fine_bins) != fine_bins or fine_bins < 1:
+        raise ValueError(f"bins and fine_bins must be positive ints and 0 < tail_q < 1, got {bins}, "
+                         f"{fine_bins}, {tail_q}")
+    return int(bins) * -(-int(fine_bins) // int(bins))   # fine bins: a multiple of the display bins
+
+
+def _summarise(model, variables, c: _Layer, layer, first: dict, bins: int, fine: int, tail_q: float,
+               batch_size, mesh) -> dict:
+    """The second pass (a fine histogram per unit over its [min, max]) and the summary."""
+    lo, hi = np.asarray(first["min"], np.float64), np.asarray(first["max"], np.float64)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    counts = _pass(model, variables, c, layer, {"z": ("scaled", "all", c.units, _unit_interval(fine))},
+                   batch_size, mesh, lo=lo.astype(np.float32), span=span.astype(np.float32))["z"]["counts"]
+    width = span / fine
+    n = int(counts[0].sum())
+    estimate = lambda q: np.clip(_quantile(counts, lo, width, n, q), lo, hi).astype(np.float32)  # noqa: E731
+    return {"mean": first["mean"], "sd": first["sd"], "fraction_positive": first["fraction_positive"],
+            "median": estimate(0.5), "tail_quantile": estimate(tail_q), "min": first["min"],
+            "max": first["max"], "tail_mean": first["tail_mean"],
+            "counts": counts.reshape(len(lo), bins, fine // bins).sum(-1),
+            "edges": (lo[:, None] + span[:, None] * np.arange(bins + 1) / bins).astype(np.float32),
+            "fine_width": width.astype(np.float32), "count": n}
+
+
+def preactivation_summary(model, variables, layer: str, images01, units=None, bins: int = 64,
+                          tail_q: float = 0.99, fine_bins: int = FINE_BINS, batch_size: int = 256,
+                          mesh=None) -> dict:
+    """Per-unit statistics of the pre-ReLU values over every image and every position, streamed
+    in two passes whose memory does not grow with the dataset.
+
+    Pass 1 keeps running moments, the range, and the count and sum of the positive values;
+    pass 2 a histogram of ``fine_bins`` (rounded up to a multiple of ``bins``) equal bins over
+    each unit's [min, max], from which the median and the ``tail_q`` quantile are read (to
+    within one fine bin, ``fine_width``) and the ``bins``-bin display histogram is summed.
+    ``images01`` must be readable twice (an array, ``np.memmap`` or re-readable source).
+
+    Returns ``{"mean", "sd", "fraction_positive" (fires: P(pre > 0)), "median", "tail_quantile",
+    "min", "max", "tail_mean" (mean of the positive part: the scale of an exponential fitted to
+    the positive tail by maximum likelihood), "fine_width": [U] each, "counts" [U, bins] and
+    "edges" [U, bins + 1] (over each unit's range), "count": values per unit (n·h·w)}``.
     """
-    pre = jnp.asarray(pre, jnp.float32)
-    if pre.ndim < 2 or pre.shape[0] == 0:
-        raise ValueError(f"pre must be [m, U] (or [n, h, w, U]) values per unit, got shape {pre.shape}")
-    flat = pre.reshape(-1, pre.shape[-1])
-    if int(bins) != bins or bins < 1 or not 0 < tail_q < 1:
-        raise ValueError(f"bins must be a positive int and 0 < tail_q < 1, got {bins}, {tail_q}")
-    return _summaries(flat, int(bins), float(tail_q))
+    fine = _check_bins(bins, tail_q, fine_bins)
+    c = _checked(model, variables, layer, images01, units, None)
+    first = _pass(model, variables, c, layer, {"pre": ("pre", "all", c.units, _distribution())},
+                  batch_size, mesh)["pre"]
+    return _summarise(model, variables, c, layer, first, int(bins), fine, float(tail_q), batch_size, mesh)
 
 
-@functools.partial(jax.jit, static_argnames=("bins", "tail_q"))
-def _summaries(flat, bins, tail_q):
-    return jax.vmap(lambda col: _summary_one(col, bins, tail_q), in_axes=1)(flat)
+# ---- a layer's pages in one pass ---------------------------------------------------------------
+
+
+class LayerExamples(NamedTuple):
+    """top: :class:`TopPositions` [C, k] of every unit; mean, sd: [C] of the centre activation
+    (:func:`jaxinterp.circuits.tuning.activation_stats`); maxima: :class:`Maxima` [n, U] of the
+    chosen units (None without); pre: their :func:`preactivation_summary` (None without)."""
+
+    top: TopPositions
+    mean: np.ndarray
+    sd: np.ndarray
+    maxima: Maxima | None
+    pre: dict | None
+
+
+def layer_examples(model, variables, layer: str, images01, k: int = 8, units=(), bins: int = 64,
+                   tail_q: float = 0.99, fine_bins: int = FINE_BINS, batch_size: int = 256,
+                   mesh=None) -> LayerExamples:
+    """What the circuits pages read from a dataset about ``layer``: :func:`top_positions` of
+    every unit, the centre activation's mean and SD, and for the chosen ``units`` their
+    :func:`image_maxima` and :func:`preactivation_summary`; one pass over the images (two when
+    ``units`` are given: the pre-ReLU quantiles need each unit's range first). Each part equals
+    the function named."""
+    fine = _check_bins(bins, tail_q, fine_bins)
+    c = _checked(model, variables, layer, images01, None, "dataset examples")
+    k = _check_k(k, c.source.num_images)
+    chosen = tuple(int(u) for u in c.graph.check_units(layer, units)) if units is not None and len(units) else ()
+    reads = {"top": ("best", None, (), stream.top_k(k, by="value")),
+             "centre": ("post", "centre", (), stream.moments())}
+    if chosen:
+        reads.update(chosen=("best", None, chosen, stream.collect()), pre=("pre", "all", chosen, _distribution()))
+    got = _pass(model, variables, c, layer, reads, batch_size, mesh)
+    top = TopPositions(*(got["top"][f] for f in TopPositions._fields))
+    if not chosen:
+        return LayerExamples(top, got["centre"]["mean"], got["centre"]["sd"], None, None)
+    pre = _summarise(model, variables, c._replace(units=chosen), layer, got["pre"], int(bins), fine, float(tail_q),
+                     batch_size, mesh)
+    maxima = Maxima(*(got["chosen"][f] for f in ("value", "y", "x")))
+    return LayerExamples(top, got["centre"]["mean"], got["centre"]["sd"], maxima, pre)
 
 
 # ---- quilts -----------------------------------------------------------------------------------
@@ -509,29 +421,23 @@ def quilt(acts, k: int, method: str = "quantile") -> jax.Array:
 # ---- rotation tuning on each unit's own exemplars ---------------------------------------------
 
 
-@functools.partial(jax.jit, static_argnames=("model", "layer"))
-def _own_rotation_program(model, variables, exemplars, angle_chunks, units, fill, *, layer):
-    """exemplars [U, e, H, W, c], angle_chunks [K, a] -> [K, a, U] mean centre responses."""
-    n_units, e = exemplars.shape[:2]
-    a = angle_chunks.shape[1]
-    cols = jnp.arange(n_units)
+@functools.lru_cache(maxsize=None)
+def _own_units(exemplars: int, units: int) -> stream.Reducer:
+    """Sums of responses [b, A, U] over each unit's own rows: rows are unit-major (row r is an
+    exemplar of unit ``r // exemplars``), so column u adds only unit u's exemplars: [A, U]."""
 
-    def per_angles(angles):
-        def body(total, x):  # x [U, H, W, c]: the i-th exemplar of every unit
-            rot = jax.vmap(lambda d: tuning._rotate_one(x, d, fill))(angles)          # [a, U, H, W, c]
-            act = forward(model, variables, model.normalize(rot.reshape((a * n_units,) + x.shape[1:])),
-                          [layer])[1][layer]
-            r = act[:, act.shape[1] // 2, act.shape[2] // 2].reshape(a, n_units, -1)   # [a, U, C]
-            return total + r[:, cols, units], None
+    def init(spec):
+        return jnp.zeros(spec.shape, jnp.float32)
 
-        total, _ = jax.lax.scan(body, jnp.zeros((a, n_units), jnp.float32), jnp.swapaxes(exemplars, 0, 1))
-        return total / e
+    def update(total, values, index, valid):
+        own = jax.nn.one_hot(index // exemplars, units, dtype=jnp.float32) * valid[:, None]   # [b, U]
+        return total + jnp.einsum("bau,bu->au", values.astype(jnp.float32), own), None
 
-    return jax.lax.map(per_angles, angle_chunks)
+    return stream.Reducer(init, update, lambda total, outs: np.asarray(total))
 
 
 def exemplar_rotation_tuning(model, variables, layer: str, exemplars01, angles_deg, units, stats=None,
-                             fill: float = 0.5, batch: int = 256) -> jax.Array:
+                             fill: float = 0.5, batch: int = 256, mesh=None) -> np.ndarray:
     """Each unit's mean centre response to *its own* exemplars rotated by each angle: [A, U].
 
     Args:
@@ -542,25 +448,26 @@ def exemplar_rotation_tuning(model, variables, layer: str, exemplars01, angles_d
       units: [U] the channel of each exemplar set.
       stats: ``(mean [C], sd [C])`` of the centre activation over the dataset
         (:func:`jaxinterp.circuits.tuning.activation_stats`): the result is then in SD.
-      batch: images per forward pass (``max(1, batch // U)`` angles of every unit at once).
+      batch: images per forward pass: the engine streams up to ``batch`` exemplars per step and
+        rotates them by ``max(1, batch // exemplars per step)`` angles at a time inside it.
 
     Unit u's column equals ``tuning.rotation_tuning(..., exemplars01[u], angles, units=[u])``;
-    here all units share one jitted program (no loop over units or angles).
+    here every unit's exemplars stream through one jitted step (:class:`~jaxinterp.circuits.
+    tuning.Rotated`) that reads all chosen units, and each unit's column sums its own rows.
     """
-    x = jnp.asarray(exemplars01, jnp.float32)
+    x = np.asarray(exemplars01, np.float32)
     if x.ndim != 5:
         raise ValueError(f"exemplars01 must be [U, e, H, W, c] (each unit's exemplars), got {x.shape}")
-    h, w, channels = _map_shape(model, variables, layer, x.shape[1:])
-    u = _units(units, channels, layer)
-    if u.shape[0] != x.shape[0]:
-        raise ValueError(f"{x.shape[0]} exemplar sets but {u.shape[0]} units; pass one unit per set")
-    angles = np.asarray(angles_deg, np.float32).reshape(-1)
-    if angles.size == 0 or not np.all(np.isfinite(angles)):
-        raise ValueError("angles_deg must be a non-empty 1-D array of finite degrees, e.g. np.arange(360.0)")
-    a = max(1, min(int(batch) // x.shape[0], angles.size))
-    out = _own_rotation_program(model, variables, x, _chunks(jnp.asarray(angles), a), jnp.asarray(u),
-                                jnp.float32(fill), layer=layer).reshape(-1, len(u))[: angles.size]
-    if stats is None:
-        return out
-    mean, sd = (jnp.asarray(s, jnp.float32)[u] for s in stats)
-    return jnp.where(sd > 0, (out - mean) / jnp.where(sd > 0, sd, 1.0), jnp.nan)
+    n_units, e = x.shape[:2]
+    rows = x.reshape((n_units * e,) + x.shape[2:])                       # unit-major
+    c = tuning.check_pass(model, variables, layer, rows, "exemplars01", units, "centre")
+    if c.units.shape[0] != n_units:
+        raise ValueError(f"{n_units} exemplar sets but {c.units.shape[0]} units; pass one unit per set")
+    angles = tuning.check_angles(angles_deg)
+    stats = tuning.check_stats(stats, c.graph[layer].channels)
+    step = max(1, min(int(batch), rows.shape[0]))
+    fn = tuning.Rotated(model, layer, "centre", tuple(int(u) for u in c.units), float(fill), c.canvas)
+    params = {"variables": variables, "angles": tuning.angle_chunks(angles, step, batch)}
+    total = stream.stream_map(fn, params, c.source, _own_units(e, n_units), batch_size=step, mesh=mesh,
+                              desc=layer)
+    return tuning.in_sd(total[: angles.size] / e, stats, c.units)

@@ -1,4 +1,4 @@
-"""Expanded weights through the linearised network (METHODS.md §6.5), and their spectra (§5.5).
+"""Expanded weights between two named layers, through the linearised network (METHODS.md §6.5).
 
 The expanded weight of target unit j on source unit i is
 
@@ -16,11 +16,9 @@ bottleneck it "jumps over" the layers in between; where the real interaction is
 nonlinear it can cancel to zero (METHODS' caveat).
 
 :func:`expanded_weights` works on any jaxinterp model and any pair of named
-layers; :func:`level_expanded_weights` on a :class:`jaxinterp.neurons.Level`
-(the neuron-role measures, exported there as ``neurons.expanded_weights``), whose
-rows :func:`window_matrix` and :func:`spectrum_stats` turn into weight spectra:
-for a window part [k, k, C] the row is reshaped to [C, k²] and its singular values
-give p_i = σ_i² / Σσ², the effective rank exp(H(p)) and the separability p₁.
+layers (checked by the model's :func:`jaxinterp.door.graph`); the neuron-role measures'
+version on a :class:`jaxinterp.neurons.Level`, with its weight spectra, is
+:mod:`jaxinterp.neurons.weights`.
 """
 
 from __future__ import annotations
@@ -30,24 +28,21 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jaxinterp.door.cut import check_cut, dependence, linear_mode, linearized, subnetwork
-from jaxinterp.models.base import ImageModel, layer_shapes
+from jaxinterp import door
+from jaxinterp.door.cut import dependence, linear_mode, subnetwork
+from jaxinterp.models.base import ImageModel
 
 
 # --- between two named layers of a model ---------------------------------------------------
 
 
 def _shapes(model, variables, source, target, input_shape):
-    input_shape = tuple(int(s) for s in input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape must be one image's [H, W, C], got {input_shape}; "
-                         f"e.g. (32, 32, 3) for CIFAR (drop the batch axis)")
-    leaves, treedef = jax.tree_util.tree_flatten(variables)
-    spec = (treedef, tuple((tuple(np.shape(x)), str(jnp.result_type(x))) for x in leaves))
-    src, tgt = _checked_shapes(model, source, target, input_shape, spec)
-    return input_shape, src, tgt
+    """(input shape, source [h, w, C], target [h, w, N] or [N]) after the checks of a cut."""
+    g = door.graph(model, variables, input_shape)
+    g.check_order(source, target)
+    src = g.check_spatial(source, "the source of expanded weights (or 'input')").shape
+    return g.input_shape, src, g[target].shape
 
 
 def _cached(fn):
@@ -62,23 +57,6 @@ def _cached(fn):
         return cached(*args)
 
     return call
-
-
-@_cached
-def _checked_shapes(model, source, target, input_shape, spec):
-    """Checks and shapes of a cut, once per (model, layers, input shape, variable shapes)."""
-    treedef, leaves = spec
-    variables = jax.tree_util.tree_unflatten(treedef, [jax.ShapeDtypeStruct(s, d) for s, d in leaves])
-    check_cut(model, variables, source, target, input_shape)
-    shapes = layer_shapes(model, variables, (1, *input_shape))
-    src, tgt = shapes[source], shapes[target]
-    if len(src) != 4:
-        raise ValueError(f"source layer {source!r} has activations of shape {src}; expanded weights need "
-                         "a source with spatial axes [1, h, w, c] (a convolutional layer or 'input')")
-    if len(tgt) not in (2, 4):
-        raise ValueError(f"target layer {target!r} has activations of shape {tgt}; expected "
-                         "[1, h, w, n] or [1, n]")
-    return src[1:], tgt[1:]
 
 
 @_cached
@@ -171,13 +149,7 @@ def _expanded(model, variables, source, target, input_shape, at, window, units):
         at = None
     if window is not None and (int(window) != window or window < 1):
         raise ValueError(f"window must be a positive integer (the side of the crop), got {window!r}")
-    idx = np.arange(n_out) if units is None else np.asarray(list(units)).reshape(-1)
-    if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"units must be a non-empty list of integer unit indices, got {units!r}")
-    if idx.min() < 0 or idx.max() >= n_out:
-        bad = int(idx.max() if idx.max() >= n_out else idx.min())
-        raise ValueError(f"unit {bad} is out of range for target {target!r}, which has {n_out} units "
-                         f"(valid: 0..{n_out - 1})")
+    idx = door.graph(model, variables, input_shape).check_units(target, units)
     run = _program(model, source, target, input_shape, at, None if window is None else int(window))
     return run(variables, jnp.asarray(idx, jnp.int32), src, n_out)
 
@@ -236,53 +208,3 @@ def top_connections(weights: jax.Array, k: int, direction: str = "in", by: str =
                          f"{'upstream' if direction == 'in' else 'downstream'} units; use 1 <= k <= {others}")
     _, idx = jax.lax.top_k(strength, int(k))
     return idx, jnp.take_along_axis(signed, idx, axis=1)
-
-
-# --- on a neurons.Level ---------------------------------------------------------------------
-
-
-def level_expanded_weights(level, at: tuple[int, int] | None = None) -> jax.Array:
-    """E [N, level.dim]: ∂ output_n(centre) / ∂ input windows of the linearised ``level.fn``.
-
-    Args:
-      level: a :class:`jaxinterp.neurons.Level` whose ``fn`` is a jaxinterp model cut
-        (or any function whose ReLUs are :func:`jaxinterp.models.base.relu`).
-      at: output position (default: the centre of the map).
-
-    Returns:
-      [N, d] expanded weights, columns ordered like the design matrix.
-    """
-    from jaxinterp.neurons.levels import _row  # neurons imports this module
-
-    fn = linearized(level.fn)
-    zeros = tuple(jnp.zeros(p.shape[1:], p.dtype) for p in level.parts)
-    out_shape = jax.eval_shape(fn, zeros).shape
-    h, w = at or (out_shape[0] // 2, out_shape[1] // 2)
-    jac = jax.jacrev(lambda parts: fn(parts)[h, w])(zeros)  # tuple of [N, H, W, C]
-    return jax.vmap(lambda grads: _row(level, grads, h, w))(jac)
-
-
-def window_matrix(e: jax.Array, window: int, channels: int) -> jax.Array:
-    """A part's expanded weight [window²·C] (dy, dx, c order) -> [C, window²]."""
-    return e.reshape(window * window, channels).T
-
-
-@jax.jit
-def spectrum_stats(matrix: jax.Array) -> dict[str, jax.Array]:
-    """Singular-value statistics of one [C, k²] expanded-weight matrix.
-
-    Returns:
-      ``{"sigma": [min(C, k²)], "effective_rank": [], "separability": [], "norm": []}``.
-    """
-    sigma = jnp.linalg.svd(matrix, compute_uv=False)
-    energy = sigma * sigma
-    total = jnp.maximum(jnp.sum(energy), 1e-30)
-    p = energy / total
-    ent = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0))
-    return {"sigma": sigma, "effective_rank": jnp.exp(ent), "separability": p[0],
-            "norm": jnp.sqrt(total)}
-
-
-def spectrum_stats_all(matrices: jax.Array) -> dict[str, jax.Array]:
-    """:func:`spectrum_stats` of [N, C, k²] matrices -> dict of [N] (sigma [N, r])."""
-    return jax.vmap(spectrum_stats)(matrices)

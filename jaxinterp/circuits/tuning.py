@@ -1,11 +1,12 @@
 """Tuning curves (METHODS.md §6.3-6.4): how units respond to synthetic stimuli and to rotated
 dataset examples, their preferred orientation, and the joint tuning of a family.
 
-A unit's response is its activation at the centre position of its layer (``h // 2, w // 2``,
-the lower-right of the centre 2x2 for even sizes, as the featvis ``neuron`` objective), or
-its spatial mean (``position="mean"``). Responses are expressed in standard deviations of
-the dataset activation distribution when ``stats = activation_stats(...)`` is given:
-``(r - mean) / sd``, with mean and sd of the same centre activation over a dataset::
+A unit's response is its activation at one position of its layer
+(:mod:`jaxinterp.door.positions`: ``"centre"`` by default, ``h // 2, w // 2``, the lower-right
+of the centre 2x2 for even sizes, as the featvis ``neuron`` objective; or ``"mean"``,
+``"max"``, ``(row, col)``). Responses are expressed in standard deviations of the dataset
+activation distribution when ``stats = activation_stats(...)`` is given: ``(r - mean) / sd``,
+with mean and sd of the same activation over a dataset::
 
     stats = tuning.activation_stats(model, variables, "layer3", cifar_images)
     curves = tuning.rotation_tuning(model, variables, "layer3", exemplars,
@@ -15,29 +16,35 @@ the dataset activation distribution when ``stats = activation_stats(...)`` is gi
                                   orientation=np.arange(0, 360, 10.0),
                                   radius=np.geomspace(2, 32, 6))            # [36, 6, 64]
 
-Images are [n, h, w, c] in [0, 1] (uint8 0..255 is accepted), NHWC. Images smaller than the
-model's ``INPUT_SIZE`` are placed on a white (1.0) canvas of that size, the extra row/column
-of an odd difference going before them, so an odd-sized stimulus's centre pixel lands on
-the centre position ``H // 2``; larger images are refused.
+Images are [n, h, w, c] in [0, 1] (uint8 0..255 is accepted), NHWC: an array, a
+``np.memmap`` or any :mod:`jaxinterp.stream` source. Images smaller than the model's
+``INPUT_SIZE`` are placed on a white (1.0) canvas of that size
+(:func:`jaxinterp.circuits.reads.on_canvas`); larger images are refused.
 
-Every hot path is one jitted program per (model, layer, shapes): a ``lax.map`` over
-padded chunks of images (and, for rotations, of angles), so no chunk recompiles and
-there is no Python loop over units, angles or exemplars.
+Every pass over images is the streaming engine (:func:`jaxinterp.stream.stream_map`): batches
+from the host, sharded over every device, reduced on the device (responses collected, moments,
+rotation sums), so no dataset has to fit on one device. Rotations happen inside the jitted
+step: each batch of exemplars is rotated by every angle (a ``lax.map`` over chunks of angles),
+with no Python loop over units, angles or exemplars.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp import door, stream
+from jaxinterp.circuits.reads import Reads, on_canvas
 from jaxinterp.data import stimuli
-from jaxinterp.data.checks import check_images, check_unit_range, to_unit_float
+from jaxinterp.data.checks import check_images, check_unit_range
 from jaxinterp.featvis.transforms import affine
-from jaxinterp.models.base import forward
 
 __all__ = [
+    "Rotated",
     "activation_stats",
     "joint_tuning",
     "preferred_orientation",
@@ -45,82 +52,57 @@ __all__ = [
     "rotate",
     "rotation_tuning",
     "stimulus_tuning",
+    "stimulus_tunings",
 ]
-
-POSITIONS = ("centre", "mean")
 
 
 # ---- checks ---------------------------------------------------------------------------------
 
 
-def _images(model, images01, name: str) -> jax.Array:
-    """Checked [n, H, W, c] float32 images at the model's input size (white canvas if smaller)."""
-    check_images(images01, channels=model.IN_CHANNELS, name=name)
-    check_unit_range(images01, name=name)
-    x = jnp.asarray(to_unit_float(images01))
+def source(model, images01, name: str = "images01") -> stream.Source:
+    """``images01`` as a :mod:`jaxinterp.stream` source of ``model``'s channel count.
+
+    Arrays get the user-facing checks (rank, NCHW, channels); float arrays in memory are also
+    checked to lie in [0, 1] (a memory-mapped file is not read here: that would be a pass).
+    """
+    if hasattr(images01, "shape") and hasattr(images01, "dtype"):
+        check_images(images01, channels=model.IN_CHANNELS, name=name)
+        if not isinstance(images01, np.memmap):
+            check_unit_range(images01, name=name)
+    src = stream.as_source(images01, name)
+    if src.image_shape[-1] != model.IN_CHANNELS:
+        raise ValueError(f"{name} must have {model.IN_CHANNELS} channel(s) in the last axis (NHWC), got "
+                         f"images of shape {src.image_shape}; convert the images to the model input")
+    return src
+
+
+def canvas(model, src: stream.Source, name: str = "images01") -> tuple[int | None, tuple]:
+    """(canvas side or None, the [H, W, C] the model sees) for images of ``src``; refuses images
+    larger than the model's ``INPUT_SIZE``."""
+    h, w, c = src.image_shape
     size = model.INPUT_SIZE
-    if size is None:
-        return x
-    h, w = x.shape[1:3]
+    if size is None or (h, w) == (size, size):
+        return None, (h, w, c)
     if h > size or w > size:
         raise ValueError(
             f"{name} are {h}x{w} but {type(model).__name__} takes {size}x{size} inputs; render the "
             f"stimuli at size <= {size} (smaller ones are centred on a white canvas) or resize them")
-    if (h, w) == (size, size):
-        return x
-    pads = ((0, 0), (size - h - (size - h) // 2, (size - h) // 2),
-            (size - w - (size - w) // 2, (size - w) // 2), (0, 0))
-    return jnp.pad(x, pads, constant_values=1.0)
+    return size, (size, size, c)
 
 
-def _layer_shape(model, variables, layer: str, image_shape) -> tuple[int, ...]:
-    spec = jax.ShapeDtypeStruct((1,) + tuple(image_shape[1:]), jnp.float32)
-    out = jax.eval_shape(lambda v, x: forward(model, v, x, [layer])[1][layer], variables, spec)
-    return tuple(out.shape)
+def check_position(g: door.LayerGraph, layer: str, position) -> door.positions.Position:
+    """``position`` in its one spelling, readable as one number per unit and image from ``layer``."""
+    position = door.positions.check(position, g[layer].shape, repr(layer))
+    if position == "all":
+        raise ValueError("position 'all' keeps the whole map; a response is one number per unit and "
+                         "image: pass 'centre', 'mean', 'max' or a (row, col) pair")
+    if position not in ("mean", "max"):
+        g.check_spatial(layer, f"a response at position {position!r} (or position='mean')")
+    return position
 
 
-def _position(position):
-    if isinstance(position, str):
-        if position not in POSITIONS:
-            raise ValueError(f"position must be 'centre', 'mean' or a (row, col) pair, got {position!r}")
-        return position
-    pos = tuple(int(p) for p in position)
-    if len(pos) != 2:
-        raise ValueError(f"position must be 'centre', 'mean' or a (row, col) pair, got {position!r}")
-    return pos
-
-
-def _check_layer(model, variables, layer, x, position) -> int:
-    """The layer's channel count, after checking that ``position`` can be read from it."""
-    shape = _layer_shape(model, variables, layer, x.shape)
-    if len(shape) != 4:
-        if position == "mean" and len(shape) == 2:
-            return shape[-1]
-        raise ValueError(
-            f"layer {layer!r} has no spatial axes (activation shape {shape}); a unit's centre "
-            "response needs a [n, h, w, c] layer: pick a convolutional layer (or position='mean')")
-    if isinstance(position, tuple):
-        row, col = position
-        if not (0 <= row < shape[1] and 0 <= col < shape[2]):
-            raise ValueError(f"position {position} lies outside layer {layer!r}'s {shape[1]}x{shape[2]} "
-                             f"map; pass 0 <= row < {shape[1]}, 0 <= col < {shape[2]}")
-    return shape[-1]
-
-
-def _units(units, channels: int, layer: str) -> np.ndarray:
-    if units is None:
-        return np.arange(channels, dtype=np.int32)
-    u = np.asarray(units).reshape(-1)
-    if u.size == 0 or not np.issubdtype(u.dtype, np.integer):
-        raise ValueError(f"units must be a non-empty sequence of channel indices, got {units!r}")
-    bad = u[(u < 0) | (u >= channels)]
-    if bad.size:
-        raise ValueError(f"unit(s) {bad.tolist()} out of range: layer {layer!r} has {channels} channels "
-                         f"(valid 0..{channels - 1})")
-    return u.astype(np.int32)
-
-
-def _angles(angles_deg, name="angles_deg") -> np.ndarray:
+def check_angles(angles_deg, name="angles_deg") -> np.ndarray:
+    """Angles in degrees as a non-empty finite [A] float32 array."""
     a = np.asarray(angles_deg, dtype=np.float32)
     if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be a non-empty 1-D array of finite degrees, got shape {a.shape}; "
@@ -128,7 +110,8 @@ def _angles(angles_deg, name="angles_deg") -> np.ndarray:
     return a
 
 
-def _check_stats(stats, channels: int):
+def check_stats(stats, channels: int):
+    """``stats`` as (mean [C], sd [C]) float32 over all ``channels`` of the layer, or None."""
     if stats is None:
         return None
     try:
@@ -142,81 +125,77 @@ def _check_stats(stats, channels: int):
     return mean, sd
 
 
-def _in_sd(values, stats, units):
+def in_sd(values, stats, units) -> np.ndarray:
     """(r - mean) / sd for the chosen units; NaN where a unit is constant over the dataset."""
+    values = np.asarray(values, np.float32)
     if stats is None:
         return values
-    mean, sd = stats[0][units], stats[1][units]
-    return jnp.where(sd > 0, (values - mean) / jnp.where(sd > 0, sd, 1.0), jnp.nan)
+    mean, sd = (np.asarray(s, np.float32)[units] for s in stats)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, (values - mean) / np.where(sd > 0, sd, 1.0), np.nan).astype(np.float32)
 
 
-# ---- the kernel -------------------------------------------------------------------------------
+class Checked(NamedTuple):
+    """A pass over images after :func:`check_pass`."""
+
+    source: stream.Source
+    canvas: int | None
+    graph: door.LayerGraph
+    units: np.ndarray
+    position: Any
+    layer: str
 
 
-def _read(act, position):
-    """[n, h, w, c] (or [n, c]) -> [n, c] at ``position``."""
-    if act.ndim == 2:
-        return act
-    if position == "mean":
-        return act.mean(axis=(1, 2))
-    row, col = (act.shape[1] // 2, act.shape[2] // 2) if position == "centre" else position
-    return act[:, row, col, :]
+def check_pass(model, variables, layer: str, images01, name: str, units, position) -> Checked:
+    """Every check of a pass over ``images01`` reading ``units`` of ``layer`` at ``position``,
+    before any work: the source, its canvas, the layer graph, the units [U], the position."""
+    src = source(model, images01, name)
+    side, shape = canvas(model, src, name)
+    g = door.graph(model, variables, shape)
+    g.check([layer])
+    position = check_position(g, layer, position)
+    return Checked(src, side, g, g.check_units(layer, units), position, layer)
 
 
-def _respond(model, variables, layer, position, x, units):
-    """[b, H, W, c] images in [0, 1] -> [b, U] responses."""
-    _, acts = forward(model, variables, model.normalize(x), [layer])
-    return _read(acts[layer], position)[:, units]
+# ---- responses over a dataset -----------------------------------------------------------------
 
 
-def _chunks(x, chunk: int):
-    """[n, ...] -> [k, chunk, ...], zero-padded, so every chunk has one shape."""
-    n = x.shape[0]
-    k = -(-n // chunk)
-    pad = k * chunk - n
-    if pad:
-        x = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)])
-    return x.reshape((k, chunk) + x.shape[1:])
-
-
-@functools.partial(jax.jit, static_argnames=("model", "layer", "position"))
-def _responses_program(model, variables, chunks, units, *, layer, position):
-    return jax.lax.map(lambda x: _respond(model, variables, layer, position, x, units), chunks)
+def _read(model, variables, c: Checked, reducer, batch_size, mesh):
+    """One pass of the engine over ``c.source`` reading the units' responses."""
+    fn = Reads(model, c.layer, (("r", "post", c.position, tuple(int(i) for i in c.units)),), c.canvas)
+    return stream.stream_map(fn, {"variables": variables}, c.source, stream.combine(r=reducer),
+                             batch_size=batch_size, mesh=mesh, desc=c.layer)["r"]
 
 
 def responses(model, variables, layer: str, images01, units=None, position="centre",
-              chunk: int = 256) -> jax.Array:
+              batch_size: int = 256, mesh=None) -> np.ndarray:
     """Each image's response of ``units`` at ``position``: [n, U].
 
     Args:
       model, variables: an :class:`~jaxinterp.models.ImageModel` and its variables.
-      layer: PyTorch-style layer name with spatial axes (``"layer3"``, ``"layer2.1.conv1"``).
-      images01: [n, h, w, c] in [0, 1] (or uint8), h, w <= the model's ``INPUT_SIZE``.
+      layer: PyTorch-style layer name (``"layer3"``, ``"layer2.1.conv1"``); with spatial axes
+        unless ``position`` is ``"mean"`` or ``"max"``.
+      images01: [n, h, w, c] in [0, 1] (or uint8), h, w <= the model's ``INPUT_SIZE``: an
+        array, a ``np.memmap`` or a :mod:`jaxinterp.stream` source.
       units: channel indices (default all C).
-      position: ``"centre"`` (``h // 2, w // 2`` of the layer), ``"mean"`` (spatial mean) or
-        a (row, col) pair in the layer's map.
-      chunk: images per forward pass (the last chunk is padded, so every chunk has one shape).
+      position: ``"centre"``, ``"mean"``, ``"max"`` or a (row, col) pair in the layer's map.
+      batch_size, mesh: as :func:`jaxinterp.stream.stream_map` (every device by default).
     """
-    position = _position(position)
-    x = _images(model, images01, "images01")
-    channels = _check_layer(model, variables, layer, x, position)
-    u = _units(units, channels, layer)
-    chunk = max(1, min(int(chunk), x.shape[0]))
-    out = _responses_program(model, variables, _chunks(x, chunk), jnp.asarray(u), layer=layer,
-                             position=position)
-    return out.reshape(-1, len(u))[: x.shape[0]]
+    checked = check_pass(model, variables, layer, images01, "images01", units, position)
+    return _read(model, variables, checked, stream.collect(), batch_size, mesh)
 
 
-def activation_stats(model, variables, layer: str, images01, position="centre",
-                     chunk: int = 256) -> tuple[jax.Array, jax.Array]:
+def activation_stats(model, variables, layer: str, images01, position="centre", batch_size: int = 256,
+                     mesh=None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and SD (population, ddof=0) of every channel's activation at ``position`` over a
-    dataset: ``(mean [C], sd [C])``.
+    dataset: ``(mean [C], sd [C])``, streamed (running moments on the device, memory O(C)).
 
     Only the one position is used (the centre by default), the same one :func:`responses`
     reads, so a response in SD compares like with like.
     """
-    r = responses(model, variables, layer, images01, None, position, chunk)
-    return r.mean(axis=0), r.std(axis=0)
+    checked = check_pass(model, variables, layer, images01, "images01", None, position)
+    m = _read(model, variables, checked, stream.moments(), batch_size, mesh)
+    return m["mean"], m["sd"]
 
 
 # ---- rotations ----------------------------------------------------------------------------------
@@ -243,60 +222,69 @@ def rotate(images01, angles_deg, fill: float = 1.0) -> jax.Array:
     if x.ndim != 4:
         raise ValueError(f"images01 must be [n, h, w, c], got shape {x.shape}; add a batch axis with "
                          "images[None] for one image")
-    a = jnp.asarray(_angles(angles_deg))
+    a = jnp.asarray(check_angles(angles_deg))
     return jax.vmap(lambda d: _rotate_one(x, d, jnp.float32(fill)))(a)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "layer", "position"))
-def _rotation_program(model, variables, exemplars, weights, angle_chunks, units, fill, *, layer,
-                      position):
-    """exemplars [E, e, H, W, c], weights [E, e], angle_chunks [K, a] -> summed responses [K, a, U]."""
-    a = angle_chunks.shape[1]
-    e = exemplars.shape[1]
+@dataclasses.dataclass(frozen=True)
+class Rotated:
+    """``fn(params, images01 [b, h, w, c]) -> [b, K·a, U]``: each image's response of ``units``
+    at ``position`` when rotated by every angle of ``params["angles"]`` [K, a] (the image first
+    placed on the ``canvas``; bilinear, ``fill`` outside). A ``lax.map`` over the K chunks of
+    angles keeps ``b·a`` images in flight; ``params["variables"]`` are the model's."""
 
-    def per_angles(angles):
-        def per_exemplars(total, xs):
-            x, w = xs
-            rot = jax.vmap(lambda d: _rotate_one(x, d, fill))(angles)          # [a, e, H, W, c]
-            r = _respond(model, variables, layer, position, rot.reshape((a * e,) + x.shape[1:]), units)
-            return total + jnp.einsum("aeu,e->au", r.reshape(a, e, -1), w), None
+    model: Any
+    layer: str
+    position: Any
+    units: tuple
+    fill: float
+    canvas: int | None = None
 
-        total, _ = jax.lax.scan(per_exemplars, jnp.zeros((a, units.shape[0]), jnp.float32),
-                                (exemplars, weights))
-        return total
+    def __call__(self, params, images01):
+        x = on_canvas(images01, self.canvas)
+        b = x.shape[0]
+        read = Reads(self.model, self.layer, (("r", "post", self.position, self.units),))
 
-    return jax.lax.map(per_angles, angle_chunks)
+        def chunk(angles):  # images stay the major axis, so the batch keeps its sharding
+            rot = jax.vmap(lambda d: _rotate_one(x, d, jnp.float32(self.fill)), out_axes=1)(angles)
+            r = read(params, rot.reshape((b * angles.shape[0],) + x.shape[1:]))["r"]
+            return r.reshape(b, angles.shape[0], -1)
+
+        out = jax.lax.map(chunk, params["angles"])                     # [K, b, a, U]
+        return jnp.moveaxis(out, 0, 1).reshape(b, -1, out.shape[-1])
+
+
+def angle_chunks(angles: np.ndarray, rows: int, batch: int) -> np.ndarray:
+    """Angles [A] as [K, a] chunks (the last padded with 0°) so that ``rows · a`` ≈ ``batch``
+    images go through the network at once."""
+    a = max(1, min(int(batch) // max(rows, 1), angles.size))
+    k = -(-angles.size // a)
+    return np.concatenate([angles, np.zeros(k * a - angles.size, np.float32)]).reshape(k, a)
 
 
 def rotation_tuning(model, variables, layer: str, exemplars01, angles_deg, units=None, stats=None,
-                    position="centre", fill: float = 1.0, batch: int = 256) -> jax.Array:
+                    position="centre", fill: float = 1.0, batch: int = 256, mesh=None) -> np.ndarray:
     """Mean response over ``exemplars01`` rotated by each angle, every unit at once: [A, U].
 
     Args:
       exemplars01: [n, h, w, c] images in [0, 1] (one shared set; e.g. a unit's top dataset
-        examples), rotated as :func:`rotate` does (about the centre, bilinear, ``fill`` outside).
+        examples; an array, ``np.memmap`` or stream source), rotated as :func:`rotate` does
+        (about the centre, bilinear, ``fill`` outside).
       angles_deg: [A] rotations in degrees, counter-clockwise.
       units: channel indices (default all C).
       stats: ``(mean [C], sd [C])`` from :func:`activation_stats`: the result is then in dataset
         SD, ``(mean response - mean) / sd``.
-      batch: images per forward pass: chunks of ``e = min(n, batch)`` exemplars times
-        ``max(1, batch // e)`` angles; the last chunks are padded, so one program serves all.
+      batch: images per forward pass: the engine streams ``e = min(n, batch)`` exemplars per
+        step and rotates them by ``max(1, batch // e)`` angles at a time inside the step.
     """
-    position = _position(position)
-    x = _images(model, exemplars01, "exemplars01")
-    angles = _angles(angles_deg)
-    channels = _check_layer(model, variables, layer, x, position)
-    u = _units(units, channels, layer)
-    stats = _check_stats(stats, channels)
-    n = x.shape[0]
-    e = max(1, min(int(batch), n))
-    a = max(1, min(int(batch) // e, len(angles)))
-    ex = _chunks(x, e)
-    weights = _chunks(jnp.full((n,), 1.0 / n, jnp.float32), e)   # padded exemplars weigh 0
-    angle_chunks = _chunks(jnp.asarray(angles), a)
-    out = _rotation_program(model, variables, ex, weights, angle_chunks, jnp.asarray(u), jnp.float32(fill),
-                            layer=layer, position=position)
-    return _in_sd(out.reshape(-1, len(u))[: len(angles)], stats, u)
+    c = check_pass(model, variables, layer, exemplars01, "exemplars01", units, position)
+    angles = check_angles(angles_deg)
+    stats = check_stats(stats, c.graph[layer].channels)
+    e = max(1, min(int(batch), c.source.num_images or int(batch)))
+    fn = Rotated(model, layer, c.position, tuple(int(i) for i in c.units), float(fill), c.canvas)
+    params = {"variables": variables, "angles": angle_chunks(angles, e, batch)}
+    total = stream.stream_map(fn, params, c.source, stream.total(), batch_size=e, mesh=mesh, desc=layer)
+    return in_sd(total["sum"][: angles.size] / total["count"], stats, c.units)
 
 
 # ---- summaries of tuning curves --------------------------------------------------------------
@@ -308,7 +296,7 @@ def _curves(curves, angles_deg=None):
         raise ValueError(f"curves must be [U, A] (one tuning curve per unit), got shape {c.shape}; "
                          "transpose rotation_tuning's [A, U] with .T")
     if angles_deg is not None:
-        a = _angles(angles_deg)
+        a = check_angles(angles_deg)
         if a.shape[0] != c.shape[1]:
             raise ValueError(f"curves have {c.shape[1]} samples per unit but angles_deg has {a.shape[0]}; "
                              "pass the angles the curves were measured at")
@@ -355,21 +343,29 @@ def joint_tuning(curves, align: str = "centre") -> jax.Array:
 
 
 def stimulus_tuning(model, variables, layer: str, name: str, size: int, stats=None, units=None,
-                    position="centre", chunk: int = 256, **grids) -> jax.Array:
+                    position="centre", batch_size: int = 256, **grids) -> np.ndarray:
     """Responses to a stimulus family over a parameter grid: [len(g1), len(g2), ..., U].
 
     ``name``, ``size`` and ``**grids`` as :func:`jaxinterp.data.stimuli.family` (grid order
     = axis order); in dataset SD when ``stats`` is given (see :func:`activation_stats`).
     """
+    return stimulus_tunings(model, variables, layer, ((name, grids),), size, stats, units, position,
+                            batch_size)[name]
+
+
+def stimulus_tunings(model, variables, layer: str, families, size: int, stats=None, units=None,
+                     position="centre", batch_size: int = 256) -> dict[str, np.ndarray]:
+    """:func:`stimulus_tuning` of several families in one pass of the engine (one compiled step):
+    ``families`` = ``((name, {parameter: values}), ...)`` -> ``{name: [len(g1), ..., U]}``."""
     if model.INPUT_SIZE is not None and isinstance(size, (int, np.integer)) and size > model.INPUT_SIZE:
         raise ValueError(f"stimulus size {size} is larger than {type(model).__name__}'s input "
                          f"{model.INPUT_SIZE}x{model.INPUT_SIZE}; pass size <= {model.INPUT_SIZE}")
-    images, _ = stimuli.family(name, size, **grids)
-    shape = tuple(np.atleast_1d(np.asarray(v)).size for v in grids.values())
-    position = _position(position)
-    channels = _check_layer(model, variables, layer, _images(model, images[:1], "stimuli"), position)
-    u = _units(units, channels, layer)
-    stats = _check_stats(stats, channels)
-    r = responses(model, variables, layer, images, u, position, chunk)
-    return _in_sd(r, stats, u).reshape(shape + (len(u),))
-
+    images, shapes = [], {}
+    for name, grids in families:
+        images.append(np.asarray(stimuli.family(name, size, **grids)[0]))
+        shapes[name] = tuple(np.atleast_1d(np.asarray(v)).size for v in grids.values())
+    c = check_pass(model, variables, layer, np.concatenate(images), "stimuli", units, position)
+    stats = check_stats(stats, c.graph[layer].channels)
+    r = in_sd(_read(model, variables, c, stream.collect(), batch_size, None), stats, c.units)
+    parts = np.split(r, np.cumsum([len(x) for x in images])[:-1])
+    return {name: part.reshape(shape + (len(c.units),)) for (name, shape), part in zip(shapes.items(), parts)}

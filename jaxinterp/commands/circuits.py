@@ -72,7 +72,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--store", type=Path, default=None, help="results store (default: OUT/store)")
+    parser.add_argument("--store", default=None, help="results store: a folder or gs://bucket/path (default: OUT/store)")
     return parser
 
 

@@ -54,8 +54,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="skip Fig. 9's sweep of 16 sparse autoencoders")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of every fit and trial draw (default: 0)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--store", type=Path, default=None,
-                        help="results store (default: OUT/store); finished steps are reused, so an "
+    parser.add_argument("--store", default=None,
+                        help="results store: a folder or gs://bucket/path (default: OUT/store); finished steps are reused, so an "
                              "interrupted run resumes and a rerun only redraws the report")
     return parser
 

@@ -67,8 +67,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--m", type=int, default=5, help="exemplars in the Interpretability Index (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of every sample draw and fit (default: 0)")
     parser.add_argument("--no-figures", action="store_true", help="write the tables only")
-    parser.add_argument("--store", type=Path, default=None,
-                        help="results store (default: OUT/store); finished steps are reused, so an "
+    parser.add_argument("--store", default=None,
+                        help="results store: a folder or gs://bucket/path (default: OUT/store); finished steps are reused, so an "
                              "interrupted run resumes and a rerun only redraws")
     return parser
 

@@ -32,23 +32,35 @@ def rfft2d_freqs(h: int, w: int) -> np.ndarray:
     return np.sqrt(fx * fx + fy * fy)
 
 
-def color_matrix(images01) -> tuple[tuple[float, ...], ...]:
+def color_matrix(images01, chunk: int = 1024) -> tuple[tuple[float, ...], ...]:
     """The square root of a dataset's colour covariance, Lucid's way (``U·sqrt(S)`` of its SVD).
 
     Args:
-      images01: [n, h, w, 3] images in [0, 1] (e.g. CIFAR-10 for a CIFAR model).
+      images01: [n, h, w, 3] images in [0, 1], or uint8 0..255 (e.g. CIFAR-10 for a CIFAR
+        model); an array or a ``np.memmap``: read ``chunk`` images at a time (sums in float64),
+        so no copy of the dataset is made.
 
     Returns:
       a 3x3 matrix (tuple of rows) whose columns are the principal colour axes scaled by
       their standard deviations; signs fixed so each column's largest entry is positive.
     """
-    x = np.asarray(images01, np.float64)
-    if x.ndim != 4 or x.shape[-1] != 3:
-        raise ValueError(f"color_matrix needs [n, h, w, 3] images in [0, 1], got shape {x.shape}")
-    if x.max() > 1.0 + 1e-6 or x.min() < -1e-6:
-        raise ValueError(f"color_matrix needs images in [0, 1], got values in [{x.min():.3g}, "
-                         f"{x.max():.3g}]; divide uint8 images by 255")
-    cov = np.cov(x.reshape(-1, 3), rowvar=False)
+    shape = getattr(images01, "shape", np.shape(images01))
+    if len(shape) != 4 or shape[-1] != 3 or shape[0] == 0:
+        raise ValueError(f"color_matrix needs [n, h, w, 3] images in [0, 1], got shape {tuple(shape)}")
+    scale = 1.0 / 255.0 if np.asarray(images01[:1]).dtype == np.uint8 else 1.0
+    total, outer, count, shift = np.zeros(3), np.zeros((3, 3)), 0, None
+    for i in range(0, shape[0], chunk):
+        x = np.asarray(images01[i:i + chunk], np.float64).reshape(-1, 3) * scale
+        if x.max() > 1.0 + 1e-6 or x.min() < -1e-6:
+            raise ValueError(f"color_matrix needs images in [0, 1], got values in [{x.min():.3g}, "
+                             f"{x.max():.3g}]; divide uint8 images by 255")
+        shift = x[0] if shift is None else shift  # sums about one pixel: no cancellation in float64
+        x = x - shift
+        total += x.sum(0)
+        outer += x.T @ x
+        count += len(x)
+    mean = total / count
+    cov = (outer - count * np.outer(mean, mean)) / max(count - 1, 1)
     u, s, _ = np.linalg.svd(cov)
     m = u * np.sqrt(s)[None, :]
     signs = np.sign(m[np.argmax(np.abs(m), axis=0), np.arange(3)])

@@ -39,15 +39,9 @@ from jaxinterp.neurons.measure import image_measures, level_measures, top_compon
 from jaxinterp.neurons.resnet_levels import pixel_level, resnet_levels
 from jaxinterp.neurons.roles import EXPLORATORY_NOTE, role_labels
 from jaxinterp.neurons.saliency import concentration, input_gradients, saliency_maps
-# expanded weights and model cuts live in jaxinterp.circuits (one way of cutting a model);
-# the neuron-role measures use them on Levels under their historical names
+# model cuts live in jaxinterp.door (one way of cutting a model)
 from jaxinterp.door.cut import linearized, subnetwork
-from jaxinterp.circuits.expanded import (
-    level_expanded_weights as expanded_weights,
-    spectrum_stats,
-    spectrum_stats_all,
-    window_matrix,
-)
+from jaxinterp.neurons.weights import expanded_weights, spectrum_stats, spectrum_stats_all, window_matrix
 
 __all__ = [
     "EXPLORATORY_NOTE",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxinterp.neurons.levels import Level, _row
+from jaxinterp.neurons.levels import Level, window_row
 
 
 def _jacobian_rows(level: Level, parts_one, h, w):
@@ -29,7 +29,7 @@ def _jacobian_rows(level: Level, parts_one, h, w):
     def row(n):
         ct = jnp.zeros_like(out).at[h, w, n].set(1.0)
         (grads,) = pullback(ct)
-        return _row(level, grads, h, w)
+        return window_row(level, grads, h, w)
 
     return jax.vmap(row)(jnp.arange(n_out))
 

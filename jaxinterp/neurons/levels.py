@@ -89,7 +89,9 @@ def window(x: jax.Array, h: jax.Array, w: jax.Array, size: int) -> jax.Array:
     return jax.lax.dynamic_slice(padded, (h, w, 0), (size, size, x.shape[-1]))
 
 
-def _row(level: Level, parts_one, h, w):
+def window_row(level: Level, parts_one, h, w) -> jax.Array:
+    """One image's design-matrix row at output position (h, w): each part's window (centred at
+    (h·s, w·s), zero outside), flattened (dy, dx, channel), parts concatenated: [level.dim]."""
     cols = [
         window(p, h * s, w * s, k).reshape(-1)
         for p, k, s in zip(parts_one, level.windows, level.strides)
@@ -106,7 +108,7 @@ def design_matrix(level: Level, positions: jax.Array, chunk: int = 1024) -> jax.
 
     def one(pos):
         parts_one = tuple(p[pos[0]] for p in level.parts)
-        return _row(level, parts_one, pos[1], pos[2])
+        return window_row(level, parts_one, pos[1], pos[2])
 
     return jax.lax.map(one, positions, batch_size=min(chunk, positions.shape[0]))
 

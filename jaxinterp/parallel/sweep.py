@@ -19,7 +19,9 @@ are shared by the cells of a (model, layer). With several processes
 mesh, and the cells are dealt out round-robin; each process saves its own cells'
 results, and process 0 alone writes the manifest, ``cells.json`` and the report.
 A cell that fails is recorded with its error and the sweep goes on; a rerun
-computes only what is missing.
+computes only what is missing, and recomputes a damaged entry (as ``paper`` does)
+instead of stopping on it. A method that draws no random numbers (neurons, PCA,
+NMF's default init) is fitted for the first seed only.
 """
 
 from __future__ import annotations
@@ -131,11 +133,12 @@ def build(config: dict) -> tuple[list[tasks.Task], list[Cell]]:
             captures.append(acts)
             for method in config["methods"]:
                 ks = [width] if method == "neurons" else sorted({_k_of(k, width) for k in config["ks"]})
-                seeds = config["seeds"][:1] if method in ("neurons", "pca") else config["seeds"]
+                options = config["options"].get(method, {})
+                seeds = config["seeds"] if steps.draws_random(method, options) else config["seeds"][:1]
                 for k in ks:
                     for seed in seeds:
                         fit = steps.fit_task(acts, method, k=None if method == "neurons" else k, seed=seed,
-                                             **config["options"].get(method, {}))
+                                             **options)
                         ii = tuple((s, steps.ii_task(fit, spec, data, config["m"])) for s, spec in sims.items())
                         cells.append(Cell(label, layer, method, k, seed, fit, ii))
     return captures, cells
@@ -163,21 +166,37 @@ def status(config: dict, store: tasks.Store) -> dict:
 
 
 def collect(store: tasks.Store, cells: list[Cell]) -> list[dict]:
-    """One row per cell with its II per similarity (arrays stay in the store)."""
+    """One row per cell with its II per similarity (arrays stay in the store). An II entry found
+    damaged here is discarded and its cell reported pending: the next run recomputes it."""
     rows = []
     for cell in cells:
         state, error = cell_state(store, cell)
         row = {**cell.row(), "state": state}
+        if state == "done":
+            try:
+                loaded = [(name, t, store.load(t).arrays["ii"]) for name, t in cell.ii]
+            except tasks.CorruptEntry as err:
+                bad = next(t for _, t in cell.ii if not _readable(store, t))
+                store.discard(bad, str(err))
+                state, error = "pending", f"damaged entry discarded, recomputed by the next run: {err}"
+                row["state"] = state
+            else:
+                for name, t, ii in loaded:
+                    row[f"ii_{name}"] = ii.tolist()
+                    row[f"mean_ii_{name}"] = float(np.mean(ii))
+                    row[f"ii_key_{name}"] = t.key
         if error:
             row["error"] = error
-        if state == "done":
-            for name, t in cell.ii:
-                ii = store.load(t).arrays["ii"]
-                row[f"ii_{name}"] = ii.tolist()
-                row[f"mean_ii_{name}"] = float(np.mean(ii))
-                row[f"ii_key_{name}"] = t.key
         rows.append(row)
     return rows
+
+
+def _readable(store: tasks.Store, task: tasks.Task) -> bool:
+    try:
+        store.load(task)
+    except (KeyError, tasks.CorruptEntry):
+        return False
+    return True
 
 
 def run(config: dict, out: str | Path, log: Callable[[str], None] = print, report: bool = True) -> dict:
@@ -201,7 +220,8 @@ def run(config: dict, out: str | Path, log: Callable[[str], None] = print, repor
     done_before = sum(cell_state(store, c)[0] == "done" for c in mine)
     for i, cell in enumerate(mine):
         start = time.perf_counter()
-        _, rep = tasks.run([t for _, t in cell.ii], store, keep_going=True, load_targets=False)
+        # loading the II arrays (a few numbers each) finds a damaged entry, which is then recomputed
+        _, rep = tasks.run([t for _, t in cell.ii], store, keep_going=True)
         state = "failed" if rep.failed or rep.skipped else ("reused" if not rep.executed else "done")
         detail = next(iter(rep.failed.values()), "") if rep.failed else ""
         log(f"[cell {i + 1}/{len(mine)}] {cell.label}: {state} in {time.perf_counter() - start:.1f}s"

@@ -7,10 +7,12 @@
     results, report = tasks.run([g["circuits"]], tasks.Store("out/store"))
 
 * ``circuits_examples`` (layer and upstream layer): the receptive field (measured from the
-  model), every image's best position per unit, the top images, the dataset statistics of
-  the centre activation (for "in dataset SD"), and, for the chosen units, receptive-field
-  crops of the top images, a quilt sampled by activation level and the pre-ReLU
-  distribution over every position (§6.2);
+  model before any task runs), in one streamed pass over the data
+  (:func:`jaxinterp.circuits.examples.layer_examples`) the top images of every unit at their
+  best positions and the dataset statistics of the centre activation (for "in dataset SD"),
+  and, for the chosen units, receptive-field crops of the top images, a quilt sampled by
+  activation level and the pre-ReLU distribution over every position (a second pass: the
+  median and tail quantile from a fine histogram per unit) (§6.2);
 * ``featvis`` (:func:`jaxinterp.recipes.featvis.featvis_tasks`) of the chosen units and of every
   upstream unit (shown beside "weights in") (§6.1);
 * ``circuits_stimuli`` (layer and upstream layer): responses of every unit to curves
@@ -28,7 +30,10 @@
 * ``circuits``: families (clustered synthetic orientation curves) with their joint tuning,
   the equivariance tests of §6.6 with permutation nulls, and everything the pages draw.
 
-Nothing in the report computes; every number on a page is in the ``circuits`` result.
+Every pass over the dataset is the streaming engine (:mod:`jaxinterp.stream`): batches sharded
+over every device, reduced on the device; only the chosen units' per-image maxima (for the
+quilt) are kept per image. Nothing in the report computes; every number on a page is in the
+``circuits`` result.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ import dataclasses
 
 import numpy as np
 
+from jaxinterp import door
 from jaxinterp.recipes.featvis import featvis_tasks
-from jaxinterp.steps import DataSpec, ModelSpec, check_data_for_model, images01, load_model
+from jaxinterp.steps import DataSpec, ModelSpec, check_data_for_model, load_data, load_model
 from jaxinterp.tasks import Result, Task
 
 # stimulus grids: (family, ((parameter, values), ...)); lines/curves/angles get length = RF size
@@ -53,12 +59,16 @@ GRIDS = (("curve", CURVE_GRID), ("line", LINE_GRID), ("angle", ANGLE_GRID), ("gr
 STROKES = ("line", "curve", "angle")
 
 
-def _rf(summary: dict):
-    from jaxinterp.circuits.examples import ReceptiveField
-
+def _rf(summary: dict) -> door.ReceptiveField:
     r = summary["rf"]
-    return ReceptiveField(tuple(r["box"]), tuple(r["size"]), tuple(r["stride"]), tuple(r["offset"]),
-                          tuple(r["at"]), bool(r["clipped"]))
+    return door.ReceptiveField(tuple(r["box"]), tuple(r["size"]), tuple(r["stride"]), tuple(r["offset"]),
+                               tuple(r["at"]), bool(r["clipped"]))
+
+
+def _images(data: DataSpec):
+    """The images as stored (uint8 or float in [0, 1]): the engine converts each batch on the
+    device, so no float copy of the dataset is made."""
+    return load_data(data)[0]
 
 
 # ---------------------------------------------------------------- dataset examples
@@ -66,7 +76,8 @@ def _rf(summary: dict):
 
 @dataclasses.dataclass(frozen=True)
 class ExamplesConfig:
-    """units: the chosen units (crops, quilt, pre-ReLU); every unit gets maxima, top and stats."""
+    """units: the chosen units (crops, quilt, pre-ReLU); every unit gets its top images and the
+    centre statistics. rf: the layer's receptive field, measured before the task runs."""
 
     model: ModelSpec
     data: DataSpec
@@ -76,8 +87,9 @@ class ExamplesConfig:
     quilt: int = 12
     fill: float = 0.5
     bins: int = 64
-    chunk: int = 64
+    batch_size: int = 256
     crop: str = "field_within_input"  # crops of the field, at most the input's size (centred)
+    rf: door.ReceptiveField | None = None
 
 
 def _view(rf, height: int, width: int):
@@ -91,39 +103,33 @@ def _view(rf, height: int, width: int):
 
 def _examples(ctx, c: ExamplesConfig) -> Result:
     from jaxinterp.circuits import examples as ex
-    from jaxinterp.circuits import tuning
 
     if c.crop not in ("field", "field_within_input"):
         raise ValueError(f"crop must be 'field' or 'field_within_input', got {c.crop!r}")
     model, variables = load_model(c.model)
-    images = images01(c.data)
+    images = _images(c.data)
     n = images.shape[0]
-    rf = ex.receptive_field(model, variables, c.layer, images.shape[1:])
-    best = ex.image_maxima(model, variables, c.layer, images, chunk=c.chunk)          # [n, C]
-    top = ex.select_top(best, min(c.top, n))                                          # [C, k]
-    mean, sd = tuning.activation_stats(model, variables, c.layer, images, chunk=c.chunk)
-    arrays = {"max_value": best.value, "max_y": best.y, "max_x": best.x, "top_value": top.value,
-              "top_image": top.image, "top_y": top.y, "top_x": top.x, "stats_mean": mean, "stats_sd": sd}
-    summary = {"layer": c.layer, "images": int(n), "channels": int(best.value.shape[1]),
+    rf = c.rf or door.receptive_field(model, variables, c.layer, images.shape[1:])
+    got = ex.layer_examples(model, variables, c.layer, images, k=min(c.top, n), units=c.units, bins=c.bins,
+                            batch_size=c.batch_size)                                  # two passes at most
+    top = got.top                                                                     # [C, k]
+    arrays = {"top_value": top.value, "top_image": top.image, "top_y": top.y, "top_x": top.x,
+              "stats_mean": got.mean, "stats_sd": got.sd}
+    summary = {"layer": c.layer, "images": int(n), "channels": int(top.value.shape[0]),
                "rf": rf._asdict(), "units": list(c.units)}
     view = rf if c.crop == "field" else _view(rf, *images.shape[1:3])
     summary["crop_size"] = list(view.size)
     if c.units:
         u = np.asarray(c.units)
-        t = {k: np.asarray(getattr(top, k))[u] for k in ("image", "y", "x")}
-        arrays["top_crops"] = ex.rf_crops(images, t["image"], t["y"], t["x"], view, c.fill)  # [U, k, rh, rw, c]
-        q = np.asarray(ex.quilt(best.value[:, u], min(c.quilt, n)))                      # [U, q]
-        qy = np.take_along_axis(np.asarray(best.y)[:, u], q.T, axis=0).T
-        qx = np.take_along_axis(np.asarray(best.x)[:, u], q.T, axis=0).T
-        arrays.update(quilt_image=q, quilt_value=np.take_along_axis(np.asarray(best.value)[:, u], q.T, 0).T,
-                      quilt_crops=ex.rf_crops(images, q, qy, qx, view, c.fill))
-        pre = np.asarray(ex.preactivations(model, variables, c.layer, images, units=u, position="all",
-                                           chunk=c.chunk))                              # [n, h, w, U]
-        stats = ex.preactivation_summary(pre, bins=c.bins)
-        arrays["pre"] = {k: np.asarray(v) for k, v in stats.items()}
-        arrays["pre_centre"] = pre[:, pre.shape[1] // 2, pre.shape[2] // 2]            # [n, U]
-        summary["pre_is_relu_input"] = ex.ends_in_relu(model, variables, c.layer, images.shape[1:])
-        summary["pre_positions"] = int(np.prod(pre.shape[:3]))
+        arrays["top_crops"] = ex.rf_crops(images, top.image[u], top.y[u], top.x[u], view, c.fill)  # [U, k, rh, rw, c]
+        best = got.maxima                                                              # [n, U]
+        q = np.asarray(ex.quilt(best.value, min(c.quilt, n)))                          # [U, q]
+        pick = lambda a: np.take_along_axis(np.asarray(a), q.T, axis=0).T  # noqa: E731
+        arrays.update(quilt_image=q, quilt_value=pick(best.value),
+                      quilt_crops=ex.rf_crops(images, q, pick(best.y), pick(best.x), view, c.fill))
+        arrays["pre"] = {k: np.asarray(v) for k, v in got.pre.items() if k != "count"}
+        summary["pre_is_relu_input"] = bool(door.graph(model, variables, images.shape[1:])[c.layer].relu)
+        summary["pre_positions"] = int(got.pre["count"])
     return Result({k: v if isinstance(v, dict) else np.asarray(v) for k, v in arrays.items()}, summary)
 
 
@@ -149,7 +155,7 @@ def _rotation(ctx, c: RotationConfig, examples) -> Result:
     from jaxinterp.circuits import selectivity, tuning
 
     model, variables = load_model(c.model)
-    images = images01(c.data)
+    images = _images(c.data)
     e = examples.arrays
     channels = e["top_image"].shape[0]
     u = np.asarray(c.units) if c.units else np.arange(channels)
@@ -177,7 +183,7 @@ class StimuliConfig:
     model: ModelSpec
     layer: str
     grids: tuple = GRIDS
-    chunk: int = 256
+    batch_size: int = 256
 
 
 def _stimuli(ctx, c: StimuliConfig, examples) -> Result:
@@ -188,15 +194,14 @@ def _stimuli(ctx, c: StimuliConfig, examples) -> Result:
     size = model.INPUT_SIZE or 32
     length = float(min(size, max(8, max(rf.size))))
     stats = (examples.arrays["stats_mean"], examples.arrays["stats_sd"])
+    families = tuple((name, {**dict(grid), **({"length": length} if name in STROKES else {})})
+                     for name, grid in c.grids)
+    got = tuning.stimulus_tunings(model, variables, c.layer, families, int(size), stats=stats,
+                                  batch_size=c.batch_size)                          # one pass, every family
     arrays, summary = {}, {"size": int(size), "stroke_length": length}
     for name, grid in c.grids:
-        grid = dict(grid)
-        extra = {"length": length} if name in STROKES else {}
-        r = np.asarray(tuning.stimulus_tuning(model, variables, c.layer, name, int(size), stats=stats,
-                                              chunk=c.chunk, **grid, **extra))
-        shape = tuple(len(v) for v in grid.values())
-        arrays[name] = {"responses": np.nan_to_num(r.reshape(shape + (r.shape[-1],))),
-                        **{p: np.asarray(v, np.float32) for p, v in grid.items()}}
+        r = got[name].reshape(tuple(len(v) for _, v in grid) + (-1,))              # [*grid, C]
+        arrays[name] = {"responses": np.nan_to_num(r), **{p: np.asarray(v, np.float32) for p, v in grid}}
         summary[f"{name}_max_sd"] = float(np.nanmax(r))
     return Result(arrays, summary)
 
@@ -231,13 +236,12 @@ def _crop_to_support(w: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _weights(ctx, c: WeightsConfig) -> Result:
     from jaxinterp.circuits import expanded
-    from jaxinterp.door import layer_shapes
 
     model, variables = load_model(c.model)
     full_in = np.asarray(expanded.expanded_weights(model, variables, c.upstream, c.layer, c.input_shape))
     w_in, win_in = _crop_to_support(full_in)                                            # [C_L, k, k, C_up]
     full_out = np.asarray(expanded.expanded_weights(model, variables, c.layer, c.downstream, c.input_shape))
-    spatial_out = len(layer_shapes(model, variables, (1, *c.input_shape))[c.downstream]) == 4
+    spatial_out = door.graph(model, variables, c.input_shape)[c.downstream].spatial
     w_out, win_out = _crop_to_support(full_out) if spatial_out else (full_out, None)
     k_in = min(c.connections, full_in.shape[-1])
     k_out = min(c.connections, full_out.shape[0])
@@ -332,7 +336,7 @@ def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, st
         "units": u,
         "featvis": {"images": fv["images"][pos], "z": fv["z"][pos], "ratio": fv["ratio"][pos]},
         "featvis_up": {"images": fvu["images"], "units": fvu["units"]},
-        "examples": {k2: e[k2] for k2 in ("top_crops", "quilt_crops", "quilt_value", "quilt_image", "pre_centre")},
+        "examples": {k2: e[k2] for k2 in ("top_crops", "quilt_crops", "quilt_value", "quilt_image")},
         "top_value": e["top_value"][u], "top_image": e["top_image"][u],
         "pre": e["pre"], "stats_mean": e["stats_mean"][u], "stats_sd": e["stats_sd"][u],
         "rotation": {k2: rot[k2] for k2 in ("curves", "angles", "preferred", "preferred_circular",
@@ -371,20 +375,15 @@ def neighbours(model, variables, layer: str, input_shape) -> tuple[str, str]:
     """Default (upstream, downstream) of ``layer``: the nearest layers before and after it at the
     same nesting depth that end in a ReLU ("layer2" for "layer3"; "relu1" for "relu2"), else the
     nearest such layer of any kind ("bn1" before "layer1"; "linear" after "layer3")."""
-    from jaxinterp.circuits.examples import ends_in_relu
-    from jaxinterp.door import layer_shapes
-
-    shapes = layer_shapes(model, variables, (1, *input_shape))
-    names = [n for n in shapes if n not in ("input", "logits")]
+    g = door.graph(model, variables, input_shape)
     depth = layer.count(".")
-    peers = [n for n in names if n.count(".") == depth]
-    i = peers.index(layer)
-    before = [n for n in peers[:i] if len(shapes[n]) == 4][::-1]
+    peers = [n for n in g.names if n not in ("input", "logits") and n.count(".") == depth]
+    i = peers.index(g[layer].name)
+    before = [n for n in peers[:i] if g[n].spatial][::-1]
     after = peers[i + 1:]
-    pick = lambda cands: next((n for n in cands if ends_in_relu(model, variables, n, input_shape)),  # noqa: E731
-                              cands[0] if cands else None)
+    pick = lambda cands: next((n for n in cands if g[n].relu), cands[0] if cands else None)  # noqa: E731
     up = pick(before) or "input"
-    down = pick([n for n in after if len(shapes[n]) == 4]) or (after[0] if after else "logits")
+    down = pick([n for n in after if g[n].spatial]) or (after[0] if after else "logits")
     return up, down
 
 
@@ -406,27 +405,21 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
       bin_deg: relative-orientation bins of the equivariance tests; permutations: of the null.
       featvis_options: more :class:`~jaxinterp.recipes.featvis.RenderConfig` fields.
 
-    Every check that needs no computation runs here, before any task.
+    Every check runs here, before any task: the layers (known, with spatial axes, in order), the
+    units, the counts, and the receptive fields of the layer and its upstream layer (measured
+    now, so a model whose fields cannot be measured fails at once, not after the dataset passes).
     """
-    from jaxinterp.door.cut import check_cut
-    from jaxinterp.door import layer_shapes
-
     check_data_for_model(model, data)
     net, variables = load_model(model)
-    images = images01(data)
+    images = _images(data)
     shape = tuple(int(s) for s in images.shape[1:])
-    shapes = layer_shapes(net, variables, (1, *shape))
-    if layer not in shapes:
-        raise ValueError(f"unknown layer {layer!r}; {model.arch} has: {', '.join(shapes)}")
-    if len(shapes[layer]) != 4:
-        raise ValueError(f"layer {layer!r} gives activations of shape {shapes[layer]}; pick a layer with "
-                         "spatial axes (a convolutional layer or block)")
-    width = int(shapes[layer][-1])
+    layers = door.graph(net, variables, shape)
+    width = layers.check_spatial(layer, "the circuits analysis").channels
     units = tuple(int(x) for x in units)
-    bad = [x for x in units if not 0 <= x < width]
-    if not units or bad or len(set(units)) != len(units):
-        raise ValueError(f"--units {','.join(map(str, units)) or '(none)'} for layer {layer!r}: it has {width} "
-                         f"units (0..{width - 1}); pass distinct indices in range, e.g. 0:8 or 0,3,5")
+    if not units or len(set(units)) != len(units):
+        raise ValueError(f"--units {','.join(map(str, units)) or '(none)'} for layer {layer!r} is empty or "
+                         f"repeats a unit; pass distinct indices in 0..{width - 1}, e.g. 0:8 or 0,3,5")
+    layers.check_units(layer, units)
     if exemplars > images.shape[0] or top > images.shape[0]:
         raise ValueError(f"{images.shape[0]} images are fewer than --exemplars {exemplars} / top {top}; "
                          "use more images or fewer exemplars")
@@ -436,17 +429,19 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
         raise ValueError(f"--steps must be a positive number of optimisation steps, got {steps}")
     default_up, default_down = neighbours(net, variables, layer, shape)
     upstream, downstream = upstream or default_up, downstream or default_down
-    check_cut(net, variables, upstream, layer, shape)
-    check_cut(net, variables, layer, downstream, shape)
-    if len(shapes[upstream]) != 4:
-        raise ValueError(f"upstream layer {upstream!r} has no spatial axes ({shapes[upstream]}); pick a "
-                         "convolutional layer before the layer")
+    layers.check_order(upstream, layer)
+    layers.check_order(layer, downstream)
+    up_width = layers.check_spatial(upstream, "'weights in' (the upstream layer: pick a convolutional layer "
+                                         "before the layer)").channels
+    rf = door.receptive_field(net, variables, layer, shape)
+    rf_up = door.receptive_field(net, variables, upstream, shape)
 
     g: dict[str, Task] = {}
-    g["examples"] = Task("circuits_examples", ExamplesConfig(model, data, layer, tuple(sorted(units)), top, quilt),
-                         _examples)
-    g["examples_up"] = Task("circuits_examples", ExamplesConfig(model, data, upstream, (), top, quilt), _examples)
     chosen = tuple(sorted(units))
+    g["examples"] = Task("circuits_examples", ExamplesConfig(model, data, layer, chosen, top, quilt, rf=rf),
+                         _examples)
+    g["examples_up"] = Task("circuits_examples", ExamplesConfig(model, data, upstream, (), top, quilt, rf=rf_up),
+                            _examples)
     g["rotation"] = Task("circuits_rotation", RotationConfig(model, data, layer, chosen, float(rotation_step),
                                                              exemplars), _rotation, {"examples": g["examples"]})
     g["stimuli"] = Task("circuits_stimuli", StimuliConfig(model, layer), _stimuli, {"examples": g["examples"]})
@@ -456,7 +451,7 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
                         _weights)
     opts = {"steps": int(steps), "seed": seed, **(featvis_options or {})}
     fv = featvis_tasks(model, data, layer, (min(chosen), max(chosen) + 1), exemplars=top, **opts)
-    fv_up = featvis_tasks(model, data, upstream, (0, int(shapes[upstream][-1])), exemplars=top, **opts)
+    fv_up = featvis_tasks(model, data, upstream, (0, up_width), exemplars=top, **opts)
     g["featvis"], g["featvis_up"] = fv["featvis"], fv_up["featvis"]
     config = CircuitsConfig(layer, upstream, downstream, chosen, families, float(bin_deg), permutations, seed)
     g["circuits"] = Task("circuits", config, _gather, {k: g[k] for k in (

@@ -10,7 +10,12 @@ run resumes where it stopped. Fig. 2 needs the IMI human data
 (``jaxinterp.scores.human``), which is not shipped, so it is not drawn.
 
 Keys follow the monolithic recipe this replaced: ``split(key(seed), 3)`` gives the
-K-means, psychophysics and spectrum keys; ``fold_in(key(seed), 9)`` the SAE grid.
+K-means, psychophysics and spectrum keys; ``fold_in(key(seed), 9)`` the SAE grid. Each
+task's config holds only what it reads: the seed goes to the tasks that draw random
+numbers (K-means with k-means++, psychophysics unless ``reproduce``, the spectrum's split
+halves, the SAE cells), so ``--seed 1`` recomputes those and what depends on them, and
+reuses the capture, the neurons' scores, synergy and co-activation. The SAE cells fit
+over the local devices, so their keys also record the device count (``Task.layout``).
 """
 
 from __future__ import annotations
@@ -102,19 +107,28 @@ def sae_sweep(key, acts, sim, feats, ratios=SAE_RATIOS, l1_coeffs=SAE_L1, m: int
 
 
 @dataclasses.dataclass(frozen=True)
-class ScoreConfig:
-    """What the score tasks share: the similarity, the images it reads, M, the seed and key path."""
+class MeasureConfig:
+    """What the deterministic measures read: the similarity, the images it reads, M."""
 
     similarity: SimilaritySpec
     data: DataSpec
     m: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class PsychophysicsConfig:
+    """The trials: similarity, images, seed and key path (0 and () with ``reproduce``, which
+    draws from the paper's fixed numpy seed), difficulty quantiles."""
+
+    similarity: SimilaritySpec
+    data: DataSpec
     seed: int = 0
     key_path: tuple = ()
     quantiles: tuple = QUANTILES
     reproduce: bool = False  # psychophysics trials drawn as the paper's own code draws them
 
 
-def _psychophysics(ctx, c: ScoreConfig, directions) -> Result:
+def _psychophysics(ctx, c: PsychophysicsConfig, directions) -> Result:
     f = jnp.asarray(directions.arrays["activations"])
     sim, feats = build_similarity(c.similarity), similarity_features(c.similarity, c.data)
     pool = "mean" if c.similarity.name == "label" else "max"
@@ -135,7 +149,7 @@ def _psychophysics(ctx, c: ScoreConfig, directions) -> Result:
                   {"pool": pool, "reproduce": c.reproduce, **trials})
 
 
-def _manifold(ctx, c: ScoreConfig, acts, neurons, kmeans) -> Result:
+def _manifold(ctx, c: MeasureConfig, acts, neurons, kmeans) -> Result:
     sim, ft = build_similarity(c.similarity), similarity_features(c.similarity, c.data)
     from jaxinterp.directions.kmeans import unit_rows
 
@@ -158,7 +172,7 @@ def _manifold(ctx, c: ScoreConfig, acts, neurons, kmeans) -> Result:
 
 @dataclasses.dataclass(frozen=True)
 class SensitivityConfig:
-    score: ScoreConfig
+    score: MeasureConfig
     model: ModelSpec | None = None  # given: also the input-gradient norms of Fig. 7
     layer: str = ""
 
@@ -192,7 +206,7 @@ def _sensitivity(ctx, c: SensitivityConfig, acts, kmeans) -> Result:
     return Result(out, {"pairs": int(len(cpairs))})
 
 
-def _synergy(ctx, c: ScoreConfig, acts) -> Result:
+def _synergy(ctx, c: MeasureConfig, acts) -> Result:
     syn = synergy.synergy(jnp.asarray(acts.arrays["acts"]), build_similarity(c.similarity),
                           similarity_features(c.similarity, c.data), m=c.m)
     return Result({"synergy": np.asarray(syn.synergy), "synergy_rho": np.asarray(syn.rho),
@@ -206,7 +220,7 @@ def _coactivation(ctx, c, acts) -> Result:
 
 @dataclasses.dataclass(frozen=True)
 class SpectrumConfig:
-    seed: int = 0
+    seed: int = 0  # (draws the halves of the "split" mode; "noncv" takes none)
     key_path: tuple = K_SPECTRUM
     modes: tuple = ("noncv", "split")
 
@@ -226,9 +240,11 @@ def _spectrum(ctx, c: SpectrumConfig, acts) -> Result:
 
 @dataclasses.dataclass(frozen=True)
 class SAECellConfig:
-    score: ScoreConfig
+    score: MeasureConfig
     ratio: float
     l1_coeff: float
+    seed: int = 0
+    key_path: tuple = ()
     steps: int = 400
 
 
@@ -236,7 +252,7 @@ def _sae_cell(ctx, c: SAECellConfig, acts) -> Result:
     a = acts.arrays["acts"]
     s = c.score
     size = max(1, int(round(c.ratio * a.shape[1])))
-    ii, alive = sae_cell(key_of(s.seed, s.key_path), fit_inputs("sae", a), size, c.l1_coeff,
+    ii, alive = sae_cell(key_of(c.seed, c.key_path), fit_inputs("sae", a), size, c.l1_coeff,
                          build_similarity(s.similarity), similarity_features(s.similarity, s.data),
                          m=s.m, steps=c.steps, checkpoint_dir=str(ctx.scratch))
     return Result({"ii": np.asarray(ii), "alive": np.asarray(alive)}, {"size": size, "mean_ii": ii})
@@ -392,13 +408,14 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
     init = {} if kmeans_init in (None, DEFAULT_INIT) else {"init": kmeans_init}
     g["fit_kmeans"] = fit_task(g["acts"], "kmeans", k=k, seed=seed, key_path=K_KMEANS, **init)
     for name, spec in similarities.items():
-        sc = ScoreConfig(spec, data, m, seed, K_PSYCHOPHYSICS, tuple(quantiles), reproduce)
+        sc = PsychophysicsConfig(spec, data, *((0, ()) if reproduce else (seed, K_PSYCHOPHYSICS)),
+                                 tuple(quantiles), reproduce)
         for dname in SETS:
             g[f"ii_{dname}_{name}"] = ii_task(g[f"fit_{dname}"], spec, data, m,
                                               ties="numpy" if reproduce else "lowest_index")
             g[f"psy_{dname}_{name}"] = Task("psychophysics", sc, _psychophysics, {"directions": g[f"fit_{dname}"]})
     main = main_similarity(similarities)
-    sc = ScoreConfig(similarities[main], data, m, seed)
+    sc = MeasureConfig(similarities[main], data, m)
     g["manifold"] = Task("manifold", sc, _manifold,
                          {"acts": g["acts"], "neurons": g["fit_neurons"], "kmeans": g["fit_kmeans"]})
     g["sensitivity"] = Task("sensitivity", SensitivityConfig(sc, model if gradients else None,
@@ -410,9 +427,9 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
     ratios, l1s = (tuple(sae_ratios), tuple(sae_l1)) if sae_grid else ((), ())
     for i, ratio in enumerate(ratios):
         for j, lam in enumerate(l1s):
-            cell = ScoreConfig(similarities[main], data, m, seed, K_SAE + (("fold", i * len(l1s) + j),))
-            g[f"sae_{i}_{j}"] = Task("sae_cell", SAECellConfig(cell, float(ratio), float(lam), sae_steps),
-                                     _sae_cell, {"acts": g["acts"]})
+            cell = SAECellConfig(sc, float(ratio), float(lam), seed, K_SAE + (("fold", i * len(l1s) + j),),
+                                 sae_steps)
+            g[f"sae_{i}_{j}"] = Task("sae_cell", cell, _sae_cell, {"acts": g["acts"]}, layout=True)
     config = PaperConfig(tuple(similarities), main, m, k, tuple(quantiles), ratios, l1s,
                          int(np.prod(images.shape[1:])), reproduce)
     g["paper"] = Task("paper", config, _gather, dict(g))

@@ -292,9 +292,10 @@ def roles_tasks(model: ModelSpec, data: DataSpec, layer: str, *, levels=LEVELS, 
                                                              tuple(mlp_hidden), mlp_steps, jacobian_samples,
                                                              ksg_samples, seed, i), _level)
     structured = resnet and layer == "layer1"
+    # the structured kernel splits the images over the local devices: the key records how many
     g["saliency"] = Task("saliency", SaliencyConfig(model, data, layer, top, saliency_images, seed,
                                                     _carry(len(levels)), structured),
-                         _saliency, {"acts": g["acts"]})
+                         _saliency, {"acts": g["acts"]}, layout=structured)
     g["image"] = Task("image_measures", data, _image_level, {"acts": g["acts"]})
     config = RolesConfig(model.arch, layer, data.path.rsplit("/", 1)[-1], levels, sims, m,
                          tuple(mlp_hidden), mlp_steps)

@@ -14,7 +14,6 @@ from jaxinterp.scores import (
     synergy,
 )
 from jaxinterp.scores._stats import correlations
-from jaxinterp.scores.coactivation import coactivation as coactivation_index
 from jaxinterp.scores.human import agreement, evidence_margin, load_responses, roc_auc
 from jaxinterp.scores.ii import (
     cross_interpretability_index,
@@ -28,7 +27,6 @@ from jaxinterp.scores.psychophysics import (
     PsychophysicsResult,
     PsychophysicsScores,
     hard_accuracy,
-    psychophysics as psychophysics_accuracy,
     psychophysics_curve,
     psychophysics_scores,
     unit_discrimination,
@@ -44,7 +42,6 @@ __all__ = [
     "agreement",
     "candidate_lookup",
     "coactivation",
-    "coactivation_index",
     "correlations",
     "cross_interpretability_index",
     "evidence_margin",
@@ -63,7 +60,6 @@ __all__ = [
     "power_law_break",
     "PowerLawCheck",
     "psychophysics",
-    "psychophysics_accuracy",
     "psychophysics_curve",
     "psychophysics_scores",
     "PsychophysicsScores",

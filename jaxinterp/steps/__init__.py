@@ -10,7 +10,7 @@ Recipes (``paper``, ``roles``) and sweeps are graphs of these::
 """
 
 from jaxinterp.steps.capture import CaptureConfig, capture_task
-from jaxinterp.steps.directions import METHODS, FitConfig, fit_inputs, fit_task
+from jaxinterp.steps.directions import METHODS, FitConfig, draws_random, fit_inputs, fit_task
 from jaxinterp.steps.keys import key_of
 from jaxinterp.steps.scores import IIConfig, ii_task
 from jaxinterp.steps.similarity import SimilaritySpec
@@ -41,6 +41,7 @@ __all__ = [
     "capture_task",
     "check_data_for_model",
     "data_spec",
+    "draws_random",
     "fingerprint",
     "fit_inputs",
     "fit_task",

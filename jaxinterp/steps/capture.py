@@ -2,7 +2,9 @@
 
 Collective: with several processes every one of them takes part, each batch split
 over the devices of all processes (the global mesh); each process reads only its own rows
-of each batch, and every process ends with all rows.
+of each batch, and every process ends with all rows. Layout-invariant: ``batch_size`` is
+the images each device takes per step, whatever the number of devices, so the activations
+are bit-identical on one device, eight, or several processes, and the key holds no device count.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class CaptureConfig:
     data: DataSpec
     layer: str
     position: str | tuple = "mean"
-    batch_size: int = 256
+    batch_size: int = 256  # images per device per step
 
 
 def _capture(ctx, config: CaptureConfig) -> Result:
@@ -34,7 +36,7 @@ def _capture(ctx, config: CaptureConfig) -> Result:
     source = open_source(config.data)  # streamed: each process decodes only its share of each batch
     mesh = distributed.global_mesh() if jax.process_count() > 1 else meshlib.local_mesh()
     acts = capture(model, variables, source, [config.layer], position=config.position,
-                   batch_size=config.batch_size, progress=False, mesh=mesh)[config.layer]
+                   device_batch=config.batch_size, progress=False, mesh=mesh)[config.layer]
     if not np.isfinite(acts).all():
         bad = np.unique(np.nonzero(~np.isfinite(acts))[0])
         raise ValueError(f"layer {config.layer!r} of {config.model.arch} gives NaN/inf for "
@@ -47,7 +49,8 @@ def _capture(ctx, config: CaptureConfig) -> Result:
 def capture_task(model: ModelSpec, data: DataSpec, layer: str, position: str | tuple = "mean",
                  batch_size: int = 256) -> Task:
     """Task -> ``{"acts": [n, c]}`` (or full maps with ``position="all"``; see
-    :mod:`jaxinterp.door.positions`).
+    :mod:`jaxinterp.door.positions`); ``batch_size`` images per device per step (fewer for fewer
+    images), so the result is the same on any device layout.
 
     The data is checked against the model now (:func:`~jaxinterp.steps.specs.check_data_for_model`)."""
     from jaxinterp.door import positions

@@ -6,6 +6,11 @@ notebook); neurons are A itself. The result holds the directions and every
 image's activation along each of them, so scores never refit. SAE and mini-batch
 K-means fits longer than one checkpoint interval checkpoint into the task's scratch
 directory and resume after a crash from their last checkpoint.
+
+Keys: a fit that draws no random numbers (neurons, PCA, NMF and K-means with a deterministic
+``init``) holds no seed, so another seed reuses it. Every fit but ``neurons`` splits its sums
+over the local devices, so its numbers depend on how many there are: its key records the
+device count (``Task.layout``), and a store resumed on another layout refits.
 """
 
 from __future__ import annotations
@@ -23,14 +28,29 @@ _RESUMABLE = ("sae", "minibatch_kmeans")
 
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
-    """method, k (None: the layer's width), seed and key path (see :func:`key_of`), and extra
-    keyword options for the method's ``fit`` as ``(("l1_coeff", 0.01), ...)``."""
+    """method, k (None: the layer's width), seed and key path (see :func:`key_of`; 0 and () for a
+    fit that draws no random numbers), and extra keyword options for the method's ``fit`` as
+    ``(("l1_coeff", 0.01), ...)``."""
 
     method: str
     k: int | None = None
     seed: int = 0
     key_path: tuple = ()
     options: tuple = ()
+
+
+def draws_random(method: str, options: dict | None = None) -> bool:
+    """Whether the fit ``method`` with ``options`` uses its PRNG key (its seed changes its result)."""
+    options = options or {}
+    if method in ("neurons", "pca"):
+        return False
+    if method == "kmeans":
+        from jaxinterp.directions.kmeans import DEFAULT_INIT
+
+        return options.get("init", DEFAULT_INIT) == "k-means++"
+    if method == "nmf":
+        return options.get("init", "nndsvda") == "random"
+    return True  # minibatch K-means, ICA, SAE
 
 
 def fit_inputs(method: str, acts):
@@ -101,5 +121,7 @@ def fit_task(acts: Task, method: str, k: int | None = None, seed: int = 0, key_p
         raise ValueError(f"unknown direction method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "neurons" and (options or (k is not None)):
         k = None  # neurons have no size: one set per layer
-    return Task("directions", FitConfig(method, k, seed, tuple(key_path),
-                                        tuple(sorted(options.items()))), _fit, {"acts": acts})
+    if not draws_random(method, options):
+        seed, key_path = 0, ()  # nothing random: any seed gives this fit
+    return Task("directions", FitConfig(method, k, seed, tuple(key_path), tuple(sorted(options.items()))),
+                _fit, {"acts": acts}, layout=method != "neurons")

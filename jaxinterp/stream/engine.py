@@ -60,7 +60,7 @@ def _step(fn, reducer, mesh):
 
 def stream_map(fn: Callable, params: Any, source, reducer: reducers.Reducer = reducers.collect(), *,
                batch_size: int = 256, mesh: jax.sharding.Mesh | None = None, progress: bool = False,
-               desc: str = "stream") -> Any:
+               desc: str = "stream", device_batch: int | None = None) -> Any:
     """Fold ``fn(params, images01)`` over every image of ``source`` with ``reducer``.
 
     Args:
@@ -73,6 +73,9 @@ def stream_map(fn: Callable, params: Any, source, reducer: reducers.Reducer = re
       batch_size: images per step (rounded up to a multiple of the device count).
       mesh: a 1-D ``"data"`` mesh (default all local devices).
       progress: a progress bar (``desc`` names it).
+      device_batch: instead of ``batch_size``, images per device per step (at most n): every
+        device then runs the same program whatever the device count, so per-image results are
+        bit-identical on any layout (the store relies on it for captures).
 
     Returns:
       ``reducer.finalize(state, outs)``.
@@ -80,7 +83,12 @@ def stream_map(fn: Callable, params: Any, source, reducer: reducers.Reducer = re
     source = as_source(source)
     n = source.num_images
     mesh = mesh or meshlib.local_mesh()
-    batch_size = meshlib.round_up(max(1, min(int(batch_size), n or int(batch_size))), mesh.size)
+    if device_batch is not None:
+        if int(device_batch) != device_batch or device_batch < 1:
+            raise ValueError(f"device_batch must be a positive number of images, got {device_batch!r}")
+        batch_size = min(int(device_batch), n or int(device_batch)) * mesh.size
+    else:
+        batch_size = meshlib.round_up(max(1, min(int(batch_size), n or int(batch_size))), mesh.size)
     multi = distributed.spans_processes(mesh)
     params = distributed.replicate_global(params, mesh) if multi else meshlib.replicate(params, mesh)
     if multi:
@@ -118,7 +126,12 @@ def stream_map(fn: Callable, params: Any, source, reducer: reducers.Reducer = re
     bar = tqdm(total=n, unit="img", desc=desc, disable=not progress, leave=False)
     in_flight = None
     for start, stop, batch, index in host_batches:
-        state, out = step(params, state, place(batch), place(index), place(index < stop))
+        placed = place(batch), place(index), place(index < stop)
+        # backpressure: the previous step must finish before this one is queued (the batch above
+        # was read and copied while it ran), else with nothing coming back to the host every batch
+        # of the dataset would be queued on the device at once
+        jax.block_until_ready(state)
+        state, out = step(params, state, *placed)
         if in_flight is not None:  # copy the previous batch's output while this one runs
             drain(*in_flight)
             bar.update(in_flight[1] - in_flight[0])
@@ -193,7 +206,8 @@ class Taps:
 
 def stream(model, variables, source, layers: Sequence[str] | str,
            reduce: reducers.Reducer | dict = reducers.collect(), *, position="all", units=None,
-           pre_relu: bool = False, batch_size: int = 256, mesh=None, progress: bool = False) -> dict:
+           pre_relu: bool = False, batch_size: int = 256, mesh=None, progress: bool = False,
+           device_batch: int | None = None) -> dict:
     """Run ``model`` over every image of ``source`` and reduce each layer's activations.
 
     Args:
@@ -207,7 +221,7 @@ def stream(model, variables, source, layers: Sequence[str] | str,
         ``"centre"``, ``"mean"``, ``"max"`` or ``(row, col)``.
       units: channel indices to keep (default all).
       pre_relu: read each layer before the ReLU that produces it.
-      batch_size, mesh, progress: as :func:`stream_map`.
+      batch_size, mesh, progress, device_batch: as :func:`stream_map`.
 
     Returns:
       ``{layer: result}``: e.g. [n, C] for ``collect()`` with ``position="mean"``.
@@ -230,4 +244,4 @@ def stream(model, variables, source, layers: Sequence[str] | str,
         raise ValueError(f"reduce must have one reducer per layer {list(layers)}, got {sorted(per_layer)}")
     fn = Taps(model, layers, position, units or (), pre_relu)
     return stream_map(fn, variables, source, reducers.combine(**per_layer), batch_size=batch_size,
-                      mesh=mesh, progress=progress, desc=", ".join(layers))
+                      mesh=mesh, progress=progress, desc=", ".join(layers), device_batch=device_batch)

@@ -184,8 +184,9 @@ def histogram(edges) -> Reducer:
         else:
             idx = jax.vmap(lambda ed, col: jnp.searchsorted(ed, col, side="right"), (0, 2), 2)(inner, x)
         w = jnp.broadcast_to(valid[:, None, None], idx.shape).astype(jnp.int32)
-        one_hot = jax.nn.one_hot(idx, bins, dtype=jnp.int32) * w[..., None]      # [b, p, U, B]
-        return counts + one_hot.sum(axis=(0, 1)), None
+        unit = jnp.broadcast_to(jnp.arange(idx.shape[-1]), idx.shape)
+        # a scatter-add: memory O(b·p·U), where a one-hot would take O(b·p·U·B) (fine histograms)
+        return counts.at[unit.reshape(-1), idx.reshape(-1)].add(w.reshape(-1)), None
 
     return Reducer(init, update, lambda counts, outs: {"counts": np.asarray(counts), "edges": e})
 

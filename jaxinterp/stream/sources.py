@@ -13,11 +13,13 @@ A *source* is anything with
 
 :func:`as_source` turns an in-memory array, a ``np.memmap`` (or anything with ``shape``,
 ``dtype`` and slicing) into an :class:`ArraySource`, and an iterable of batches into an
-:class:`IterableSource`. Reading is lazy: a memory-mapped file is read one batch at a time.
+:class:`IterableSource`. Reading is lazy: a memory-mapped file is read one batch at a time, and
+the pages of a read-only ``np.memmap`` are released from the process once their batch is used.
 """
 
 from __future__ import annotations
 
+import mmap
 from typing import Iterable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
@@ -61,10 +63,30 @@ class ArraySource:
     def batches(self, batch_size: int, start: int = 0, rows: tuple[int, int] | None = None
                 ) -> Iterator[np.ndarray]:
         for first, stop in shares(self.num_images, batch_size, start, rows):
-            yield np.asarray(self.images[first:stop])
+            part = self.images[first:stop]
+            if getattr(part, "_mmap", None) is None:
+                yield np.asarray(part)
+            else:  # a copy, so no device buffer aliases the mapping, whose pages then go at once
+                batch = np.array(part)
+                _release(part)
+                yield batch
 
     def __repr__(self):
         return f"ArraySource({self.num_images} x {self.image_shape} {self.dtype})"
+
+
+def _release(rows) -> None:
+    """Drop the pages of ``rows``, a slice of a read-only ``np.memmap`` that has been copied,
+    from this process's mapping: the kernel reads them again if they are touched, so a pass over
+    a file does not leave the whole file resident in the process (its peak RSS would otherwise
+    grow with the bytes read, not with what the pass holds)."""
+    mm = getattr(rows, "_mmap", None)
+    if (mm is None or getattr(rows, "mode", None) != "r" or not hasattr(mm, "madvise")
+            or not rows.flags.c_contiguous or rows.size == 0):
+        return
+    start = rows.ctypes.data - np.frombuffer(mm, np.uint8).ctypes.data
+    first = start - start % mmap.PAGESIZE
+    mm.madvise(mmap.MADV_DONTNEED, first, start + rows.nbytes - first)
 
 
 class IterableSource:

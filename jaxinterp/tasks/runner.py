@@ -12,9 +12,10 @@ Entries are written by one background thread while the next task computes (XLA
 releases the GIL), at most :data:`MAX_PENDING` behind; ``run`` returns, or
 re-raises an interruption, only after every computed result is on disk.
 
-Two runs on one store do not compute the same task twice: ``run`` holds the store's
+Two runs on one local store do not compute the same task twice: ``run`` holds the store's
 lock (:meth:`Store.lock`) throughout, and a second run waits for it, saying who holds it,
-then finds the first run's entries. Of the processes of one ``jax.distributed`` run only
+then finds the first run's entries. On object storage there is no lock: two runs may
+compute a task twice, and the store keeps it once. Of the processes of one ``jax.distributed`` run only
 process 0 takes the lock (its peers share the store by design, and a lock per process would
 stop them at their first collective task). Holding it, process 0 first removes ``tmp/``
 debris older than :data:`~jaxinterp.tasks.store.DEBRIS_AGE`: not all of it, since a peer
@@ -165,8 +166,10 @@ def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
             store.verify(task)
         except KeyError:
             return False
-        except CorruptEntry as err:  # (save() moves the damaged entry aside)
+        except CorruptEntry as err:  # never read: deleted (with its damaged objects) and recomputed
             log(f"recompute {task.name} {task.key[:12]}: {err}")
+            if lead or not task.collective:
+                store.discard(task, str(err))
             return False
         return True
 
@@ -199,9 +202,9 @@ def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
         if not task.collective or lead:
             store.check(task, result)  # what cannot be saved fails here, as the task's error
             if task.collective:
-                store.save(task, result, seconds, inputs)
+                store.save(task, result, seconds)
             else:
-                pending.append((task, writer.submit(store.save, task, result, seconds, inputs)))
+                pending.append((task, writer.submit(store.save, task, result, seconds)))
                 flush(MAX_PENDING)
         if task.collective and multi:
             _barrier(f"saved {task.key}")
@@ -267,7 +270,7 @@ def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
         for task, future in pending:  # interrupted: still write what was computed
             try:
                 future.result()
-            except Exception:  # noqa: BLE001
+            except BaseException:  # noqa: BLE001 - already leaving on an error; say what is lost
                 log(f"could not save {task.name} {task.key[:12]}")
         writer.shutdown()
 

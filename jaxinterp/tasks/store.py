@@ -1,41 +1,61 @@
-"""The results store: one directory per finished task, written atomically, never recomputed.
+"""The results store (format 2): files written once under content names, then a commit record.
 
-Layout under ``root``::
+Layout under ``root`` (a local directory, or ``gs://bucket/path`` through ``etils.epath``)::
 
-    lock                             held (flock) by the run writing the store: pid, host, since when
+    objects/<h[:2]>/<h>.npy          each array, a plain .npy (``np.load`` opens it); h = sha256 of its bytes
+    objects/<h[:2]>/<h>.json         each summary (JSON), named the same way
+    commits/<task name>/<key>.json   one per finished task, written last: name, key, config, inputs,
+                                     version, layout, {array: [shape, dtype, object, crc32]},
+                                     [summary object, crc32], seconds, when, and which host/process wrote it
+    failures/<key>.json              the error of a task that raised, for ``sweep --status``
     manifest.json                    every entry: task, config, inputs, summary (process 0 writes it)
-    entries/<task name>/<key>/       a0000.npy ... (one per array), summary.json, task.json (written last)
-    failures/<key>.json              the error of a task that raised, for `sweep --status`
-    scratch/<key>/                   checkpoints a long task keeps while it runs (SAE, K-means, training)
-    tmp/                             entries being written, or moved aside; never read; swept
+    lock                             local roots only: held (flock) by the run writing the store
+    scratch/<key>/                   local roots only: checkpoints a long task keeps while it runs
+                                     (on object storage: a folder under the local temp directory)
+    tmp/                             local roots only: files being written; never read; swept at start
 
-An entry is assembled in ``tmp/`` and moved into ``entries/`` with one ``rename``,
-so a reader sees either nothing or the whole entry: a process killed half-way
-leaves only ``tmp/`` debris, which is ignored and swept. ``task.json`` records the
-name, file, shape, dtype and the CRC-32 of the bytes of every array (each a plain
-``.npy`` that ``np.load`` opens) and the CRC-32 of ``summary.json``; :meth:`Store.load`
-checks them, so a file damaged or edited later is reported and recomputed, never silently
-read. A ``task.json`` or ``summary.json`` that does not parse, a file name in ``task.json``
-that is not a plain name inside the entry (``../x.npy``), or a summary that does not match
-its checksum makes the entry damaged too (:class:`CorruptEntry`, naming the file).
+**Writing.** :meth:`Store.save` writes each object, then the commit, each with one
+:meth:`~jaxinterp.tasks.fs.PosixFS.put`: on object storage one object upload (atomic where
+a directory rename is not), on a POSIX disk a temporary file and ``os.replace`` (for the
+commit with ``fsync`` of the file and of its folder; objects are not synced one by one: a
+power cut that loses one behind a surviving commit is caught by its checksum). An object already there with the right length is not written
+again, so an array a task passes through from its input (the neurons' activations, which
+are the captured activations) is stored once, and a task computed twice is stored once: a
+second save of a key whose commit is whole changes nothing.
 
-An array a task passes through unchanged from one of its inputs (the very object,
-e.g. the neurons' activations, which are the captured activations themselves) is not
-written twice: ``task.json`` records ``[shape, dtype, "@<input name>", crc]`` and
-:meth:`Store.load` reads it from that input's entry (checked against the same CRC-32).
+**Reading.** Only a commit counts. :meth:`Store.verify` and :meth:`Store.load` check the
+commit (JSON, key, object names) and each object against the CRC-32 the commit records;
+anything else (a commit cut short, an object missing, torn or edited) is
+:class:`CorruptEntry` naming the file, and the runner recomputes it (:meth:`Store.discard`
+first deletes the commit and the damaged objects, so the recomputed ones are written anew).
+A process killed between any two writes leaves at most objects no commit names (harmless)
+and ``tmp/`` debris, which runs sweep.
+
+**Concurrency.** On a local root a run holds ``lock`` (:meth:`Store.lock`). Object storage
+has no lock: two writers of one key write the same objects (same content, same names) and
+equal commits, so whichever lands last, a reader finds a whole entry.
+
+Stores of format 1 (``entries/<name>/<key>/`` folders, jaxinterp ≤ 0.2) are not read: a run
+on one recomputes what it needs into ``objects/`` and ``commits/`` beside them.
+
+Which tasks' numbers depend on the device layout, and how each is kept honest (made
+layout-invariant, or the layout recorded in its key): the table in the README, "Analyses as tasks".
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
-import uuid
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -43,12 +63,15 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from jaxinterp import atomic
-from jaxinterp.tasks.task import Result, Task, describe
+from jaxinterp.tasks.fs import EpathFS, PosixFS, filesystem
+from jaxinterp.tasks.task import FORMAT, Result, Task, describe
 
-SUMMARY, TASK, MANIFEST, LOCK = "summary.json", "task.json", "manifest.json", "lock"
+MANIFEST, LOCK = "manifest.json", "lock"
+OBJECTS, COMMITS, FAILURES, SCRATCH, TMP = "objects", "commits", "failures", "scratch", "tmp"
 DEBRIS_AGE = 3600.0  # seconds: tmp/ debris this old is no write in flight; a run sweeps it at its start
 SEP = "/"
-ALIAS = "@"  # task.json file field of an array stored in an input's entry
+_OBJECT = re.compile(r"^[0-9a-f]{64}\.(npy|json)$")
+_CRC = re.compile(r"^[0-9a-f]{8}$")
 
 
 def flatten_arrays(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
@@ -78,31 +101,9 @@ def unflatten_arrays(flat: dict[str, np.ndarray]) -> dict:
     return tree
 
 
-def _crc32(a: np.ndarray | bytes) -> str:
-    """CRC-32 of an array's bytes (C order), or of ``bytes``."""
-    if not isinstance(a, bytes):
-        a = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
-    return f"{zlib.crc32(a):08x}"
-
-
-def _read_json(path: Path, data: bytes | None = None):
-    """The JSON in ``path`` (or in ``data``, its bytes); CorruptEntry naming the file if it is not."""
-    try:
-        return json.loads(path.read_bytes() if data is None else data)
-    except (OSError, ValueError) as err:  # (JSONDecodeError and UnicodeDecodeError are ValueErrors)
-        raise CorruptEntry(f"{path} cannot be read as JSON ({type(err).__name__}: {err})") from None
-
-
-def _plain_name(name: object) -> bool:
-    """True for a file name inside an entry: no separator, not ``.``/``..``, not absolute."""
-    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
-            and "\0" not in name and not os.path.isabs(name))
-
-
-def _valid_record(rec: object) -> bool:
-    """``[shape, dtype, file, crc]`` as task.json records each array."""
-    return (isinstance(rec, list) and len(rec) == 4 and isinstance(rec[0], list)
-            and all(isinstance(d, int) for d in rec[0]) and all(isinstance(x, str) for x in rec[1:]))
+def _crc32(data) -> str:
+    """CRC-32 of a bytes-like object, as 8 hex digits."""
+    return f"{zlib.crc32(data):08x}"
 
 
 def _json_default(value):
@@ -116,37 +117,72 @@ def _json_default(value):
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and ``os.replace``."""
+    """Write JSON to the local file ``path`` through a temporary file and ``os.replace``."""
     atomic.write_json(path, data, default=_json_default)
 
 
 class CorruptEntry(RuntimeError):
-    """An entry whose files do not match what was written; it is moved aside and recomputed."""
+    """An entry whose files do not match what was written; it is discarded and recomputed."""
 
 
-def _read_entry(entry: Path, key: str) -> tuple[dict, dict]:
-    """``(task.json, summary)`` of the entry directory ``entry`` of task ``key``, each checked:
-    JSON that parses, the key, the array records and their file names, the summary's checksum."""
-    meta_path, summary_path = entry / TASK, entry / SUMMARY
-    meta = _read_json(meta_path)
-    if not isinstance(meta, dict) or meta.get("key") != key:
-        found = meta.get("key") if isinstance(meta, dict) else type(meta).__name__
-        raise CorruptEntry(f"{meta_path} holds key {found}, expected {key}")
-    arrays = meta.get("arrays")
-    if not isinstance(arrays, dict) or not all(_valid_record(r) for r in arrays.values()):
-        raise CorruptEntry(f"{meta_path}: 'arrays' is not {{name: [shape, dtype, file, crc32]}}")
-    for name, (_, _, file, _) in arrays.items():
-        if not file.startswith(ALIAS) and not _plain_name(file):
-            raise CorruptEntry(f"{meta_path} points array {name!r} at {file!r}; an entry's files are plain "
-                               "names inside its directory")
+def _npy(a: np.ndarray) -> list:
+    """The bytes of ``a`` as an .npy file: [header, data] (the data is a view, not a copy)."""
+    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)  # (this would make 0-d arrays 1-d)
+    fp = io.BytesIO()
+    header = np.lib.format.header_data_from_array_1_0(a)
     try:
-        data = summary_path.read_bytes()
-    except OSError as err:
-        raise CorruptEntry(f"{summary_path} cannot be read: {err}") from None
-    if meta.get("summary_crc") != _crc32(data):  # (an entry from before summary checksums: recomputed once)
-        raise CorruptEntry(f"{summary_path} does not match the checksum recorded in {meta_path}: it was "
-                           "edited or damaged after it was written")
-    return meta, _read_json(summary_path, data)
+        np.lib.format.write_array_header_1_0(fp, header)
+    except ValueError:  # a header over 64 KiB (a huge structured dtype)
+        np.lib.format.write_array_header_2_0(fp, header)
+    return [fp.getvalue(), memoryview(a.reshape(-1).view(np.uint8))]
+
+
+def _from_npy(buf: bytearray, where: str) -> np.ndarray:
+    """The array in the .npy bytes ``buf``, sharing its memory; CorruptEntry if they are not one."""
+    view = memoryview(buf)
+    try:
+        # the header only: magic (6), version (2), its length (2 bytes in version 1, else 4), itself
+        wide = len(buf) > 7 and buf[6] != 1
+        head = 12 if wide else 10
+        if len(buf) < head:
+            raise ValueError(f"{len(buf)} bytes")
+        head += int.from_bytes(view[8:head], "little")
+        fp = io.BytesIO(view[:head].tobytes())
+        major, _ = np.lib.format.read_magic(fp)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(fp)
+        if dtype.hasobject:
+            raise ValueError("object arrays are not read")
+        count = int(np.prod(shape, dtype=np.int64))
+        if fp.tell() + count * dtype.itemsize != len(buf):
+            raise ValueError(f"{len(buf) - fp.tell()} data bytes for {count} x {dtype}")
+        flat = np.frombuffer(buf, dtype=dtype, count=count, offset=fp.tell())
+    except (ValueError, EOFError, OSError) as err:
+        raise CorruptEntry(f"{where} is not an .npy array ({err})") from None
+    return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
+
+
+def _valid_record(rec: object) -> bool:
+    """``[shape, dtype, object, crc32]`` as a commit records each array."""
+    return (isinstance(rec, list) and len(rec) == 4 and isinstance(rec[0], list)
+            and all(isinstance(d, int) and d >= 0 for d in rec[0]) and all(isinstance(x, str) for x in rec[1:])
+            and bool(_OBJECT.match(rec[2])) and rec[2].endswith(".npy") and bool(_CRC.match(rec[3])))
+
+
+def _valid_summary(rec: object) -> bool:
+    return (isinstance(rec, list) and len(rec) == 2 and all(isinstance(x, str) for x in rec)
+            and bool(_OBJECT.match(rec[0])) and rec[0].endswith(".json") and bool(_CRC.match(rec[1])))
+
+
+def object_path(name: str) -> str:
+    """Where object ``<h>.npy`` lives, relative to the root: ``objects/<h[:2]>/<h>.npy``."""
+    return f"{OBJECTS}/{name[:2]}/{name}"
+
+
+def _writer() -> dict:
+    jax = sys.modules.get("jax")  # (the store itself needs no jax; a run has imported it)
+    process = jax.process_index() if jax is not None else 0
+    return {"host": socket.gethostname(), "pid": os.getpid(), "process": process}
 
 
 _HELD: dict[tuple[str, int], int] = {}  # (store root, thread) -> depth of the lock it holds
@@ -158,30 +194,78 @@ def _to_stderr(msg: str) -> None:
 
 
 class Store:
-    """Results of tasks on disk under ``root`` (created if absent)."""
+    """Results of tasks under ``root``: a local directory (created if absent) or an
+    ``etils.epath`` URL such as ``gs://bucket/results``.
 
-    def __init__(self, root: str | os.PathLike):
-        root = Path(root).expanduser()
-        if root.exists() and not root.is_dir():
-            raise ValueError(f"the results store {root} is a file; pass a directory (new or earlier store)")
-        self.root = root
-        for sub in ("entries", "tmp", "scratch", "failures"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+    ``fs`` (instead of ``root``): the file operations to use (:mod:`jaxinterp.tasks.fs`; tests
+    pass a fake that can crash between writes).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, *, fs: PosixFS | EpathFS | Any | None = None):
+        if (root is None) == (fs is None):
+            raise ValueError("pass the store's root (a directory or gs:// URL), or fs=, not both")
+        self.fs = filesystem(root) if fs is None else fs
+        self.root = self.fs.path  # a pathlib.Path for local roots, an epath.Path otherwise
 
     # -- paths
-    def entry_dir(self, task: Task) -> Path:
-        return self.root / "entries" / task.name / task.key
+    @staticmethod
+    def commit_name(task: Task) -> str:
+        """``commits/<name>/<key>.json``, relative to the root."""
+        return f"{COMMITS}/{task.name}/{task.key}.json"
+
+    @staticmethod
+    def _failure_name(task: Task) -> str:
+        return f"{FAILURES}/{task.key}.json"
 
     def scratch_dir(self, task: Task) -> Path:
-        """A directory a long task may checkpoint into; it survives a crash and goes once the entry is saved."""
-        path = self.root / "scratch" / task.key
+        """A local directory a long task may checkpoint into; it survives a crash and goes once the
+        entry is saved. On object storage it is under the local temp directory (one per root)."""
+        if self.fs.local:
+            path = self.fs.path / SCRATCH / task.key
+        else:
+            tag = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+            path = Path(tempfile.gettempdir()) / "jaxinterp-scratch" / tag / task.key
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    # -- queries
+    # -- reading
+    def _read_json(self, rel: str, data=None):
+        """The JSON in ``rel`` (or in ``data``, its bytes); CorruptEntry naming the file if it is not."""
+        try:
+            return json.loads(self.fs.read(rel) if data is None else data)
+        except (OSError, ValueError) as err:  # (JSONDecodeError and UnicodeDecodeError are ValueErrors)
+            raise CorruptEntry(f"{self.root}/{rel} cannot be read as JSON ({type(err).__name__}: {err})") from None
+
+    def _read_object(self, name: str, crc: str, commit: str, what: str) -> bytearray:
+        rel = object_path(name)
+        try:
+            data = self.fs.read(rel)
+        except OSError as err:
+            raise CorruptEntry(f"{self.root}/{rel} ({what} of {commit}) cannot be read: {err}") from None
+        if _crc32(data) != crc:
+            raise CorruptEntry(f"{self.root}/{rel} ({what}) does not match the checksum recorded in "
+                               f"{self.root}/{commit}: it was damaged or edited after it was written")
+        return data
+
+    def _read_commit(self, rel: str, key: str) -> tuple[dict, dict]:
+        """``(commit, summary)`` of the commit ``rel`` of task ``key``, each checked: JSON that
+        parses, the key and format, the array and summary records, the summary's checksum."""
+        rec = self._read_json(rel)
+        where = f"{self.root}/{rel}"
+        if not isinstance(rec, dict) or rec.get("key") != key or rec.get("format") != FORMAT:
+            found = (rec.get("key"), rec.get("format")) if isinstance(rec, dict) else type(rec).__name__
+            raise CorruptEntry(f"{where} holds (key, format) {found}, expected ({key}, {FORMAT})")
+        arrays = rec.get("arrays")
+        if not isinstance(arrays, dict) or not all(_valid_record(r) for r in arrays.values()):
+            raise CorruptEntry(f"{where}: 'arrays' is not {{name: [shape, dtype, '<sha256>.npy', crc32]}}")
+        if not _valid_summary(rec.get("summary")):
+            raise CorruptEntry(f"{where}: 'summary' is not ['<sha256>.json', crc32]")
+        name, crc = rec["summary"]
+        return rec, self._read_json(object_path(name), self._read_object(name, crc, rel, "summary"))
+
     def has(self, task: Task) -> bool:
-        """Whether ``task`` has a whole entry: ``task.json`` and ``summary.json`` readable and
-        matching (the arrays are checked by :meth:`load`). A damaged entry is not one: it is recomputed."""
+        """Whether ``task`` has a whole entry: its commit and summary readable and matching (the
+        arrays are checked by :meth:`load`). A damaged entry is not one: it is recomputed."""
         try:
             self.verify(task)
         except (KeyError, CorruptEntry):
@@ -189,57 +273,72 @@ class Store:
         return True
 
     def verify(self, task: Task) -> tuple[dict, dict]:
-        """``(task.json, summary)`` of ``task``'s entry; KeyError if there is none, CorruptEntry naming
-        the file if ``task.json`` or ``summary.json`` is damaged or edited."""
-        entry = self.entry_dir(task)
-        if not (entry / TASK).is_file():
+        """``(commit, summary)`` of ``task``; KeyError if it has no commit, CorruptEntry naming the
+        file if the commit or the summary is damaged or edited."""
+        rel = self.commit_name(task)
+        if self.fs.size(rel) is None:
             raise KeyError(f"no result for {task!r} in {self.root}")
-        return _read_entry(entry, task.key)
+        return self._read_commit(rel, task.key)
 
     def load(self, task: Task, verify: bool = True) -> Result:
-        """The saved :class:`Result` of ``task`` (checksum verified); KeyError if absent."""
-        entry = self.entry_dir(task)
-        meta, summary = self.verify(task)
+        """The saved :class:`Result` of ``task``, every object checked against its CRC-32 (unless
+        ``verify=False``); KeyError if absent, CorruptEntry if damaged."""
+        rec, summary = self.verify(task)
+        rel = self.commit_name(task)
         flat = {}
-        for name, (shape, dtype, file, crc) in meta["arrays"].items():
-            if file.startswith(ALIAS):
-                a = self._aliased(task, entry, name, file[len(ALIAS):])
+        for name, (shape, dtype, obj, crc) in rec["arrays"].items():
+            if verify:
+                data = self._read_object(obj, crc, rel, repr(name))
             else:
                 try:
-                    a = np.load(entry / file, allow_pickle=False)
-                except (OSError, ValueError, EOFError) as err:
-                    raise CorruptEntry(f"{entry / file} ({name!r}) cannot be read: {err}") from None
-            if list(a.shape) != shape or str(a.dtype) != dtype or (verify and _crc32(a) != crc):
-                raise CorruptEntry(f"{entry / file} ({name!r}) does not match its recorded shape, dtype "
-                                   "and checksum")
+                    data = self.fs.read(object_path(obj))
+                except OSError as err:
+                    raise CorruptEntry(f"{self.root}/{object_path(obj)} ({name!r}) cannot be read: {err}") from None
+            a = _from_npy(data, f"{self.root}/{object_path(obj)} ({name!r})")
+            if list(a.shape) != shape or str(a.dtype) != dtype:
+                raise CorruptEntry(f"{self.root}/{object_path(obj)} ({name!r}) holds {a.dtype}{list(a.shape)}, "
+                                   f"{self.root}/{rel} records {dtype}{shape}")
             flat[name] = a
         return Result(unflatten_arrays(flat), summary)
 
-    def _aliased(self, task: Task, entry: Path, name: str, source: str) -> np.ndarray:
-        """Array ``name`` of ``entry``, stored once in the entry of input ``source`` (same path)."""
-        dep, _, path = source.partition(SEP)
-        if dep not in task.deps:
-            raise CorruptEntry(f"{entry} refers {name!r} to an input {dep!r} that {task!r} lacks")
-        try:
-            flat = flatten_arrays(self.load(task.deps[dep], verify=False).arrays)
-        except (KeyError, CorruptEntry) as err:
-            raise CorruptEntry(f"{entry} ({name!r}) is stored in input {dep!r}, which cannot be read: "
-                               f"{err}") from None
-        if path not in flat:
-            raise CorruptEntry(f"{entry} ({name!r}): input {dep!r} has no array {path!r}")
-        return flat[path]
-
     def discard(self, task: Task, reason: str) -> None:
-        """Move a damaged entry aside (to ``tmp/``) so that it is recomputed."""
-        entry = self.entry_dir(task)
+        """Delete a damaged entry (its commit, and those of its objects that fail their checksum)
+        so that it is recomputed and written anew; an object other commits share is damaged for
+        them too, and they are recomputed when next read."""
+        rel = self.commit_name(task)
         try:
-            os.replace(entry, self.root / "tmp" / f"corrupt-{task.key}-{uuid.uuid4().hex[:8]}")
-        except FileNotFoundError:  # (another process moved it first)
-            pass
-        write_json_atomic(self.root / "failures" / f"{task.key}.json",
-                          {**describe(task), "error": f"discarded damaged entry: {reason}", "time": time.time()})
+            rec = self._read_json(rel)
+            named = [(r[2], r[3]) for r in rec["arrays"].values() if _valid_record(r)]
+            if _valid_summary(rec.get("summary")):
+                named.append(tuple(rec["summary"]))
+        except (CorruptEntry, KeyError, TypeError, AttributeError):
+            named = []
+        for name, crc in named:
+            try:
+                self._read_object(name, crc, rel, "object")
+            except CorruptEntry:
+                self.fs.remove(object_path(name))
+        self.fs.remove(rel)
+        self._put_json(self._failure_name(task), {**describe(task), "error": f"discarded damaged entry: {reason}",
+                                                  "time": time.time()})
 
     # -- writing
+    def _put_json(self, rel: str, data: Any) -> None:
+        self.fs.put(rel, json.dumps(data, indent=1, default=_json_default, allow_nan=True).encode())
+
+    def _put_object(self, parts: list, suffix: str) -> tuple[str, str]:
+        """Write ``parts`` (bytes-likes) as one object named by their sha256, unless an object of
+        that name and length is there already; returns (name, crc32)."""
+        digest, crc, size = hashlib.sha256(), 0, 0
+        for part in parts:
+            digest.update(part)
+            crc = zlib.crc32(part, crc)
+            size += memoryview(part).nbytes
+        name = digest.hexdigest() + suffix
+        if self.fs.size(object_path(name)) != size:  # absent, or cut short by a crash: (re)write it
+            self.fs.put(object_path(name), parts, durable=False)  # (the commit is synced; module docstring)
+        return name, f"{crc:08x}"
+
     @staticmethod
     def check(task: Task, result: Result) -> dict[str, np.ndarray]:
         """What :meth:`save` would write, as flat host arrays; ValueError for what it cannot."""
@@ -248,104 +347,88 @@ class Store:
                              f"got {type(result).__name__}")
         flat = flatten_arrays(result.arrays)
         for name, a in flat.items():
-            if a.dtype == object:
+            if a.dtype.hasobject:
                 raise ValueError(f"task {task.name!r}: array {name!r} has dtype object; return numeric arrays")
         json.dumps(result.summary, default=_json_default)
         return flat
 
     def save(self, task: Task, result: Result, seconds: float | None = None,
-             inputs: dict[str, Result] | None = None) -> Path:
-        """Write ``result`` as the entry of ``task`` atomically; returns the entry directory.
-
-        ``inputs``: the results ``task`` was computed from; an array that *is* (the same
-        object as) one of theirs is recorded as a reference instead of written again.
-        If another process saved the same key first, its entry is kept (both computed the same thing).
-        """
+             inputs: dict[str, Result] | None = None) -> str:
+        """Write ``result`` as the entry of ``task`` (objects, then the commit); returns the commit's
+        path relative to the root. A whole commit of the same key already there is kept (it holds
+        the same result). ``inputs`` is accepted for callers of format 1 and not needed: an array
+        passed through from an input has the same content, hence the same object, stored once."""
+        del inputs
         flat = self.check(task, result)
-        owners = {}
-        for dep, res in (inputs or {}).items():
-            if dep in task.deps and isinstance(res, Result):
-                for path, b in flatten_arrays(res.arrays).items():
-                    owners.setdefault(id(b), (b, f"{ALIAS}{dep}{SEP}{path}"))
-        tmp = self.root / "tmp" / f"{task.key}-{uuid.uuid4().hex}"
-        tmp.mkdir(parents=True)
         index = {}
-        for i, (name, a) in enumerate(flat.items()):  # plain .npy files, written from the buffer
-            owner = owners.get(id(a))
-            if owner is not None and owner[0] is a:  # passed through unchanged: stored once, upstream
-                index[name] = [list(a.shape), str(a.dtype), owner[1], _crc32(a)]
-                continue
-            a = a if a.flags.c_contiguous else np.ascontiguousarray(a)  # (this would make 0-d arrays 1-d)
-            file = f"a{i:04d}.npy"
-            with open(tmp / file, "wb") as fh:
-                np.lib.format.write_array(fh, a, allow_pickle=False)
-            index[name] = [list(a.shape), str(a.dtype), file, _crc32(a)]
-        summary = json.dumps(result.summary, indent=1, default=_json_default).encode()
-        (tmp / SUMMARY).write_bytes(summary)
-        meta = {**describe(task), "arrays": index, "summary_crc": _crc32(summary), "seconds": seconds,
-                "written": time.time()}
-        (tmp / TASK).write_text(json.dumps(meta, indent=1, default=_json_default))  # last: marks it whole
-        final = self.entry_dir(task)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists() and not self.has(task):  # not ours: an entry damaged from outside
-            os.replace(final, self.root / "tmp" / f"stale-{task.key}-{uuid.uuid4().hex[:8]}")
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not self.has(task):
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # an equal entry won the race
-        shutil.rmtree(self.root / "scratch" / task.key, ignore_errors=True)
-        failure = self.root / "failures" / f"{task.key}.json"
-        failure.unlink(missing_ok=True)
-        return final
+        for name, a in flat.items():
+            parts = _npy(a)
+            obj, crc = self._put_object(parts, ".npy")
+            index[name] = [list(a.shape), str(a.dtype), obj, crc]
+        summary = self._put_object([json.dumps(result.summary, indent=1, default=_json_default).encode()], ".json")
+        rel = self.commit_name(task)
+        if not self.has(task):  # (a whole commit of this key is an equal result: keep it)
+            record = {"format": FORMAT, **describe(task), "arrays": index, "summary": list(summary),
+                      "seconds": seconds, "written": time.time(), "writer": _writer()}
+            self._put_json(rel, record)  # last: from here on the entry exists
+        if self.fs.local:
+            shutil.rmtree(self.fs.path / SCRATCH / task.key, ignore_errors=True)
+        else:
+            shutil.rmtree(self.scratch_dir(task), ignore_errors=True)
+        if self.fs.size(self._failure_name(task)) is not None:
+            self.fs.remove(self._failure_name(task))
+        return rel
 
     def record_failure(self, task: Task, error: BaseException, trace: str = "") -> None:
-        write_json_atomic(self.root / "failures" / f"{task.key}.json",
-                          {**describe(task), "error": f"{type(error).__name__}: {error}",
-                           "traceback": trace[-4000:], "time": time.time()})
+        self._put_json(self._failure_name(task), {**describe(task), "error": f"{type(error).__name__}: {error}",
+                                                  "traceback": trace[-4000:], "time": time.time()})
 
     def failure(self, task: Task) -> dict | None:
-        path = self.root / "failures" / f"{task.key}.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        rel = self._failure_name(task)
+        if self.fs.size(rel) is None:
+            return None
+        try:
+            return json.loads(self.fs.read(rel))
+        except (OSError, ValueError):  # (removed meanwhile, or cut short: no usable record)
+            return None
 
     # -- listing
     def entries(self) -> Iterator[dict]:
-        """``task.json`` of every complete entry (with its ``summary``)."""
-        for meta_path in sorted((self.root / "entries").glob(f"*/*/{TASK}")):
-            try:
-                meta, summary = _read_entry(meta_path.parent, meta_path.parent.name)
-            except CorruptEntry:  # recomputed by the next run that needs it
-                continue
-            meta["summary"] = summary
-            meta["path"] = str(meta_path.parent.relative_to(self.root))
-            yield meta
+        """The commit of every whole entry (with its ``summary`` and ``path``)."""
+        for name in self.fs.list(COMMITS):
+            for file in self.fs.list(f"{COMMITS}/{name}"):
+                if not file.endswith(".json"):
+                    continue
+                rel = f"{COMMITS}/{name}/{file}"
+                try:
+                    rec, summary = self._read_commit(rel, file[: -len(".json")])
+                except CorruptEntry:  # recomputed by the next run that needs it
+                    continue
+                rec["summary"] = summary
+                rec["path"] = rel
+                yield rec
 
-    def write_manifest(self, extra: dict | None = None) -> Path:
+    def write_manifest(self, extra: dict | None = None):
         """``manifest.json``: every entry a user can look up (call from process 0 only)."""
         entries = list(self.entries())
         failures = []
-        for p in sorted((self.root / "failures").glob("*.json")):
+        for file in self.fs.list(FAILURES):
             try:
-                failures.append(json.loads(p.read_text()))
+                failures.append(json.loads(self.fs.read(f"{FAILURES}/{file}")))
             except (OSError, ValueError):
                 continue
-        data = {"store": str(self.root), "entries": len(entries), "failed": len(failures),
+        data = {"store": str(self.root), "format": FORMAT, "entries": len(entries), "failed": len(failures),
                 **(extra or {}), "tasks": entries, "failures": failures}
-        write_json_atomic(self.root / MANIFEST, data)
+        self._put_json(MANIFEST, data)
         return self.root / MANIFEST
 
     def sweep_tmp(self, older_than: float = 0.0) -> int:
-        """Remove debris in ``tmp/`` (interrupted writes, entries moved aside) untouched for
-        ``older_than`` seconds (the newest time of a directory and its files counts)."""
+        """Remove debris in ``tmp/`` (interrupted writes) untouched for ``older_than`` seconds."""
         removed = 0
-        now = time.time()
-        for p in (self.root / "tmp").iterdir():
+        for name in self.fs.list(TMP):
             try:
-                touched = max([p.stat().st_mtime, *(c.stat().st_mtime for c in p.iterdir())] if p.is_dir()
-                              else [p.stat().st_mtime])
-                if now - touched >= older_than:
-                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+                if self.fs.age(f"{TMP}/{name}") >= older_than:
+                    self.fs.remove(f"{TMP}/{name}")
                     removed += 1
             except OSError:  # (another run removed or is writing it)
                 continue
@@ -358,11 +441,14 @@ class Store:
         While another run holds it, ``notify`` (default: a line on stderr) is told once who holds
         it (pid, host, since when), and this call waits until it is released; the lock goes with
         its holder's process, so a killed run never leaves it held. Re-entrant within a thread.
-        Where ``fcntl`` is missing (Windows) nothing is locked.
+        Where ``fcntl`` is missing (Windows), and on object storage, nothing is locked: there two
+        runs may compute one task twice, and store it once.
         """
         try:
             import fcntl
         except ImportError:
+            fcntl = None
+        if fcntl is None or not self.fs.local:
             yield
             return
         key = (str(self.root.resolve()), threading.get_ident())

@@ -3,13 +3,18 @@
 ::
 
     acts = Task("capture", CaptureConfig(arch="cifar_resnet20", ...), capture_fn)
-    fit = Task("directions", FitConfig(method="kmeans", k=64, seed=0), fit_fn, deps={"acts": acts})
+    fit = Task("directions", FitConfig(method="kmeans", k=64, seed=0), fit_fn, deps={"acts": acts},
+               layout=True)
 
 ``fn(ctx, config, **inputs) -> Result`` receives each dependency's :class:`Result`
 under its name in ``deps``. A task's :func:`task_key` hashes its name, its config,
-the keys of its inputs and the package version, so two tasks with equal keys compute
-the same thing, and changing one config field changes the key of that task and of
-everything downstream of it, and nothing else.
+the keys of its inputs, its own ``version`` and (for a task whose numbers depend on
+how many devices share the work) the device layout, so two tasks with equal keys
+compute the same thing, and changing one config field changes the key of that task
+and of everything downstream of it, and nothing else. A config should therefore hold
+only what changes the result (a task that draws no random numbers takes no seed), and
+``version`` is bumped when the code of ``fn`` changes what it returns: that recomputes
+this task and its dependents, not every result in the store.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
-#: bumped when the on-disk meaning of results changes without a package version change
-FORMAT = 1
+#: the store's format: 2 = content-addressed objects and commit records (see ``tasks/store.py``)
+FORMAT = 2
 
 
 class Result(NamedTuple):
@@ -47,6 +52,12 @@ class Task:
     deps: ``{input name: Task}``.
     collective: run by every process together (its arrays may span the global mesh);
       otherwise a task runs in one process only.
+    version: bumped when ``fn`` changes what it returns; the key holds it, so the bump
+      recomputes this task and what depends on it, and nothing else.
+    layout: the result depends on the device layout (a fit whose sums are split over the
+      local devices): the key holds :func:`device_layout`, so a store resumed on another
+      layout recomputes it instead of mixing results. Leave it False for a task whose numbers
+      do not depend on the device count.
     """
 
     name: str
@@ -54,6 +65,8 @@ class Task:
     fn: Callable[..., Result]
     deps: Mapping[str, "Task"] = dataclasses.field(default_factory=dict)
     collective: bool = False
+    version: int = 1
+    layout: bool = False
 
     def __post_init__(self):
         if not self.name or "/" in self.name or self.name.startswith("."):
@@ -62,6 +75,8 @@ class Task:
             if not isinstance(dep, Task):
                 raise ValueError(f"task {self.name!r}: dependency {dep_name!r} must be a Task, "
                                  f"got {type(dep).__name__}")
+        if not isinstance(self.version, int) or isinstance(self.version, bool) or self.version < 1:
+            raise ValueError(f"task {self.name!r}: version must be a positive int, got {self.version!r}")
         canonical(self.config)  # refuse unhashable configs at construction, not at run time
 
     @property
@@ -108,30 +123,42 @@ def canonical(value: Any) -> Any:
     )
 
 
+def device_layout(collective: bool) -> dict:
+    """The devices a task's numbers depend on: every device and process for a collective task
+    (its arrays span the global mesh), this process's devices for any other."""
+    import jax
+
+    if collective:
+        return {"devices": jax.device_count(), "processes": jax.process_count()}
+    return {"devices": jax.local_device_count()}
+
+
 def task_key(task: Task) -> str:
-    """sha256 of (name, config, the keys of its inputs, package version, store format)."""
+    """sha256 of (name, config, the keys of its inputs, its version, the store format, and the
+    device layout for a ``layout`` task)."""
     cached = task.__dict__.get("_key")
     if cached is not None:
         return cached
-    from jaxinterp import __version__
-
     payload = {
         "name": task.name,
         "config": canonical(task.config),
         "inputs": {name: dep.key for name, dep in sorted(task.deps.items())},
-        "version": __version__,
+        "version": task.version,
         "format": FORMAT,
     }
+    if task.layout:
+        payload["layout"] = device_layout(task.collective)
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     object.__setattr__(task, "_key", digest)
     return digest
 
 
 def describe(task: Task) -> dict:
-    """The JSON a user reads in the manifest: name, key, config, input keys."""
+    """The JSON a user reads in the manifest: name, key, config, input keys, version, layout."""
     return {"name": task.name, "key": task.key, "config": canonical(task.config),
             "inputs": {name: dep.key for name, dep in sorted(task.deps.items())},
-            "collective": task.collective}
+            "collective": task.collective, "version": task.version,
+            "layout": device_layout(task.collective) if task.layout else None}
 
 
 def graph(tasks) -> list[Task]:

@@ -1,6 +1,7 @@
 """Dataset examples (METHODS §6.2): receptive fields against k/stride/padding arithmetic, best
 positions against a numpy loop, crops against numpy slicing, pre-ReLU values against a ReLU-free
-variant of the same network, quilts against numpy quantile ranks, and bad input."""
+variant of the same network, the streamed pre-ReLU summary against numpy, quilts against numpy
+quantile ranks, crops of a memory-mapped dataset, and bad input."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxinterp import circuits, door
 from jaxinterp.circuits import examples, tuning
-from jaxinterp.models.base import ImageModel, ReLU, forward, relu
+from jaxinterp.models.base import ImageModel, ReLU, relu
 from jaxinterp.models.cifar_resnet import CifarResNet
+from tests.flax_reference import forward
 
 SPECS = ((3, 1, 1), (3, 2, 1), (5, 1, 2), (3, 2, 0))  # (kernel, stride, padding) per conv
 
@@ -94,7 +97,7 @@ def test_receptive_field_is_the_analytic_one(stack, depth):
     layer = f"relu{depth - 1}"
     h = forward(model, v, jnp.zeros((1, 16, 16, 2)), [layer])[1][layer].shape[1]
     for at in [(h // 2, h // 2), (0, h - 1)]:
-        rf = examples.receptive_field(model, v, layer, (16, 16, 2), at=at)
+        rf = door.receptive_field(model, v, layer, (16, 16, 2), at=at)
         y0, y1, size, jump = analytic_box(SPECS[:depth], at[0])
         x0, x1, _, _ = analytic_box(SPECS[:depth], at[1])
         assert rf.box == (y0, y1, x0, x1) and rf.size == (size, size) and rf.stride == (jump, jump)
@@ -104,7 +107,7 @@ def test_receptive_field_is_the_analytic_one(stack, depth):
 
 def test_receptive_field_larger_than_the_image(resnet8):
     model, v = resnet8  # ResNet-20 gives 81 px the same way (checked on the real run)
-    rf = examples.receptive_field(model, v, "layer3", (8, 8, 3))
+    rf = door.receptive_field(model, v, "layer3", (8, 8, 3))
     # stem 3, two 3x3 convs at stride 1 (+4), at stride 2 (+2 + 4), at stride 4 (+4 + 8); position
     # (1, 1) of the 2x2 map is centred on input pixel 4 (stride-2 convs, padding 1)
     assert rf.at == (1, 1) and rf.size == (25, 25) and rf.stride == (4, 4) and not rf.clipped
@@ -116,8 +119,9 @@ def test_maxima_and_top_positions_match_a_numpy_loop(stack, images):
     acts = np.asarray(forward(model, v, model.normalize(images), ["relu1"])[1]["relu1"])  # [n, 8, 8, 3]
     n, h, w, c = acts.shape
     units = [2, 0]
-    best = examples.image_maxima(model, v, "relu1", images, units=units, chunk=3)
-    top = examples.top_positions(model, v, "relu1", images, k=4, units=units, chunk=3)
+    best = examples.image_maxima(model, v, "relu1", images, units=units, batch_size=3)
+    top = examples.top_positions(model, v, "relu1", images, k=4, units=units, batch_size=3)
+    assert isinstance(best, examples.Maxima) and isinstance(top, examples.TopPositions)
     for j, u in enumerate(units):
         for i in range(n):
             flat = acts[i, :, :, u].reshape(-1)
@@ -134,7 +138,7 @@ def test_maxima_and_top_positions_match_a_numpy_loop(stack, images):
 
 def test_crops_and_recentring_match_numpy_slicing(stack, images):
     model, v = stack
-    rf = examples.receptive_field(model, v, "relu1", (16, 16, 2))
+    rf = door.receptive_field(model, v, "relu1", (16, 16, 2))
     image, y, x = np.array([[0, 3], [9, 9]]), np.array([[0, 7], [3, 4]]), np.array([[7, 0], [5, 3]])
     crops = np.asarray(examples.rf_crops(images, image, y, x, rf, fill=0.25))
     shifted = np.asarray(examples.recentre(images, image, y, x, rf, fill=0.25))
@@ -154,14 +158,15 @@ def test_preactivations_equal_the_relu_free_network():
     x = np.random.default_rng(1).uniform(0, 1, (7, 12, 12, 3)).astype(np.float32)
     want = np.asarray(forward(plain, v, plain.normalize(x), ["block"])[1]["block"])
     post = np.asarray(forward(model, v, model.normalize(x), ["block"])[1]["block"])
-    pre = np.asarray(examples.preactivations(model, v, "block", x, position="all", chunk=3))
+    pre = np.asarray(examples.preactivations(model, v, "block", x, position="all", batch_size=3))
     np.testing.assert_allclose(pre, want, atol=1e-5)
     assert (want < 0).any() and not np.allclose(pre, post)
-    centre = np.asarray(examples.preactivations(model, v, "block", x, units=[1], chunk=4))
+    centre = np.asarray(examples.preactivations(model, v, "block", x, units=[1], batch_size=4))
     np.testing.assert_allclose(centre, want[:, 6, 6, [1]], atol=1e-5)
-    assert examples.ends_in_relu(model, v, "block", (12, 12, 3))
+    g = door.graph(model, v, (12, 12, 3))
+    assert g["block"].relu
     # a layer whose output is no ReLU's output: pre = post
-    assert not examples.ends_in_relu(model, v, "stem", (12, 12, 3))
+    assert not g["stem"].relu
     stem = np.asarray(forward(model, v, model.normalize(x), ["stem"])[1]["stem"])
     np.testing.assert_allclose(np.asarray(examples.preactivations(model, v, "stem", x, position="all")), stem,
                                atol=1e-6)
@@ -174,20 +179,69 @@ def test_preactivations_of_a_resnet_stage_are_bn2_plus_shortcut(resnet8):
     want = np.asarray(a["layer1.0.bn2"] + a["layer1.0.shortcut"])
     pre = np.asarray(examples.preactivations(model, v, "layer1", x, position="all"))
     np.testing.assert_allclose(pre, want, atol=1e-4)
-    assert examples.ends_in_relu(model, v, "layer1", (16, 16, 3))
+    assert door.graph(model, v, (16, 16, 3))["layer1"].relu
 
 
-def test_preactivation_summary_against_numpy(rng):
-    pre = rng.normal(-1.0, 2.0, (500, 3)).astype(np.float32)
-    s = examples.preactivation_summary(pre, bins=10, tail_q=0.9)
-    np.testing.assert_allclose(s["mean"], pre.mean(0), rtol=1e-5)
-    np.testing.assert_allclose(s["fraction_positive"], (pre > 0).mean(0), rtol=1e-6)
-    np.testing.assert_allclose(s["tail_quantile"], np.quantile(pre, 0.9, axis=0), rtol=1e-4)
-    np.testing.assert_allclose(s["tail_mean"], [pre[pre[:, j] > 0, j].mean() for j in range(3)], rtol=1e-5)
+def test_preactivation_summary_against_numpy(resnet8):
+    """The streamed two-pass summary of every position's pre-ReLU value against numpy on all of
+    them: moments, range, P(> 0) and the tail mean to float rounding; the median and the tail
+    quantile (read from the fine histogram) within one fine-bin width; the display histogram
+    equal to np.histogram over the same edges up to values on a bin edge."""
+    model, v = resnet8
+    x = np.random.default_rng(3).uniform(0, 1, (13, 16, 16, 3)).astype(np.float32)
+    units = [5, 0, 9]
+    pre = np.asarray(examples.preactivations(model, v, "layer2", x, units=units, position="all"))  # [n, 8, 8, 3]
+    flat = pre.reshape(-1, len(units)).astype(np.float64)
+    s = examples.preactivation_summary(model, v, "layer2", x, units=units, bins=8, tail_q=0.9, fine_bins=512,
+                                       batch_size=5)
+    assert s["count"] == flat.shape[0] and s["counts"].shape == (3, 8) and s["edges"].shape == (3, 9)
+    np.testing.assert_allclose(s["mean"], flat.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(s["sd"], flat.std(0), rtol=1e-4)
+    np.testing.assert_allclose(s["min"], flat.min(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s["max"], flat.max(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s["fraction_positive"], (flat > 0).mean(0), rtol=1e-6)
+    assert 0 < s["fraction_positive"].min() and s["fraction_positive"].max() < 1  # both signs occur
+    np.testing.assert_allclose(s["tail_mean"], [flat[flat[:, j] > 0, j].mean() for j in range(3)], rtol=1e-5)
+    width = (flat.max(0) - flat.min(0)) / 512
+    np.testing.assert_allclose(s["fine_width"], width, rtol=1e-4)
+    for name, q in (("median", 0.5), ("tail_quantile", 0.9)):
+        err = np.abs(s[name] - np.quantile(flat, q, axis=0))
+        assert np.all(err <= width * 1.001), (name, err / width)
+    # the fine-bin estimate is far better than the display bins (and not just the bin centre)
+    assert np.all(np.abs(s["median"] - np.median(flat, axis=0)) < (flat.max(0) - flat.min(0)) / 64)
     for j in range(3):
-        counts, edges = np.histogram(pre[:, j], bins=10)
-        np.testing.assert_array_equal(s["counts"][j], counts)
-        np.testing.assert_allclose(s["edges"][j], edges, rtol=1e-5, atol=1e-5)
+        counts, _ = np.histogram(flat[:, j], bins=s["edges"][j].astype(np.float64))
+        assert np.abs(s["counts"][j] - counts).sum() <= 4, (s["counts"][j], counts)  # 2 values on edges
+        assert s["counts"][j].sum() == flat.shape[0]
+
+
+def test_layer_examples_is_its_parts_in_one_pass(resnet8, tmp_path):
+    """layer_examples (what the circuits pages read) equals top_positions, activation_stats,
+    image_maxima and preactivation_summary called one by one, on a memory-mapped dataset."""
+    model, v = resnet8
+    x = np.random.default_rng(4).integers(0, 256, (11, 16, 16, 3), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    got = examples.layer_examples(model, v, "layer2", mm, k=3, units=(4, 1), bins=4, fine_bins=64, batch_size=4)
+    top = examples.top_positions(model, v, "layer2", x, k=3, batch_size=4)
+    assert isinstance(got, circuits.LayerExamples)
+    for a, b in zip(got.top, top):
+        np.testing.assert_array_equal(a, b)
+    mean, sd = tuning.activation_stats(model, v, "layer2", x, batch_size=4)
+    np.testing.assert_allclose(got.mean, mean, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got.sd, sd, rtol=1e-6, atol=1e-7)
+    for a, b in zip(got.maxima, examples.image_maxima(model, v, "layer2", x, units=(4, 1), batch_size=4)):
+        np.testing.assert_array_equal(a, b)
+    pre = examples.preactivation_summary(model, v, "layer2", x, units=(4, 1), bins=4, fine_bins=64, batch_size=4)
+    for key, value in pre.items():
+        np.testing.assert_allclose(got.pre[key], value, rtol=1e-6, atol=1e-7, err_msg=key)
+    # crops read only the images they show: the memmap gives the array's crops
+    rf = door.receptive_field(model, v, "layer2", (16, 16, 3))
+    np.testing.assert_array_equal(examples.rf_crops(mm, top.image, top.y, top.x, rf),
+                                  examples.rf_crops(x, top.image, top.y, top.x, rf))
+    assert got.top.value.shape == (32, 3) and got.maxima.value.shape == (11, 2)
+    none = examples.layer_examples(model, v, "layer2", x, k=3, batch_size=4)
+    assert none.maxima is None and none.pre is None
 
 
 def test_quilt_picks_the_quantiles(rng):
@@ -207,6 +261,8 @@ def test_exemplar_rotation_tuning_equals_one_unit_at_a_time(stack, images):
     ex = np.stack([images[:3], images[3:6]])  # [U, e, H, W, c]
     angles = np.array([0.0, 30.0, 90.0, 200.0, 359.0], np.float32)
     got = np.asarray(examples.exemplar_rotation_tuning(model, v, "relu1", ex, angles, units, batch=4))
+    np.testing.assert_allclose(examples.exemplar_rotation_tuning(model, v, "relu1", ex, angles, units, batch=256),
+                               got, rtol=1e-5, atol=1e-6)  # every exemplar and angle in one chunk
     for j, u in enumerate(units):
         want = tuning.rotation_tuning(model, v, "relu1", ex[j], angles, units=[u], fill=0.5)
         np.testing.assert_allclose(got[:, j], np.asarray(want)[:, 0], rtol=1e-5, atol=1e-6)
@@ -219,12 +275,12 @@ def test_bad_input(stack, images):
     model, v = stack
     with pytest.raises(ValueError, match="unit.*out of range.*3 channels"):
         examples.image_maxima(model, v, "relu1", images, units=[3])
-    with pytest.raises(ValueError, match="unknown layer 'conv9'.*relu1"):
-        examples.receptive_field(model, v, "conv9", (16, 16, 2))
+    with pytest.raises(ValueError, match="unknown layer 'conv9'.*close matches: conv"):
+        examples.top_positions(model, v, "conv9", images)
     with pytest.raises(ValueError, match="unknown layer"):
         examples.preactivations(model, v, "nope", images)
-    with pytest.raises(ValueError, match="outside layer 'relu3'"):
-        examples.receptive_field(model, v, "relu3", (16, 16, 2), at=(5, 0))
+    with pytest.raises(ValueError, match="outside 'relu3'"):
+        examples.preactivations(model, v, "relu3", images, position=(5, 0))
     with pytest.raises(ValueError, match="spatial axes"):
         examples.top_positions(model, v, "fc", images)
     with pytest.raises(ValueError, match="k=11 top images.*10 images"):
@@ -235,7 +291,7 @@ def test_bad_input(stack, images):
         examples.image_maxima(model, v, "relu1", images[..., :1])
     with pytest.raises(ValueError, match="image indices"):
         examples.rf_crops(images, np.array([10]), np.array([0]), np.array([0]),
-                          examples.receptive_field(model, v, "relu1", (16, 16, 2)))
+                          door.receptive_field(model, v, "relu1", (16, 16, 2)))
 
 
 @pytest.mark.slow
@@ -250,13 +306,13 @@ def test_real_resnet20(shared_data):
     v = convert(shared_data / "models" / "resnet20-12fca82f.th", "cifar_resnet20")
     images = to_unit_float(np.load(shared_data / "cifar10" / "test_first932.npz")["images"][:24])
     for layer, size, stride in (("layer1", 15, 1), ("layer2", 37, 2), ("layer3", 81, 4)):
-        rf = examples.receptive_field(model, v, layer, (32, 32, 3))
+        rf = door.receptive_field(model, v, layer, (32, 32, 3))
         assert rf.size == (size, size) and rf.stride == (stride, stride) and not rf.clipped, layer
     a = forward(model, v, model.normalize(images), ["layer1.2.bn2", "layer1.2.shortcut", "layer3"])[1]
-    pre = np.asarray(examples.preactivations(model, v, "layer1", images, position="all", chunk=8))
+    pre = np.asarray(examples.preactivations(model, v, "layer1", images, position="all", batch_size=8))
     np.testing.assert_allclose(pre, np.asarray(a["layer1.2.bn2"] + a["layer1.2.shortcut"]), atol=1e-4)
     assert (pre < 0).mean() > 0.05  # the ReLU does cut something here
-    best = examples.image_maxima(model, v, "layer3", images, units=[3, 40], chunk=10)
+    best = examples.image_maxima(model, v, "layer3", images, units=[3, 40], batch_size=10)
     acts = np.asarray(a["layer3"])[..., [3, 40]].reshape(len(images), -1, 2)
     np.testing.assert_allclose(np.asarray(best.value), acts.max(1), rtol=1e-5)
     np.testing.assert_array_equal(np.asarray(best.y) * 8 + np.asarray(best.x), acts.argmax(1))

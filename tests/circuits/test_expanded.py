@@ -12,7 +12,8 @@ import pytest
 
 from jaxinterp import circuits
 from jaxinterp.models import small_cnn
-from jaxinterp.models.base import ImageModel, ReLU, forward, relu
+from jaxinterp.models.base import ImageModel, ReLU, relu
+from tests.flax_reference import forward
 from jaxinterp.models.layers import MaxPool2d, batch_norm, conv2d
 
 SHAPE = (8, 8, 3)
@@ -131,6 +132,8 @@ def test_average_pool_leaves_padding_out_like_the_max_pool_does(rng):
             cols = slice(max(2 * j - 1, 0), min(2 * j + 2, 5))
             ref[0, i, j] = x[0, rows, cols].mean(axis=(0, 1))
     np.testing.assert_allclose(got, ref, atol=1e-6)
+    direct = circuits.average_pool(jnp.asarray(x), (1, 3, 3, 1), (1, 2, 2, 1), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    np.testing.assert_allclose(direct, ref, atol=1e-6)
     np.testing.assert_allclose(pool.apply({}, jnp.asarray(x))[0, 1, 1], x[0, 1:4, 1:4].max(axis=(0, 1)))
 
 
@@ -156,13 +159,16 @@ def test_bad_cuts_are_refused_with_the_fix():
         circuits.expanded_weights(model, v, "conv2", "conv1", SHAPE)
     with pytest.raises(ValueError, match="wrong order"):
         circuits.expanded_weights(model, v, "conv1", "conv1", SHAPE)
-    with pytest.raises(ValueError, match="unknown source layer 'conv9'.*input, conv1, bn1, conv2"):
+    with pytest.raises(ValueError, match="unknown source layer 'conv9'.*close matches: conv"):
         circuits.expanded_weights(model, v, "conv9", "conv2", SHAPE)
+    circuits.check_cut(model, v, "conv1", "conv2", SHAPE)  # upstream first: fine
+    with pytest.raises(ValueError, match="unknown target layer 'fc9'"):
+        circuits.check_cut(model, v, "conv1", "fc9", SHAPE)
     with pytest.raises(ValueError, match="unknown target layer"):
         circuits.expanded_weights(model, v, "conv1", "layer3", SHAPE)
-    with pytest.raises(ValueError, match="unit 5 is out of range.*5 units.*0..4"):
+    with pytest.raises(ValueError, match=r"unit\(s\) \[5\] out of range.*5 channels.*0..4"):
         circuits.expanded_weights(model, v, "conv1", "conv2", SHAPE, units=[0, 5])
-    with pytest.raises(ValueError, match="unit -1 is out of range"):
+    with pytest.raises(ValueError, match=r"unit\(s\) \[-1\] out of range"):
         circuits.expanded_weights(model, v, "conv1", "conv2", SHAPE, units=[-1])
     with pytest.raises(ValueError, match="outside target 'conv2'"):
         circuits.expanded_weights(model, v, "conv1", "conv2", SHAPE, at=(8, 0))

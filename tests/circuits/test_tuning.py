@@ -15,7 +15,8 @@ import pytest
 
 from jaxinterp.circuits import tuning
 from jaxinterp.data import stimuli
-from jaxinterp.models.base import ImageModel, forward
+from jaxinterp.models.base import ImageModel
+from tests.flax_reference import forward
 
 SIZE = 17                                  # odd: the image centre is the centre pixel (8, 8)
 BUILT = np.array([0.0, 35.0, 80.0, 125.0])  # the Gabor family's orientations (degrees)
@@ -130,7 +131,7 @@ def test_responses_match_the_forward_pass_and_pad_small_images(small_net, rng):
     model, v = small_net
     imgs = rng.random((7, 12, 12, 3)).astype(np.float32)
     want = centre_response(model, v, "conv2", imgs)
-    np.testing.assert_allclose(tuning.responses(model, v, "conv2", imgs, chunk=3), want, atol=1e-5)
+    np.testing.assert_allclose(tuning.responses(model, v, "conv2", imgs, batch_size=3), want, atol=1e-5)
     np.testing.assert_allclose(tuning.responses(model, v, "conv2", imgs, units=[4, 1]), want[:, [4, 1]],
                                atol=1e-5)
     mean = np.asarray(forward(model, v, model.normalize(jnp.asarray(imgs)), ["conv2"])[1]["conv2"]).mean((1, 2))
@@ -149,10 +150,14 @@ def test_responses_match_the_forward_pass_and_pad_small_images(small_net, rng):
 def test_activation_stats_are_the_centre_mean_and_sd(small_net, rng):
     model, v = small_net
     imgs = rng.random((10, 12, 12, 3)).astype(np.float32)
-    mean, sd = tuning.activation_stats(model, v, "conv1", imgs, chunk=4)
+    mean, sd = tuning.activation_stats(model, v, "conv1", imgs, batch_size=4)
     r = centre_response(model, v, "conv1", imgs)
     np.testing.assert_allclose(mean, r.mean(0), atol=1e-5)
     np.testing.assert_allclose(sd, r.std(0), atol=1e-5)
+    # the same from an iterable of ragged batches (a source read once, n unknown up front)
+    m2, sd2 = tuning.activation_stats(model, v, "conv1", [imgs[:3], imgs[3:4], imgs[4:]], batch_size=4)
+    np.testing.assert_allclose(m2, mean, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sd2, sd, rtol=1e-6, atol=1e-7)
 
 
 def test_rotation_tuning_equals_a_loop_over_angles(small_net, rng):
@@ -161,8 +166,8 @@ def test_rotation_tuning_equals_a_loop_over_angles(small_net, rng):
     angles = np.array([0.0, 10.0, 45.0, 91.0, 180.0, 270.0, 333.0])
     loop = np.stack([centre_response(model, v, "conv2", np.asarray(tuning.rotate(ex, [a])[0])).mean(0)
                      for a in angles])                                      # [A, U]
-    # batch 6: chunks of 5 exemplars x 1 angle; batch 4: 4 exemplars (one chunk padded) x 1 angle;
-    # batch 256: 5 exemplars x 7 angles in one chunk
+    # batch 6: steps of 5 exemplars x 1 angle; batch 4: 4 exemplars (the last step padded) x 1 angle;
+    # batch 256: 5 exemplars x 7 angles in one chunk; batch 12: 5 exemplars x 2 angles (angles padded)
     for batch in (6, 4, 256, 12):
         got = tuning.rotation_tuning(model, v, "conv2", ex, angles, batch=batch)
         np.testing.assert_allclose(got, loop, atol=1e-5, err_msg=f"batch={batch}")
@@ -282,6 +287,10 @@ def test_bad_input_is_refused_clearly(net, small_net):
         tuning.rotation_tuning(model, v, "conv1", img, [0.0], stats=(np.zeros(3), np.ones(3)))
     with pytest.raises(ValueError, match="position must be"):
         tuning.responses(model, v, "conv1", img, position="center-ish")
+    with pytest.raises(ValueError, match="spells it 'centre'"):
+        tuning.responses(model, v, "conv1", img, position="center")
+    with pytest.raises(ValueError, match="position 'all' keeps the whole map"):
+        tuning.responses(model, v, "conv1", img, position="all")
 
     class Flat(ImageModel):
         INPUT_SIZE: ClassVar[int] = 8
@@ -292,8 +301,10 @@ def test_bad_input_is_refused_clearly(net, small_net):
 
     flat = Flat()
     fv = flat.init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
-    with pytest.raises(ValueError, match="no spatial axes"):
+    with pytest.raises(ValueError, match="needs a layer with spatial axes"):
         tuning.responses(flat, fv, "fc", np.ones((1, 8, 8, 3), np.float32))
+    np.testing.assert_allclose(tuning.responses(flat, fv, "fc", np.ones((1, 8, 8, 3), np.float32), position="mean"),
+                               flat.apply(fv, flat.normalize(jnp.ones((1, 8, 8, 3)))), atol=1e-6)
     curves = np.ones((3, 10))
     with pytest.raises(ValueError, match="curves have 10 samples per unit but angles_deg has 9"):
         tuning.preferred_orientation(curves, np.arange(9.0))

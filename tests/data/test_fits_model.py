@@ -103,6 +103,8 @@ def test_commands_refuse_before_any_work(tmp_path, capsys):
     model = steps.model_spec("small_cnn_rgb", "random:0")
     with pytest.raises(ValueError, match=r"trained on 32×32 images, but images in big\.npz are 64×64"):
         steps.capture_task(model, steps.data_spec(data), "relu1")
+    with pytest.raises(ValueError, match=r"trained on 32×32 images"):
+        steps.check_data_for_model(model, steps.data_spec(data))
     labelled = _save(tmp_path / "labels.npz", labels=np.r_[_labels(), np.zeros(32, int)], n=40)
     with pytest.raises(ValueError, match=r"labels of images in labels\.npz " + BAD_LABELS):
         steps.capture_task(model, steps.data_spec(labelled), "relu1")

@@ -1,3 +1,5 @@
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -28,16 +30,32 @@ def test_recovers_planted_features(toy, key, variant, kw):
     assert mmcs(truth, est.components_) >= 0.9
 
 
-def test_l1_modes_are_the_two_formulas(toy, key):
+@pytest.mark.parametrize("l1_mode", ["sharkey", "authors"])
+def test_loss_and_gradients_equal_torch_autograd(toy, key, l1_mode):
+    """The L1 SAE of METHODS.md §4.4 written sample-major in torch (c = ReLU(W_e x + b_e); x̂ = W_d c
+    with W_d's columns rescaled to unit norm in the forward pass; MSE + λ·mean_batch‖c‖₁/K for
+    Sharkey's penalty or λ·Σ|c| for the authors'): its value and autograd gradients against
+    loss_fn and jax.grad of the feature-major kernel."""
+    torch = pytest.importorskip("torch")
     x, _ = toy
-    params = sae.init_params(key, x.shape[1], 32)
-    batch = x[:64]
-    codes = np.maximum(batch @ np.asarray(params["W_enc"]).T, 0)
-    mse = float(sae.loss_fn(params, batch, sae.SAEConfig("l1", "sharkey", 0.0))[1]["mse"])
-    sharkey = float(sae.loss_fn(params, batch, sae.SAEConfig("l1", "sharkey", 0.3))[0])
-    authors = float(sae.loss_fn(params, batch, sae.SAEConfig("l1", "authors", 0.3))[0])
-    np.testing.assert_allclose(sharkey - mse, 0.3 * codes.sum(1).mean() / 32, rtol=1e-4)
-    np.testing.assert_allclose(authors - mse, 0.3 * codes.sum(), rtol=1e-4)
+    batch, lam, k = x[:64], 0.3, 32
+    rng = np.random.default_rng(1)  # off the init: biased encoder, decoder columns not unit-norm
+    params = {n: np.asarray(v) + 0.1 * rng.standard_normal(np.shape(v)).astype(np.float32)
+              for n, v in sae.init_params(key, x.shape[1], k).items()}
+    config = sae.SAEConfig("l1", l1_mode, lam)
+    (loss, parts), grads = jax.value_and_grad(sae.loss_fn, has_aux=True)(params, jnp.asarray(batch), config)
+
+    t = {n: torch.tensor(params[n], dtype=torch.float64, requires_grad=True) for n in ("W_enc", "b_enc", "W_dec")}
+    xb = torch.tensor(batch, dtype=torch.float64)
+    codes = torch.relu(xb @ t["W_enc"].T + t["b_enc"])
+    x_hat = codes @ (t["W_dec"] / t["W_dec"].norm(dim=0)).T
+    mse = ((xb - x_hat) ** 2).mean()
+    penalty = lam * codes.abs().sum(1).mean() / k if l1_mode == "sharkey" else lam * codes.abs().sum()
+    (mse + penalty).backward()
+    assert float(parts["mse"]) == pytest.approx(mse.item(), rel=1e-5)
+    assert float(loss) == pytest.approx((mse + penalty).item(), rel=1e-5)
+    for n in t:
+        np.testing.assert_allclose(grads[n], t[n].grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=n)
 
 
 def test_topk_keeps_the_k_largest_codes(toy, key):

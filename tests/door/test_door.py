@@ -51,6 +51,7 @@ def test_graph_names_and_shapes_match_flax_capture(resnet8, x):
     model, variables = resnet8
     g = door.graph(model, variables, (32, 32, 3))
     ref = flax_capture(model, variables, x)
+    assert isinstance(g, door.LayerGraph) and isinstance(g["layer1"], door.Layer)
     assert set(g.names) == set(ref) | {"input", "logits"}
     for name, a in ref.items():
         assert g[name].shape == a.shape[1:], name
@@ -142,6 +143,47 @@ def test_handlers_nest_and_the_graph_is_isolated(resnet8, x):
         g = door.graph(other, jax.eval_shape(lambda k: other.init(k, x[:1]), jax.random.key(0)), (32, 32, 3))
     assert g["layer1.0"].relu  # recorded with the real ReLU
     assert float(jnp.min(lin)) < 0  # the identity let negatives through
+
+
+def test_module_calls_stop_and_isolation(resnet8, x):
+    """The mechanism itself: a handler sees every named call in call order and may end the pass
+    (door.Stop); inside door.isolated() handlers installed outside it do not act."""
+    model, variables = resnet8
+    seen = []
+
+    def record(call):
+        out = call.run()
+        seen.append((call.name, out.shape[1:]))
+        if call.name == "layer1.0":
+            raise door.Stop
+        return out
+
+    with door.module_calls(record):
+        try:
+            model.apply(variables, x)
+        except door.Stop:
+            pass
+    g = door.graph(model, variables, (32, 32, 3))
+    upto = g.names[1:g.index("layer1.0") + 1]
+    assert [n for n, _ in seen] == list(upto) and all(s == g[n].shape for n, s in seen)
+    seen.clear()
+    with door.module_calls(record), door.isolated():
+        model.apply(variables, x)
+    assert seen == []
+
+
+def test_redirected_relus_wake_a_silent_relu():
+    """Inside door.redirected_relus every model ReLU has Lucid's gradient: an all-negative input
+    gets a gradient that pushes it up; outside, the ReLU's gradient is zero."""
+    from jaxinterp.models.base import relu
+
+    x = -jnp.ones((1, 4))
+    loss = lambda v: -jnp.sum(relu(v))  # noqa: E731 - minimised: wants v up
+    assert float(jnp.abs(jax.grad(loss)(x)).sum()) == 0.0
+    with door.redirected_relus(jnp.float32(1.0)):
+        g = jax.grad(loss)(x)
+    np.testing.assert_array_equal(g, jax.grad(lambda v: -jnp.sum(door.redirected_relu(v, jnp.float32(1.0))))(x))
+    assert float(g.sum()) < 0  # a descent step raises the input
 
 
 def analytic_field(depth):

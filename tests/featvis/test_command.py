@@ -39,6 +39,18 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
     np.testing.assert_allclose(arrays["ratio"], arrays["vis_act"] / arrays["data_max"], rtol=1e-6)
     np.testing.assert_allclose(arrays["top_act"][:, 0], arrays["data_max"], rtol=1e-6)
     assert np.all(np.diff(arrays["top_act"], axis=1) <= 0)
+    # the streamed dataset statistics against numpy on every image's spatial mean (Flax's own capture)
+    from jaxinterp import steps
+    from tests.flax_reference import forward
+
+    model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
+    images = np.load(data)["images"].astype(np.float32) / 255
+    acts = np.asarray(forward(model, variables, model.normalize(images), ["relu2"])[1]["relu2"])
+    spatial = acts.mean(axis=(1, 2))[:, 2:6].astype(np.float64)                      # [40, 4]
+    np.testing.assert_allclose(arrays["data_mean"], spatial.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(arrays["data_std"], spatial.std(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(arrays["data_max"], spatial.max(0), rtol=1e-5)
+    np.testing.assert_array_equal(arrays["top_idx"], np.argsort(-spatial, axis=0, kind="stable")[:3].T)
     page = (out / "index.html").read_text()
     assert "units/relu2_3_top.png" in page and "SD above mean" in page
     # a rerun only redraws: every task comes from the store
@@ -47,10 +59,28 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
 
 
 def test_kmeans_directions(data, tmp_path, capsys):
+    """Each rendered image's and each dataset image's activation along its K-means centroid,
+    recomputed in torch from the same weights: the scores, the dataset maximum, the exemplars."""
+    torch = pytest.importorskip("torch")
+    from jaxinterp import models, steps
+    from tests import _refs as ref
+    from tests.fixtures import Run
+
     out = tmp_path / "km"
     assert featvis(data, out, "--units", "0:3", "--directions", "kmeans", "--k", "3") == 0
     arrays = np.load(out / "featvis_relu2.npz")
-    assert arrays["images"].shape[0] == 3 and np.isfinite(arrays["ratio"]).all()
+    centroids = Run(tmp_path, [], out).stored("directions", "directions", method="kmeans").astype(np.float64)
+    assert centroids.shape == (3, 64)
+    model = models.get("small_cnn_rgb")
+    _, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
+    relu2 = lambda x01: ref.torch_small_cnn(variables, model.MEAN, model.STD)(
+        torch.tensor(np.asarray(x01, np.float64)), 2)[1].mean((2, 3)).numpy()
+    along = relu2(np.load(data)["images"] / 255.0) @ centroids.T  # [40, 3]
+    np.testing.assert_allclose(arrays["data_max"], along.max(0), rtol=1e-4)
+    np.testing.assert_array_equal(arrays["top_idx"][:, 0], along.argmax(0))
+    vis = np.einsum("uc,uc->u", relu2(arrays["images"]), centroids)
+    np.testing.assert_allclose(arrays["vis_act"], vis, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(arrays["ratio"], vis / along.max(0), rtol=1e-4)
 
 
 def test_bad_input_is_a_clear_error(data, tmp_path, capsys):

@@ -62,6 +62,8 @@ def test_color_matrix_is_the_square_root_of_the_colour_covariance():
     cov = np.cov(images.reshape(-1, 3), rowvar=False)
     np.testing.assert_allclose(m @ m.T, cov, atol=1e-10)
     assert np.all(np.diff(np.linalg.norm(m, axis=0)) <= 0)  # columns by decreasing variance
+    u8 = np.round(images * 255).astype(np.uint8)  # uint8 is read as /255, in chunks of any size
+    np.testing.assert_allclose(param.color_matrix(u8, chunk=7), param.color_matrix(u8 / 255.0), atol=1e-12)
     _, fn = param.image(jax.random.key(0), 4, color=param.color_matrix(images))
     assert fn.color == param.color_matrix(images)
 

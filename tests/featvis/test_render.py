@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxinterp import door
-from jaxinterp.featvis import objectives, param, redirected_relu, render, transforms
+from jaxinterp.featvis import Rendered, objectives, param, redirected_relu, render, transforms
 from jaxinterp.models.base import ImageModel, ReLU
 from jaxinterp.models.layers import conv2d
 
@@ -54,7 +54,9 @@ def test_linear_units_render_their_weight_patterns(key):
     # maximise w_i·x_i - sum (x - 0.5)²: the optimum is x_i - 0.5 = w_i / 2, inside the sigmoid's range
     obj = objectives.channels("fc", range(4)) - objectives.l2(constant=0.5) * objectives.l2(constant=0.5)
     p = param.image(key, 8, batch=4, fft=False, decorrelate=False)
+    assert isinstance(obj, objectives.Objective) and obj.layers == ("fc", "input")  # each part's layer
     out = render(key, model, variables, obj, p, transforms.compose([]), steps=300)
+    assert isinstance(out, Rendered) and out.thresholds[-1] == 300 and out.values.shape == (300,)
     images = np.asarray(out.images[-1]) - 0.5
     cos = np.array([[cosine(images[i], w[:, j]) for j in range(4)] for i in range(4)])
     assert np.all(np.diag(cos) > 0.9), cos

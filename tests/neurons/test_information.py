@@ -112,3 +112,48 @@ def test_batched_equals_loop(rng):
     np.testing.assert_allclose(batched, loop, atol=1e-6)
     h = neurons.mixed_entropy_all(jnp.asarray(acts))["h_mix"]
     np.testing.assert_allclose(h, [float(neurons.mixed_entropy(jnp.asarray(acts[:, i]))["h_mix"]) for i in range(3)], atol=1e-5)
+
+
+def test_every_batched_estimator_equals_its_loop_and_the_reference(rng):
+    """The ``*_all`` forms equal the one-neuron kernels column by column, which equal numpy."""
+    from tests import _refs as ref
+
+    acts = np.maximum(rng.normal(size=(300, 3)), 0).astype(np.float32)
+    labels = rng.integers(0, 3, 300)
+    z = rng.normal(size=(300, 2)).astype(np.float32)
+    a, lab = jnp.asarray(acts), jnp.asarray(labels)
+    h = neurons.binned_entropy_all(a)
+    mb = neurons.mi_binned_all(a, lab, 3)
+    ksg = neurons.mi_ksg_all(a, jnp.asarray(z))
+    assert ksg.shape == (3, 2)
+    for i in range(3):
+        assert float(h[i]) == pytest.approx(float(neurons.binned_entropy(a[:, i])), abs=1e-6)
+        assert float(h[i]) == pytest.approx(ref.binned_entropy(acts[:, i]), abs=1e-5)
+        assert float(mb[i]) == pytest.approx(float(neurons.mi_binned(a[:, i], lab, 3)), abs=1e-6)
+        assert float(mb[i]) == pytest.approx(ref.mi_binned(acts[:, i], labels), abs=1e-5)
+        for j in range(2):
+            assert float(ksg[i, j]) == pytest.approx(float(neurons.mi_ksg(a[:, i], jnp.asarray(z[:, j]))), abs=1e-6)
+            assert float(ksg[i, j]) == pytest.approx(ref.mi_ksg(acts[:, i], z[:, j]), abs=1e-4)
+
+
+@pytest.mark.xfail(strict=True, reason="known bug, left for a library fix: under jit, floor(mid·bins/n) "
+                   "is computed with a rounded reciprocal of n, so a rank on a bin boundary falls one bin low")
+def test_equal_frequency_bins_are_equal_under_jit():
+    """200 distinct values in 20 bins: 10 in each, as numpy's ranks put them."""
+    import jax
+
+    from jaxinterp.neurons.information import equal_frequency_bins
+
+    y = jnp.asarray(np.random.default_rng(0).permutation(200).astype(np.float32))
+    b = np.asarray(jax.jit(lambda v: equal_frequency_bins(v, 20))(y))
+    np.testing.assert_array_equal(np.bincount(b, minlength=20), [10] * 20)
+
+
+@pytest.mark.xfail(strict=True, reason="known divergence, left for a library fix: with tied values (a ReLU's "
+                   "zeros) the k-th neighbour distance is 0, scikit-learn then counts the tied samples in m, "
+                   "mi_knn counts none, and inflates the estimate")
+def test_mi_knn_equals_sklearn_with_tied_zeros(rng):
+    labels = rng.integers(0, 4, 200)
+    y = np.maximum(rng.normal(size=200) + labels, 0).astype(np.float32)  # 1/4 of class 0 is exactly 0
+    ours = float(neurons.mi_knn(jnp.asarray(y), jnp.asarray(labels), 4, 3))
+    assert ours == pytest.approx(_compute_mi_cd(y.astype(float), labels, 3), abs=1e-3)

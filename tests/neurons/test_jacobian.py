@@ -101,3 +101,18 @@ def test_jacobian_stats_against_numpy(rng):
     g5 = jac[:5].T @ jac[:5] / 5
     assert float(neurons.jacobian_stats(wide)["effective_dim"]) == pytest.approx(
         np.trace(g5) ** 2 / np.trace(g5 @ g5), rel=1e-4)
+
+
+def test_jacobian_stats_all_equals_numpy_per_neuron(rng):
+    """[p, N, d] Jacobians, both the G (p >= d) and the Gram (p < d) paths, against tests/_refs."""
+    from tests import _refs as ref
+
+    for p in (30, 5):
+        jac = rng.normal(size=(p, 3, 7)).astype(np.float32) * np.array([1, 2, 0.5], np.float32)[None, :, None]
+        jac[:, 1, 4] += 3.0  # neuron 1 leans on input 4
+        got = neurons.jacobian_stats_all(jnp.asarray(jac))
+        for n in range(3):
+            want = ref.jacobian_stats(jac[:, n])
+            for k in ("sensitivity", "consistency", "effective_dim", "axis_focus"):
+                assert float(got[k][n]) == pytest.approx(want[k], rel=1e-4), (p, n, k)
+        assert int(got["focus_index"][1]) == 4 == ref.jacobian_stats(jac[:, 1])["focus_index"]

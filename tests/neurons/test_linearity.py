@@ -22,6 +22,7 @@ def test_ridge_matches_numpy_at_chosen_penalty(rng, n, d):
     y = (x @ w + rng.normal(size=(n, 5)) * np.array([0.01, 0.1, 1, 3, 10])).astype(np.float32)
     sp = neurons.split(jax.random.key(0), n)
     fit = neurons.ridge_cv(x, y, sp)
+    assert isinstance(fit, neurons.RidgeFit)
     xf, yf = x[np.asarray(sp.fit)], y[np.asarray(sp.fit)]
     xt, yt = x[np.asarray(sp.test)], y[np.asarray(sp.test)]
     for j in range(5):  # one neuron at a time (not `n`: the sample count is used below)
@@ -39,7 +40,9 @@ def test_mlp_ceiling_fits_nonlinear_neuron(rng):
     y = np.stack([x[:, 0] * x[:, 1], 2 * x[:, 0] - x[:, 1]], 1).astype(np.float32)
     sp = neurons.split(jax.random.key(0), 1200)
     lin = neurons.ridge_cv(x, y, sp).r2_test
-    nl = neurons.mlp_ceiling(jax.random.key(1), x, y, sp, hidden=(32, 32), steps=800).r2_test
+    ceiling = neurons.mlp_ceiling(jax.random.key(1), x, y, sp, hidden=(32, 32), steps=800)
+    assert isinstance(ceiling, neurons.MLPFit)
+    nl = ceiling.r2_test
     assert float(lin[0]) < 0.05 and float(nl[0]) > 0.85
     assert float(nl[1]) > 0.97
     lf = neurons.linearity_fraction(lin, nl)

@@ -5,19 +5,19 @@ import json
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 from jaxinterp import cli, models, save_variables
 from tests.conftest import shared_file
-from tests.golden.fixtures import roles_fixture
+from tests.fixtures import ROLES_ARGS, roles_fixture
 
-TINY = ["--levels", "pixels", "--samples", "300", "--mlp-steps", "50", "--jacobian-samples", "16",
-        "--ksg-samples", "100", "--saliency-images", "8", "--top", "5"]
+TINY = ROLES_ARGS[2:]  # the tiny run's options after --layer relu2
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("roles")
-    roles_fixture(root)  # random small_cnn, 48 random 8x8 images: the golden files' fixture
+    roles_fixture(root)  # random small_cnn, 48 random 8x8 images
     return root
 
 
@@ -26,19 +26,28 @@ def _args(root, layer, *extra):
             str(root / "data.npz"), "--layer", layer, "--out", str(root / f"out_{layer}"), *extra]
 
 
-def test_tiny_end_to_end(tiny):
-    assert cli.main(_args(tiny, "relu2", *TINY)) == 0
-    out = tiny / "out_relu2"
+def test_tiny_end_to_end(roles_run):
+    """The shared tiny run (tests/fixtures.py, the TINY options on relu2): the CSV and JSON hold
+    the computed table (tests/recipes/test_roles_tasks.py checks it against references), one
+    row per channel, and the roles follow from the CSV's own columns by the stated rule."""
+    out = roles_run.out
     rows = list(csv.DictReader(open(out / "neurons.csv")))
-    assert len(rows) == models.get("small_cnn").widths[1]  # one row per relu2 channel
-    for col in ("pixels.r2_lin", "pixels.lf", "pixels.axis_focus", "pixels.h_mix", "mi_knn",
-                "saliency_kappa_top", "ii_colour", "ii_label", "role"):
-        assert col in rows[0]
-    r2 = np.array([float(r["pixels.r2_lin"]) for r in rows])
-    assert np.all(r2 <= 1.0) and np.isfinite(r2).all()
+    assert [int(r["neuron"]) for r in rows] == list(range(models.get("small_cnn").widths[1]))
+    col = lambda c: np.array([float(r[c]) for r in rows])
+    for c in ("pixels.r2_lin", "pixels.lf", "pixels.axis_focus", "pixels.h_mix", "mi_knn",
+              "saliency_kappa_top", "ii_colour", "ii_label"):
+        np.testing.assert_allclose(col(c), roles_run.stored("roles", f"table/{c}"), rtol=1e-5, atol=1e-7,
+                                   err_msg=c)  # the CSV keeps 6 significant digits
+    lf, h, ii = col("pixels.lf"), col("pixels.h_mix"), col("ii_colour")
+    representational = (lf >= np.nanmedian(lf)) & (h <= np.nanmedian(h)) & (ii >= np.nanmedian(ii))
+    assert representational.any()
+    assert [("representational" in r["role"]) for r in rows] == representational.tolist()
+    assert [("pass-along" in r["role"]) for r in rows] == (col("pixels.axis_focus") > 0.5).tolist()
     corr = json.loads((out / "correlations.json").read_text())
     assert corr["similarities"] == ["colour", "label"]
-    assert "pixels.lf" in corr["by_measure"]
+    ok = np.isfinite(lf)
+    rho = spearmanr(lf[ok], ii[ok])[0]
+    assert corr["by_measure"]["pixels.lf"]["colour"]["rho"] == pytest.approx(rho, abs=1e-3)
     html = (out / "index.html").read_text()
     assert "II similarity used: colour, label" in html and "exploratory" in html
     assert (out / "scatter_matrix.png").stat().st_size > 1000

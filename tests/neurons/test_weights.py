@@ -48,3 +48,19 @@ def test_spectrum_stats_against_numpy(rng):
     one = neurons.spectrum_stats(jnp.asarray(rank1))
     assert float(one["separability"]) == pytest.approx(1.0, abs=1e-5)
     assert float(one["effective_rank"]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_window_matrix_and_batched_spectrum_stats(rng):
+    """Row (dy, dx, c) of a 3x3x2 expanded weight goes to [c, 3·dy + dx]; the batched stats equal
+    numpy's SVD of each matrix."""
+    e = np.arange(18, dtype=np.float32)
+    np.testing.assert_array_equal(neurons.window_matrix(jnp.asarray(e), 3, 2), e.reshape(9, 2).T)
+    mats = rng.normal(size=(4, 2, 9)).astype(np.float32)
+    stats = neurons.spectrum_stats_all(jnp.asarray(mats))
+    for i, m in enumerate(mats):
+        sig = np.linalg.svd(m, compute_uv=False)
+        p = sig**2 / np.sum(sig**2)
+        np.testing.assert_allclose(stats["sigma"][i], sig, rtol=1e-5)
+        assert float(stats["effective_rank"][i]) == pytest.approx(np.exp(-np.sum(p * np.log(p))), rel=1e-5)
+        assert float(stats["separability"][i]) == pytest.approx(p[0], rel=1e-5)
+        assert float(stats["norm"][i]) == pytest.approx(np.linalg.norm(m), rel=1e-5)

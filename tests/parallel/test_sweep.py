@@ -174,6 +174,34 @@ def test_a_new_seed_computes_only_its_cells(tmp_path):
     assert sum(": reused in" in ln for ln in done) == 2 and sum(": done in" in ln for ln in done) == 2
 
 
+def test_a_damaged_entry_is_recomputed_not_fatal(tmp_path):
+    """One flipped byte in an II result: the next sweep recomputes that II (as `paper` does)."""
+    from jaxinterp.tasks.store import object_path
+
+    config = write_config(tmp_path, layers=("relu1",), methods=("neurons", "pca"))
+    loaded = sweep.load_config(config)
+    loaded["seeds"] = [0]
+    sweep.run(loaded, tmp_path / "out", log=lambda s: None, report=False)
+    before = _cells(tmp_path / "out")
+    store = tasks.Store(tmp_path / "out" / "store")
+    _, cells = sweep.build(loaded)
+    ii = cells[1].ii[0][1]
+    commit = json.loads((store.root / store.commit_name(ii)).read_text())
+    path = store.root / object_path(commit["arrays"]["ii"][2])
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01  # the last byte of the II array
+    path.write_bytes(bytes(data))
+    lines = []
+    sweep.run(loaded, tmp_path / "out", log=lines.append, report=False)
+    done = [ln for ln in lines if ln.startswith("[cell")]
+    assert sum(": done in" in ln for ln in done) == 1 and sum(": reused in" in ln for ln in done) == 3
+    assert _cells(tmp_path / "out") == before and store.has(ii)
+    path.write_bytes(bytes(data))  # damaged again after the cells ran: the summary reports it, and goes on
+    rows = sweep.collect(store, cells)
+    assert rows[1]["state"] == "pending" and "checksum" in rows[1]["error"]
+    assert [r["state"] for r in rows] == ["done", "pending", "done", "done"]
+
+
 def test_bad_configs_say_what_to_fix(tmp_path):
     path = tmp_path / "c.py"
     path.write_text("def get_config(smoke=False):\n    return dict(models={}, data='x.npz', layers=['l'], methods=['kmeans'])\n")

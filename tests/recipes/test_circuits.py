@@ -1,5 +1,6 @@
 """`jaxinterp circuits` end to end on a tiny random CNN: the pages exist, their numbers are the
-kernels' numbers called directly, a rerun computes nothing, bad input fails in one line."""
+kernels' numbers called directly, a rerun computes nothing, bad input fails in one line; and on a
+random network of ResNet-56 depth (fields wider than the image) it runs to completion."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from jaxinterp import cli, steps
+from jaxinterp import cli, door, steps
 from jaxinterp.circuits import equivariance, examples, expanded, selectivity, tuning
 
 UNITS = (1, 4)
@@ -41,10 +42,10 @@ def test_pages_exist_and_show_the_kernels_numbers(ran):
     assert (out / "index.html").is_file() and (out / "relu2.html").is_file()
     model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
     top = examples.top_positions(model, variables, "relu2", images, k=3, units=UNITS)
-    pre = examples.preactivations(model, variables, "relu2", images, units=UNITS, position="all")
-    summary = examples.preactivation_summary(pre)
+    pre = np.asarray(examples.preactivations(model, variables, "relu2", images, units=UNITS, position="all"))
+    fires = (pre > 0).mean(axis=(0, 1, 2))                                   # numpy over every position
     mean, sd = tuning.activation_stats(model, variables, "relu2", images)
-    rf = examples.receptive_field(model, variables, "relu2", (32, 32, 3))
+    rf = door.receptive_field(model, variables, "relu2", (32, 32, 3))
     centred = examples.recentre(images, top.image, top.y, top.x, rf)
     angles = np.arange(0.0, 360.0, 45.0)
     curves = examples.exemplar_rotation_tuning(model, variables, "relu2", centred, angles, UNITS, stats=(mean, sd))
@@ -55,8 +56,7 @@ def test_pages_exist_and_show_the_kernels_numbers(ran):
             assert f"Fig. {n}." in page
         got = numbers(page)
         assert float(got["top dataset activation"]) == pytest.approx(float(top.value[j, 0]), rel=1e-3)
-        assert float(got["fires (pre &gt; 0)"].rstrip("%")) == pytest.approx(
-            100 * float(summary["fraction_positive"][j]), abs=0.06)
+        assert float(got["fires (pre &gt; 0)"].rstrip("%")) == pytest.approx(100 * float(fires[j]), abs=0.06)
         assert float(got["rotation: vector strength"]) == pytest.approx(float(vs[j]), rel=1e-3, abs=1e-4)
         assert got["receptive field (px)"] == f"{rf.size[0]}×{rf.size[1]}, stride {rf.stride[0]}"
         for name in ("featvis", "examples", "synthetic", "rotation", "weights_in", "weights_out"):
@@ -98,10 +98,10 @@ def test_bad_input_is_one_line_before_any_work(ran, capsys, tmp_path):
         assert message in err and len(err.splitlines()) == 1, err
         assert not (tmp_path / "o").exists()
 
-    fails({"--units": "1,64"}, "it has 64 units (0..63)")
+    fails({"--units": "1,64"}, "layer 'relu2' has 64 channels (valid 0..63)")
     fails({"--layer": "relu9"}, "unknown layer 'relu9'")
     fails({"--units": "3:1"}, "empty, negative or repeats")
-    fails({"--layer": "fc"}, "pick a layer with spatial axes")
+    fails({"--layer": "fc"}, "needs a layer with spatial axes")
     bad = [*args, "--upstream", "relu3"]
     bad[bad.index("--out") + 1] = str(tmp_path / "o")
     assert cli.main(bad) == 2
@@ -109,10 +109,32 @@ def test_bad_input_is_one_line_before_any_work(ran, capsys, tmp_path):
 
 
 def test_crops_wider_than_the_image_show_its_central_part():
-    from jaxinterp.circuits.examples import ReceptiveField
     from jaxinterp.recipes.circuits import _view
 
-    rf = ReceptiveField((-24, 57, -24, 57), (81, 81), (4, 4), (-40, -40), (4, 4), False)
+    rf = door.ReceptiveField((-24, 57, -24, 57), (81, 81), (4, 4), (-40, -40), (4, 4), False)
     view = _view(rf, 32, 32)  # ResNet-20 layer3: the 32 px about the field's centre
     assert view.size == (32, 32) and view.box == (0, 32, 0, 32) and view.origin(4, 4) == (0, 0)
     assert _view(rf, 96, 96) == rf
+
+
+def test_resnet56_depth_runs_to_completion_and_bad_units_fail_first(tmp_path, capsys):
+    """ResNet-56's layer2 and layer3 have receptive fields far wider than the 32-px image (the old
+    measurement divided by a zero stride after minutes of work): every task now completes; a bad
+    unit range is refused by the command before any task (or the store) exists."""
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "data.npz", images=rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8),
+             labels=rng.integers(0, 10, 5))
+    args = ["circuits", "--arch", "cifar_resnet56", "--params", "random:0", "--data", str(tmp_path / "data.npz"),
+            "--layer", "layer2", "--layer", "layer3", "--units", "0,1", "--steps", "1", "--rotation-step", "90",
+            "--exemplars", "2", "--top", "2", "--quilt", "2", "--connections", "2", "--families", "2",
+            "--permutations", "2"]
+    bad = [*args, "--out", str(tmp_path / "bad")]
+    bad[bad.index("--units") + 1] = "0,32"
+    assert cli.main(bad) == 2
+    assert "unit(s) [32] out of range: layer 'layer2' has 32 channels" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert cli.main([*args, "--out", str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary) == {"layer2", "layer3"}
+    for layer in ("layer2", "layer3"):
+        assert (tmp_path / "out" / "units" / f"{layer}_1.html").is_file()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jaxinterp import cli
-from tests.golden.fixtures import paper_fixture, roles_fixture
+from tests.fixtures import paper_fixture, roles_fixture
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxinterp import __version__, cli
+from jaxinterp import __version__
 from jaxinterp.report import figures as figures_mod
 from jaxinterp.report import paper
-from tests.golden.fixtures import paper_fixture
 from tests.report._pages import Captured, facts, figures, svg_text
 
 FIGS = ("fig3_ii", "fig4_exemplars", "fig5_psychophysics", "fig6_manifold", "fig7_sensitivity",
@@ -37,10 +36,8 @@ LABELS = {
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("paper_report")
-    assert cli.main([*paper_fixture(root), "--out", str(root / "out")]) == 0
-    out = root / "out"
+def run(paper_run):
+    root, out = paper_run.root, paper_run.out
     arrays = dict(np.load(out / "arrays.npz"))
     summary = json.loads((out / "summary.json").read_text())
     images = np.load(root / "data.npz")["images"].astype(np.float32) / 255.0

@@ -11,9 +11,8 @@ import pytest
 from PIL import Image
 from scipy.stats import false_discovery_control
 
-from jaxinterp import __version__, cli
+from jaxinterp import __version__
 from jaxinterp.report import roles
-from tests.golden.fixtures import roles_fixture
 from tests.report._pages import Captured, facts, figures, svg_text
 
 
@@ -43,10 +42,8 @@ def test_adjusted_p_equals_holm_by_definition_and_scipy_bh():
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("roles_report")
-    assert cli.main([*roles_fixture(root), "--out", str(root / "out")]) == 0
-    return root / "out"
+def run(roles_run):
+    return roles_run.out
 
 
 def _tests(corr):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinterp import similarity
+from jaxinterp import scores, similarity
 from jaxinterp.scores import (
     coactivation,
     human,
@@ -17,6 +17,7 @@ from jaxinterp.scores import (
     synergy,
 )
 from jaxinterp.scores._checks import check_finite
+from tests import _refs as ref
 
 N, K = 40, 6
 
@@ -74,10 +75,71 @@ def test_non_finite_activations_are_refused(name, bad):
         assert "row(s) 3" in message and "column(s) 2" in message
 
 
-def test_finite_activations_still_score():
+def _reference(name, a):
+    """What each call gives on finite activations, from tests/_refs.py (numpy) and the call's draws."""
+    images = np.random.default_rng(1).random((N, 4, 4, 3))
+    colour = ref.colour_features((images * 255).astype(np.float64))  # [0, 1] means, as featurize
+    sim = -np.sqrt(((colour[:, None] - colour[None]) ** 2).sum(-1))
+    eye = np.eye(K)
+    z = ref.zscore(a)
+    pairs = np.stack(np.triu_indices(K, 1), 1)
+    tops = lambda x, m=5: ref.top_m_all(x, m)[0]
+    pair_tops = np.stack([tops((z[:, i] + z[:, j])[:, None])[0] for i, j in pairs])
+
+    def psy(q, trials):
+        soft = []
+        for u in range(K):
+            orders = [np.asarray(jax.random.permutation(k, trials))
+                      for k in jax.random.split(jax.random.fold_in(KEY, u))]
+            trial = ref.psychophysics_trials(a[:, u], q, trials, 2, *orders)[0][0]  # no near ties here
+            soft.append(np.mean(1 / (1 + np.exp(-ref.psychophysics_margins(sim, *trial, "max")))))
+        return soft
+
+    if name in ("psychophysics", "psychophysics_curve", "unit_discrimination"):
+        from tests.scores.test_psychophysics import np_unit_discrimination
+
+        perms = [np.asarray(jax.random.permutation(k, K)) for k in jax.random.split(KEY, 10)]
+        return {"psychophysics": lambda: psy(0.0, 2), "psychophysics_curve": lambda: [psy(0.0, 1), psy(0.25, 1)],
+                "unit_discrimination": lambda: np_unit_discrimination(a, colour, perms, 5, 5)}[name]()
+    path = [ref.ii(-np.linalg.norm(a - ref.interpolate(eye[0], eye[1], al), axis=1)[:, None], sim)[0][0]
+            for al in sensitivity.ALPHAS]
+    return {
+        "ii_all": lambda: ref.ii(a, sim)[0],
+        "ii_one": lambda: ref.ii(a[:, 2:3], sim)[0][0],
+        "ii_matrix": lambda: np.zeros(K),  # every similarity 0: every II 0
+        "cross_ii": lambda: ref.cross_ii(a, sim, [(0, 1)])[0],
+        "top_exemplars": lambda: tops(a[:, 2:3])[0],
+        "synergy": lambda: [ref.ii(a[:, [i]], sim)[0][0] for i in range(K)],  # each neuron's II
+        "exemplar_images": lambda: np.unique(np.r_[tops(a).ravel(), pair_tops.ravel()]),
+        "candidate_lookup": lambda: np.unique(tops(a, 4)),
+        "path_ii": lambda: [path],
+        "direction_activations": lambda: -np.linalg.norm(a[:, None] - eye[None], axis=-1),
+        "hungarian_pairs": lambda: ref.hungarian_pairs(a.T),
+        "embedding_set": lambda: np.unique(tops(a)),
+        "manifold_activations": lambda: ref.eq4(np.asarray(a, np.float64), eye),
+        "top_positions": lambda: tops(a),  # positions in arange(N) are the indices
+        "coactivation": lambda: ref.coactivation(a),
+        "spectrum": lambda: ref.spectrum_noncv(a),
+        # two identical repeats: cvPCA's Σ (X0 v)(X1 v) is PCA's variance along v, whatever the swaps
+        "spectrum_repeat": lambda: ref.spectrum_noncv(a, standardise=False),
+    }[name]()
+
+
+# the result type of the calls that return a record, and the part of it the reference gives
+TYPES = {"synergy": scores.SynergyResult, "candidate_lookup": scores.SimilarityLookup,
+         "psychophysics": scores.PsychophysicsResult, "psychophysics_curve": scores.PsychophysicsResult}
+PART = {"synergy": lambda r: r.ii, "candidate_lookup": lambda r: r.images,
+        "psychophysics": lambda r: r.soft_accuracy, "psychophysics_curve": lambda r: r.soft_accuracy}
+
+
+def test_finite_activations_score_as_the_numpy_reference():
     a = _acts(0.5)
     for name in sorted(CALLS):
-        CALLS[name](a)  # no error
+        result = CALLS[name](a)
+        assert isinstance(result, TYPES.get(name, object)), name
+        got = PART.get(name, lambda r: r)(result)
+        np.testing.assert_allclose(np.asarray(got, np.float64), _reference(name, a), rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
 
 
 def test_other_inputs_are_checked():

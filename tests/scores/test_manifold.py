@@ -1,4 +1,5 @@
-"""Sparse manifold: Eq. 4 activations and manifold sparsity against loops; t-SNE on distances."""
+"""Sparse manifold: Eq. 4 activations and manifold sparsity on hand-computable configurations;
+t-SNE on planted clusters."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -14,29 +15,39 @@ from jaxinterp.scores.manifold import (
 )
 
 
-def test_eq4_matches_loop(rng):
+def test_eq4_on_a_hand_computable_configuration():
+    """Four unit rows, two on each of the first two axes. For μ = e_0 the squared distances are
+    (0, 0, 2, 2): mean 1, std 1, so d' = (-1, -1, 1, 1) and f = exp(-d'/2) = (e^½, e^½, e^-½, e^-½);
+    μ = e_1 mirrors it; μ = e_2 is equally far from all (d = 2, std 0): d' = 0, f = 1."""
+    y = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0]], np.float32)
+    got = np.asarray(manifold_activations(jnp.asarray(y), jnp.eye(3, dtype=jnp.float32)))
+    h, l = np.exp(0.5), np.exp(-0.5)
+    np.testing.assert_allclose(got, [[h, l, 1], [h, l, 1], [l, h, 1], [l, h, 1]], rtol=1e-6)
+
+
+def test_eq4_neuron_case_is_monotone_in_the_activation(rng):
+    """For unit-norm rows and a one-hot μ, d = 2 - 2â_i: the colouring rises with the neuron."""
     y = rng.standard_normal((30, 4)).astype(np.float32)
     y /= np.linalg.norm(y, axis=1, keepdims=True)
-    mu = np.eye(4, dtype=np.float32)  # neurons: one-hot centroids
-    got = np.asarray(manifold_activations(jnp.asarray(y), jnp.asarray(mu)))
+    got = np.asarray(manifold_activations(jnp.asarray(y), jnp.eye(4, dtype=jnp.float32)))
     for i in range(4):
-        d = ((y - mu[i]) ** 2).sum(1)
-        ref = np.exp(-((d - d.mean()) / d.std()) / 2.0)
-        np.testing.assert_allclose(got[:, i], ref, rtol=1e-4)
-    # for unit-norm rows the neuron case is monotone in the activation (d = 2 - 2 â_i)
-    assert np.all(np.diff(got[np.argsort(y[:, 0]), 0]) >= -1e-6)
+        assert np.all(np.diff(got[np.argsort(y[:, i]), i]) > 0)
 
 
-def test_sparsity_matches_loop(rng):
-    acts = rng.standard_normal((50, 3)).astype(np.float32)
-    images = embedding_set(acts, acts[:, :1] * -1, m=4)
-    emb = rng.standard_normal((images.size, 2)).astype(np.float32)
+def test_sparsity_of_hand_placed_exemplars():
+    """Direction 0's top 4 images sit on the corners of a unit square: 4 sides of 1 and 2
+    diagonals of √2, so the mean over ordered pairs j != k is (4 + 2√2) / 6. Direction 1's top 4
+    share one point: 0. Images 4..7 are the square, 0..3 the point, 8..9 never top."""
+    emb = np.array([[5, 5]] * 4 + [[0, 0], [1, 0], [1, 1], [0, 1]] + [[9, 9], [-9, 9]], np.float32)
+    acts = np.zeros((10, 2), np.float32)
+    acts[4:8, 0] = [4, 3, 2, 1]
+    acts[0:4, 1] = [4, 3, 2, 1]
+    images = embedding_set(acts, m=4)
+    np.testing.assert_array_equal(images, np.arange(8))
     pos = top_positions(acts, images, m=4)
-    got = np.asarray(manifold_sparsity(jnp.asarray(emb), jnp.asarray(pos)))
-    for u in range(3):
-        pts = emb[pos[u]]
-        d = [np.linalg.norm(pts[i] - pts[j]) for i in range(4) for j in range(4) if i != j]
-        assert got[u] == pytest.approx(np.mean(d), rel=1e-5)
+    np.testing.assert_array_equal(pos, [[4, 5, 6, 7], [0, 1, 2, 3]])
+    got = np.asarray(manifold_sparsity(jnp.asarray(emb[images]), jnp.asarray(pos)))
+    np.testing.assert_allclose(got, [(4 + 2 * np.sqrt(2)) / 6, 0.0], rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="not in the embedded image set"):
         top_positions(acts, images[:3], m=4)
 

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxinterp import scores
 from jaxinterp.scores.spectrum import (
     augment,
     critical_exponent,
@@ -108,7 +109,7 @@ def test_a_break_at_rank_10_is_found_with_both_slopes(seed):
     ranks = np.arange(1, 65.0)
     ss = broken_law(ranks) * np.exp(0.03 * rng.standard_normal(64))
     check = power_law_break(ss)
-    assert check.broken
+    assert isinstance(check, scores.PowerLawCheck) and check.broken
     assert abs(check.break_rank - 10) <= 2
     assert check.alpha_before == pytest.approx(1.0, abs=0.1)
     assert check.alpha_after == pytest.approx(3.0, abs=0.1)

@@ -44,6 +44,12 @@ def test_collect_equals_one_forward_pass(net, images, batch_size):
 def test_sources_memmap_float_and_iterable(net, images, tmp_path):
     model, variables = net
     ref = whole(net, images, "relu2")
+    src = stream.as_source(images)
+    assert isinstance(src, stream.ArraySource) and isinstance(src, stream.Source)
+    assert [len(b) for b in src.batches(16, start=5)] == [16, 16]
+    it = stream.as_source(iter([images[:3], images[3:]]))
+    assert isinstance(it, stream.IterableSource) and it.image_shape == (32, 32, 3)
+    assert [len(b) for b in it.batches(10, start=4)] == [10, 10, 10, 3]
     path = tmp_path / "x.npy"
     np.save(path, images)
     mm = np.load(path, mmap_mode="r")
@@ -132,6 +138,7 @@ def test_bad_input(net, images):
         stream.stream(model, variables, images, "relu1", units=[99])
     with pytest.raises(ValueError, match="k >= 1"):
         stream.top_k(0)
+    assert isinstance(stream.top_k(3), stream.Reducer)
 
 
 EIGHT = """

@@ -81,3 +81,41 @@ def test_an_sae_fit_interrupted_inside_its_task_resumes_to_the_same_weights(tmp_
     for name in ("directions", "activations"):
         np.testing.assert_array_equal(resumed[fit.key].arrays[name], reference[fit.key].arrays[name])
     assert not (store.root / "scratch" / fit.key).exists()
+
+
+def test_ii_task_equals_a_numpy_loop(tmp_path, data):
+    """The II task over a capture's neurons, for colour and label, against tests/_refs.py on the
+    data file itself; and what it reads: the [0, 1] images, the labels, each similarity."""
+    from tests import _refs as ref
+
+    d, model = steps.data_spec(data), steps.model_spec("small_cnn", "random:0")
+    assert isinstance(d, steps.DataSpec) and isinstance(model, steps.ModelSpec)
+    acts_t = steps.capture_task(model, d, "relu2")
+    assert acts_t.config == steps.CaptureConfig(model, d, "relu2", "mean", 256)
+    neurons = steps.fit_task(acts_t, "neurons")
+    assert neurons.config == steps.FitConfig("neurons")
+    specs = {"colour": steps.SimilaritySpec("colour"), "label": steps.SimilaritySpec("label")}
+    iis = {name: steps.ii_task(neurons, spec, d, m=4) for name, spec in specs.items()}
+    assert iis["label"].config == steps.IIConfig(specs["label"], d, 4, "lowest_index")
+    store = tasks.Store(tmp_path / "s")
+    results, _ = tasks.run(list(iis.values()), store)
+    acts = store.load(acts_t).arrays["acts"]
+
+    raw = np.load(data)
+    images, labels = steps.load_data(d)
+    np.testing.assert_array_equal(images, raw["images"])
+    np.testing.assert_array_equal(labels, raw["labels"])
+    np.testing.assert_allclose(steps.images01(d), raw["images"] / 255.0, rtol=1e-6)
+    sims = {"colour": ref.colour_matrix(raw["images"]), "label": ref.label_matrix(raw["labels"])}
+    for name, spec in specs.items():
+        feats = steps.similarity_features(spec, d)
+        np.testing.assert_allclose(steps.build_similarity(spec).pairwise(feats, feats), sims[name], atol=1e-6)
+        np.testing.assert_allclose(results[iis[name].key].arrays["ii"], ref.ii(acts, sims[name], 4, tie=0)[0],
+                                   rtol=1e-5, atol=1e-7, err_msg=name)
+    unit = ref.unit_rows(acts)
+    np.testing.assert_array_equal(steps.fit_inputs("neurons", acts), acts)
+    np.testing.assert_allclose(steps.fit_inputs("kmeans", acts), unit, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(steps.fit_inputs("sae", acts),
+                               (unit - unit.mean(0)) / np.maximum(unit.std(0), 1e-6), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="ties must be one of lowest_index, numpy"):
+        steps.ii_task(neurons, specs["colour"], d, ties="random")

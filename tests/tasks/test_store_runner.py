@@ -12,6 +12,7 @@ import pytest
 
 from jaxinterp import tasks
 from jaxinterp.tasks import Result, Store, Task
+from jaxinterp.tasks.store import object_path
 
 CALLS: list[str] = []
 
@@ -41,6 +42,21 @@ def graph(factor=2.0, offsets=(1, 2)):
     src = Task("source", Scale(factor), _source)
     sq = Task("square", (), _square, {"x": src})
     return src, sq, [Task("offset", o, _offset, {"y": sq}) for o in offsets]
+
+
+def commit(store: Store, task: Task) -> dict:
+    return json.loads((store.root / store.commit_name(task)).read_text())
+
+
+def object_of(store: Store, task: Task, array: str):
+    """The file of array ``array`` of ``task``'s entry."""
+    return store.root / object_path(commit(store, task)["arrays"][array][2])
+
+
+def flip_byte(path, at: int = -3) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
 
 
 def test_keys_follow_config_inputs_and_nothing_else():
@@ -91,12 +107,13 @@ def test_partial_writes_are_never_read(tmp_path):
     store = Store(tmp_path)
     src, sq, offs = graph()
     tasks.run([sq], store)
-    # a writer killed half-way leaves debris in tmp/ only; an entry dir without task.json is not an entry
-    (tmp_path / "tmp" / f"{offs[0].key}-dead").mkdir()
-    (tmp_path / "tmp" / f"{offs[0].key}-dead" / "arrays.npz").write_bytes(b"PK\x03\x04trunc")
-    half = store.entry_dir(offs[0])
-    half.mkdir(parents=True)
-    (half / "arrays.npz").write_bytes(b"garbage")
+    # a writer killed half-way leaves debris in tmp/, objects no commit names, or a commit cut short
+    (tmp_path / "tmp" / f"{offs[0].key}.json.dead").write_bytes(b'{"key": "')
+    (tmp_path / "objects" / "ab").mkdir()
+    (tmp_path / "objects" / "ab" / ("ab" * 32 + ".npy")).write_bytes(b"\x93NUMPY trunc")
+    half = tmp_path / store.commit_name(offs[0])
+    half.parent.mkdir(parents=True)
+    half.write_bytes(b'{"format": 2, "key": "' + offs[0].key.encode())
     assert not store.has(offs[0])
     CALLS.clear()
     results, _ = tasks.run([offs[0]], store)
@@ -109,10 +126,7 @@ def test_damaged_entries_are_recomputed_not_read(tmp_path):
     store = Store(tmp_path)
     src, sq, offs = graph()
     tasks.run(offs, store)
-    path = max(store.entry_dir(sq).glob("*.npy"), key=lambda p: p.stat().st_size)
-    data = bytearray(path.read_bytes())
-    data[-3] ^= 0xFF  # flip a byte of the array data after it was written
-    path.write_bytes(bytes(data))
+    flip_byte(object_of(store, sq, "y"))  # a byte of the array data, after it was written
     with pytest.raises(tasks.CorruptEntry, match="checksum"):
         store.load(sq)
     CALLS.clear()
@@ -145,15 +159,17 @@ def test_a_failure_is_recorded_and_the_rest_goes_on(tmp_path):
     assert {e["name"] for e in manifest["tasks"]} == {"source", "square", "offset"}
 
 
-def test_entries_are_plain_npy_files(tmp_path):
+def test_entries_are_plain_npy_files_and_a_commit(tmp_path):
     store = Store(tmp_path)
     src, sq, _ = graph()
     tasks.run([sq], store)
-    meta = json.loads((store.entry_dir(sq) / "task.json").read_text())
+    meta = commit(store, sq)
+    assert meta["name"] == "square" and meta["key"] == sq.key and meta["inputs"] == {"x": src.key}
+    assert meta["version"] == 1 and meta["format"] == tasks.FORMAT and meta["writer"]["pid"] == os.getpid()
     shape, dtype, file, crc = meta["arrays"]["nested/s"]
-    assert (shape, dtype) == ([], "float32")
-    np.testing.assert_array_equal(np.load(store.entry_dir(sq) / meta["arrays"]["y"][2]), np.arange(5.0) ** 2 * 4)
-    (store.entry_dir(sq) / file).unlink()  # a missing file is damage too
+    assert (shape, dtype) == ([], "float32") and re.fullmatch(r"[0-9a-f]{64}\.npy", file)
+    np.testing.assert_array_equal(np.load(object_of(store, sq, "y")), np.arange(5.0) ** 2 * 4)
+    object_of(store, sq, "nested/s").unlink()  # a missing object is damage too
     with pytest.raises(tasks.CorruptEntry, match="cannot be read"):
         store.load(sq)
 
@@ -184,7 +200,7 @@ def test_scratch_survives_until_the_entry_is_saved(tmp_path):
     tasks.run([t], store)
     assert seen["resumed"] is True  # the second run found the first run's checkpoint
     assert not (tmp_path / "scratch" / t.key).exists()
-    assert os.listdir(tmp_path / "entries" / "fit") == [t.key]
+    assert os.listdir(tmp_path / "commits" / "fit") == [f"{t.key}.json"]
 
 
 def test_results_are_written_behind_and_flushed_on_interrupt(tmp_path):
@@ -217,34 +233,32 @@ def test_an_input_array_passed_through_is_stored_once(tmp_path):
     store = Store(tmp_path)
     src = Task("source", Scale(3.0), _source)
     thru = Task("passthrough", (), _passthrough, {"x": src})
-    results, _ = tasks.run([thru], store)
-    meta = json.loads((store.entry_dir(thru) / "task.json").read_text())
-    assert meta["arrays"]["same"][2] == "@x/x"  # a reference, not a file
-    assert meta["arrays"]["copy"][2].endswith(".npy")  # an equal copy is written (not the same object)
-    assert len(list(store.entry_dir(thru).glob("*.npy"))) == 1
+    tasks.run([thru], store)
+    meta = commit(store, thru)
+    assert meta["arrays"]["same"] == meta["arrays"]["copy"] == commit(store, src)["arrays"]["x"]  # one object
+    assert len(list((tmp_path / "objects").rglob("*.npy"))) == 1
     loaded = store.load(thru)
     np.testing.assert_array_equal(loaded.arrays["same"], np.arange(5, dtype=np.float32) * 3)
     np.testing.assert_array_equal(loaded.arrays["copy"], loaded.arrays["same"])
-    # damage the input's file: the pass-through entry is damaged too, and both are recomputed
-    path = next(store.entry_dir(src).glob("*.npy"))
-    data = bytearray(path.read_bytes())
-    data[-2] ^= 0xFF
-    path.write_bytes(bytes(data))
+    loaded.arrays["same"][0] = 7  # each load is its own writable array
+    assert loaded.arrays["copy"][0] == 0 and store.load(src).arrays["x"][0] == 0
+    # damage the input's object: the pass-through entry is damaged too, and both are recomputed
+    flip_byte(object_of(store, src, "x"), -2)
     with pytest.raises(tasks.CorruptEntry, match="checksum"):
         store.load(thru)
     CALLS.clear()
-    results, _ = tasks.run([thru], store)
+    tasks.run([thru], store)
     assert CALLS == ["source", "passthrough"]
     np.testing.assert_array_equal(store.load(thru).arrays["same"], np.arange(5, dtype=np.float32) * 3)
 
 
-@pytest.mark.parametrize("name", ["task.json", "summary.json"])
-def test_a_truncated_task_or_summary_json_is_recomputed(tmp_path, name):
+@pytest.mark.parametrize("name", ["commit", "summary"])
+def test_a_truncated_commit_or_summary_is_recomputed(tmp_path, name):
     store = Store(tmp_path)
     src, sq, offs = graph()
     first, _ = tasks.run(offs, store)
     before = store.load(sq)
-    path = store.entry_dir(sq) / name
+    path = tmp_path / (store.commit_name(sq) if name == "commit" else object_path(commit(store, sq)["summary"][0]))
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # a write cut short
     with pytest.raises(tasks.CorruptEntry, match=re.escape(str(path))):  # it names the file
         store.load(sq)
@@ -265,35 +279,35 @@ def test_an_edited_summary_is_recomputed_not_shown(tmp_path):
     store = Store(tmp_path)
     _, _, offs = graph()
     tasks.run(offs, store)
-    path = store.entry_dir(offs[0]) / "summary.json"
+    path = tmp_path / object_path(commit(store, offs[0])["summary"][0])
     path.write_text(path.read_text().replace("1", "12345"))  # still valid JSON: {"offset": 12345}
     with pytest.raises(tasks.CorruptEntry, match="does not match the checksum"):
         store.load(offs[0])
     CALLS.clear()
     results, report = tasks.run(offs, store)
     assert CALLS == ["offset1"] and report.count("offset") == 1
-    assert results[offs[0].key].summary == {"offset": 1} and "12345" not in path.read_text()
+    assert results[offs[0].key].summary == {"offset": 1} and "12345" not in path.read_text()  # written anew
 
 
 @pytest.mark.parametrize("planted", ["../../x.npy", "ABSOLUTE", "sub/x.npy"])
-def test_file_names_in_task_json_stay_inside_the_entry(tmp_path, planted):
+def test_object_names_in_a_commit_are_content_names(tmp_path, planted):
     store = Store(tmp_path / "store")
     src, sq, offs = graph()
     tasks.run(offs, store)
-    entry = store.entry_dir(sq)
-    meta = json.loads((entry / "task.json").read_text())
+    meta = commit(store, sq)
+    good = meta["arrays"]["y"][2]
     planted = str(tmp_path / "x.npy") if planted == "ABSOLUTE" else planted
-    target = entry / planted
+    target = (tmp_path / "store" / "objects" / good[:2] / planted)
     target.parent.mkdir(parents=True, exist_ok=True)
     np.save(target, store.load(sq).arrays["y"])  # the very array, so only the name is wrong
     meta["arrays"]["y"][2] = planted
-    (entry / "task.json").write_text(json.dumps(meta))
-    with pytest.raises(tasks.CorruptEntry, match="plain names inside its directory"):
+    (tmp_path / "store" / store.commit_name(sq)).write_text(json.dumps(meta))
+    with pytest.raises(tasks.CorruptEntry, match="'<sha256>.npy'"):
         store.load(sq)
     CALLS.clear()
     results, _ = tasks.run(offs, store)
-    assert CALLS == ["square"]  # recomputed, not read from outside the entry
-    assert json.loads((entry / "task.json").read_text())["arrays"]["y"][2] == "a0000.npy"
+    assert CALLS == ["square"]  # recomputed, not read from outside the objects
+    assert commit(store, sq)["arrays"]["y"][2] == good
     np.testing.assert_array_equal(results[offs[0].key].arrays["z"], np.arange(5.0) ** 2 * 4 + 1)
 
 
@@ -351,15 +365,16 @@ def test_the_store_lock_is_reentrant(tmp_path):
 
 def test_old_debris_is_swept_at_the_start_of_a_run(tmp_path):
     store = Store(tmp_path)
-    old, fresh = tmp_path / "tmp" / "corrupt-abc-1234", tmp_path / "tmp" / "key-inflight"
-    for d in (old, fresh):
-        d.mkdir()
-        (d / "a0000.npy").write_bytes(b"x")
+    old, fresh, legacy = (tmp_path / "tmp" / "abc.json.1234", tmp_path / "tmp" / "key.json.5678",
+                          tmp_path / "tmp" / "corrupt-abc-1234")
+    legacy.mkdir()  # a folder moved aside by a format-1 store
+    for f in (old, fresh, legacy / "a0000.npy"):
+        f.write_bytes(b"x")
     hours_ago = os.stat(old).st_mtime - 2 * 3600
-    for p in (old / "a0000.npy", old):
+    for p in (old, legacy / "a0000.npy", legacy):
         os.utime(p, (hours_ago, hours_ago))
     tasks.run([graph()[0]], store)
-    assert not old.exists()  # moved aside long ago: gone
+    assert not old.exists() and not legacy.exists()  # left long ago: gone
     assert fresh.exists()  # maybe a peer process's write in flight: left for a later run
 
 
@@ -374,3 +389,50 @@ def test_a_store_that_cannot_be_locked_still_runs_and_says_so(tmp_path, monkeypa
     results, report = tasks.run([graph()[0]], Store(tmp_path))
     assert len(report.executed) == 1
     assert "cannot lock the store" in capsys.readouterr().err
+
+
+def test_runner_pieces_a_task_and_a_reader_see(tmp_path, monkeypatch):
+    """What a task function is handed, what run reports, what the store's task.json says
+    (describe), that the key follows the store format, and atomic JSON writes."""
+    seen = []
+
+    def fn(ctx, c):
+        seen.append(ctx)
+        ctx.log("working")
+        return Result({"x": np.full(2, c, np.float32)}, {"c": c})
+
+    t = Task("probe", 3, fn)
+    _, report = tasks.run([t], Store(tmp_path / "s"), log=lambda msg: None)
+    assert isinstance(report, tasks.RunReport) and report.executed == [t] and report.count("probe") == 1
+    assert isinstance(seen[0], tasks.Context) and seen[0].task is t and seen[0].scratch.is_dir()
+    meta = json.loads(next((tmp_path / "s" / "commits" / "probe").glob("*.json")).read_text())
+    assert {k: meta[k] for k in tasks.describe(t)} == tasks.describe(t) == {
+        "name": "probe", "key": t.key, "config": 3, "inputs": {}, "collective": False, "version": 1,
+        "layout": None}
+    assert tasks.task_key(t) == t.key
+    from jaxinterp.tasks import task as task_module
+
+    monkeypatch.setattr(task_module, "FORMAT", tasks.FORMAT + 1)  # a new store format: new keys
+    assert tasks.task_key(Task("probe", 3, fn)) != t.key
+
+    target = tmp_path / "j" / "out.json"
+    tasks.write_json_atomic(target, {"a": [1, 2], "nan": float("nan"), "arr": np.float32(0.5)})
+    tasks.write_json_atomic(target, {"a": [3]})  # replaced whole
+    assert json.loads(target.read_text()) == {"a": [3]} and os.listdir(target.parent) == ["out.json"]
+
+
+def test_every_dtype_and_shape_round_trips_and_np_load_reads_each_object(tmp_path):
+    arrays = {"bool": np.array([True, False]), "i64": np.arange(6, dtype=np.int64).reshape(2, 3),
+              "c64": np.array([1 + 2j], np.complex64), "text": np.array(["ab", "cde"]),
+              "empty": np.zeros((0, 3), np.float32), "scalar": np.float64(2.5),
+              "fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)), "strided": np.arange(10.0)[::3],
+              "big_endian": np.arange(3, dtype=">f4"), "record": np.array([(1, 2.0)], [("a", "i4"), ("b", "f8")])}
+    t = Task("all", (), lambda ctx, c: Result(arrays, {}))
+    store = Store(tmp_path)
+    tasks.run([t], store)
+    loaded = store.load(t).arrays
+    for name, a in arrays.items():
+        for got in (loaded[name], np.load(object_of(store, t, name))):
+            assert got.dtype == np.asarray(a).dtype and got.shape == np.shape(a), name
+            np.testing.assert_array_equal(got, a, err_msg=name)
+        assert loaded[name].flags.writeable, name

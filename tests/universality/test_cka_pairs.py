@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from jaxinterp.universality import (
+    LinearCKAStats,
+    LinearPlan,
     cka_all_pairs,
     linear_cka,
     linear_init,
@@ -65,7 +67,9 @@ def test_streams_from_memmaps_and_large_offsets(rng, tmp_path):
 def test_update_by_hand_is_the_streaming_api(rng):
     a, b = _refs.layers(rng)
     plan = linear_plan(a, b)
+    assert plan == LinearPlan(tuple(v.shape[1] for v in a.values()), tuple(v.shape[1] for v in b.values()))
     stats = linear_init(plan)  # no shift: the raw sums, also exact
+    assert isinstance(stats, LinearCKAStats) and not np.asarray(stats.moments).any()
     xa, xb = stack.concatenate(a), stack.concatenate(b)
     for s in range(0, 40, 10):
         stats = linear_update(stats, plan, jnp.asarray(xa[s:s + 10]), jnp.asarray(xb[s:s + 10]),

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from jaxinterp.universality import match_hungarian, match_max, mutual_best, unit_correlations
+from jaxinterp.universality import Matching, match_hungarian, match_max, mutual_best, unit_correlations
 
 
 def test_correlations_match_numpy(rng):
@@ -43,7 +43,9 @@ def test_hungarian_is_the_best_one_to_one_assignment(rng):
     corr = rng.uniform(-1, 1, (5, 5))
     best = max(itertools.permutations(range(5)), key=lambda p: corr[np.arange(5), p].sum())
     m = match_hungarian(corr)
+    assert isinstance(m, Matching)
     np.testing.assert_array_equal(m.partner, best)
+    np.testing.assert_allclose(m.correlation, corr[np.arange(5), best])
     greedy = match_max(corr)
     assert corr[np.arange(5), m.partner].sum() <= greedy.correlation.sum() + 1e-12
 
