@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 from jaxinterp import steps
+from jaxinterp.cache import cache_dir
+from jaxinterp.data import data_fingerprint
 from jaxinterp.data import fingerprint as fp
 from jaxinterp.tasks.task import canonical
 from tests.data.images import tiny, write_flat, write_folder
@@ -42,6 +44,8 @@ def test_the_same_data_elsewhere_gives_the_same_keys(tmp_path):
         spec_b = steps.data_spec(b / name, labels=labels_file and b / labels_file)
         assert spec_a == spec_b and _key(spec_a) == _key(spec_b), name
         assert spec_a.path != spec_b.path  # each knows where its own data lies
+        assert data_fingerprint(a / name, labels_file and a / labels_file) == data_fingerprint(
+            b / name, labels_file and b / labels_file)
         config = json.dumps(canonical(steps.capture_task(steps.model_spec(*MODEL), spec_a, "relu2").config))
         assert str(tmp_path) not in config and "host_a" not in config, config
     (a / "w.th").write_bytes(b"weights")  # weights, too, are named by content, not by path
@@ -85,6 +89,7 @@ def test_no_file_is_read_in_full_at_every_start(tmp_path, monkeypatch):
     monkeypatch.setattr(fp, "_sha256_of", lambda path: reads.append(path.name) or real(path))
     first = steps.data_spec(tmp_path / "d.npz")
     assert reads == ["d.npz"]  # hashed once on this host ...
+    assert cache_dir() == tmp_path / "cache" and len(list((cache_dir() / "fingerprints").iterdir())) == 1
     assert steps.data_spec(tmp_path / "d.npz") == first and reads == ["d.npz"]  # ... then only stat-ed
     steps.data_spec(root)
     assert reads == ["d.npz"]  # a folder's images are never read to fingerprint it

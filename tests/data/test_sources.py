@@ -15,7 +15,7 @@ from PIL import Image
 
 from jaxinterp import models, steps
 from jaxinterp.capture import capture
-from jaxinterp.data import ArrayData, Preprocess, data_kind, open_data
+from jaxinterp.data import ArrayData, Preprocess, data_kind, decode, image_csv, image_folder, open_data
 from jaxinterp.data.cifar10 import write_cifar10_batch
 from jaxinterp.stream.sources import IterableSource
 from tests.data.images import tiny, write_flat, write_folder
@@ -68,6 +68,26 @@ def test_every_kind_gives_the_same_pixels_and_labels(kinds, data, kind):
     want = np.concatenate([images[i + 2:i + 5] for i in range(3, 20, 6)])
     np.testing.assert_array_equal(_all(source, 6, start=3, rows=(2, 5)), want)
     np.testing.assert_array_equal(_all(source.take(5)), images[:5])
+
+
+def test_folder_constructors_with_one_thread_and_a_small_buffer(kinds, data):
+    """image_folder / image_csv directly, with 1 decoding thread and a read-ahead of 4 images:
+    the same images in the same order as the defaults (order never depends on thread timing)."""
+    images, labels = data
+    for source in (image_folder(kinds["folder"][0], threads=1, prefetch=4),
+                   image_csv(*kinds["csv"], threads=1, prefetch=4)):
+        assert (source.threads, source.prefetch) == (1, 4)
+        np.testing.assert_array_equal(_all(source, 3), images)
+        np.testing.assert_array_equal(source.labels, labels)
+
+
+def test_decode_bytes_or_path_with_and_without_preprocessing(kinds, data):
+    path = kinds["csv"][0] / "img_3.png"
+    np.testing.assert_array_equal(decode(path, "img_3"), data[0][3])
+    np.testing.assert_array_equal(decode(path.read_bytes(), "img_3"), data[0][3])
+    assert decode(path, "img_3", Preprocess(resize=20, crop=16)).shape == (16, 16, 3)
+    with pytest.raises(ValueError, match="record 7 is not a readable image"):
+        decode(b"\x89PNG broken", "record 7")
 
 
 def test_iterable_sources_give_rows_too(data):
