@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinterp import door, stream
-from jaxinterp.steps import DataSpec, ModelSpec, capture_task, fit_task, load_data, load_model
+from jaxinterp.steps import DataSpec, ModelSpec, capture_task, check_data_for_model, fit_task, load_data, load_model
 from jaxinterp.tasks import Result, Task
 
 
@@ -203,7 +203,9 @@ def _gather(ctx, config: GatherConfig, stats, render, fit=None) -> Result:
 def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (0, 64),
                   method: str = "neurons", k: int | None = None, exemplars: int = 8,
                   **render_options) -> dict[str, Task]:
-    """The graph: ``{["capture", "directions"], "featvis_stats", "featvis_render", "featvis"}``."""
+    """The graph: ``{["capture", "directions"], "featvis_stats", "featvis_render", "featvis"}``.
+    The data is checked against the model now (:func:`~jaxinterp.steps.check_data_for_model`)."""
+    check_data_for_model(model, data)  # the neurons' graph has no capture task to check it
     graph: dict[str, Any] = {}
     deps = {}
     if method != "neurons":
