@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxinterp import __version__, cli
+from jaxinterp import cli
+from jaxinterp._version import __version__
 from jaxinterp.report import figures as figures_mod
 from jaxinterp.report import paper
 from tests.golden.fixtures import paper_fixture

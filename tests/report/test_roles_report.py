@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 from scipy.stats import false_discovery_control
 
-from jaxinterp import __version__, cli
+from jaxinterp import cli
+from jaxinterp._version import __version__
 from jaxinterp.report import roles
 from tests.golden.fixtures import roles_fixture
 from tests.report._pages import Captured, facts, figures, svg_text
