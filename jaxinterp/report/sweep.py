@@ -1,6 +1,6 @@
 """The sweep report: a table of every cell and II per method × K × layer, drawn from ``cells.json``.
 
-Reads only ``out/cells.json`` (written by :func:`jaxinterp.parallel.sweep.run` from the
+Reads only ``out/cells.json`` (written by :func:`jaxinterp.recipes.sweep.run` from the
 store); computes nothing but means and standard deviations over seeds.
 """
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jaxinterp import cli, tasks
-from jaxinterp.parallel import sweep
+from jaxinterp.recipes import sweep
 from tests.kill9 import kill_after_random_entries
 
 REPO = Path(__file__).resolve().parents[2]
