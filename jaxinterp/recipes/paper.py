@@ -31,7 +31,6 @@ from jaxinterp.steps import (
     SimilaritySpec,
     build_similarity,
     capture_task,
-    fit_inputs,
     fit_task,
     ii_task,
     images01,
@@ -56,20 +55,23 @@ def _tasks_that_fit(acts, quantile, refs=9, trials=20):
     return int(min(trials, max(0, (kept - 1) // (4 * (refs + 1)))))
 
 
-def sae_cell(key, z, size: int, lam: float, sim, feats, m: int = 5, steps: int = 400,
+def sae_cell(key, acts, size: int, lam: float, sim, feats, m: int = 5, steps: int = 400,
              checkpoint_dir=None) -> tuple[float, float]:
-    """One cell of Fig. 9: (mean II of the live codes or NaN, fraction of live codes).
+    """One cell of Fig. 9 on raw activations ``acts`` [n, d]: (mean II of the live codes or NaN,
+    fraction of live codes).
 
     The SAE follows the seed authors' notebook (METHODS.md §4.4): untied L1 autoencoder
-    with unit-norm decoder columns on Â z-scored per dimension (``z``); Sharkey's
-    normalisation of the penalty (λ·mean_batch‖c‖₁/K). Dead codes never fire, so they have
-    no exemplars worth the name and are left out of the mean.
+    with unit-norm decoder columns on Â z-scored per dimension (the input
+    :func:`jaxinterp.directions.registry.fit_by_name` gives it); Sharkey's normalisation of
+    the penalty (λ·mean_batch‖c‖₁/K). Dead codes never fire, so they have no exemplars worth
+    the name and are left out of the mean.
     """
-    from jaxinterp.directions import sae
+    from jaxinterp.directions import registry
 
     kw = {} if checkpoint_dir is None else {"checkpoint_dir": checkpoint_dir}
-    state = sae.fit(key, z, size, l1_coeff=lam, batch_size=min(4096, z.shape[0]), max_steps=steps, **kw)
-    codes = sae.transform(state, z)
+    fitted = registry.fit_by_name("sae", key, acts, size, l1_coeff=lam, batch_size=min(4096, acts.shape[0]),
+                                  max_steps=steps, **kw)
+    codes = fitted.transform(acts)
     live = np.asarray(jnp.max(codes, axis=0) > 0)
     ii = float(np.mean(np.asarray(interpretability_index_all(codes[:, live], sim, feats, m=m)))) \
         if live.any() else float("nan")
@@ -84,14 +86,13 @@ def sae_sweep(key, acts, sim, feats, ratios=SAE_RATIOS, l1_coeffs=SAE_L1, m: int
     ``sae_ii`` [len(ratios), len(l1_coeffs)], ``sae_alive``, ``sae_ratios``, ``sae_l1``.
     The ``paper`` graph runs the same cells as separate tasks.
     """
-    z = fit_inputs("sae", acts)
     n = acts.shape[1]
     ii = np.full((len(ratios), len(l1_coeffs)), np.nan)
     alive = np.zeros_like(ii)
     for i, ratio in enumerate(ratios):  # a 4 x 4 grid of fits, each one jitted training run
         size = max(1, int(round(ratio * n)))
         for j, lam in enumerate(l1_coeffs):
-            ii[i, j], alive[i, j] = sae_cell(jax.random.fold_in(key, i * len(l1_coeffs) + j), z, size,
+            ii[i, j], alive[i, j] = sae_cell(jax.random.fold_in(key, i * len(l1_coeffs) + j), acts, size,
                                              lam, sim, feats, m=m, steps=steps)
         log(f"SAE sweep: dictionary {size} done")
     return {"sae_ii": ii, "sae_alive": alive, "sae_ratios": np.asarray(ratios),
@@ -236,7 +237,7 @@ def _sae_cell(ctx, c: SAECellConfig, acts) -> Result:
     a = acts.arrays["acts"]
     s = c.score
     size = max(1, int(round(c.ratio * a.shape[1])))
-    ii, alive = sae_cell(key_of(s.seed, s.key_path), fit_inputs("sae", a), size, c.l1_coeff,
+    ii, alive = sae_cell(key_of(s.seed, s.key_path), a, size, c.l1_coeff,
                          build_similarity(s.similarity), similarity_features(s.similarity, s.data),
                          m=s.m, steps=c.steps, checkpoint_dir=str(ctx.scratch))
     return Result({"ii": np.asarray(ii), "alive": np.asarray(alive)}, {"size": size, "mean_ii": ii})
@@ -364,6 +365,7 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
       ``{name: Task}``; run ``tasks.run([graph["paper"]], store)``.
     """
     from jaxinterp import door
+    from jaxinterp.directions import registry
 
     if not similarities:
         raise ValueError("pass at least one similarity, e.g. {'colour': SimilaritySpec('colour')}")
@@ -374,7 +376,7 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
     if k is None and width > n:
         raise ValueError(f"K-means K defaults to the layer's width ({width}), more than the {n} images; "
                          f"pass --k {n} or fewer, or use more images")
-    k = k or width
+    k = registry.default_k("kmeans", width, k)
     if not 1 <= k <= n:
         raise ValueError(f"--k must be between 1 and the number of images ({n}), got {k}")
     if n < 2 * m + 2:

@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from jaxinterp import steps, tasks
+from jaxinterp.directions import registry
 from jaxinterp.parallel import distributed
 
 DEFAULTS = dict(limit=None, ks=[1.0], seeds=[0], similarities=["colour"], m=5, options={},
@@ -84,9 +85,9 @@ def load_config(path: str | Path, smoke: bool = False) -> dict:
     if unknown:
         raise ValueError(f"{path}: unknown config keys {sorted(unknown)}; known: "
                          f"{sorted(set(DEFAULTS) | set(REQUIRED))}")
-    bad = [m for m in config["methods"] if m not in steps.METHODS]
+    bad = [m for m in config["methods"] if m not in registry.NAMES]
     if bad:
-        raise ValueError(f"{path}: unknown methods {bad}; choose from {', '.join(steps.METHODS)}")
+        raise ValueError(f"{path}: unknown methods {bad}; choose from {', '.join(registry.NAMES)}")
     config["_root"] = str(path.parent.absolute())
     return config
 

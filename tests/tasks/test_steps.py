@@ -81,3 +81,33 @@ def test_an_sae_fit_interrupted_inside_its_task_resumes_to_the_same_weights(tmp_
     for name in ("directions", "activations"):
         np.testing.assert_array_equal(resumed[fit.key].arrays[name], reference[fit.key].arrays[name])
     assert not (store.root / "scratch" / fit.key).exists()
+
+
+def test_fits_go_through_the_registry_inputs_and_k_rules(tmp_path, data):
+    """The SAE sees Â z-scored per dimension (METHODS §4.4); K defaults to the width; neurons refuse
+    another K when they run and options when the task is built."""
+    import jax
+
+    from jaxinterp.directions import sae
+
+    d = steps.data_spec(data)
+    acts_t = steps.capture_task(steps.model_spec("small_cnn", "random:0"), d, "relu2")
+    fit = steps.fit_task(acts_t, "sae", seed=1, max_steps=5, batch_size=16)
+    store = tasks.Store(tmp_path / "s")
+    results, _ = tasks.run([fit], store)
+    acts = store.load(acts_t).arrays["acts"].astype(np.float64)
+    unit = acts / np.maximum(np.linalg.norm(acts, axis=1, keepdims=True), 1e-6)
+    z = ((unit - unit.mean(0)) / np.maximum(unit.std(0), 1e-6)).astype(np.float32)
+    ref = sae.fit(jax.random.key(1), z, acts.shape[1], max_steps=5, batch_size=16)
+    out = results[fit.key]
+    assert out.summary["k"] == acts.shape[1]  # K: the layer's width
+    # float64 z against float32: near-constant channels magnify the rounding (1e-4 seen)
+    np.testing.assert_allclose(out.arrays["activations"], np.asarray(sae.transform(ref, z)), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(out.arrays["state"]["input_mean"], unit.mean(0), atol=1e-6)
+
+    with pytest.raises(ValueError, match="neurons take no options"):
+        steps.fit_task(acts_t, "neurons", spherical=True)
+    wrong = steps.fit_task(acts_t, "neurons", k=5)
+    with pytest.raises(tasks.TaskFailed, match=f"the layer has {acts.shape[1]} neurons, so K is "
+                                                      f"{acts.shape[1]}; got K=5"):
+        tasks.run([wrong], store)
