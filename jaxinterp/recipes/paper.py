@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxinterp.scores import coactivation as coact_lib
 from jaxinterp.scores import manifold, psychophysics, sensitivity, spectrum, synergy
-from jaxinterp.scores._stats import correlations
+from jaxinterp.scores._stats import correlations, mean_sem
 from jaxinterp.scores.ii import cross_interpretability_index, interpretability_index_all
 from jaxinterp.steps import (
     DataSpec,
@@ -147,7 +147,10 @@ def _manifold(ctx, c: ScoreConfig, acts, neurons, kmeans) -> Result:
     dist = manifold.distances_from_similarity(np.asarray(jnp.mean(
         jnp.atleast_3d(sim.pairwise(sub, sub)).reshape(len(emb_images), len(emb_images), -1), -1)))
     emb = manifold.tsne(dist, perplexity=min(10.0, len(emb_images) - 1.0), seed=0)
-    out = {"tsne": emb, "tsne_images": emb_images}
+    images = images01(c.data)[emb_images]
+    colour = np.clip(images.reshape(len(emb_images), -1, images.shape[-1]).mean(1), 0, 1)
+    out = {"tsne": emb, "tsne_images": emb_images,  # each embedded image's mean colour, RGB
+           "tsne_colour": np.repeat(colour, 3, 1) if colour.shape[1] == 1 else colour}
     for dname, f in sets.items():
         out[f"sparsity_{dname}"] = np.asarray(manifold.manifold_sparsity(jnp.asarray(emb), jnp.asarray(
             manifold.top_positions(f, emb_images, c.m))))
@@ -269,14 +272,20 @@ def _gather(ctx, c: PaperConfig, **inputs) -> Result:
             ii = inputs[f"ii_{dname}_{s}"].arrays["ii"]
             arrays[f"ii_{dname}_{s}"] = ii
             summary[f"mean_ii_{dname}_{s}"] = float(np.mean(ii))
+            summary[f"ii_mean_sem_{dname}_{s}"] = [float(v) for v in mean_sem(ii)]  # float64, over units
             psy = inputs[f"psy_{dname}_{s}"]
             arrays[f"psy_{dname}_{s}"] = psy.arrays["accuracy"]
             arrays[f"psy_soft_{dname}_{s}"] = psy.arrays["soft"]
+            for prefix, scores in (("psy", psy.arrays["accuracy"]), ("psy_soft", psy.arrays["soft"])):
+                # per quantile over units: what Fig. 5 and its table show
+                arrays[f"{prefix}_{dname}_{s}_mean"], arrays[f"{prefix}_{dname}_{s}_sem"] = mean_sem(scores, 1)
             summary[f"mean_psy_hard_{dname}_{s}"] = float(np.nanmean(psy.arrays["accuracy"][0])) \
                 if np.isfinite(psy.arrays["accuracy"][0]).any() else None
             summary[f"mean_psy_soft_{dname}_{s}"] = float(np.nanmean(psy.arrays["soft"][0])) \
                 if np.isfinite(psy.arrays["soft"][0]).any() else None
             summary.update({k: v for k, v in psy.summary.items() if k.startswith("trials_q")})
+    for s in c.similarities:
+        summary[f"mean_ii_kmeans_minus_neurons_{s}"] = summary[f"mean_ii_kmeans_{s}"] - summary[f"mean_ii_neurons_{s}"]
     summary["psychophysics_scores"] = {
         "psy_<set>_<similarity>": "hard 2-AFC accuracy: max pooling over references (mean for label), "
                                   "a tie counts 0.5",
@@ -290,12 +299,15 @@ def _gather(ctx, c: PaperConfig, **inputs) -> Result:
         f = inputs[f"fit_{dname}"].arrays["activations"]
         arrays[f"top_{dname}"] = np.argsort(f, axis=0)[-c.m:][::-1].T
     man = inputs["manifold"].arrays
-    arrays.update(tsne=man["tsne"], tsne_images=man["tsne_images"], tsne_act_kmeans=man["tsne_act_kmeans"])
+    arrays.update(tsne=man["tsne"], tsne_images=man["tsne_images"], tsne_act_kmeans=man["tsne_act_kmeans"],
+                  tsne_colour=man["tsne_colour"])
+    summary["tsne_best_kmeans"] = int(np.nanargmax(arrays[f"ii_kmeans_{main}"]))  # Fig. 6B's direction
     for dname in SETS:
         arrays[f"sparsity_{dname}"] = man[f"sparsity_{dname}"]
         summary[f"sparsity_vs_ii_{dname}"] = correlations(man[f"sparsity_{dname}"], arrays[f"ii_{dname}_{main}"])
     sens = inputs["sensitivity"].arrays
     arrays.update(sens)
+    arrays["path_ii_mean"], arrays["path_ii_sem"] = mean_sem(sens["path_ii"], 0)  # over pairs
     summary["cross_ii_vs_distance"] = correlations(arrays["centroid_dist"], arrays["cross_ii"])
     if "grad_min" in sens:
         summary["ii_vs_min_gradient"] = correlations(arrays[f"ii_kmeans_{main}"], arrays["grad_min"])
@@ -309,7 +321,10 @@ def _gather(ctx, c: PaperConfig, **inputs) -> Result:
     sp = inputs["spectrum"]
     arrays.update(sp.arrays)
     summary.update(sp.summary)
+    ranks = spectrum.ols_range(max(a.size for a in sp.arrays.values())) + 1  # fit_ols's ranks
+    summary["spectrum_fit_ranks"] = [int(ranks[0]), int(ranks[-1])]
     summary["critical_alpha"] = spectrum.critical_exponent(c.d_input)
+    summary["d_input"] = c.d_input
     if c.sae_ratios:
         grid = np.array([[inputs[f"sae_{i}_{j}"].arrays["ii"] for j in range(len(c.sae_l1))]
                          for i in range(len(c.sae_ratios))], dtype=np.float64)

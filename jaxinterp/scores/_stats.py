@@ -86,3 +86,17 @@ def adjusted_p(p) -> tuple[np.ndarray, np.ndarray]:
     holm[order] = np.minimum(1.0, np.maximum.accumulate((m - rank + 1) * ranked))
     bh[order] = np.minimum(1.0, np.minimum.accumulate((m / rank * ranked)[::-1])[::-1])
     return holm, bh
+
+
+def mean_sem(x, axis=None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error of the mean over the finite values of ``x`` along ``axis``:
+    s.d. (ddof=1) / √n. The mean is NaN where no value is finite, the s.e.m. where n < 2."""
+    import warnings
+
+    x = np.asarray(x, float)
+    n = np.sum(np.isfinite(x), axis=axis)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: NaN is the answer
+        mean = np.nanmean(x, axis=axis)
+        sd = np.nanstd(x, axis=axis, ddof=1) if np.any(n > 1) else np.full(np.shape(n), np.nan)
+        return mean, np.where(n > 1, sd / np.sqrt(np.maximum(n, 1)), np.nan)
