@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jaxinterp.scores._stats import adjusted_p, correlations, ranks, spearman, spearman_matrix
+from jaxinterp.scores._stats import adjusted_p, correlations, mean_sem, ranks, spearman, spearman_matrix
 
 
 def test_ranks_average_ties():
@@ -88,3 +88,14 @@ def test_adjusted_p_equals_holm_by_definition_and_scipy_bh():
     h2, b2 = adjusted_p(with_nan)
     assert np.isnan(h2[-1]) and np.isnan(b2[-1])
     np.testing.assert_allclose(h2[:-1], holm)
+
+
+def test_mean_sem_over_finite_values():
+    x = np.array([[1.0, 2.0, np.nan, 4.0], [np.nan, np.nan, np.nan, np.nan], [3.0, np.nan, np.nan, np.nan]])
+    mean, sem = mean_sem(x, axis=1)
+    np.testing.assert_allclose(mean[0], 7 / 3)
+    np.testing.assert_allclose(sem[0], np.std([1.0, 2.0, 4.0], ddof=1) / np.sqrt(3))
+    assert np.isnan(mean[1]) and np.isnan(sem[1])  # nothing finite
+    assert mean[2] == 3.0 and np.isnan(sem[2])  # one value: no spread to estimate
+    m, s = mean_sem([2.0, 4.0])
+    assert m == 3.0 and s == pytest.approx(1.0)
