@@ -5,10 +5,14 @@ SAE), prepared here in numpy as the reference; K defaults to d; neurons refuse a
 import numpy as np
 import pytest
 
+from jaxinterp import directions
 from jaxinterp.directions import DIRECTION_SETS, fit_by_name, ica, kmeans, minibatch_kmeans, nmf, pca, registry, sae
 from tests.directions._data import relu_like
 
 OPTIONS = {"sae": dict(batch_size=64, max_steps=3), "minibatch_kmeans": dict(batch_size=64, max_steps=3)}
+STATES = {"kmeans": directions.KMeansState, "minibatch_kmeans": directions.MiniBatchKMeansState,
+          "pca": directions.PCAState, "ica": directions.ICAState, "nmf": directions.NMFState,
+          "sae": directions.SAEState, "neurons": directions.NeuronsState}
 FITS = {"kmeans": kmeans, "minibatch_kmeans": minibatch_kmeans, "pca": pca, "ica": ica, "nmf": nmf, "sae": sae}
 
 
@@ -36,6 +40,8 @@ def test_each_set_is_fit_on_its_methods_input_with_k_the_width(rng, key, name):
     a, new = relu_like(rng, n=200, d=8), relu_like(rng, n=50, d=8)
     fitted = fit_by_name(name, key, a, **OPTIONS.get(name, {}))  # K: the layer's width, 8
     assert np.asarray(fitted.directions).shape == (8, 8) and fitted.info()["k"] == 8
+    assert isinstance(fitted, directions.Fitted) and isinstance(registry.get(name), directions.DirectionSet)
+    assert isinstance(fitted.state, STATES[name])
     x = reference_input(name, a, a).astype(np.float32)
     direct = FITS[name].fit(key, x, 8, **OPTIONS.get(name, {}))
     direct_dirs = np.asarray(registry.get(name).directions(direct))
@@ -71,6 +77,7 @@ def test_neurons_are_the_layer_itself(rng, key):
     for k in (None, 8):
         fitted = fit_by_name("neurons", key, a, k)
         np.testing.assert_array_equal(np.asarray(fitted.transform(a)), a)
+        assert isinstance(fitted.state, STATES["neurons"])
         np.testing.assert_array_equal(np.asarray(fitted.directions), np.eye(8))
     with pytest.raises(ValueError, match=r"the layer has 8 neurons, so K is 8; got K=4. Pass K=None"):
         fit_by_name("neurons", key, a, 4)
