@@ -96,11 +96,8 @@ def _direct_run(acts, feats, n):
     out = []
     start = time.perf_counter()
     for method, k, seed in _grid(n):
-        x = steps.fit_inputs(method, acts)
-        entry = registry.get(method)
-        state = entry.fit(None, x) if method == "neurons" else entry.fit(jax.random.key(seed), x, k,
-                                                                         **OPTIONS.get(method, {}))
-        f = np.asarray(entry.transform(state, x))
+        fitted = registry.fit_by_name(method, jax.random.key(seed), acts, k, **OPTIONS.get(method, {}))
+        f = np.asarray(fitted.transform(acts))
         for sim, ft in feats:
             out.append(np.asarray(interpretability_index_all(f, sim, ft, m=5)))
     return time.perf_counter() - start, out

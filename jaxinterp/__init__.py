@@ -1,9 +1,8 @@
 """jaxinterp: interpretability of convolutional vision networks in JAX/Flax."""
 
 from jaxinterp import directions, models, parallel, scores, similarity
+from jaxinterp._version import __version__
 from jaxinterp.checkpoint import load_variables, save_variables
-
-__version__ = "0.2.0"
 
 __all__ = [
     "__version__",

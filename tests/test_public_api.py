@@ -19,10 +19,7 @@ PACKAGE = ROOT / "jaxinterp"
 
 # Names tested only through another name, each with the test that covers it. Keep this short:
 # a name here is one a test could not catch breaking on its own.
-COVERED_ELSEWHERE: dict[str, str] = {
-    # one function, two names: tests/neurons/test_weights.py checks it as neurons.expanded_weights
-    "level_expanded_weights": "tests/neurons/test_weights.py",
-}
+COVERED_ELSEWHERE: dict[str, str] = {}
 
 
 def public_names() -> dict[str, str]:

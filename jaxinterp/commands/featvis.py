@@ -13,8 +13,7 @@ import json
 from pathlib import Path
 
 from jaxinterp.commands._data import DATA_HELP, add_data_arguments, data_spec
-
-METHODS = ("neurons", "kmeans", "minibatch_kmeans", "pca", "ica", "nmf", "sae")
+from jaxinterp.directions.registry import NAMES
 
 
 def parse_units(text: str) -> tuple[int, int]:
@@ -41,7 +40,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_data_arguments(parser, DATA_HELP + " (dataset statistics, exemplars, colour matrix)")
     parser.add_argument("--layer", required=True, help="PyTorch-style layer name, e.g. layer3")
     parser.add_argument("--units", default="0:64", help="unit (or direction) range START:STOP (default 0:64)")
-    parser.add_argument("--directions", default="neurons", choices=METHODS,
+    parser.add_argument("--directions", default="neurons", choices=NAMES,
                         help="visualise channels (neurons) or directions fitted on the layer (e.g. kmeans)")
     parser.add_argument("--k", type=int, default=None, help="number of directions (default: the layer's width)")
     parser.add_argument("--steps", type=int, default=512, help="optimisation steps (Lucid: 512)")

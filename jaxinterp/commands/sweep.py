@@ -39,7 +39,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from jaxinterp import tasks
-    from jaxinterp.parallel import distributed, sweep
+    from jaxinterp.parallel import distributed
+    from jaxinterp.recipes import sweep
 
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; pass a directory (it is created if absent)")

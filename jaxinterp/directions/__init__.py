@@ -1,7 +1,8 @@
 """Direction sets in activation space: ``fit(key, acts, ...) -> State``; ``transform(state, acts)``.
 
-Neurons are a direction set too, so every score takes any of them alike; pick
-one by name with :func:`fit_by_name` or :data:`DIRECTION_SETS`.
+Neurons are a direction set too, so every score takes any of them alike. Fit one by name on
+raw activations with :func:`fit_by_name`, which gives each set the input METHODS §1.4 prescribes
+(:mod:`jaxinterp.directions.registry`); the modules' own ``fit`` take that input as given.
 """
 
 from jaxinterp.directions import ica, kmeans, minibatch_kmeans, neurons, nmf, pca, sae
@@ -10,15 +11,15 @@ from jaxinterp.directions.kmeans import KMeans, KMeansState, unit_rows
 from jaxinterp.directions.minibatch_kmeans import MiniBatchKMeans, MiniBatchKMeansState
 from jaxinterp.directions.neurons import NeuronsState
 from jaxinterp.directions.nmf import NMF, NMFState
-from jaxinterp.directions.paper import fit_on_activations
 from jaxinterp.directions.pca import PCA, PCAState
-from jaxinterp.directions.registry import DIRECTION_SETS, DirectionSet, fit_by_name
+from jaxinterp.directions.registry import DIRECTION_SETS, DirectionSet, Fitted, fit_by_name
 from jaxinterp.directions.sae import SAEConfig, SAEState, SparseAutoencoder
 
 __all__ = [
     "DIRECTION_SETS",
     "DirectionSet",
     "FastICA",
+    "Fitted",
     "ICAState",
     "KMeans",
     "KMeansState",
@@ -33,7 +34,6 @@ __all__ = [
     "SAEState",
     "SparseAutoencoder",
     "fit_by_name",
-    "fit_on_activations",
     "ica",
     "kmeans",
     "minibatch_kmeans",

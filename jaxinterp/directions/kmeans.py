@@ -1,7 +1,7 @@
 """K-means in pure JAX: full-batch Lloyd with k-means++ or identity init, and restarts.
 
 Initialisation: ``init="k-means++"`` (:data:`DEFAULT_INIT`) everywhere in
-jaxinterp (this fit, mini-batch K-means, ``fit_on_activations``, the demo):
+jaxinterp (this fit, mini-batch K-means, ``fit_by_name``, the demo):
 it works for every K, so the K ∈ {N/2, N, 2N} fits of the paper differ only in
 K, and it does not start the directions on the neurons they are compared with.
 ``init="identity"`` (K = N: centroids start on the neuron axes, one restart) is

@@ -22,7 +22,7 @@ from jaxinterp.cache import cache_dir
 from jaxinterp.capture import capture
 from jaxinterp.checkpoint import load_variables, save_variables
 from jaxinterp.data import load_digits
-from jaxinterp.directions import fit_on_activations
+from jaxinterp.directions import registry
 from jaxinterp.report import exemplar_grid, figure, ii_boxplot, page, table
 from jaxinterp.scores import interpretability_index_all
 from jaxinterp.train import accuracy, train
@@ -77,17 +77,15 @@ def run_demo(
 ) -> dict:
     """Run the demo and write ``out/index.html``, ``summary.json``, ``arrays.npz`` and PNGs.
 
-    ``directions`` are direction-set names (``jaxinterp.directions.DIRECTION_SETS``),
+    ``directions`` are direction-set names (``jaxinterp.directions.registry.NAMES``),
     each fit with K = N on the training split's activations as METHODS.md §1.4
-    prescribes (:func:`~jaxinterp.directions.fit_on_activations`); II is computed
+    prescribes (:func:`~jaxinterp.directions.fit_by_name`); II is computed
     on the held-out test split (primary) and on the training split.
     """
-    from jaxinterp.directions import DIRECTION_SETS
-
     directions = list(dict.fromkeys(directions))
-    unknown = [d for d in directions if d not in DIRECTION_SETS]
+    unknown = [d for d in directions if d not in registry.NAMES]
     if unknown:
-        raise ValueError(f"unknown direction set(s) {unknown}; choose from {sorted(DIRECTION_SETS)}")
+        raise ValueError(f"unknown direction set(s) {unknown}; choose from {sorted(registry.NAMES)}")
     if "neurons" not in directions:
         directions.insert(0, "neurons")  # the baseline every figure compares against
     out = Path(out)
@@ -112,9 +110,9 @@ def run_demo(
     fitted = {}
     for d_name in directions:  # a handful of direction sets, each fit once
         log(f"fitting {d_name} (K={n_neurons}) on {len(acts['train'])} training activations ...")
-        fitted[d_name] = fit_on_activations(d_name, jax.random.key(seed), acts["train"], n_neurons)
+        fitted[d_name] = registry.fit_by_name(d_name, jax.random.key(seed), acts["train"])
     direction_acts = {
-        split: {d: np.asarray(f[1](a)) for d, f in fitted.items()} for split, a in acts.items()
+        split: {d: np.asarray(f.transform(a)) for d, f in fitted.items()} for split, a in acts.items()
     }
 
     ii: dict = {}
@@ -144,7 +142,7 @@ def run_demo(
             "label": "1[same class]",
             "features": f"-LPIPS-style distance on {list(FEATURE_LAYERS)} of {ARCH} seed {seed + 1}",
         },
-        "directions": {d: {**f[2], "fit_on": "train split"} for d, f in fitted.items()},
+        "directions": {d: {**f.info(), "fit_on": "train split"} for d, f in fitted.items()},
         "mean_ii": {
             split: {mt: {s: float(np.mean(v)) for s, v in d.items()} for mt, d in per.items()}
             for split, per in ii.items()
@@ -158,8 +156,7 @@ def run_demo(
     atomic.savez(
         out / "arrays.npz",
         **{f"acts_{s}": a for s, a in acts.items()},
-        **{f"directions_{d}": np.asarray(DIRECTION_SETS[d].directions(f[0]))
-           for d, f in fitted.items()},
+        **{f"directions_{d}": np.asarray(f.directions) for d, f in fitted.items()},
         **{f"ii_{sp}_{mt}_{s}": v for sp, d in ii.items() for mt, dd in d.items() for s, v in dd.items()},
         **{f"exemplars_{sp}_{s}": v for sp, d in exemplars.items() for s, v in d.items()},
     )
@@ -202,8 +199,9 @@ def write_page(out: Path, summary: dict, figs: Sequence[tuple[Path, str]], judge
             f"<p>A {ARCH} trained on scikit-learn's handwritten digits (test accuracy "
             f"{summary['model']['test_accuracy']:.3f}); activations of <code>{layer}</code> "
             f"(spatial mean, {n_neurons} channels); direction sets {html.escape(', '.join(directions))} with "
-            "K = N fit on the training split (K-means, PCA, ICA and SAE on unit-norm rows, "
-            "K-means with k-means++ init; NMF on raw activations); II with M = "
+            "K = N fit on the training split (K-means, PCA and ICA on unit-norm rows, the SAE on "
+            "unit-norm rows z-scored per dimension, K-means with k-means++ init; NMF on raw "
+            "activations); II with M = "
             f"{m} on the held-out test split (primary) and the training split. Similarities: "
             "<b>colour</b> (on grayscale digits, the mean-intensity distance), <b>label</b> "
             "(same digit class), and <b>features</b>: an LPIPS-style distance (unit-normalised "

@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxinterp.scores import coactivation as coact_lib
 from jaxinterp.scores import manifold, psychophysics, sensitivity, spectrum, synergy
-from jaxinterp.scores._stats import correlations
+from jaxinterp.scores._stats import correlations, mean_sem
 from jaxinterp.scores.ii import cross_interpretability_index, interpretability_index_all
 from jaxinterp.steps import (
     DataSpec,
@@ -36,7 +36,6 @@ from jaxinterp.steps import (
     SimilaritySpec,
     build_similarity,
     capture_task,
-    fit_inputs,
     fit_task,
     ii_task,
     images01,
@@ -61,20 +60,23 @@ def _tasks_that_fit(acts, quantile, refs=9, trials=20):
     return int(min(trials, max(0, (kept - 1) // (4 * (refs + 1)))))
 
 
-def sae_cell(key, z, size: int, lam: float, sim, feats, m: int = 5, steps: int = 400,
+def sae_cell(key, acts, size: int, lam: float, sim, feats, m: int = 5, steps: int = 400,
              checkpoint_dir=None) -> tuple[float, float]:
-    """One cell of Fig. 9: (mean II of the live codes or NaN, fraction of live codes).
+    """One cell of Fig. 9 on raw activations ``acts`` [n, d]: (mean II of the live codes or NaN,
+    fraction of live codes).
 
     The SAE follows the seed authors' notebook (METHODS.md §4.4): untied L1 autoencoder
-    with unit-norm decoder columns on Â z-scored per dimension (``z``); Sharkey's
-    normalisation of the penalty (λ·mean_batch‖c‖₁/K). Dead codes never fire, so they have
-    no exemplars worth the name and are left out of the mean.
+    with unit-norm decoder columns on Â z-scored per dimension (the input
+    :func:`jaxinterp.directions.registry.fit_by_name` gives it); Sharkey's normalisation of
+    the penalty (λ·mean_batch‖c‖₁/K). Dead codes never fire, so they have no exemplars worth
+    the name and are left out of the mean.
     """
-    from jaxinterp.directions import sae
+    from jaxinterp.directions import registry
 
     kw = {} if checkpoint_dir is None else {"checkpoint_dir": checkpoint_dir}
-    state = sae.fit(key, z, size, l1_coeff=lam, batch_size=min(4096, z.shape[0]), max_steps=steps, **kw)
-    codes = sae.transform(state, z)
+    fitted = registry.fit_by_name("sae", key, acts, size, l1_coeff=lam, batch_size=min(4096, acts.shape[0]),
+                                  max_steps=steps, **kw)
+    codes = fitted.transform(acts)
     live = np.asarray(jnp.max(codes, axis=0) > 0)
     ii = float(np.mean(np.asarray(interpretability_index_all(codes[:, live], sim, feats, m=m)))) \
         if live.any() else float("nan")
@@ -89,14 +91,13 @@ def sae_sweep(key, acts, sim, feats, ratios=SAE_RATIOS, l1_coeffs=SAE_L1, m: int
     ``sae_ii`` [len(ratios), len(l1_coeffs)], ``sae_alive``, ``sae_ratios``, ``sae_l1``.
     The ``paper`` graph runs the same cells as separate tasks.
     """
-    z = fit_inputs("sae", acts)
     n = acts.shape[1]
     ii = np.full((len(ratios), len(l1_coeffs)), np.nan)
     alive = np.zeros_like(ii)
     for i, ratio in enumerate(ratios):  # a 4 x 4 grid of fits, each one jitted training run
         size = max(1, int(round(ratio * n)))
         for j, lam in enumerate(l1_coeffs):
-            ii[i, j], alive[i, j] = sae_cell(jax.random.fold_in(key, i * len(l1_coeffs) + j), z, size,
+            ii[i, j], alive[i, j] = sae_cell(jax.random.fold_in(key, i * len(l1_coeffs) + j), acts, size,
                                              lam, sim, feats, m=m, steps=steps)
         log(f"SAE sweep: dictionary {size} done")
     return {"sae_ii": ii, "sae_alive": alive, "sae_ratios": np.asarray(ratios),
@@ -160,7 +161,10 @@ def _manifold(ctx, c: MeasureConfig, acts, neurons, kmeans) -> Result:
     dist = manifold.distances_from_similarity(np.asarray(jnp.mean(
         jnp.atleast_3d(sim.pairwise(sub, sub)).reshape(len(emb_images), len(emb_images), -1), -1)))
     emb = manifold.tsne(dist, perplexity=min(10.0, len(emb_images) - 1.0), seed=0)
-    out = {"tsne": emb, "tsne_images": emb_images}
+    images = images01(c.data)[emb_images]
+    colour = np.clip(images.reshape(len(emb_images), -1, images.shape[-1]).mean(1), 0, 1)
+    out = {"tsne": emb, "tsne_images": emb_images,  # each embedded image's mean colour, RGB
+           "tsne_colour": np.repeat(colour, 3, 1) if colour.shape[1] == 1 else colour}
     for dname, f in sets.items():
         out[f"sparsity_{dname}"] = np.asarray(manifold.manifold_sparsity(jnp.asarray(emb), jnp.asarray(
             manifold.top_positions(f, emb_images, c.m))))
@@ -252,7 +256,7 @@ def _sae_cell(ctx, c: SAECellConfig, acts) -> Result:
     a = acts.arrays["acts"]
     s = c.score
     size = max(1, int(round(c.ratio * a.shape[1])))
-    ii, alive = sae_cell(key_of(c.seed, c.key_path), fit_inputs("sae", a), size, c.l1_coeff,
+    ii, alive = sae_cell(key_of(c.seed, c.key_path), a, size, c.l1_coeff,
                          build_similarity(s.similarity), similarity_features(s.similarity, s.data),
                          m=s.m, steps=c.steps, checkpoint_dir=str(ctx.scratch))
     return Result({"ii": np.asarray(ii), "alive": np.asarray(alive)}, {"size": size, "mean_ii": ii})
@@ -284,14 +288,20 @@ def _gather(ctx, c: PaperConfig, **inputs) -> Result:
             ii = inputs[f"ii_{dname}_{s}"].arrays["ii"]
             arrays[f"ii_{dname}_{s}"] = ii
             summary[f"mean_ii_{dname}_{s}"] = float(np.mean(ii))
+            summary[f"ii_mean_sem_{dname}_{s}"] = [float(v) for v in mean_sem(ii)]  # float64, over units
             psy = inputs[f"psy_{dname}_{s}"]
             arrays[f"psy_{dname}_{s}"] = psy.arrays["accuracy"]
             arrays[f"psy_soft_{dname}_{s}"] = psy.arrays["soft"]
+            for prefix, scores in (("psy", psy.arrays["accuracy"]), ("psy_soft", psy.arrays["soft"])):
+                # per quantile over units: what Fig. 5 and its table show
+                arrays[f"{prefix}_{dname}_{s}_mean"], arrays[f"{prefix}_{dname}_{s}_sem"] = mean_sem(scores, 1)
             summary[f"mean_psy_hard_{dname}_{s}"] = float(np.nanmean(psy.arrays["accuracy"][0])) \
                 if np.isfinite(psy.arrays["accuracy"][0]).any() else None
             summary[f"mean_psy_soft_{dname}_{s}"] = float(np.nanmean(psy.arrays["soft"][0])) \
                 if np.isfinite(psy.arrays["soft"][0]).any() else None
             summary.update({k: v for k, v in psy.summary.items() if k.startswith("trials_q")})
+    for s in c.similarities:
+        summary[f"mean_ii_kmeans_minus_neurons_{s}"] = summary[f"mean_ii_kmeans_{s}"] - summary[f"mean_ii_neurons_{s}"]
     summary["psychophysics_scores"] = {
         "psy_<set>_<similarity>": "hard 2-AFC accuracy: max pooling over references (mean for label), "
                                   "a tie counts 0.5",
@@ -305,12 +315,15 @@ def _gather(ctx, c: PaperConfig, **inputs) -> Result:
         f = inputs[f"fit_{dname}"].arrays["activations"]
         arrays[f"top_{dname}"] = np.argsort(f, axis=0)[-c.m:][::-1].T
     man = inputs["manifold"].arrays
-    arrays.update(tsne=man["tsne"], tsne_images=man["tsne_images"], tsne_act_kmeans=man["tsne_act_kmeans"])
+    arrays.update(tsne=man["tsne"], tsne_images=man["tsne_images"], tsne_act_kmeans=man["tsne_act_kmeans"],
+                  tsne_colour=man["tsne_colour"])
+    summary["tsne_best_kmeans"] = int(np.nanargmax(arrays[f"ii_kmeans_{main}"]))  # Fig. 6B's direction
     for dname in SETS:
         arrays[f"sparsity_{dname}"] = man[f"sparsity_{dname}"]
         summary[f"sparsity_vs_ii_{dname}"] = correlations(man[f"sparsity_{dname}"], arrays[f"ii_{dname}_{main}"])
     sens = inputs["sensitivity"].arrays
     arrays.update(sens)
+    arrays["path_ii_mean"], arrays["path_ii_sem"] = mean_sem(sens["path_ii"], 0)  # over pairs
     summary["cross_ii_vs_distance"] = correlations(arrays["centroid_dist"], arrays["cross_ii"])
     if "grad_min" in sens:
         summary["ii_vs_min_gradient"] = correlations(arrays[f"ii_kmeans_{main}"], arrays["grad_min"])
@@ -324,7 +337,10 @@ def _gather(ctx, c: PaperConfig, **inputs) -> Result:
     sp = inputs["spectrum"]
     arrays.update(sp.arrays)
     summary.update(sp.summary)
+    ranks = spectrum.ols_range(max(a.size for a in sp.arrays.values())) + 1  # fit_ols's ranks
+    summary["spectrum_fit_ranks"] = [int(ranks[0]), int(ranks[-1])]
     summary["critical_alpha"] = spectrum.critical_exponent(c.d_input)
+    summary["d_input"] = c.d_input
     if c.sae_ratios:
         grid = np.array([[inputs[f"sae_{i}_{j}"].arrays["ii"] for j in range(len(c.sae_l1))]
                          for i in range(len(c.sae_ratios))], dtype=np.float64)
@@ -380,6 +396,7 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
       ``{name: Task}``; run ``tasks.run([graph["paper"]], store)``.
     """
     from jaxinterp import door
+    from jaxinterp.directions import registry
 
     if not similarities:
         raise ValueError("pass at least one similarity, e.g. {'colour': SimilaritySpec('colour')}")
@@ -390,7 +407,7 @@ def paper_tasks(model: ModelSpec, data: DataSpec, layer: str, similarities: dict
     if k is None and width > n:
         raise ValueError(f"K-means K defaults to the layer's width ({width}), more than the {n} images; "
                          f"pass --k {n} or fewer, or use more images")
-    k = k or width
+    k = registry.default_k("kmeans", width, k)
     if not 1 <= k <= n:
         raise ValueError(f"--k must be between 1 and the number of images ({n}), got {k}")
     if n < 2 * m + 2:

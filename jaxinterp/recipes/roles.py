@@ -5,8 +5,9 @@ and label when the data has labels); one task per input level (``immediate``,
 ``window``: ResNet stages; ``pixels``: any model) with its linearity, Jacobian,
 entropy and expanded-weight measures; saliency on each neuron's top exemplars and
 on random images; label information of the image-level activations; and a
-``roles`` task that gathers the per-neuron table, the exploratory role labels and
-the Spearman correlation of every measure with II. :mod:`jaxinterp.report.roles`
+``roles`` task that gathers the per-neuron table, the exploratory role labels,
+the Spearman correlation of every measure with II (with Holm and Benjamini-Hochberg
+adjusted p values) and the Spearman ρ of each pair of headline measures. :mod:`jaxinterp.report.roles`
 writes the CSV/JSON tables, figures and page from that saved result.
 
 Keys follow the monolithic command this replaced: ``key(seed)`` is split in three
@@ -201,28 +202,33 @@ class RolesConfig:
 
 
 def spearman_table(table: dict, ii_columns: dict) -> dict:
-    """{measure: {similarity: {"rho", "p", "n"} or None}} over finite pairs."""
-    from scipy.stats import spearmanr
+    """{measure: {similarity: {"rho", "p", "n", "p_holm", "q_bh"} or None}} over finite pairs.
 
-    out = {}
-    for name, col in table.items():
-        if name in ("neuron", "role") or name.startswith("ii_"):
-            continue
-        x = np.asarray(col, float)
-        out[name] = {}
-        for sim, ii_name in ii_columns.items():
-            y = np.asarray(table[ii_name], float)
-            ok = np.isfinite(x) & np.isfinite(y)
-            if ok.sum() < 3 or np.ptp(x[ok]) == 0:
-                out[name][sim] = None
-                continue
-            rho, p = spearmanr(x[ok], y[ok])
-            out[name][sim] = {"rho": float(rho), "p": float(p), "n": int(ok.sum())}
+    ``p_holm`` (Holm, family-wise error) and ``q_bh`` (Benjamini-Hochberg) adjust each p value
+    over every test of the table: all measures × similarities that have one.
+    """
+    from jaxinterp.scores._stats import adjusted_p, spearman
+
+    out = {name: {sim: spearman(col, table[ii_name]) for sim, ii_name in ii_columns.items()}
+           for name, col in table.items() if name not in ("neuron", "role") and not name.startswith("ii_")}
+    tests = [v for by in out.values() for v in by.values() if v]
+    holm, bh = adjusted_p([v["p"] for v in tests])
+    for v, h, q in zip(tests, holm, bh):
+        v.update(p_holm=float(h), q_bh=float(q))
     return out
+
+
+def extreme_neurons(values, n: int = 2) -> np.ndarray:
+    """[N] measure -> [2, n]: the ``n`` neurons with the lowest values (lowest first) and the ``n``
+    with the highest (highest first); NaN counts as the median."""
+    values = np.asarray(values, float)
+    order = np.argsort(np.where(np.isfinite(values), values, np.nanmedian(values)))
+    return np.stack([order[:n], order[::-1][:n]])
 
 
 def _gather(ctx, c: RolesConfig, **inputs) -> Result:
     from jaxinterp import neurons
+    from jaxinterp.scores._stats import spearman_matrix
 
     acts = inputs["acts"].arrays["acts"]
     n_neurons = acts.shape[1]
@@ -258,10 +264,15 @@ def _gather(ctx, c: RolesConfig, **inputs) -> Result:
     ]
     correlations = {"similarities": list(ii_columns), "ii_columns": ii_columns,
                     "by_measure": spearman_table(table, ii_columns), "notes": notes}
+    shown = [s for s in SUMMARY if s in table]
     arrays = {"table": {k.replace("/", "_"): np.asarray(v) for k, v in table.items()},
-              "top": sal["top"], "best_saliency": sal["best_saliency"]}
+              "top": sal["top"], "best_saliency": sal["best_saliency"],
+              # the scatter matrix's upper triangle: Spearman ρ of each pair of headline measures
+              "summary_rho": spearman_matrix(np.stack([np.asarray(table[s], float) for s in shown], 1)),
+              # the neurons the extremes figures show, for each headline measure that is not an II
+              "extremes": {s: extreme_neurons(table[s]) for s in shown if not s.startswith("ii_")}}
     return Result(arrays, {"columns": list(table), "roles": roles, "notes": notes,
-                           "correlations": correlations, "summary_columns": [s for s in SUMMARY if s in table]})
+                           "correlations": correlations, "summary_columns": shown})
 
 
 def roles_tasks(model: ModelSpec, data: DataSpec, layer: str, *, levels=LEVELS, samples: int = 0,

@@ -48,7 +48,7 @@ def grid_figure(arrays: dict, layer: str, method: str, path: Path) -> None:
     plt.close(fig)
 
 
-def ratio_figure(arrays: dict, layer: str, path: Path) -> None:
+def ratio_figure(arrays: dict, summary: dict, layer: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,7 +58,8 @@ def ratio_figure(arrays: dict, layer: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(6, 0.13 * len(units) + 2), 3.2))
     ax.bar(np.arange(len(units)), ratio, color="#4477aa")
     ax.axhline(1.0, color="k", lw=0.8, ls="--", label="top dataset activation")
-    ax.axhline(float(np.nanmedian(ratio)), color="#cc6677", lw=1, label=f"median {np.nanmedian(ratio):.2f}x")
+    median = summary["ratio_median"]
+    ax.axhline(median, color="#cc6677", lw=1, label=f"median {median:.2f}x")
     step = max(1, len(units) // 16)
     ax.set_xticks(np.arange(0, len(units), step), [str(u) for u in units[::step]])
     ax.set_xlabel("unit index")
@@ -81,7 +82,7 @@ def write(out: Path, arrays: dict, summary: dict, dataset01: np.ndarray, facts: 
     tag = layer.replace(".", "_")
     atomic.savez(out / f"featvis_{tag}.npz", **{k: np.asarray(v) for k, v in arrays.items()})
     grid_figure(arrays, layer, method, out / f"featvis_{tag}")
-    ratio_figure(arrays, layer, out / f"ratio_{tag}")
+    ratio_figure(arrays, summary, layer, out / f"ratio_{tag}")
     rows = []
     src = escape(f"units/{tag}")  # the layer name reaches the page from the command line
     for i, u in enumerate(arrays["units"]):

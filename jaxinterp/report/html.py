@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from jaxinterp import atomic
+from jaxinterp._version import __version__
 
 STYLE = """
 :root{--ink:#1d1d1f;--muted:#5b5b61;--rule:#d9d9de;--soft:#f5f5f7;--accent:#1f5fa8;--warn:#fff6e0;
@@ -136,8 +137,6 @@ def callout(text: str, kind: str = "note", raw: bool = False) -> str:
 def header(facts: dict) -> str:
     """The facts block under the title: ``{"model": "cifar_resnet20", "images": 932, ...}`` plus
     the jaxinterp version."""
-    from jaxinterp import __version__
-
     items = {**facts, "jaxinterp": __version__}
     cells = "".join(f"<div><dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd></div>"
                     for k, v in items.items() if v is not None)

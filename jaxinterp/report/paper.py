@@ -2,8 +2,9 @@
 
 Reads only: ``arrays`` and ``summary`` are the ``paper`` task's result (``arrays.npz`` and
 ``summary.json`` in the output directory, or the store entry), ``images01`` the dataset the
-exemplar indices point into. Redrawing after a change of style needs no recomputation; the
-only arithmetic here is for display (means ± s.e.m. over units, adjusted axis ranges).
+exemplar indices point into. Redrawing after a change of style needs no recomputation: every
+number drawn (means ± s.e.m. over units, correlations, fit ranges) is the task's
+(:mod:`jaxinterp.recipes.paper`); the only arithmetic here places things on the page.
 
 Every figure is written as ``figN_name.png`` (200 dpi) with ``.svg`` beside it.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from jaxinterp.report.figures import exemplar_grid, ii_boxplot, minus
 from jaxinterp.report.html import callout, display_width, figure, page, table
-from jaxinterp.report.style import DOUBLE, SET_STYLE, new_figure, save, styled, sem
+from jaxinterp.report.style import DOUBLE, SET_STYLE, new_figure, save, styled
 
 SETS = ("neurons", "kmeans")
 SET_NAME = {"neurons": "neurons", "kmeans": "K-means directions"}
@@ -93,10 +94,10 @@ def _psychophysics_figure(arrays, summary, sims, stem) -> Path:
         for c, s in enumerate(sims):
             ax = axes[r, c]
             for j, dname in enumerate(SETS):
-                acc = np.asarray(arrays[f"{prefix}_{dname}_{s}"], float)  # [quantiles, units]
-                mean = np.array([np.nanmean(row) if np.isfinite(row).any() else np.nan for row in acc])
+                mean = arrays[f"{prefix}_{dname}_{s}_mean"]  # [quantiles]: over units
                 st = SET_STYLE[dname]
-                ax.errorbar(quantiles + (j - 0.5) * step, mean, yerr=sem(acc, axis=1), color=st["color"],
+                ax.errorbar(quantiles + (j - 0.5) * step, mean, yerr=arrays[f"{prefix}_{dname}_{s}_sem"],
+                            color=st["color"],
                             marker=st["marker"], capsize=2.5, label=st["label"], lw=1.2, elinewidth=0.8)
             ax.axhline(0.5, color="0.6", ls=":", lw=0.8)
             ax.text(quantiles.min(), 0.495, "chance", color="0.45", fontsize=6.5, ha="left", va="top")
@@ -117,17 +118,11 @@ def _psychophysics_figure(arrays, summary, sims, stem) -> Path:
 @styled
 def _manifold_figure(arrays, summary, main, stem) -> tuple[Path, int]:
     emb = np.asarray(arrays["tsne"], float)
-    img = arrays["tsne_images"]
     fig, axes = new_figure(1, 3, figsize=(DOUBLE, 2.5), gridspec_kw={"width_ratios": [1, 1.22, 1.15]})
     a, b, c = axes[0]
-    images = arrays["_images01"]
-    colours = np.clip(images[img].reshape(len(emb), -1, images.shape[-1]).mean(1), 0, 1)
-    if colours.shape[1] == 1:
-        colours = np.repeat(colours, 3, 1)
-    a.scatter(emb[:, 0], emb[:, 1], c=colours, s=9, lw=0)
+    a.scatter(emb[:, 0], emb[:, 1], c=arrays["tsne_colour"], s=9, lw=0)
     a.set_title("mean image colour")
-    ii_k = np.asarray(arrays[f"ii_kmeans_{main}"], float)
-    best = int(np.nanargmax(ii_k))
+    best = summary["tsne_best_kmeans"]
     sc = b.scatter(emb[:, 0], emb[:, 1], c=arrays["tsne_act_kmeans"][:, best], s=9, lw=0, cmap="viridis")
     fig.colorbar(sc, ax=b, fraction=0.07, pad=0.03, label=f"activation f{_sub(best)}(x), Eq. 4")
     b.set_title(f"K-means direction {best} (highest II)")
@@ -163,7 +158,7 @@ def _sensitivity_figure(arrays, summary, main, stem) -> Path:
     alphas = np.asarray(arrays["alphas"], float)
     path = np.asarray(arrays["path_ii"], float)  # [pairs, alphas]
     b.plot(alphas, path.T, color="0.6", alpha=0.35, lw=0.6)
-    mean, err = np.nanmean(path, 0), sem(path, axis=0)
+    mean, err = arrays["path_ii_mean"], arrays["path_ii_sem"]
     b.fill_between(alphas, mean - err, mean + err, color=SET_STYLE["kmeans"]["color"], alpha=0.25, lw=0)
     b.plot(alphas, mean, color=SET_STYLE["kmeans"]["color"], lw=1.6)
     _stat(b, f"blue: mean ± s.e.m. over {path.shape[0]} pairs")
@@ -194,7 +189,7 @@ def _synergy_figure(arrays, summary, main, stem) -> Path:
     a.set_xlabel("synergy = II(a+b) − max(II(a), II(b))")
     a.set_ylabel("neuron pairs (count)")
     a.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    _stat(a, f"{100 * summary.get('synergy_positive_fraction', np.mean(syn > 0)):.1f}% of "
+    _stat(a, f"{100 * summary['synergy_positive_fraction']:.1f}% of "
              f"{syn.size} pairs > 0")
     b.scatter(arrays["synergy_rho"], syn, s=4 if syn.size > 2000 else 8, alpha=0.4, lw=0, color="0.3")
     b.axhline(0, color="k", ls=":", lw=0.8)
@@ -276,10 +271,8 @@ def _spectrum_figure(arrays, summary, stem) -> Path:
     r = np.arange(1, ss0.size + 1)
     ax.loglog(r, ss0[0] * r ** -summary["critical_alpha"], color="tab:red", ls=":", lw=1.2,
               label=minus(f"critical α = 1 + 2/d = {summary['critical_alpha']:.4f}"))
-    kept = np.arange(n)[(np.arange(n) > 0.05 * n) & (np.arange(n) < 0.5 * n)] + 1  # fit_ols's ranks
-    if kept.size:
-        ax.axvspan(kept[0], kept[-1], color="0.85", alpha=0.5, lw=0,
-                   label=f"OLS fit range (ranks {kept[0]}-{kept[-1]})")
+    first, last = summary["spectrum_fit_ranks"]  # fit_ols's ranks
+    ax.axvspan(first, last, color="0.85", alpha=0.5, lw=0, label=f"OLS fit range (ranks {first}-{last})")
     ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000) if t <= n]
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -294,14 +287,13 @@ def _spectrum_figure(arrays, summary, stem) -> Path:
     return save(fig, stem)[0]
 
 
-def _pm(x) -> str:
-    x = np.asarray(x, float)
-    return minus(f"{np.nanmean(x):.4f} ± {float(sem(x)):.4f}")
+def _pm(mean, sem) -> str:
+    return minus(f"{float(mean):.4f} ± {float(sem):.4f}")
 
 
 def _summary_tables(arrays, summary, sims, main) -> str:
-    ii_rows = [[s, _pm(arrays[f"ii_neurons_{s}"]), _pm(arrays[f"ii_kmeans_{s}"]),
-                minus(f"{summary[f'mean_ii_kmeans_{s}'] - summary[f'mean_ii_neurons_{s}']:+.4f}")] for s in sims]
+    ii_rows = [[s, *(_pm(*summary[f"ii_mean_sem_{d}_{s}"]) for d in SETS),
+                minus(f"{summary[f'mean_ii_kmeans_minus_neurons_{s}']:+.4f}")] for s in sims]
     parts = ["<h3>Interpretability Index (Fig. 3)</h3>", table(
         ["similarity", f"neurons (N = {summary['neurons']})", f"K-means (K = {summary['k']})",
          "K-means − neurons"], ii_rows,
@@ -318,7 +310,8 @@ def _summary_tables(arrays, summary, sims, main) -> str:
                 pool = "mean" if prefix == "psy_soft" else _pool(summary, s)
                 psy_rows.append([s, f"{name}, {pool} pooling" if prefix != "psy_soft" else name, f"{q:g}",
                                  "–" if trials is None else str(trials),
-                                 *(_pm(arrays[f"{prefix}_{d}_{s}"][qi]) for d in SETS)])
+                                 *(_pm(arrays[f"{prefix}_{d}_{s}_mean"][qi], arrays[f"{prefix}_{d}_{s}_sem"][qi])
+                                   for d in SETS)])
     parts += ["<h3>In-silico psychophysics (Fig. 5)</h3>", table(
         ["similarity", "score", "quantile q", "trials per unit", "neurons", "K-means"], psy_rows,
         caption="Mean ± s.e.m. over units of the 2-AFC score; chance is 0.5. A quantile without "
@@ -379,7 +372,6 @@ def report(out: Path, arrays: dict, summary: dict, images01, facts: dict | None 
     """
     out = Path(out)
     sims, main, m = list(summary["similarities"]), summary["main_similarity"], summary["m"]
-    arrays = {**arrays, "_images01": np.asarray(images01)}
     n_img, n_neu, k = summary["images"], summary["neurons"], summary["k"]
     layer, arch = summary.get("layer", "the layer"), summary.get("arch", "the model")
     sim_text = "; ".join(SIMILARITY_TEXT.get(s, s) for s in sims)
@@ -447,7 +439,7 @@ def report(out: Path, arrays: dict, summary: dict, images01, facts: dict | None 
         "involved): variance fraction per principal component, without cross-validation (z-scored "
         "neurons, as in the seed code) and split-half cross-validated. α: OLS power-law exponent over "
         f"ranks 0.05N-0.5N (shaded). Dotted: the critical decay 1 + 2/d for d = "
-        f"{int(round(2 / (summary['critical_alpha'] - 1)))} input dimensions, anchored at rank 1."
+        f"{summary['d_input']} input dimensions, anchored at rank 1."
         + "".join(f" Warning ({mode}): {summary[f'spectrum_fit_warning_{mode}']}."
                   for mode in ("noncv", "split") if f"spectrum_fit_warning_{mode}" in summary))
     order = sorted(figs, key=lambda f: int(f[0][3:].split("_")[0]))

@@ -2,15 +2,15 @@
 
 * :func:`write`: ``neurons.csv``, ``neurons.json``, ``correlations.json``, the figures and ``index.html``;
 
-* :func:`scatter_matrix`: pairwise scatter plots of the measures (Spearman ρ above the diagonal);
+* :func:`scatter_matrix`: pairwise scatter plots of the measures (the saved Spearman ρ above the
+  diagonal);
 * :func:`extremes`: for a measure, the neurons at its two ends with their top
   exemplars and the saliency map on the best exemplar;
-* :func:`adjusted_p`: Holm and Benjamini-Hochberg adjustments of the saved p values;
 * :func:`write_index`: ``index.html``: facts, the exploratory caveat, the correlations with II
-  (with the multiple-comparison adjustment), the role counts and the captioned figures.
+  (with the saved multiple-comparison adjustments), the role counts and the captioned figures.
 
-Every figure is a PNG (200 dpi) with an SVG beside it. The only arithmetic is for display: the
-ρ between two measures in the scatter matrix, and the p-value adjustments over the saved tests.
+Every figure is a PNG (200 dpi) with an SVG beside it. Every number is the ``roles`` task's
+(:mod:`jaxinterp.recipes.roles`): ρ, p values and their adjustments included.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from jaxinterp import atomic
 from jaxinterp.report.figures import minus, mosaic, upscale_factor
@@ -97,29 +96,13 @@ def describe(column: str) -> str:
                ("; image-level activations" if level == "image" else "")))
 
 
-def adjusted_p(p) -> tuple[np.ndarray, np.ndarray]:
-    """Holm (family-wise error) and Benjamini-Hochberg (false discovery rate) adjusted p values
-    of the [m] p values ``p`` (NaN entries are left out of the family and stay NaN)."""
-    p = np.asarray(p, float)
-    holm, bh = np.full_like(p, np.nan), np.full_like(p, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = ok.size
-    if m == 0:
-        return holm, bh
-    order = ok[np.argsort(p[ok], kind="stable")]
-    ranked = p[order]
-    rank = np.arange(1, m + 1)
-    holm[order] = np.minimum(1.0, np.maximum.accumulate((m - rank + 1) * ranked))
-    bh[order] = np.minimum(1.0, np.minimum.accumulate((m / rank * ranked)[::-1])[::-1])
-    return holm, bh
-
-
 @styled
-def scatter_matrix(table: dict[str, np.ndarray], columns: list[str], path: Path) -> Path:
+def scatter_matrix(table: dict[str, np.ndarray], columns: list[str], rho: np.ndarray, path: Path) -> Path:
     """Scatter matrix of ``columns`` of ``table`` (one point per neuron) -> PNG (+ SVG) path.
 
-    Below the diagonal: scatter plots; on it: histograms; above it: Spearman ρ over the neurons
-    with finite values (descriptive), the cell coloured by ρ.
+    Below the diagonal: scatter plots; on it: histograms; above it: ``rho`` [c, c], the saved
+    Spearman ρ of each pair over the neurons with finite values (descriptive; NaN: undefined),
+    the cell coloured by ρ.
     """
     import matplotlib.ticker as mticker
     from matplotlib import colormaps
@@ -133,19 +116,17 @@ def scatter_matrix(table: dict[str, np.ndarray], columns: list[str], path: Path)
         for j in range(k):
             ax = axes[i, j]
             x, y = data[j], data[i]
-            ok = np.isfinite(x) & np.isfinite(y)
             if i == j:
                 ax.hist(x[np.isfinite(x)], bins=12, color="0.55")
                 ax.set_yticks([])
             elif i > j:
                 ax.scatter(x, y, s=5, alpha=0.75, color="#1f77b4", lw=0)
             else:
-                rho = spearmanr(x[ok], y[ok])[0] if ok.sum() > 2 and np.ptp(x[ok]) > 0 \
-                    and np.ptp(y[ok]) > 0 else np.nan
-                ax.set_facecolor(cmap(0.5 + 0.5 * rho) if np.isfinite(rho) else "0.95")
-                shown = "–" if not np.isfinite(rho) else minus(f"{rho:.2f}").replace("−0.00", "0.00")
+                r = float(rho[i, j])
+                ax.set_facecolor(cmap(0.5 + 0.5 * r) if np.isfinite(r) else "0.95")
+                shown = "–" if not np.isfinite(r) else minus(f"{r:.2f}").replace("−0.00", "0.00")
                 ax.text(0.5, 0.5, shown, ha="center", va="center", fontsize=8, transform=ax.transAxes,
-                        color="w" if np.isfinite(rho) and abs(rho) > 0.6 else "k")
+                        color="w" if np.isfinite(r) and abs(r) > 0.6 else "k")
                 ax.set_xticks([])
                 ax.set_yticks([])
                 for sp in ax.spines.values():
@@ -168,20 +149,20 @@ def scatter_matrix(table: dict[str, np.ndarray], columns: list[str], path: Path)
 
 
 @styled
-def extremes(measure: str, values: np.ndarray, images01: np.ndarray, top: np.ndarray,
-             saliency: dict[int, np.ndarray], path: Path, n_neurons: int = 2, n_exemplars: int = 5) -> Path:
-    """Neurons with the lowest and highest ``values``: their top exemplars and best-exemplar saliency.
+def extremes(measure: str, values: np.ndarray, ends: np.ndarray, images01: np.ndarray, top: np.ndarray,
+             saliency: dict[int, np.ndarray], path: Path, n_exemplars: int = 5) -> Path:
+    """The neurons at the two ends of a measure: their top exemplars and best-exemplar saliency.
 
     Args:
-      values: [N] the measure; images01: [n, H, W, C] in [0, 1];
+      values: [N] the measure; ends: [2, e] the saved lowest and highest neurons
+        (:func:`jaxinterp.recipes.roles.extreme_neurons`); images01: [n, H, W, C] in [0, 1];
       top: [N, M] exemplar indices per neuron (most activating first);
       saliency: {neuron: [H, W] saliency on its best exemplar}.
 
     Each saliency map is divided by its own maximum (one colour bar, 0..1).
     """
     values = np.asarray(values, float)
-    order = np.argsort(np.where(np.isfinite(values), values, np.nanmedian(values)))
-    picks = [("lowest", n) for n in order[:n_neurons]] + [("highest", n) for n in order[::-1][:n_neurons]]
+    picks = [("lowest", n) for n in ends[0]] + [("highest", n) for n in ends[1]]
     n_ex = min(n_exemplars, top.shape[1])
     h, w = images01.shape[1:3]
     s = upscale_factor(h)
@@ -219,12 +200,10 @@ def extremes(measure: str, values: np.ndarray, images01: np.ndarray, top: np.nda
 
 
 def _test_rows(correlations: dict, columns: list[str]):
-    """Rows of the correlation table and the number of tests, p adjusted over every saved test."""
+    """Rows of the correlation table and the number of tests (the saved p values adjusted over all)."""
     sims = correlations["similarities"]
     by = correlations["by_measure"]
-    keys = [(m, s) for m in by for s in sims if by[m].get(s)]
-    holm, bh = adjusted_p([by[m][s]["p"] for m, s in keys])
-    adj = {key: (hp, bp) for key, hp, bp in zip(keys, holm, bh)}
+    n_tests = sum(1 for m in by for s in sims if by[m].get(s))
     rows = []
     for m in columns:
         if m not in by:
@@ -236,11 +215,11 @@ def _test_rows(correlations: dict, columns: list[str]):
             if not v:
                 row += ["–"] * 4
                 continue
-            hp, bp = adj[(m, s)]
+            hp, bp = v["p_holm"], v["q_bh"]
             sig = "sig" if hp < 0.05 else ""
             row += [(minus(f"{v['rho']:.3f}"), sig), f"{v['p']:.2g}", (f"{hp:.2g}", sig), f"{bp:.2g}"]
         rows.append(row)
-    return rows, len(keys)
+    return rows, n_tests
 
 
 def _correlation_section(correlations: dict, headline: list[str], n_neurons: int) -> str:
@@ -329,7 +308,7 @@ def write(out: Path, result, images01: np.ndarray, arch: str, layer: str, figure
     drawn: list[tuple[Path, str]] = []
     if figures:
         top, best = result.arrays["top"], result.arrays["best_saliency"]
-        drawn.append((scatter_matrix(table_, shown, out / "scatter_matrix"),
+        drawn.append((scatter_matrix(table_, shown, result.arrays["summary_rho"], out / "scatter_matrix"),
                       f"Scatter matrix of the headline measures over the {n_neurons} neurons of {layer} "
                       "(one dot per neuron). Below the diagonal: each pair of measures; on the diagonal: "
                       "the distribution of each; above it: Spearman ρ of the pair (descriptive, coloured "
@@ -339,7 +318,8 @@ def write(out: Path, result, images01: np.ndarray, arch: str, layer: str, figure
         for c in shown:
             if c.startswith("ii_"):
                 continue
-            p = extremes(c, table_[c], images01, top, best_sal, out / f"extremes_{c.replace('.', '_')}")
+            p = extremes(c, table_[c], result.arrays["extremes"][c], images01, top, best_sal,
+                         out / f"extremes_{c.replace('.', '_')}")
             drawn.append((p, f"The two neurons with the lowest and the two with the highest {describe(c)}: "
                              f"their {min(5, top.shape[1])} most activating of the {len(images01)} images, "
                              "and the saliency map (max over colour channels of |∂a/∂x|, divided by its "

@@ -90,14 +90,3 @@ def save(fig, stem: str | Path, formats=FORMATS) -> list[Path]:
             paths.append(path)
     plt.close(fig)
     return paths
-
-
-def sem(x, axis=None):
-    """Standard error of the mean over finite values: s.d. (ddof=1) / √n (NaN where n < 2). Display only."""
-    import numpy as np
-
-    x = np.asarray(x, float)
-    n = np.sum(np.isfinite(x), axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sd = np.nanstd(x, axis=axis, ddof=1) if np.any(n > 1) else np.full(np.shape(n), np.nan)
-        return np.where(n > 1, sd / np.sqrt(np.maximum(n, 1)), np.nan)

@@ -1,7 +1,8 @@
 """The sweep report: a table of every cell and II per method × K × layer, drawn from ``cells.json``.
 
-Reads only ``out/cells.json`` (written by :func:`jaxinterp.parallel.sweep.run` from the
-store); computes nothing but means and standard deviations over seeds.
+Reads only ``out/cells.json`` (written by :func:`jaxinterp.recipes.sweep.run` from the
+store): its cells, and its groups with the means and standard deviations over seeds
+(:func:`jaxinterp.recipes.sweep.groups`); computes nothing.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 from jaxinterp.report.html import display_width, figure, page, table
 from jaxinterp.report.style import new_figure, save, styled
 
@@ -21,28 +20,26 @@ METHOD_STYLE = {"neurons": ("k", "s"), "kmeans": ("tab:blue", "o"), "pca": ("tab
                 "minibatch_kmeans": ("tab:cyan", "o")}
 
 
-def _groups(rows, sim):
-    """{(model, layer): {method: {k: [mean II per seed]}}} over done cells."""
-    out = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    for r in rows:
-        if r["state"] == "done":
-            out[(r["model"], r["layer"])][r["method"]][r["k"]].append(r[f"mean_ii_{sim}"])
+def _panels(groups, sim):
+    """{(model, layer): {method: [(k, mean, sd) by K]}} over the groups with done cells."""
+    out = defaultdict(lambda: defaultdict(list))
+    for g in groups:
+        if g["done"]:
+            out[(g["model"], g["layer"])][g["method"]].append((g["k"], g[f"mean_ii_{sim}"], g[f"sd_ii_{sim}"]))
     return out
 
 
 @styled
-def _figure(rows, sim: str, path: Path) -> None:
-    groups = _groups(rows, sim)
-    panels = sorted(groups)
+def _figure(groups, sim: str, path: Path) -> None:
+    by_panel = _panels(groups, sim)
+    panels = sorted(by_panel)
     cols = min(4, len(panels))
     nrows = -(-len(panels) // cols)
     fig, axes = new_figure(nrows, cols, figsize=(3.0 * cols, 2.6 * nrows), sharey=True)
     for ax, (model, layer) in zip(axes.flat, panels):
-        for method, by_k in sorted(groups[(model, layer)].items()):
+        for method, points in sorted(by_panel[(model, layer)].items()):
             colour, marker = METHOD_STYLE.get(method, ("grey", "o"))
-            ks = sorted(by_k)
-            mean = np.array([np.mean(by_k[k]) for k in ks])
-            sd = np.array([np.std(by_k[k]) if len(by_k[k]) > 1 else 0.0 for k in ks])
+            ks, mean, sd = (list(v) for v in zip(*points))  # sorted by K, as the groups are
             if method == "neurons":
                 ax.axhline(mean[0], color=colour, ls="--", lw=1, label="neurons (all N of the layer)")
                 continue
@@ -65,12 +62,17 @@ def write(out: str | Path) -> Path:
     out = Path(out)
     data = json.loads((out / "cells.json").read_text())
     rows, config, summary = data["cells"], data["config"], data["summary"]
+    if "groups" not in data:
+        raise ValueError(f"{out / 'cells.json'} has no per-(model, layer, method, K) groups (an older "
+                         "jaxinterp wrote it); rerun the sweep command without --report-only to rewrite it "
+                         "(finished cells are reused)")
+    groups = data["groups"]
     sims = list(config["similarities"])
     sections = []
     for sim in sims:
         name = f"sweep_ii_{sim}"
         if any(r["state"] == "done" for r in rows):
-            _figure(rows, sim, out / name)
+            _figure(groups, sim, out / name)
             sections.append((f"II with the {sim} similarity", figure(
                 f"{name}.png", label=f"Fig. {len(sections) + 1}", formats=("svg",),
                 width=display_width(out / f"{name}.png"),
@@ -78,19 +80,12 @@ def write(out: str | Path) -> Path:
                 f"against the number of directions K, one panel per model and layer. Points: mean over "
                 f"seeds {config['seeds']}; bars: ±1 s.d. over seeds (none for one seed). Dashed: the "
                 f"layer's own neurons.")))
-    agg = defaultdict(list)
-    for r in rows:
-        agg[(r["model"], r["layer"], r["method"], r["k"])].append(r)
     header = ["model", "layer", "method", "K", "cells done"] + [f"II {s} (mean ± s.d.)" for s in sims]
     body = []
-    for (model, layer, method, k), rs in sorted(agg.items()):
-        done = [r for r in rs if r["state"] == "done"]
-        vals = []
-        for s in sims:
-            v = [r[f"mean_ii_{s}"] for r in done]
-            vals.append(f"{np.mean(v):.4f} ± {np.std(v):.4f}" if len(v) > 1 else
-                        (f"{v[0]:.4f}" if v else "—"))
-        body.append([model, layer, method, k, f"{len(done)}/{len(rs)}", *vals])
+    for g in groups:
+        vals = [f"{g[f'mean_ii_{s}']:.4f} ± {g[f'sd_ii_{s}']:.4f}" if g["done"] > 1 else
+                (f"{g[f'mean_ii_{s}']:.4f}" if g["done"] else "—") for s in sims]
+        body.append([g["model"], g["layer"], g["method"], g["k"], f"{g['done']}/{g['cells']}", *vals])
     sections.append(("Every (model, layer, method, K)", table(header, body)))
     bad = [r for r in rows if r["state"] != "done"]
     if bad:

@@ -172,7 +172,7 @@ def fit_stringer(ss, start=11, stop=500):
     return float(b[0]), fitted
 
 
-def _ols_range(size: int, low: float, high: float) -> np.ndarray:
+def ols_range(size: int, low: float = 0.05, high: float = 0.5) -> np.ndarray:
     """The indices low·N < i < high·N that :func:`fit_ols` fits."""
     i = np.arange(size)
     idx = i[(i > low * size) & (i < high * size)]
@@ -188,7 +188,7 @@ def fit_ols(var, low=0.05, high=0.5):
     var = np.asarray(var, np.float64)
     check_finite(var, "spectrum", rows="rank")
     i = np.arange(var.size)
-    idx = _ols_range(var.size, low, high)
+    idx = ols_range(var.size, low, high)
     y = _log_in_range(var, idx, "OLS", "high={first}/{n}")
     slope, intercept = np.polyfit(np.log(idx + 1.0), y, 1)
     fitted = np.exp(intercept + slope * np.log(i + 1.0))
@@ -252,7 +252,7 @@ def power_law_break(var, low=0.05, high=0.5, min_points=3) -> PowerLawCheck:
     """
     var = np.asarray(var, np.float64)
     check_finite(var, "spectrum", rows="rank")
-    idx = _ols_range(var.size, low, high)
+    idx = ols_range(var.size, low, high)
     y = _log_in_range(var, idx, "OLS", "high={first}/{n}")
     x = np.log(idx + 1.0)
     ranks = (int(idx[0] + 1), int(idx[-1] + 1))

@@ -10,7 +10,7 @@ Recipes (``paper``, ``roles``) and sweeps are graphs of these::
 """
 
 from jaxinterp.steps.capture import CaptureConfig, capture_task
-from jaxinterp.steps.directions import METHODS, FitConfig, draws_random, fit_inputs, fit_task
+from jaxinterp.steps.directions import FitConfig, draws_random, fit_task
 from jaxinterp.steps.keys import key_of
 from jaxinterp.steps.scores import IIConfig, ii_task
 from jaxinterp.steps.similarity import SimilaritySpec
@@ -34,7 +34,6 @@ __all__ = [
     "DataSpec",
     "FitConfig",
     "IIConfig",
-    "METHODS",
     "ModelSpec",
     "SimilaritySpec",
     "build_similarity",
@@ -43,7 +42,6 @@ __all__ = [
     "data_spec",
     "draws_random",
     "fingerprint",
-    "fit_inputs",
     "fit_task",
     "ii_task",
     "images01",

@@ -1,11 +1,11 @@
 """The direction-fit task: any direction set of :mod:`jaxinterp.directions` on captured activations.
 
-Inputs follow METHODS §1.4: K-means, PCA and ICA see the unit-norm rows Â, NMF the raw
-nonnegative A, sparse autoencoders Â z-scored per dimension (the seed authors'
-notebook); neurons are A itself. The result holds the directions and every
-image's activation along each of them, so scores never refit. SAE and mini-batch
-K-means fits longer than one checkpoint interval checkpoint into the task's scratch
-directory and resume after a crash from their last checkpoint.
+Fits go through :func:`jaxinterp.directions.registry.fit_by_name`, which feeds each set the
+input METHODS §1.4 prescribes (neurons and NMF raw A, K-means, PCA and ICA the unit-norm rows
+Â, the SAE Â z-scored per dimension) and resolves the default K (the layer's width). The
+result holds the directions and every image's activation along each of them, so scores never
+refit. SAE and mini-batch K-means fits longer than one checkpoint interval checkpoint into the
+task's scratch directory and resume after a crash from their last checkpoint.
 
 Keys: a fit that draws no random numbers (neurons, PCA, NMF and K-means with a deterministic
 ``init``) holds no seed, so another seed reuses it. Every fit but ``neurons`` splits its sums
@@ -19,10 +19,10 @@ import dataclasses
 
 import numpy as np
 
+from jaxinterp.directions import registry
 from jaxinterp.steps.keys import key_of
 from jaxinterp.tasks import Result, Task
 
-METHODS = ("neurons", "kmeans", "minibatch_kmeans", "pca", "ica", "nmf", "sae")
 _RESUMABLE = ("sae", "minibatch_kmeans")
 
 
@@ -53,21 +53,6 @@ def draws_random(method: str, options: dict | None = None) -> bool:
     return True  # minibatch K-means, ICA, SAE
 
 
-def fit_inputs(method: str, acts):
-    """The array each method is fitted on (and transforms), from raw activations [n, d]."""
-    import jax.numpy as jnp
-
-    from jaxinterp.directions import kmeans
-
-    acts = jnp.asarray(acts)
-    if method in ("neurons", "nmf"):
-        return acts
-    unit = kmeans.unit_rows(acts)
-    if method == "sae":
-        return (unit - unit.mean(0)) / jnp.maximum(unit.std(0), 1e-6)
-    return unit
-
-
 def _long(method: str, options: dict) -> bool:
     """Whether a fit runs past its first checkpoint: shorter ones are cheaper to redo than to save."""
     import inspect
@@ -81,33 +66,28 @@ def _long(method: str, options: dict) -> bool:
 
 
 def _fit(ctx, config: FitConfig, acts) -> Result:
-    from jaxinterp.directions import registry
-
     a = acts.arrays["acts"]
     if a.ndim != 2:
         raise ValueError(f"direction fits need [n, d] activations, got {a.shape}; capture with "
                          "position='mean' or 'centre'")
-    entry = registry.get(config.method)
-    x = fit_inputs(config.method, a)
     options = dict(config.options)
     if config.method in _RESUMABLE and _long(config.method, options):
         options.setdefault("checkpoint_dir", str(ctx.scratch))
-    if config.method == "neurons":
-        state = entry.fit(None, x)
-    else:
-        k = config.k or a.shape[1]
-        state = entry.fit(key_of(config.seed, config.key_path), x, k, **options)
-    directions = np.asarray(entry.directions(state))
+    fitted = registry.fit_by_name(config.method, key_of(config.seed, config.key_path), a, config.k, **options)
+    state = fitted.state
+    directions = np.asarray(fitted.directions)
     if config.method == "neurons" and a.dtype == np.float32:
         activations = a  # the activations themselves: the store keeps them once, in the capture entry
     else:
-        activations = np.asarray(entry.transform(state, x))
+        activations = np.asarray(fitted.transform(a))
     fields = {}
     for name, value in state._asdict().items():  # arrays and dicts of arrays; optimiser state is not kept
         if hasattr(value, "shape"):
             fields[name] = np.asarray(value)
         elif isinstance(value, dict) and all(hasattr(v, "shape") for v in value.values()):
             fields[name] = {n: np.asarray(v) for n, v in value.items()}
+    if fitted.mean is not None:  # the SAE's z-scoring: what maps new activations onto its input
+        fields["input_mean"], fields["input_std"] = np.asarray(fitted.mean), np.asarray(fitted.std)
     live = activations.max(0) > 0
     return Result({"directions": directions, "activations": activations, "state": fields},
                   {"method": config.method, "k": int(directions.shape[0]), "d": int(a.shape[1]),
@@ -116,11 +96,15 @@ def _fit(ctx, config: FitConfig, acts) -> Result:
 
 def fit_task(acts: Task, method: str, k: int | None = None, seed: int = 0, key_path: tuple = (),
              **options) -> Task:
-    """Task -> ``{"directions": [k, d], "activations": [n, k], "state": {...}}``."""
-    if method not in METHODS:
-        raise ValueError(f"unknown direction method {method!r}; choose one of {', '.join(METHODS)}")
-    if method == "neurons" and (options or (k is not None)):
-        k = None  # neurons have no size: one set per layer
+    """Task -> ``{"directions": [k, d], "activations": [n, k], "state": {...}}``.
+
+    ``k`` None: the layer's width. Neurons are the layer itself: K must be None or its width
+    (checked when the fit runs, against the captured width) and they take no options.
+    """
+    if method not in registry.NAMES:
+        raise ValueError(f"unknown direction method {method!r}; choose one of {', '.join(registry.NAMES)}")
+    if method == "neurons" and options:
+        raise ValueError(f"neurons take no options, got {sorted(options)}; drop them")
     if not draws_random(method, options):
         seed, key_path = 0, ()  # nothing random: any seed gives this fit
     return Task("directions", FitConfig(method, k, seed, tuple(key_path), tuple(sorted(options.items()))),

@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxinterp import atomic
 
-from jaxinterp.scores._stats import correlations
+from jaxinterp.scores._stats import spearman
 from jaxinterp.universality._checks import check_layers, check_same_images
 from jaxinterp.universality.cca import cca_all_pairs
 from jaxinterp.universality.cka_pairs import cka_all_pairs
@@ -73,12 +73,6 @@ def _quartiles(v) -> dict:
     q = np.quantile(v, [0.0, 0.25, 0.5, 0.75, 1.0])
     return {"n": int(v.size), "min": q[0], "q25": q[1], "median": q[2], "q75": q[3], "max": q[4],
             "mean": float(v.mean())}
-
-
-def _spearman(x, y) -> dict | None:
-    """Spearman rho of two vectors over their finite entries, or None when undefined."""
-    c = correlations(x, y)
-    return None if c["spearman"] != c["spearman"] else {"rho": c["spearman"], "p": c["spearman_p"], "n": c["n"]}
 
 
 def pair_measure(measure: str, acts_a: Mapping[str, np.ndarray], acts_b: Mapping[str, np.ndarray],
@@ -166,7 +160,7 @@ def gather(measures: Mapping[str, np.ndarray], names_a: Sequence[str], names_b: 
             "null_best_corr": _quartiles(got["null_best_corr"]),
             "mutual_matches": int(mutual.sum()),
             "ii_matched": _quartiles(ii_a[mutual]), "ii_unmatched": _quartiles(ii_a[~mutual]),
-            "rho_ii_vs_best_corr": _spearman(ii_a, best),
+            "rho_ii_vs_best_corr": spearman(ii_a, best),
         })
     index = np.asarray(sorted(needed), np.int64)
     arrays["thumb_index"] = index
@@ -260,7 +254,7 @@ def check_m(m: int, n: int) -> None:
 def _trend(values) -> dict:
     values = np.asarray(values, float)
     third = max(1, len(values) // 3)
-    return {"spearman_with_depth": _spearman(np.arange(len(values)), values),
+    return {"spearman_with_depth": spearman(np.arange(len(values)), values),
             "first_third_mean": float(values[:third].mean()), "last_third_mean": float(values[-third:].mean())}
 
 

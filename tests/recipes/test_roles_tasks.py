@@ -194,3 +194,35 @@ def test_bad_levels_fail_before_any_work(ran, capsys, tmp_path):
     err = capsys.readouterr().err
     assert "unknown level(s) ['bogus']" in err and "immediate, window, pixels" in err
     assert not (tmp_path / "o").exists()  # nothing was started
+
+
+def test_the_gathered_statistics_are_scipys_and_the_definitions():
+    """What the report draws is computed here: Spearman ρ, p and the Holm / BH adjustments of every
+    test (scipy), and the neurons at each end of a measure (NaN counted as the median)."""
+    from scipy import stats
+
+    from jaxinterp.recipes.roles import extreme_neurons, spearman_table
+
+    rng = np.random.default_rng(4)
+    ii = rng.normal(size=30)
+    table = {"neuron": np.arange(30), "a.lf": np.round(ii + rng.normal(size=30), 1),
+             "b.p0": rng.normal(size=30), "flat": np.ones(30), "ii_colour": ii}
+    table["b.p0"][[1, 5]] = np.nan
+    got = spearman_table(table, {"colour": "ii_colour"})
+    assert set(got) == {"a.lf", "b.p0", "flat"} and got["flat"]["colour"] is None
+    p = []
+    for name in ("a.lf", "b.p0"):
+        ok = np.isfinite(table[name])
+        rho, pv = stats.spearmanr(table[name][ok], ii[ok])
+        v = got[name]["colour"]
+        assert v["n"] == ok.sum() and v["rho"] == pytest.approx(rho, abs=1e-12)
+        assert v["p"] == pytest.approx(pv, rel=1e-9)
+        p.append(pv)
+    bh = stats.false_discovery_control(p, method="bh")
+    holm = np.minimum(1, np.maximum.accumulate(np.sort(p) * [2, 1]))[np.argsort(np.argsort(p))]
+    for name, h, q in zip(("a.lf", "b.p0"), holm, bh):
+        assert got[name]["colour"]["p_holm"] == pytest.approx(h, rel=1e-12)
+        assert got[name]["colour"]["q_bh"] == pytest.approx(q, rel=1e-12)
+
+    values = np.array([3.0, np.nan, -1.0, 7.0, 0.5, 2.0])  # NaN sits at the median, 2.0
+    np.testing.assert_array_equal(extreme_neurons(values), [[2, 4], [3, 0]])

@@ -88,10 +88,13 @@ def test_paper_report(tmp_path, monkeypatch):
               "cross_ii": rng.normal(size=6), "synergy": rng.normal(size=6)}
     for d in ("neurons", "kmeans"):
         arrays |= {f"ii_{d}_colour": rng.normal(size=4), f"top_{d}": rng.integers(0, 6, (4, 3)),
-                   f"psy_{d}_colour": rng.uniform(size=(2, 4))}
+                   f"psy_{d}_colour": rng.uniform(size=(2, 4)), f"psy_{d}_colour_mean": rng.uniform(size=2),
+                   f"psy_{d}_colour_sem": rng.uniform(size=2)}
     summary = {"arch": EVIL, "layer": EVIL, "data": f"/data/{EVIL}.npz", "similarities": ["colour"],
                "main_similarity": "colour", "m": 3, "images": 6, "neurons": 4, "k": 4,
-               "mean_ii_neurons_colour": 0.1, "mean_ii_kmeans_colour": 0.2, "trials_q0": 5, "trials_q0.25": 5,
+               "mean_ii_neurons_colour": 0.1, "mean_ii_kmeans_colour": 0.2, "ii_mean_sem_neurons_colour": [0.1, 0.01],
+               "ii_mean_sem_kmeans_colour": [0.2, 0.01], "mean_ii_kmeans_minus_neurons_colour": 0.1,
+               "trials_q0": 5, "trials_q0.25": 5, "d_input": 1000,
                "synergy_positive_fraction": 0.5, "critical_alpha": 1.002, "psy_pool": {"colour": EVIL},
                "psychophysics_scores": {"trials_drawn_as": EVIL}}
     paper.report(tmp_path, arrays, summary, np.zeros((6, 8, 8, 3)), facts={"params": f"/models/{EVIL}"})
@@ -104,9 +107,9 @@ def test_roles_report(tmp_path):
 
     cols = ["neuron", "pixels.lf", "ii_colour"]
     table = {"neuron": np.arange(3.0), "pixels.lf": np.array([0.1, 0.5, 0.9]), "ii_colour": np.array([1.0, 2, 3])}
+    test = {"p": 0.3, "n": 3, "p_holm": 0.6, "q_bh": 0.3}
     corr = {"similarities": ["colour"],
-            "by_measure": {"pixels.lf": {"colour": {"rho": 0.5, "p": 0.3, "n": 3}},
-                           EVIL: {"colour": {"rho": -0.5, "p": 0.3, "n": 3}}}}
+            "by_measure": {"pixels.lf": {"colour": {"rho": 0.5, **test}}, EVIL: {"colour": {"rho": -0.5, **test}}}}
     summary = {"columns": cols, "roles": [EVIL, "pass-along", "transforming"],
                "notes": [f"Measured on 3 images from /data/{EVIL}.npz."], "correlations": corr,
                "summary_columns": ["pixels.lf"]}
@@ -171,6 +174,7 @@ def test_circuits_pages(tmp_path, monkeypatch):
 
 
 def test_sweep_report(tmp_path):
+    from jaxinterp.recipes.sweep import groups
     from jaxinterp.report import sweep
 
     cells = [{"model": EVIL, "layer": EVIL, "method": m, "k": k, "seed": 0, "state": "done", "mean_ii_colour": v}
@@ -179,7 +183,8 @@ def test_sweep_report(tmp_path):
     config = {"similarities": ["colour"], "m": 5, "seeds": [0], "models": {EVIL: [EVIL, f"/models/{EVIL}"]},
               "layers": [EVIL], "data": f"/data/{EVIL}.npz", "limit": 10}
     (tmp_path / "cells.json").write_text(json.dumps(
-        {"cells": cells, "config": config, "summary": {"done": 3, "cells": 4, "processes": 1, "devices": 1}}))
+        {"cells": cells, "config": config, "summary": {"done": 3, "cells": 4, "processes": 1, "devices": 1},
+         "groups": groups(cells, ["colour"])}))
     sweep.write(tmp_path)
     assert_escaped(tmp_path)
 

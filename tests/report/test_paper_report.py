@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxinterp import __version__
+from jaxinterp._version import __version__
 from jaxinterp.report import figures as figures_mod
 from jaxinterp.report import paper
 from tests.report._pages import Captured, facts, figures, svg_text
@@ -172,3 +172,26 @@ def test_exemplar_grid_is_pixel_exact_and_not_mostly_white(drawn, run):
         rgb = np.asarray(im.convert("RGB"), float)
     white = np.mean(np.all(rgb > 245, axis=-1))
     assert white < 0.4, white
+
+
+def test_the_drawn_statistics_are_saved_by_the_task_and_equal_numpy(run):
+    """The report computes nothing: the task saves what Figs. 5-7 and 11 and the tables show."""
+    out, arrays, summary, images = run
+    import scipy.stats
+
+    ranks = np.arange(arrays["spectrum_noncv"].size)
+    kept = ranks[(ranks > 0.05 * ranks.size) & (ranks < 0.5 * ranks.size)] + 1
+    assert summary["spectrum_fit_ranks"] == [kept[0], kept[-1]]
+    assert summary["d_input"] == int(np.prod(images.shape[1:]))
+    colour = images[arrays["tsne_images"]].mean(axis=(1, 2))
+    np.testing.assert_allclose(arrays["tsne_colour"], colour, atol=1e-5)
+    assert summary["tsne_best_kmeans"] == int(np.argmax(arrays["ii_kmeans_colour"]))
+    path = arrays["path_ii"].astype(float)
+    np.testing.assert_allclose(arrays["path_ii_mean"], np.nanmean(path, 0), rtol=1e-12)
+    np.testing.assert_allclose(arrays["path_ii_sem"], scipy.stats.sem(path, axis=0, nan_policy="omit"), rtol=1e-9)
+    for s in ("colour", "label"):
+        for d in ("neurons", "kmeans"):
+            ii = arrays[f"ii_{d}_{s}"].astype(float)
+            np.testing.assert_allclose(summary[f"ii_mean_sem_{d}_{s}"], [ii.mean(), scipy.stats.sem(ii)], rtol=1e-9)
+        diff = summary[f"mean_ii_kmeans_{s}"] - summary[f"mean_ii_neurons_{s}"]
+        assert summary[f"mean_ii_kmeans_minus_neurons_{s}"] == pytest.approx(diff, abs=1e-12)

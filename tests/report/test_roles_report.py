@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from scipy.stats import false_discovery_control
 
-from jaxinterp import __version__
+from jaxinterp._version import __version__
 from jaxinterp.report import roles
 from tests.report._pages import Captured, facts, figures, svg_text
 
@@ -27,18 +27,6 @@ def _holm_by_definition(p):
         running = max(running, min(1.0, (m - i) * p[j]))
         out[j] = running
     return out
-
-
-def test_adjusted_p_equals_holm_by_definition_and_scipy_bh():
-    p = np.random.default_rng(1).uniform(0, 0.2, 40) ** 2
-    p[[3, 9]] = p[5]  # ties
-    holm, bh = roles.adjusted_p(p)
-    np.testing.assert_allclose(holm, _holm_by_definition(p), rtol=1e-12)
-    np.testing.assert_allclose(bh, false_discovery_control(p, method="bh"), rtol=1e-12)
-    with_nan = np.concatenate([p, [np.nan]])
-    h2, b2 = roles.adjusted_p(with_nan)
-    assert np.isnan(h2[-1]) and np.isnan(b2[-1])
-    np.testing.assert_allclose(h2[:-1], holm)
 
 
 @pytest.fixture(scope="module")
@@ -89,13 +77,15 @@ def test_correlation_table_carries_the_caveat_and_adjusted_p(run):
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0))
         k = 3 + 4 * corr["similarities"].index(sim)
         assert cells[k:k + 4] == [f"{v['rho']:.3f}".replace("-", "−"), f"{v['p']:.2g}", f"{h:.2g}", f"{b:.2g}"]
+        np.testing.assert_allclose([v["p_holm"], v["q_bh"]], [h, b], rtol=1e-12)  # saved by the roles task
 
 
 def test_scatter_matrix_is_labelled_and_readable(run, monkeypatch, tmp_path):
     cap = Captured(monkeypatch, roles)
     table = {"a.lf": np.linspace(0, 1, 12), "b.h_mix": np.linspace(1, 0, 12) ** 2,
              "ii_colour": np.random.default_rng(0).normal(size=12)}
-    roles.scatter_matrix(table, list(table), tmp_path / "m")
+    rho = np.array([[1.0, -1.0, 0.25], [-1.0, 1.0, np.nan], [0.25, np.nan, 1.0]])
+    roles.scatter_matrix(table, list(table), rho, tmp_path / "m")
     fig = cap.figs["m"]
     grid = np.array(fig.axes).reshape(3, 3)
     assert [ax.get_xlabel() for ax in grid[-1]] == ["LF", "H_mix\nnats", "II colour\na.u."]
@@ -103,8 +93,9 @@ def test_scatter_matrix_is_labelled_and_readable(run, monkeypatch, tmp_path):
     for ax in grid.flat:
         for t in (*ax.get_xticklabels(), *ax.get_yticklabels()):
             assert t.get_fontsize() >= 6
-    # above the diagonal: Spearman rho of the pair, -1 for the monotone decreasing pair
-    assert grid[0, 1].texts[0].get_text() == "−1.00"
+    # above the diagonal: the saved Spearman rho of the pair, a dash where it is undefined
+    assert [grid[0, 1].texts[0].get_text(), grid[0, 2].texts[0].get_text(), grid[1, 2].texts[0].get_text()] \
+        == ["−1.00", "0.25", "–"]
     text = svg_text(tmp_path / "m.svg")
     assert "H_mix" in text and "II colour" in text
     # the real run's matrix carries each headline measure's label

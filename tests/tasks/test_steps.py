@@ -112,10 +112,35 @@ def test_ii_task_equals_a_numpy_loop(tmp_path, data):
         np.testing.assert_allclose(steps.build_similarity(spec).pairwise(feats, feats), sims[name], atol=1e-6)
         np.testing.assert_allclose(results[iis[name].key].arrays["ii"], ref.ii(acts, sims[name], 4, tie=0)[0],
                                    rtol=1e-5, atol=1e-7, err_msg=name)
-    unit = ref.unit_rows(acts)
-    np.testing.assert_array_equal(steps.fit_inputs("neurons", acts), acts)
-    np.testing.assert_allclose(steps.fit_inputs("kmeans", acts), unit, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(steps.fit_inputs("sae", acts),
-                               (unit - unit.mean(0)) / np.maximum(unit.std(0), 1e-6), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="ties must be one of lowest_index, numpy"):
         steps.ii_task(neurons, specs["colour"], d, ties="random")
+
+
+def test_fits_go_through_the_registry_inputs_and_k_rules(tmp_path, data):
+    """The SAE sees Â z-scored per dimension (METHODS §4.4); K defaults to the width; neurons refuse
+    another K when they run and options when the task is built."""
+    import jax
+
+    from jaxinterp.directions import sae
+
+    d = steps.data_spec(data)
+    acts_t = steps.capture_task(steps.model_spec("small_cnn", "random:0"), d, "relu2")
+    fit = steps.fit_task(acts_t, "sae", seed=1, max_steps=5, batch_size=16)
+    store = tasks.Store(tmp_path / "s")
+    results, _ = tasks.run([fit], store)
+    acts = store.load(acts_t).arrays["acts"].astype(np.float64)
+    unit = acts / np.maximum(np.linalg.norm(acts, axis=1, keepdims=True), 1e-6)
+    z = ((unit - unit.mean(0)) / np.maximum(unit.std(0), 1e-6)).astype(np.float32)
+    ref = sae.fit(jax.random.key(1), z, acts.shape[1], max_steps=5, batch_size=16)
+    out = results[fit.key]
+    assert out.summary["k"] == acts.shape[1]  # K: the layer's width
+    # float64 z against float32: near-constant channels magnify the rounding (1e-4 seen)
+    np.testing.assert_allclose(out.arrays["activations"], np.asarray(sae.transform(ref, z)), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(out.arrays["state"]["input_mean"], unit.mean(0), atol=1e-6)
+
+    with pytest.raises(ValueError, match="neurons take no options"):
+        steps.fit_task(acts_t, "neurons", spherical=True)
+    wrong = steps.fit_task(acts_t, "neurons", k=5)
+    with pytest.raises(tasks.TaskFailed, match=f"the layer has {acts.shape[1]} neurons, so K is "
+                                                      f"{acts.shape[1]}; got K=5"):
+        tasks.run([wrong], store)

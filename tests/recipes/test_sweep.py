@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jaxinterp import cli, tasks
-from jaxinterp.parallel import sweep
+from jaxinterp.recipes import sweep
 from tests.kill9 import kill_after_random_entries
 
 REPO = Path(__file__).resolve().parents[2]
@@ -237,3 +237,31 @@ def test_real_resnets_smoke_sweep(shared_data, tmp_path, monkeypatch):
     assert r20["mean_ii_label"] > 0.2  # chance: about 0.1 for 10 classes
     html = (tmp_path / "out" / "index.html").read_text()
     assert "sweep_ii_colour.png" in html and "sweep_ii_label.png" in html and "resnet32" in html
+
+
+def test_groups_are_the_mean_and_sd_over_done_seeds(tmp_path):
+    """What the sweep page draws, computed when cells.json is written; the page refuses an older
+    cells.json without them instead of computing."""
+    from jaxinterp.report import sweep as sweep_report
+
+    rng = np.random.default_rng(0)
+    rows = [{"model": "a", "layer": "l", "method": "kmeans", "k": 4, "seed": s, "state": "done",
+             "mean_ii_colour": rng.normal(), "mean_ii_label": rng.normal()} for s in range(3)]
+    rows.append({"model": "a", "layer": "l", "method": "kmeans", "k": 4, "seed": 3, "state": "failed"})
+    rows.append({"model": "a", "layer": "l", "method": "kmeans", "k": 2, "seed": 0, "state": "done",
+                 "mean_ii_colour": 0.5, "mean_ii_label": 0.25})
+    rows.append({"model": "a", "layer": "l", "method": "pca", "k": 4, "seed": 0, "state": "pending"})
+    got = sweep.groups(rows, ["colour", "label"])
+    assert [(g["method"], g["k"], g["cells"], g["done"]) for g in got] == [
+        ("kmeans", 2, 1, 1), ("kmeans", 4, 4, 3), ("pca", 4, 1, 0)]
+    for s in ("colour", "label"):
+        v = [r[f"mean_ii_{s}"] for r in rows[:3]]
+        assert got[1][f"mean_ii_{s}"] == pytest.approx(sum(v) / 3, rel=1e-12)
+        assert got[1][f"sd_ii_{s}"] == pytest.approx((sum((x - sum(v) / 3) ** 2 for x in v) / 3) ** 0.5, rel=1e-12)
+    assert (got[0]["mean_ii_colour"], got[0]["sd_ii_colour"]) == (0.5, 0.0)
+    assert got[2]["mean_ii_colour"] is None and got[2]["sd_ii_colour"] is None
+
+    (tmp_path / "cells.json").write_text(json.dumps({"cells": rows, "config": {"similarities": ["colour"]},
+                                                     "summary": {}}))
+    with pytest.raises(ValueError, match="rerun the sweep command without --report-only"):
+        sweep_report.write(tmp_path)

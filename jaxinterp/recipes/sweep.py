@@ -36,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from jaxinterp import steps, tasks
+from jaxinterp.directions import registry
 from jaxinterp.parallel import distributed
 
 DEFAULTS = dict(limit=None, ks=[1.0], seeds=[0], similarities=["colour"], m=5, options={},
@@ -86,9 +87,9 @@ def load_config(path: str | Path, smoke: bool = False) -> dict:
     if unknown:
         raise ValueError(f"{path}: unknown config keys {sorted(unknown)}; known: "
                          f"{sorted(set(DEFAULTS) | set(REQUIRED))}")
-    bad = [m for m in config["methods"] if m not in steps.METHODS]
+    bad = [m for m in config["methods"] if m not in registry.NAMES]
     if bad:
-        raise ValueError(f"{path}: unknown methods {bad}; choose from {', '.join(steps.METHODS)}")
+        raise ValueError(f"{path}: unknown methods {bad}; choose from {', '.join(registry.NAMES)}")
     config["_root"] = str(path.parent.absolute())
     return config
 
@@ -112,9 +113,7 @@ def _k_of(k, width: int) -> int:
 
 def build(config: dict) -> tuple[list[tasks.Task], list[Cell]]:
     """The captures and the cells of a loaded config."""
-    from jaxinterp import door
-
-    from jaxinterp import models
+    from jaxinterp import door, models
 
     labels = None if config["labels"] is None else _path(config, config["labels"])
     sims = {name: steps.SimilaritySpec(name) for name in config["similarities"]}
@@ -199,6 +198,25 @@ def _readable(store: tasks.Store, task: tasks.Task) -> bool:
     return True
 
 
+def groups(rows: list[dict], similarities) -> list[dict]:
+    """One row per (model, layer, method, K), sorted, over its seeds: ``cells``, ``done``, and per
+    similarity the mean and population s.d. of the done cells' mean II (``mean_ii_<s>``,
+    ``sd_ii_<s>``: None without done cells; the s.d. is 0 for one). The report draws these."""
+    by = {}
+    for r in rows:
+        by.setdefault((r["model"], r["layer"], r["method"], r["k"]), []).append(r)
+    out = []
+    for (model, layer, method, k), rs in sorted(by.items()):
+        done = [r for r in rs if r["state"] == "done"]
+        g = {"model": model, "layer": layer, "method": method, "k": k, "cells": len(rs), "done": len(done)}
+        for s in similarities:
+            v = [r[f"mean_ii_{s}"] for r in done]
+            g[f"mean_ii_{s}"] = float(np.mean(v)) if v else None
+            g[f"sd_ii_{s}"] = (float(np.std(v)) if len(v) > 1 else 0.0) if v else None
+        out.append(g)
+    return out
+
+
 def run(config: dict, out: str | Path, log: Callable[[str], None] = print, report: bool = True) -> dict:
     """Run (or resume) the sweep of ``config`` into ``out``; returns the summary.
 
@@ -234,7 +252,8 @@ def run(config: dict, out: str | Path, log: Callable[[str], None] = print, repor
         rows = collect(store, cells)
         summary.update({s: sum(r["state"] == s for r in rows) for s in ("done", "failed", "pending")})
         tasks.write_json_atomic(out / "cells.json", {"summary": summary, "config": _public(config),
-                                                     "cells": rows})
+                                                     "cells": rows,
+                                                     "groups": groups(rows, config["similarities"])})
         store.write_manifest({"command": "sweep"})
         if report:
             from jaxinterp.report import sweep as sweep_report
