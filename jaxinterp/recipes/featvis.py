@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinterp import door, stream
-from jaxinterp.steps import DataSpec, ModelSpec, capture_task, fit_task, load_data, load_model
+from jaxinterp.steps import DataSpec, ModelSpec, capture_task, check_data_for_model, fit_task, load_data, load_model
 from jaxinterp.tasks import Result, Task
 
 
@@ -204,6 +204,7 @@ def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (
                   method: str = "neurons", k: int | None = None, exemplars: int = 8,
                   **render_options) -> dict[str, Task]:
     """The graph: ``{["capture", "directions"], "featvis_stats", "featvis_render", "featvis"}``."""
+    check_data_for_model(model, data)  # labels and image size, before any task
     graph: dict[str, Any] = {}
     deps = {}
     if method != "neurons":
