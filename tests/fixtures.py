@@ -53,24 +53,27 @@ class Run(NamedTuple):
     args: list
     out: Path
 
-    def stored(self, task: str, array: str, **config) -> np.ndarray:
-        """Array ``array`` of the store entry of task ``task`` whose config has these values,
-        read from the files (an array kept once in an input's entry is followed there)."""
-        entries = self.out / "store" / "entries"
-        for meta_path in sorted((entries / task).glob("*/task.json")):
-            meta = json.loads(meta_path.read_text())
+    def summary(self, task: str, **config) -> dict:
+        """The summary of the committed store entry of task ``task`` whose config has these values."""
+        store = self.out / "store"
+        for commit in sorted((store / "commits" / task).glob("*.json")):
+            meta = json.loads(commit.read_text())
             if all(meta["config"].get(k) == v for k, v in config.items()):
-                return _read(entries, meta_path.parent, array)
-        raise KeyError(f"no {task} entry with config {config} in {entries}")
+                name = meta["summary"][0]
+                return json.loads((store / "objects" / name[:2] / name).read_text())
+        raise KeyError(f"no {task} entry with config {config} in {store / 'commits'}")
 
-
-def _read(entries: Path, entry: Path, array: str) -> np.ndarray:
-    meta = json.loads((entry / "task.json").read_text())
-    file = meta["arrays"][array][2]
-    if not file.startswith("@"):
-        return np.load(entry / file)
-    dep, _, path = file[1:].partition("/")
-    return _read(entries, next(entries.glob(f"*/{meta['inputs'][dep]}")), path)
+    def stored(self, task: str, array: str, **config) -> np.ndarray:
+        """Array ``array`` of the committed store entry of task ``task`` whose config has these
+        values, read from the files a user sees (the commit record names a content-addressed
+        ``.npy`` object under ``objects/``)."""
+        store = self.out / "store"
+        for commit in sorted((store / "commits" / task).glob("*.json")):
+            meta = json.loads(commit.read_text())
+            if all(meta["config"].get(k) == v for k, v in config.items()):
+                name = meta["arrays"][array][2]
+                return np.load(store / "objects" / name[:2] / name)
+        raise KeyError(f"no {task} entry with config {config} in {store / 'commits'}")
 
 
 def run_once(root: Path, fixture) -> Run:

@@ -102,7 +102,7 @@ def test_bad_layer_is_a_clean_cli_error(tmp_path, monkeypatch, capsys):
                  "--no-progress"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "unknown layer name(s) ['layer9']" in err and "relu2" in err
+    assert "unknown layer 'layer9' in SmallCNN" in err and "jaxinterp layers --arch small_cnn" in err
 
 
 def test_unknown_direction_set(tmp_path, capsys):

@@ -203,9 +203,8 @@ def _gather(ctx, config: GatherConfig, stats, render, fit=None) -> Result:
 def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (0, 64),
                   method: str = "neurons", k: int | None = None, exemplars: int = 8,
                   **render_options) -> dict[str, Task]:
-    """The graph: ``{["capture", "directions"], "featvis_stats", "featvis_render", "featvis"}``.
-    The data is checked against the model now (:func:`~jaxinterp.steps.check_data_for_model`)."""
-    check_data_for_model(model, data)  # the neurons' graph has no capture task to check it
+    """The graph: ``{["capture", "directions"], "featvis_stats", "featvis_render", "featvis"}``."""
+    check_data_for_model(model, data)  # labels and image size, before any task
     graph: dict[str, Any] = {}
     deps = {}
     if method != "neurons":

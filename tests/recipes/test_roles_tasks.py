@@ -35,7 +35,7 @@ def ran(roles_run):
 @pytest.fixture(scope="module")
 def table(roles_run):
     """The gathered table (full precision, from the store), the data and the capture."""
-    cols = json.loads(next((roles_run.out / "store" / "entries" / "roles").glob("*/summary.json")).read_text())
+    cols = roles_run.summary("roles")
     data = np.load(roles_run.root / "data.npz")
     return {"t": {c: roles_run.stored("roles", f"table/{c}") for c in cols["columns"]}, "summary": cols,
             "images": data["images"], "labels": data["labels"], "acts": roles_run.stored("capture", "acts"),

@@ -212,7 +212,7 @@ def test_bad_configs_say_what_to_fix(tmp_path):
     with pytest.raises(ValueError, match="unknown config keys \\['seed'\\]"):
         sweep.load_config(path)
     config = write_config(tmp_path, layers=("relu9",))
-    with pytest.raises(ValueError, match="has no layer 'relu9'"):
+    with pytest.raises(ValueError, match="unknown layer 'relu9' in SmallCNN.*close matches: relu3"):
         sweep.build(sweep.load_config(config))
     with pytest.raises(FileNotFoundError, match="get_config"):
         sweep.load_config(tmp_path / "missing.py")
