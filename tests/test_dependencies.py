@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # import name -> distribution name, where they differ
-DISTRIBUTIONS = {"sklearn": "scikit-learn", "orbax": "orbax-checkpoint", "lpips_j": "lpips-j"}
+DISTRIBUTIONS = {"sklearn": "scikit-learn", "orbax": "orbax-checkpoint", "lpips_j": "lpips-j", "PIL": "pillow"}
 LOCAL = {"jaxinterp", "converters", "tests", "bench"}
 
 

@@ -21,6 +21,8 @@ import json
 import time
 from pathlib import Path
 
+from jaxinterp.commands._data import add_data_arguments, data_spec
+
 
 def parse_units(text: str) -> tuple[int, ...]:
     """``"0:8"`` -> (0, ..., 7); ``"0,3,5"`` -> (0, 3, 5); ``"7"`` -> (7,)."""
@@ -44,8 +46,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
     parser.add_argument("--params", required=True, type=Path,
                         help="directory from `jaxinterp convert` or a PyTorch checkpoint (.th/.pt/.pth)")
-    parser.add_argument("--data", required=True, type=Path,
-                        help=".npz with 'images' [n, h, w, c] (uint8 0..255 or float 0..1)")
+    add_data_arguments(parser)
     parser.add_argument("--layer", required=True, action="append",
                         help="layer with spatial axes, e.g. layer3; repeat for more layers")
     parser.add_argument("--units", action="append", default=None,
@@ -104,7 +105,7 @@ def run(args) -> int:
     ups = _per_layer(args.upstream, args.layer, "--upstream")
     downs = _per_layer(args.downstream, args.layer, "--downstream")
     model = steps.model_spec(args.arch, args.params)
-    data = steps.data_spec(args.data, args.limit)
+    data = data_spec(args, args.arch, limit=args.limit)
     cls = models.get(args.arch)
     size = cls.INPUT_SIZE or 128
     color = "imagenet" if isinstance(cls, ImageNetModel) else "data"

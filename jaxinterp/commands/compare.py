@@ -21,6 +21,8 @@ import json
 import time
 from pathlib import Path
 
+from jaxinterp.commands._data import add_data_arguments, data_spec
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -34,7 +36,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--params", action="append", required=True, type=Path,
                         help="a directory from `jaxinterp convert`, or the PyTorch checkpoint file itself "
                              "(.th/.pt/.pth); twice, in the order of --arch")
-    parser.add_argument("--data", required=True, type=Path, help=".npz with uint8 'images' and 'labels'")
+    add_data_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--layers-a", default=None,
                         help="comma-separated layers of A (default: stem, every residual block, classifier)")
@@ -86,7 +88,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     log = lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] compare: {msg}", flush=True)  # noqa: E731
     specs = [steps.model_spec(arch, params) for arch, params in zip(args.arch, args.params)]
-    data = steps.data_spec(args.data, args.limit)
+    data = data_spec(args, *args.arch, limit=args.limit)
     graph = compare_tasks(specs[0], specs[1], data, layers_a=_names(args.layers_a),
                           layers_b=_names(args.layers_b), m=args.m, top_pairs=args.top_pairs, k=args.k,
                           seed=args.seed, batch_size=args.batch_size)

@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from jaxinterp.commands._data import DATA_HELP, add_data_arguments, data_spec
 from jaxinterp.directions.registry import NAMES
 
 
@@ -36,8 +37,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
     parser.add_argument("--params", required=True, type=Path,
                         help="directory from `jaxinterp convert` or a PyTorch checkpoint (.th/.pt/.pth)")
-    parser.add_argument("--data", required=True, type=Path,
-                        help=".npz with 'images' (dataset statistics, exemplars, colour matrix)")
+    add_data_arguments(parser, DATA_HELP + " (dataset statistics, exemplars, colour matrix)")
     parser.add_argument("--layer", required=True, help="PyTorch-style layer name, e.g. layer3")
     parser.add_argument("--units", default="0:64", help="unit (or direction) range START:STOP (default 0:64)")
     parser.add_argument("--directions", default="neurons", choices=NAMES,
@@ -76,7 +76,7 @@ def run(args) -> int:
     color = args.color or ("imagenet" if imagenet else "data")
     tf = args.transforms or ("cifar" if size <= 64 else "standard")
     model = steps.model_spec(args.arch, args.params)
-    data = steps.data_spec(args.data, args.limit)
+    data = data_spec(args, args.arch, limit=args.limit)
     graph = featvis_tasks(model, data, args.layer, units, method=args.directions, k=args.k,
                           exemplars=args.exemplars, steps=args.steps, size=args.size, param=args.param,
                           color=color, transforms=tf, seed=args.seed, chunk=args.chunk)

@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from jaxinterp.commands._data import add_data_arguments, data_spec
+
 SIMILARITIES = ("colour", "label", "l2", "features", "lpips")
 
 
@@ -28,8 +30,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
     parser.add_argument("--params", required=True, type=Path,
                         help="a directory from `jaxinterp convert`, or the PyTorch checkpoint file itself")
-    parser.add_argument("--data", required=True, type=Path,
-                        help=".npz with 'images' [n, h, w, c] (uint8 0..255 or float 0..1) and 'labels' [n]")
+    add_data_arguments(parser)
     parser.add_argument("--layer", required=True, help="PyTorch-style layer name, e.g. layer1")
     parser.add_argument("--similarity", nargs="+", default=["colour", "label"], choices=SIMILARITIES,
                         help="similarities to score with (default: colour label); the first that is not "
@@ -88,7 +89,7 @@ def run(args) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; pass a directory (it is created if absent)")
     model = steps.model_spec(args.arch, args.params)
-    data = steps.data_spec(args.data, args.limit)
+    data = data_spec(args, args.arch, limit=args.limit)
     graph = paper.paper_tasks(model, data, args.layer, _similarities(args, model), k=args.k,
                               seed=args.seed, gradients=not args.no_gradients,
                               sae_grid=not args.no_sae_sweep, reproduce=args.reproduce,

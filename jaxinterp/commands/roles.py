@@ -17,6 +17,8 @@ import json
 import time
 from pathlib import Path
 
+from jaxinterp.commands._data import add_data_arguments, data_spec
+
 
 
 def _samples(text: str) -> int:
@@ -41,8 +43,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
     parser.add_argument("--params", required=True, type=Path,
                         help="a directory from `jaxinterp convert`, or the PyTorch checkpoint file itself")
-    parser.add_argument("--data", required=True, type=Path,
-                        help="npz with 'images' [n, h, w, c] (uint8 0..255 or float 0..1) and, optionally, 'labels'")
+    add_data_arguments(parser)
     parser.add_argument("--layer", required=True, help="layer name, e.g. layer1 (`jaxinterp layers --arch ARCH` lists them)")
     parser.add_argument("--out", required=True, type=Path, help="output directory (created if absent)")
     parser.add_argument("--levels", default="immediate,window,pixels",
@@ -84,7 +85,7 @@ def run(args) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; pass a directory (it is created if absent)")
     model = steps.model_spec(args.arch, args.params)
-    data = steps.data_spec(args.data, args.images)
+    data = data_spec(args, args.arch, limit=args.images)
     levels = [lv.strip() for lv in args.levels.split(",") if lv.strip()]
     hidden = tuple(int(h) for h in args.mlp_hidden.split(","))
     graph = roles.roles_tasks(model, data, args.layer, levels=levels, samples=args.samples,

@@ -15,26 +15,16 @@ import os
 import pickle
 import tarfile
 from pathlib import Path
-from typing import NamedTuple
-
 import numpy as np
 
-from jaxinterp.data.checks import check_labels
+from jaxinterp.data.npz import ImageDataset, load_npz
+from jaxinterp.models.classes import CIFAR10 as CLASS_NAMES
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
-CLASS_NAMES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-)
-
-
-class ImageDataset(NamedTuple):
-    """images: [n, h, w, c] uint8; labels: [n] int64 (or None); class_names: tuple of str."""
-
-    images: np.ndarray
-    labels: np.ndarray | None
-    class_names: tuple[str, ...] | None = None
+__all__ = ["CLASS_NAMES", "FOLDER", "ImageDataset", "batch_files", "find_folder", "load_cifar10",
+           "load_npz", "write_cifar10_batch"]
 
 
 def _decode_batch(raw: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -104,10 +94,26 @@ def _unpickle(fileobj, where: str) -> dict:
         raise ValueError(f"{where} is not a readable CIFAR-10 batch file ({type(err).__name__})") from None
 
 
-def _find_folder(path: Path) -> Path:
+def find_folder(path: str | os.PathLike) -> Path | None:
+    """The ``cifar-10-batches-py`` folder at ``path`` or inside it, or None."""
+    path = Path(path)
     for candidate in (path, path / FOLDER):
         if (candidate / "batches.meta").exists() or (candidate / "test_batch").exists():
             return candidate
+    return None
+
+
+def batch_files(split: str) -> tuple[str, ...]:
+    """The batch files of ``split`` ("train" or "test")."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return TRAIN_BATCHES if split == "train" else TEST_BATCHES
+
+
+def _find_folder(path: Path) -> Path:
+    found = find_folder(path)
+    if found is not None:
+        return found
     raise FileNotFoundError(
         f"no CIFAR-10 batches in {path}: expected {FOLDER}/ with data_batch_1..5, test_batch "
         "and batches.meta (as unpacked from cifar-10-python.tar.gz), or an .npz file"
@@ -131,14 +137,12 @@ def load_cifar10(path: str | os.PathLike, split: str = "test") -> ImageDataset:
     Returns:
       ImageDataset(images [n, 32, 32, 3] uint8, labels [n] int64, class_names).
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    names = batch_files(split)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if path.suffix == ".npz":
         return load_npz(path)
-    names = TRAIN_BATCHES if split == "train" else TEST_BATCHES
     if path.is_file() and tarfile.is_tarfile(path):
         with tarfile.open(path) as tar:
             def read(name):
@@ -168,35 +172,6 @@ def load_cifar10(path: str | os.PathLike, split: str = "test") -> ImageDataset:
     images = np.concatenate([b[0] for b in batches])
     labels = np.concatenate([b[1] for b in batches])
     return ImageDataset(images, labels, _class_names(meta))
-
-
-def load_npz(path: str | os.PathLike, num_classes: int | None = None) -> ImageDataset:
-    """``.npz`` with ``images`` (uint8 NHWC) and optionally ``labels`` -> ImageDataset.
-
-    The labels must be class indices 0..num_classes-1: ``num_classes`` is the model's class
-    count when given, else the number of stored ``class_names`` (if any).
-    """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if "images" not in f:
-                raise ValueError(
-                    f"{path} has arrays {sorted(f.files)}; expected 'images' (uint8 NHWC) "
-                    "and optionally 'labels'"
-                )
-            images = f["images"]
-            labels = f["labels"].astype(np.int64) if "labels" in f else None
-            names = tuple(str(s) for s in f["class_names"]) if "class_names" in f else None
-    except (OSError, EOFError) as err:
-        raise ValueError(f"{path} is not a readable .npz file ({err})") from None
-    if labels is not None and len(labels) != len(images):
-        raise ValueError(f"{path}: {len(images)} images but {len(labels)} labels")
-    if num_classes is None and names:
-        num_classes, classes_of = len(names), f"{path.name}'s class_names"
-    else:
-        classes_of = "the model"
-    check_labels(labels, num_classes, f"labels in {path.name}", classes_of)
-    return ImageDataset(images, labels, names)
 
 
 def write_cifar10_batch(path: str | os.PathLike, images: np.ndarray, labels, batch_label: str = "") -> None:

@@ -7,15 +7,18 @@ PyTorch name (``"layer1.0.conv2"``) without the model knowing which layers a
 user wants: :mod:`jaxinterp.door` (the one way into a model's insides) reads them.
 
 Each model class also declares its input convention as class variables:
-``MEAN``, ``STD`` (per channel, applied to images in [0, 1]), ``IN_CHANNELS``
-and ``INPUT_SIZE`` (the spatial size it was trained at).
+``MEAN``, ``STD`` (per channel, applied to images in [0, 1]), ``IN_CHANNELS``,
+``INPUT_SIZE`` (the spatial size it was trained at), ``PREPROCESS`` (how an image
+file is brought to that size: :class:`Preprocess`, or None when files must already
+have it) and ``CLASSES`` (the class list its outputs index: see
+:func:`jaxinterp.models.class_names`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -60,6 +63,17 @@ class ReLU(nn.Module):
         return relu(x)
 
 
+class Preprocess(NamedTuple):
+    """How an image file becomes a model input, as torchvision's evaluation transforms do it:
+    resize the shorter side to ``resize`` pixels (bilinear, ``Resize(resize)``), then cut the
+    centre ``crop`` x ``crop`` (``CenterCrop(crop)``). Scaling to [0, 1] and the model's
+    normalisation (:meth:`ImageModel.normalize`) follow on the device."""
+
+    resize: int
+    crop: int
+
+
+IMAGENET_PREPROCESS = Preprocess(resize=256, crop=224)  # torchvision's ImageNet evaluation transforms
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -71,6 +85,8 @@ class ImageModel(nn.Module):
     STD: ClassVar[tuple[float, ...]] = (1.0, 1.0, 1.0)
     IN_CHANNELS: ClassVar[int] = 3
     INPUT_SIZE: ClassVar[int | None] = None
+    PREPROCESS: ClassVar[Preprocess | None] = None  # None: image files must be INPUT_SIZE already
+    CLASSES: ClassVar[str | None] = None  # "imagenet", "cifar10", "digits" (models.classes) or None
 
     def normalize(self, images01: jax.Array) -> jax.Array:
         """[n, h, w, c] images in [0, 1] -> the model's normalised input."""
@@ -80,11 +96,14 @@ class ImageModel(nn.Module):
 
 
 class ImageNetModel(ImageModel):
-    """An RGB model of torchvision's ImageNet family: ImageNet mean/std, 224×224 inputs."""
+    """An RGB model of torchvision's ImageNet family: ImageNet mean/std, 224×224 inputs cut from
+    images resized to 256 on their shorter side, the 1,000 ImageNet classes."""
 
     MEAN: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
     STD: ClassVar[tuple[float, ...]] = IMAGENET_STD
     INPUT_SIZE: ClassVar[int | None] = 224
+    PREPROCESS: ClassVar[Preprocess | None] = IMAGENET_PREPROCESS
+    CLASSES: ClassVar[str | None] = "imagenet"
 
 
 def init(model: ImageModel, key: jax.Array, input_size: int | None = None) -> dict:

@@ -74,6 +74,7 @@ class CifarResNet(ImageModel):
     MEAN: ClassVar[tuple[float, ...]] = IMAGENET_MEAN  # akamaster normalises with ImageNet stats
     STD: ClassVar[tuple[float, ...]] = IMAGENET_STD
     INPUT_SIZE: ClassVar[int] = 32
+    CLASSES: ClassVar[str] = "cifar10"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from jaxinterp.models.base import ImageModel, relu
+from jaxinterp.models.base import IMAGENET_PREPROCESS, ImageModel, Preprocess, relu
 from jaxinterp.models.layers import (
     AdaptiveAvgPool2d, MaxPool2d, Sequential, batch_norm, conv2d, flatten_nchw,
 )
@@ -106,6 +106,8 @@ class GoogLeNet(ImageModel):
     MEAN: ClassVar[tuple[float, ...]] = (0.5, 0.5, 0.5)
     STD: ClassVar[tuple[float, ...]] = (0.5, 0.5, 0.5)
     INPUT_SIZE: ClassVar[int] = 224
+    PREPROCESS: ClassVar[Preprocess] = IMAGENET_PREPROCESS
+    CLASSES: ClassVar[str] = "imagenet"
     IGNORED_CHECKPOINT_PREFIXES: ClassVar[tuple[str, ...]] = ("aux1.", "aux2.")
 
     @nn.compact

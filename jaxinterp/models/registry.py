@@ -34,6 +34,19 @@ def get(name: str) -> ImageModel:
         ) from None
 
 
+def class_names(name: str) -> tuple[str, ...] | None:
+    """The names of the classes architecture ``name`` predicts, in output order (ImageNet's 1,000,
+    CIFAR-10's 10, the digits), or None when its classes have no names."""
+    from jaxinterp.models import classes
+
+    model = get(name)
+    found = classes.names(model.CLASSES)
+    width = getattr(model, "num_classes", None)
+    if found is not None and width is not None and len(found) != width:
+        return None  # a variant with another head (num_classes=...) predicts other classes
+    return found
+
+
 def _register_builtin() -> None:
     import functools
 

@@ -137,4 +137,6 @@ class CifarStemResNet(ResNet):
     MEAN: ClassVar[tuple[float, ...]] = CIFAR_MEAN
     STD: ClassVar[tuple[float, ...]] = CIFAR_STD
     INPUT_SIZE: ClassVar[int] = 32
+    PREPROCESS: ClassVar[None] = None  # CIFAR images are 32 px already
+    CLASSES: ClassVar[str] = "cifar10"
     STEM: ClassVar[tuple[int, int, int]] = (3, 1, 1)

@@ -38,6 +38,7 @@ class SmallCNN(ImageModel):
     STD: ClassVar[tuple[float, ...]] = (0.25,)
     IN_CHANNELS: ClassVar[int] = 1
     INPUT_SIZE: ClassVar[int] = 8
+    CLASSES: ClassVar[str | None] = "digits"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -61,3 +62,4 @@ class SmallCNNRGB(SmallCNN):
     STD: ClassVar[tuple[float, ...]] = (0.2471, 0.2435, 0.2616)
     IN_CHANNELS: ClassVar[int] = 3
     INPUT_SIZE: ClassVar[int] = 32
+    CLASSES: ClassVar[str | None] = None  # trained on whatever a test or benchmark gives it

@@ -4,8 +4,9 @@ On a TPU pod or under SLURM, :func:`initialize` with no arguments lets JAX detec
 the cluster; elsewhere pass ``coordinator="host:port"``, ``num_processes`` and
 ``process_id`` (on CPU the processes talk through gloo). Every process then sees
 every device of every process; :func:`global_mesh` spans them all. Each process
-holds the whole (small) host batch and contributes the rows of its own devices
-(:func:`shard_rows`); :func:`to_host` gathers a global array back to every process.
+contributes the rows of its own devices: :func:`local_rows` says which, :func:`from_local_rows`
+builds the global array from them (:func:`shard_rows` from a whole host batch every process holds);
+:func:`to_host` gathers a global array back to every process.
 With one process these reduce to the local-device helpers of :mod:`.mesh`.
 """
 
@@ -65,12 +66,23 @@ def spans_processes(mesh: Mesh) -> bool:
     return any(d.process_index != me for d in mesh.devices.flat)
 
 
-def _local_rows(mesh: Mesh, rows: int) -> slice:
-    """The contiguous rows of a [rows, ...] batch that this process's devices hold."""
+def local_rows(mesh: Mesh, rows: int) -> tuple[int, int]:
+    """(lo, hi): the contiguous rows of a [rows, ...] batch split over ``mesh`` that this
+    process's devices hold (``rows`` must divide by ``mesh.size``)."""
     devices = list(mesh.devices.flat)
     per = rows // len(devices)
     mine = [i for i, d in enumerate(devices) if d.process_index == jax.process_index()]
-    return slice(mine[0] * per, (mine[-1] + 1) * per)
+    return mine[0] * per, (mine[-1] + 1) * per
+
+
+def from_local_rows(local: Any, mesh: Mesh, rows: int) -> Any:
+    """This process's rows ``local_rows(mesh, rows)`` of each host array -> global arrays
+    [rows, ...] split by rows over ``mesh`` (every process passes its own rows)."""
+    def one(a):
+        a = np.asarray(a)
+        return jax.make_array_from_process_local_data(batch_sharding(mesh, a.ndim), a, (rows, *a.shape[1:]))
+
+    return jax.tree_util.tree_map(one, local)
 
 
 def shard_rows(batch: Any, mesh: Mesh) -> Any:
@@ -85,8 +97,8 @@ def shard_rows(batch: Any, mesh: Mesh) -> Any:
         a = np.asarray(a)
         if a.shape[0] % mesh.size:
             raise ValueError(f"rows ({a.shape[0]}) must divide by the {mesh.size} devices; pad first")
-        return jax.make_array_from_process_local_data(batch_sharding(mesh, a.ndim),
-                                                      a[_local_rows(mesh, a.shape[0])], a.shape)
+        lo, hi = local_rows(mesh, a.shape[0])
+        return from_local_rows(a[lo:hi], mesh, a.shape[0])
 
     return jax.tree_util.tree_map(one, batch)
 

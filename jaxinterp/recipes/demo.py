@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from jaxinterp import atomic, door, models, similarity
+from jaxinterp.cache import cache_dir
 from jaxinterp.capture import capture
 from jaxinterp.checkpoint import load_variables, save_variables
 from jaxinterp.data import load_digits
@@ -30,13 +31,6 @@ ARCH = "small_cnn"
 LAYER = "relu2"
 METRICS = ("colour", "features", "label")
 FEATURE_LAYERS = ("relu1", "relu2")
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("JAXINTERP_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
-    ) / "jaxinterp"
-    return Path(root)
 
 
 def demo_model(epochs: int = 15, seed: int = 0, progress: bool = True, log: Callable = print):

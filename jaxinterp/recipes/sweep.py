@@ -40,7 +40,7 @@ from jaxinterp.directions import registry
 from jaxinterp.parallel import distributed
 
 DEFAULTS = dict(limit=None, ks=[1.0], seeds=[0], similarities=["colour"], m=5, options={},
-                position="mean")
+                position="mean", labels=None, split="test")
 REQUIRED = ("models", "data", "layers", "methods")
 
 
@@ -113,16 +113,18 @@ def _k_of(k, width: int) -> int:
 
 def build(config: dict) -> tuple[list[tasks.Task], list[Cell]]:
     """The captures and the cells of a loaded config."""
-    from jaxinterp import door
+    from jaxinterp import door, models
 
-    data = steps.data_spec(_path(config, config["data"]), config["limit"])
-    images = steps.images01(data)
+    labels = None if config["labels"] is None else _path(config, config["labels"])
     sims = {name: steps.SimilaritySpec(name) for name in config["similarities"]}
     captures, cells = [], []
     for label, (arch, params) in config["models"].items():
+        # image files go through each model's own resize and crop (arrays are taken as they are)
+        data = steps.data_spec(_path(config, config["data"]), config["limit"], labels, config["split"],
+                               models.get(arch).PREPROCESS)
         model = steps.model_spec(arch, _path(config, params))
         net, variables = steps.load_model(model)
-        g = door.graph(net, variables, images.shape[1:])
+        g = door.graph(net, variables, steps.open_source(data).image_shape)
         g.check(config["layers"])
         for layer in config["layers"]:
             width = g[layer].channels

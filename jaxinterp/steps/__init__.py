@@ -26,6 +26,7 @@ from jaxinterp.steps.specs import (
     load_data,
     load_model,
     model_spec,
+    open_source,
 )
 
 __all__ = [
@@ -48,5 +49,6 @@ __all__ = [
     "load_data",
     "load_model",
     "model_spec",
+    "open_source",
     "similarity_features",
 ]

@@ -1,10 +1,10 @@
 """The capture task: one layer of one model over one dataset, read at one position.
 
 Collective: with several processes every one of them takes part, each batch split
-over the devices of all processes (the global mesh), and every process ends with
-all rows. Layout-invariant: ``batch_size`` is the images each device takes per step,
-whatever the number of devices, so the activations are bit-identical on one device,
-eight, or several processes, and the key holds no device count.
+over the devices of all processes (the global mesh); each process reads only its own rows
+of each batch, and every process ends with all rows. Layout-invariant: ``batch_size`` is
+the images each device takes per step, whatever the number of devices, so the activations
+are bit-identical on one device, eight, or several processes, and the key holds no device count.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from jaxinterp.steps.specs import DataSpec, ModelSpec, check_data_for_model, load_data, load_model
+from jaxinterp.steps.specs import DataSpec, ModelSpec, check_data_for_model, load_model, open_source
 from jaxinterp.tasks import Result, Task
 
 
@@ -33,9 +33,9 @@ def _capture(ctx, config: CaptureConfig) -> Result:
     from jaxinterp.parallel import distributed, mesh as meshlib
 
     model, variables = load_model(config.model)
-    images, _ = load_data(config.data)
+    source = open_source(config.data)  # streamed: each process decodes only its share of each batch
     mesh = distributed.global_mesh() if jax.process_count() > 1 else meshlib.local_mesh()
-    acts = capture(model, variables, images, [config.layer], position=config.position,
+    acts = capture(model, variables, source, [config.layer], position=config.position,
                    device_batch=config.batch_size, progress=False, mesh=mesh)[config.layer]
     if not np.isfinite(acts).all():
         bad = np.unique(np.nonzero(~np.isfinite(acts))[0])

@@ -15,7 +15,9 @@ the batch size and the reducer's state, unless the caller collects every row. A 
 with the same function, reducer and shapes reuses the compiled step.
 
 With a mesh over several processes (:func:`jaxinterp.parallel.distributed.global_mesh`) every
-process passes the same source and gets the whole result back.
+process passes the same source (which must know its ``num_images``), reads only the rows of each
+batch that its own devices hold (``source.batches(..., rows=(lo, hi))``), and gets the whole
+result back.
 """
 
 from __future__ import annotations
@@ -89,7 +91,16 @@ def stream_map(fn: Callable, params: Any, source, reducer: reducers.Reducer = re
         batch_size = meshlib.round_up(max(1, min(int(batch_size), n or int(batch_size))), mesh.size)
     multi = distributed.spans_processes(mesh)
     params = distributed.replicate_global(params, mesh) if multi else meshlib.replicate(params, mesh)
-    place = (lambda a: distributed.shard_rows(a, mesh)) if multi else (lambda a: meshlib.shard_batch(a, mesh))
+    if multi:
+        if n is None:
+            raise ValueError(f"a pass over several processes needs a source that knows its num_images, "
+                             f"got {source!r}; pass an array, a np.memmap or a jaxinterp.data source")
+        lo, hi = distributed.local_rows(mesh, batch_size)
+        place = lambda a: distributed.from_local_rows(a, mesh, batch_size)  # noqa: E731
+        host_batches = _local_batches(source, n, batch_size, lo, hi)
+    else:
+        place = lambda a: meshlib.shard_batch(a, mesh)  # noqa: E731
+        host_batches = _whole_batches(source, batch_size)
 
     raw_spec = jax.ShapeDtypeStruct((batch_size, *source.image_shape), source.dtype)
     spec = jax.eval_shape(lambda p, x: fn(p, _to_unit(x)), params, raw_spec)
@@ -113,14 +124,9 @@ def stream_map(fn: Callable, params: Any, source, reducer: reducers.Reducer = re
                     dst[start:stop] = a[: stop - start]
 
     bar = tqdm(total=n, unit="img", desc=desc, disable=not progress, leave=False)
-    in_flight, start = None, 0
-    for batch in source.batches(batch_size):
-        stop = start + len(batch)
-        if len(batch) < batch_size:  # pad to the compiled shape
-            batch = np.concatenate([batch, np.zeros((batch_size - len(batch), *batch.shape[1:]), batch.dtype)])
-        index = np.arange(start, start + batch_size, dtype=np.int32)
-        valid = index < stop
-        placed = place(batch), place(index), place(valid)
+    in_flight = None
+    for start, stop, batch, index in host_batches:
+        placed = place(batch), place(index), place(index < stop)
         # backpressure: the previous step must finish before this one is queued (the batch above
         # was read and copied while it ran), else with nothing coming back to the host every batch
         # of the dataset would be queued on the device at once
@@ -129,7 +135,7 @@ def stream_map(fn: Callable, params: Any, source, reducer: reducers.Reducer = re
         if in_flight is not None:  # copy the previous batch's output while this one runs
             drain(*in_flight)
             bar.update(in_flight[1] - in_flight[0])
-        in_flight, start = (start, stop, out), stop
+        in_flight = (start, stop, out)
     if in_flight is None:
         raise ValueError(f"{source!r} yielded no images; pass a non-empty dataset")
     drain(*in_flight)
@@ -140,6 +146,38 @@ def stream_map(fn: Callable, params: Any, source, reducer: reducers.Reducer = re
     else:
         collected = jax.tree_util.tree_unflatten(sink["treedef"], sink["arrays"]) if sink else None
     return reducer.finalize(distributed.to_host(state), collected)
+
+
+def _padded(batch: np.ndarray, rows: int) -> np.ndarray:
+    """``batch`` [b, ...] padded with zero images to [rows, ...] (one compiled shape)."""
+    if len(batch) == rows:
+        return batch
+    return np.concatenate([batch, np.zeros((rows - len(batch), *batch.shape[1:]), batch.dtype)])
+
+
+def _whole_batches(source, batch_size: int):
+    """(start, stop, batch [batch_size, ...], image index [batch_size]) of every batch."""
+    start = 0
+    for batch in source.batches(batch_size):
+        stop = start + len(batch)
+        yield start, stop, _padded(batch, batch_size), np.arange(start, start + batch_size, dtype=np.int32)
+        start = stop
+
+
+def _local_batches(source, n: int, batch_size: int, lo: int, hi: int):
+    """As :func:`_whole_batches`, but the batch and index hold only rows ``lo:hi`` (this
+    process's share); the source reads only those images."""
+    shares = source.batches(batch_size, 0, rows=(lo, hi))
+    empty = np.zeros((0, *source.image_shape), source.dtype)
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        want = max(0, min(stop, start + hi) - (start + lo))
+        batch = next(shares, empty) if want else empty
+        if len(batch) != want:
+            raise RuntimeError(f"{source!r} gave {len(batch)} rows for images {start + lo}.. of this "
+                               f"process, expected {want}: its batches(rows=...) must follow "
+                               "jaxinterp.stream.sources.shares")
+        yield start, stop, _padded(batch, hi - lo), np.arange(start + lo, start + hi, dtype=np.int32)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,8 +4,12 @@ A *source* is anything with
 
 * ``image_shape``: one image's [H, W, C]; ``dtype``: uint8 (0..255) or float (0..1);
 * ``num_images``: how many images (None when unknown until the end);
-* ``batches(batch_size, start=0)``: an iterator of host arrays [b, H, W, C], b = batch_size
-  except for the last, beginning at image ``start`` (so a pass can resume).
+* ``batches(batch_size, start=0, rows=None)``: an iterator of host arrays [b, H, W, C],
+  b = batch_size except for the last, beginning at image ``start`` (so a pass can resume).
+  With ``rows=(lo, hi)`` it yields only rows ``lo:hi`` of each of those batches (image
+  ``start + k * batch_size + lo`` onwards, cut at ``num_images``; batches left empty are not
+  yielded): the share of one process in a pass over several (:func:`jaxinterp.stream.stream_map`),
+  so each process reads only its own images.
 
 :func:`as_source` turns an in-memory array, a ``np.memmap`` (or anything with ``shape``,
 ``dtype`` and slicing) into an :class:`ArraySource`, and an iterable of batches into an
@@ -22,7 +26,7 @@ import numpy as np
 
 from jaxinterp.data.checks import check_images
 
-__all__ = ["ArraySource", "IterableSource", "Source", "as_source"]
+__all__ = ["ArraySource", "IterableSource", "Source", "as_source", "shares"]
 
 
 @runtime_checkable
@@ -31,7 +35,19 @@ class Source(Protocol):
     dtype: np.dtype
     num_images: int | None
 
-    def batches(self, batch_size: int, start: int = 0) -> Iterator[np.ndarray]: ...
+    def batches(self, batch_size: int, start: int = 0, rows: tuple[int, int] | None = None
+                ) -> Iterator[np.ndarray]: ...
+
+
+def shares(num_images: int, batch_size: int, start: int = 0, rows: tuple[int, int] | None = None
+           ) -> Iterator[tuple[int, int]]:
+    """(first, stop) image indices of each batch of ``batch_size`` from ``start`` (its rows
+    ``lo:hi`` only, given ``rows``), skipping empty ones: what ``batches`` reads."""
+    lo, hi = rows or (0, batch_size)
+    for i in range(start, num_images, batch_size):
+        first, stop = i + lo, min(i + hi, num_images)
+        if first < stop:
+            yield first, stop
 
 
 class ArraySource:
@@ -44,14 +60,15 @@ class ArraySource:
         self.dtype = np.dtype(images.dtype)
         self.num_images = int(images.shape[0])
 
-    def batches(self, batch_size: int, start: int = 0) -> Iterator[np.ndarray]:
-        for i in range(start, self.num_images, batch_size):
-            rows = self.images[i:i + batch_size]
-            if getattr(rows, "_mmap", None) is None:
-                yield np.asarray(rows)
+    def batches(self, batch_size: int, start: int = 0, rows: tuple[int, int] | None = None
+                ) -> Iterator[np.ndarray]:
+        for first, stop in shares(self.num_images, batch_size, start, rows):
+            part = self.images[first:stop]
+            if getattr(part, "_mmap", None) is None:
+                yield np.asarray(part)
             else:  # a copy, so no device buffer aliases the mapping, whose pages then go at once
-                batch = np.array(rows)
-                _release(rows)
+                batch = np.array(part)
+                _release(part)
                 yield batch
 
     def __repr__(self):
@@ -90,7 +107,11 @@ class IterableSource:
         self.dtype = first.dtype
         self.num_images = num_images
 
-    def batches(self, batch_size: int, start: int = 0) -> Iterator[np.ndarray]:
+    def batches(self, batch_size: int, start: int = 0, rows: tuple[int, int] | None = None
+                ) -> Iterator[np.ndarray]:
+        """Regroups the iterable into batches; with ``rows`` every batch is still read (an
+        iterable cannot skip) and only its rows ``lo:hi`` are yielded."""
+        lo, hi = rows or (0, batch_size)
         if self._first is None:
             raise ValueError("an IterableSource can be read once; wrap a re-iterable (a list of "
                              "batches) or a memory-mapped array to stream it again")
@@ -108,11 +129,13 @@ class IterableSource:
             have += len(chunk)
             while have >= batch_size:
                 cat = np.concatenate(pending) if len(pending) > 1 else pending[0]
-                yield cat[:batch_size]
+                yield cat[lo:hi]
                 rest = cat[batch_size:]
                 pending, have = ([rest] if len(rest) else []), len(rest)
         if have:
-            yield np.concatenate(pending)
+            tail = np.concatenate(pending)[lo:hi]
+            if len(tail):
+                yield tail
 
 
 def _chain(first, rest):

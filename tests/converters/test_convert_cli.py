@@ -89,9 +89,9 @@ def test_evaluate_refuses_bad_data_without_a_traceback(tmp_path, capsys):
         np.savez(tmp_path / name, **arrays)
     (tmp_path / "notes.txt").write_text("not data")
     np.save(tmp_path / "images.npy", images)
-    cases["notes.txt"] = (None, r"is not an .npz archive; --data expects an .npz archive written with np.savez")
-    cases["images.npy"] = (None, r"not an .npz archive \(it is a single-array .npy file\)")
-    cases["absent.npz"] = (None, r"no data file at .*absent.npz; pass an .npz archive")
+    cases["notes.txt"] = (None, r"notes.txt is not a dataset jaxinterp reads; pass a dataset: a folder")
+    cases["images.npy"] = (None, r"images.npy has no labels; an accuracy needs one class per image.*--labels")
+    cases["absent.npz"] = (None, r"no data at .*absent.npz; pass a dataset")
     for name, (_, message) in cases.items():
         code, out, err = _run(capsys, "evaluate", "--arch", "cifar_resnet20", "--params", tmp_path / "flax",
                               "--data", tmp_path / name)

@@ -14,7 +14,6 @@ import pytest
 
 from jaxinterp import cli, models, steps
 from jaxinterp.checkpoint import save_variables
-from jaxinterp.commands.evaluate import load_npz as evaluate_load_npz
 from jaxinterp.data import load_npz
 from jaxinterp.data.checks import check_fits_model, check_labels
 
@@ -44,14 +43,11 @@ def test_check_labels_names_values_positions_and_range():
         check_labels(many, 10)
 
 
-def test_both_load_npz_check_labels_against_a_class_count(tmp_path):
+def test_load_npz_checks_labels_against_a_class_count(tmp_path):
     path = _save(tmp_path / "d.npz", labels=_labels())
     with pytest.raises(ValueError, match=r"labels in d\.npz " + BAD_LABELS):
-        evaluate_load_npz(path, num_classes=10)
-    with pytest.raises(ValueError, match=r"labels in d\.npz " + BAD_LABELS):
         load_npz(path, num_classes=10)
-    assert evaluate_load_npz(path)[1].tolist() == _labels().tolist()  # no class count given
-    assert load_npz(path).labels.tolist() == _labels().tolist()
+    assert load_npz(path).labels.tolist() == _labels().tolist()  # no class count given
     # the stored class names are a class count too
     np.savez(tmp_path / "named.npz", images=np.zeros((3, 32, 32, 3), np.uint8), labels=[0, 1, 2],
              class_names=np.array(["cat", "dog"]))

@@ -141,7 +141,7 @@ def test_same_numbers_as_compare_and_captures_as_the_streaming_engine(setup, cap
     images = np.load(setup / "data.npz")["images"]
     acts = []
     for side, spec in zip("ab", specs):
-        streamed = stream.stream(models.get("small_cnn_rgb"), load_variables(spec.params)[0], images,
+        streamed = stream.stream(models.get("small_cnn_rgb"), load_variables(spec.path)[0], images,
                                  LAYERS.split(","), position="mean")
         acts.append({name: store.load(g[f"capture_{side}{i}"]).arrays["acts"] for i, name in enumerate(streamed)})
         for name, want in streamed.items():
