@@ -2,7 +2,7 @@
 
 :func:`compare_tasks` builds, for two models on one dataset::
 
-    capture (one per layer of each model; steps.capture_task, spatial mean)
+    capture (one pass per model reading all its layers; steps.capture_task, spatial mean)
       ├─ universality_pairs: cka_linear, cka_rbf, cca (SVCCA + PWCCA), knn   (every layer pair)
       ├─ universality_units: colour II and top-m images of every unit         (one per layer)
       └─ universality_match: the units of layer i of A against its best-CKA layer of B
@@ -39,7 +39,7 @@ COLOUR = SimilaritySpec("colour")
 
 
 def _acts(inputs: dict, side: str, names: Sequence[str]) -> dict[str, np.ndarray]:
-    return {name: inputs[f"{side}{i}"].arrays["acts"] for i, name in enumerate(names)}
+    return {name: inputs[side].arrays["acts"][name] for name in names}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,10 +64,11 @@ def _pairs(ctx, c: PairsConfig, **inputs) -> Result:
 class UnitsConfig:
     data: DataSpec
     m: int
+    layer: str
 
 
 def _units(ctx, c: UnitsConfig, acts) -> Result:
-    ii, top = unit_info(acts.arrays["acts"], similarity_features(COLOUR, c.data), c.m)
+    ii, top = unit_info(acts.arrays["acts"][c.layer], similarity_features(COLOUR, c.data), c.m)
     return Result({"ii": ii, "top": top}, {"units": int(ii.shape[0]), "mean_ii": float(np.mean(ii))})
 
 
@@ -76,6 +77,7 @@ class MatchConfig:
     """layer: the row of A; its partner is the layer of B of highest linear CKA."""
 
     layer: int
+    layers_a: tuple
     layers_b: tuple
     seed: int
     top_pairs: int
@@ -83,9 +85,9 @@ class MatchConfig:
 
 def _match(ctx, c: MatchConfig, cka, a, units_a, **inputs) -> Result:
     j = int(cka.arrays["cka_linear"][c.layer].argmax())
-    xa = a.arrays["acts"]
+    xa = a.arrays["acts"][c.layers_a[c.layer]]
     units_b = inputs[f"units_b{j}"].arrays
-    got = match_layer(xa, inputs[f"b{j}"].arrays["acts"], null_order(len(xa), c.seed), units_a.arrays["top"],
+    got = match_layer(xa, inputs["b"].arrays["acts"][c.layers_b[j]], null_order(len(xa), c.seed), units_a.arrays["top"],
                       units_b["top"], c.top_pairs)
     got.update(ii_a=units_a.arrays["ii"], ii_b=units_b["ii"], top_a=units_a.arrays["top"], top_b=units_b["top"])
     return Result(got, {"partner": c.layers_b[j], "median_best_corr": float(np.median(got["best_corr"]))})
@@ -150,7 +152,7 @@ def compare_tasks(model_a: ModelSpec, model_b: ModelSpec, data: DataSpec, *,
       batch_size: images per capture step.
 
     Returns:
-      ``{name: Task}``: ``capture_a{i}``, ``capture_b{j}``, ``units_a{i}``, ``units_b{j}``, one per
+      ``{name: Task}``: ``capture_a``, ``capture_b``, ``units_a{i}``, ``units_b{j}``, one per
       name of :data:`PAIR_MEASURES`, ``match{i}`` and ``compare``; run
       ``tasks.run([graph["compare"]], store)``. Bad options fail here, before any work.
     """
@@ -169,20 +171,21 @@ def compare_tasks(model_a: ModelSpec, model_b: ModelSpec, data: DataSpec, *,
              "b": _layers(model_b, "B", layers_b, images.shape[1:])}
     g: dict[str, Task] = {}
     for side, spec in (("a", model_a), ("b", model_b)):
+        g[f"capture_{side}"] = capture_task(spec, data, names[side], "mean", batch_size)  # one pass
         for i, layer in enumerate(names[side]):
-            g[f"capture_{side}{i}"] = capture_task(spec, data, layer, "mean", batch_size)
-            g[f"units_{side}{i}"] = Task("universality_units", UnitsConfig(data, m), _units,
-                                         {"acts": g[f"capture_{side}{i}"]})
-    captures = {f"{side}{i}": g[f"capture_{side}{i}"] for side in "ab" for i in range(len(names[side]))}
+            g[f"units_{side}{i}"] = Task("universality_units", UnitsConfig(data, m, layer), _units,
+                                         {"acts": g[f"capture_{side}"]})
+    captures = {side: g[f"capture_{side}"] for side in "ab"}
     for measure in PAIR_MEASURES:
         config = PairsConfig(measure, names["a"], names["b"], k=k if measure == "knn" else None,
                              keep=keep if measure == "cca" else None)
         g[measure] = Task("universality_pairs", config, _pairs, captures)
     units_b = {f"units_b{j}": g[f"units_b{j}"] for j in range(len(names["b"]))}
     for i in range(len(names["a"])):
-        deps = {"cka": g["cka_linear"], "a": g[f"capture_a{i}"], "units_a": g[f"units_a{i}"], **units_b,
-                **{f"b{j}": g[f"capture_b{j}"] for j in range(len(names["b"]))}}
-        g[f"match{i}"] = Task("universality_match", MatchConfig(i, names["b"], seed, top_pairs), _match, deps)
+        deps = {"cka": g["cka_linear"], "a": g["capture_a"], "units_a": g[f"units_a{i}"], **units_b,
+                "b": g["capture_b"]}
+        g[f"match{i}"] = Task("universality_match", MatchConfig(i, names["a"], names["b"], seed, top_pairs),
+                              _match, deps)
     deps = {**{measure: g[measure] for measure in PAIR_MEASURES},
             **{f"match{i}": g[f"match{i}"] for i in range(len(names["a"]))}}
     g["compare"] = Task("compare", CompareConfig(data, names["a"], names["b"], m, k, keep, seed), _gather, deps)

@@ -1,4 +1,5 @@
-"""The capture task: one layer of one model over one dataset, read at one position.
+"""The capture task: one layer (or several, in one pass) of one model over one dataset, read at
+one position.
 
 Collective: with several processes every one of them takes part, each batch split
 over the devices of all processes (the global mesh); each process reads only its own rows
@@ -21,7 +22,7 @@ from jaxinterp.tasks import Result, Task
 class CaptureConfig:
     model: ModelSpec
     data: DataSpec
-    layer: str
+    layer: str | tuple  # one name, or a tuple of names read in one pass
     position: str | tuple = "mean"
     batch_size: int = 256  # images per device per step
 
@@ -35,26 +36,33 @@ def _capture(ctx, config: CaptureConfig) -> Result:
     model, variables = load_model(config.model)
     source = open_source(config.data)  # streamed: each process decodes only its share of each batch
     mesh = distributed.global_mesh() if jax.process_count() > 1 else meshlib.local_mesh()
-    acts = capture(model, variables, source, [config.layer], position=config.position,
-                   device_batch=config.batch_size, progress=False, mesh=mesh)[config.layer]
-    if not np.isfinite(acts).all():
-        bad = np.unique(np.nonzero(~np.isfinite(acts))[0])
-        raise ValueError(f"layer {config.layer!r} of {config.model.arch} gives NaN/inf for "
-                         f"{len(bad)} images (first: {bad[:5].tolist()}); check the weights and inputs")
-    return Result({"acts": acts}, {"arch": config.model.arch, "layer": config.layer,
-                                   "shape": list(acts.shape), "random_weights": config.model.random,
-                                   "devices": int(mesh.size), "processes": jax.process_count()})
+    layers = (config.layer,) if isinstance(config.layer, str) else tuple(config.layer)
+    got = capture(model, variables, source, layers, position=config.position,
+                  device_batch=config.batch_size, progress=False, mesh=mesh)
+    for layer, acts in got.items():
+        if not np.isfinite(acts).all():
+            bad = np.unique(np.nonzero(~np.isfinite(acts))[0])
+            raise ValueError(f"layer {layer!r} of {config.model.arch} gives NaN/inf for {len(bad)} images "
+                             f"(first: {bad[:5].tolist()}); check the weights and inputs")
+    arrays = got[config.layer] if isinstance(config.layer, str) else got
+    return Result({"acts": arrays}, {"arch": config.model.arch, "layer": config.layer,
+                                     "shape": {layer: list(a.shape) for layer, a in got.items()}
+                                     if not isinstance(config.layer, str) else list(arrays.shape),
+                                     "random_weights": config.model.random,
+                                     "devices": int(mesh.size), "processes": jax.process_count()})
 
 
-def capture_task(model: ModelSpec, data: DataSpec, layer: str, position: str | tuple = "mean",
+def capture_task(model: ModelSpec, data: DataSpec, layer: str | tuple, position: str | tuple = "mean",
                  batch_size: int = 256) -> Task:
     """Task -> ``{"acts": [n, c]}`` (or full maps with ``position="all"``; see
     :mod:`jaxinterp.door.positions`); ``batch_size`` images per device per step (fewer for fewer
-    images), so the result is the same on any device layout.
+    images), so the result is the same on any device layout. ``layer`` a tuple of names: one
+    pass reads them all, ``{"acts": {name: [n, c]}}``.
 
     The data is checked against the model now (:func:`~jaxinterp.steps.specs.check_data_for_model`)."""
     from jaxinterp.door import positions
 
     check_data_for_model(model, data)
+    layer = layer if isinstance(layer, str) else tuple(layer)
     return Task("capture", CaptureConfig(model, data, layer, positions.check(position), batch_size), _capture,
                 collective=True)
