@@ -2,7 +2,9 @@
 
 ``seconds(fn)`` calls ``fn`` once to compile/warm up, then returns the best wall
 time of ``repeat`` calls, blocking on JAX results. ``emit(...)`` prints one JSON
-line with the fields every benchmark reports.
+line with the fields every benchmark reports; a GEMM- or convolution-bound case passes
+the FLOPs of its work (``flops=``, formula beside the call) and gets its GFLOP/s and its
+fraction of this machine's peak (``bench._peak``, measured once per process).
 """
 
 from __future__ import annotations
@@ -41,8 +43,17 @@ def seconds(fn: Callable[[], Any], repeat: int = 3, warmup: int = 1) -> float:
     return best
 
 
-def emit(name: str, shape: Any, seconds: float, peer: str, peer_seconds: float, **extra) -> dict:
-    """Print and return one result line; ``ratio`` = peer_seconds / seconds (> 1: we are faster)."""
+def emit(name: str, shape: Any, seconds: float, peer: str, peer_seconds: float, *,
+         flops: float | None = None, peer_flops: float | None = None, peak: str = "gemm",
+         **extra) -> dict:
+    """Print and return one result line; ``ratio`` = peer_seconds / seconds (> 1: we are faster).
+
+    ``flops``: floating-point operations of the timed work (2 per multiply-add); adds
+    ``gflops``, ``peak_gflops`` (this machine's ``peak`` = "gemm" or "conv" figure, see
+    ``bench._peak``) and ``fraction_of_peak``. ``peer_flops``: the peer's, where it does other
+    work than ours (default: the same); adds ``peer_gflops``. The 1-minute load average
+    is recorded unless the case passes its own ``load_average``.
+    """
     record = {
         "name": name,
         "shape": shape,
@@ -51,8 +62,17 @@ def emit(name: str, shape: Any, seconds: float, peer: str, peer_seconds: float, 
         "peer_seconds": round(peer_seconds, 6),
         "ratio": round(peer_seconds / seconds, 3) if seconds > 0 else None,
         "device": device_description(),
-        **extra,
     }
+    if flops is not None:
+        from bench._peak import peak as machine_peak
+
+        top = machine_peak()[f"{peak}_gflops"]
+        gflops = flops / seconds / 1e9
+        record.update(flops=float(flops), gflops=round(gflops, 1), peak_gflops=top,
+                      fraction_of_peak=round(gflops / top, 3),
+                      peer_gflops=round((flops if peer_flops is None else peer_flops) / peer_seconds / 1e9, 1))
+    record.setdefault("load_average", round(os.getloadavg()[0], 2))
+    record.update(extra)
     print(json.dumps(record), flush=True)
     return record
 
