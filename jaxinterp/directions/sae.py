@@ -224,7 +224,8 @@ def _train_chunk(params, opt_state, rows, index, n_steps, config: SAEConfig, opt
 
     def body(i, carry):
         params, opt_state = carry
-        x = jnp.take(rows, index[i], axis=0)
+        # rows of a permutation are in range: "clip" spares the bounds mask a [b, d] pass
+        x = jnp.take(rows, index[i], axis=0, mode="clip")
         if sharding is not None:
             x = jax.lax.with_sharding_constraint(x, sharding)
         params, opt_state, _ = _update(params, opt_state, x, config, optimizer)

@@ -10,11 +10,18 @@ own ``sae.fit`` (no padding to the largest K, no masked latents): state i equals
 share its batch (gathered once a step); all groups run in the same ``fori_loop``,
 ``STEPS_PER_CALL`` steps per dispatch.
 
-Example::
+Example (4 λ × 2 K × 2 seeds, as sweep cells would fit them one by one)::
 
-    configs = [dict(k=k, l1_coeff=lam) for k in (32, 64) for lam in (1e-3, 3e-3, 1e-2, 3e-2)]
-    keys = [jax.random.key(seed) for seed in (0, 1) for _ in range(4)] * 2 ...
-    states = sae.fit_many(keys, acts, configs, max_steps=300, batch_size=1024)
+    cells = [(seed, k, lam) for seed in (0, 1) for k in (32, 64) for lam in (1e-3, 3e-3, 1e-2, 3e-2)]
+    states = sae.fit_many([jax.random.key(seed) for seed, _, _ in cells], acts,
+                          [dict(k=k, l1_coeff=lam) for _, k, lam in cells], max_steps=300, batch_size=1024)
+    # states[i] == sae.fit(jax.random.key(seed_i), acts, k_i, l1_coeff=lam_i, max_steps=300, batch_size=1024)
+
+Different K: grouped, not padded. Padding every configuration to the largest K with masked
+latents would spend the largest K's arithmetic on every configuration (4/3 of the work for
+K ∈ {32, 64}) and need the masked latents kept out of the decoder normalisation, the penalty
+and Adam; a group per K does each configuration's own arithmetic, so equality to separate fits
+is by construction (``tests/directions/test_sae.py::test_fit_many_equals_separate_fits``).
 """
 
 from __future__ import annotations
@@ -77,7 +84,7 @@ def _train_chunk_many(states, lams, rows, index, n_steps, config, optimizer, gro
     step = jax.vmap(update, in_axes=(0, 0, None, 0))  # one batch, shared by the group
 
     def body(i, states):
-        xs = jnp.take(rows, index[i], axis=0)  # [n_keys, b, d]: each key's batch, gathered once
+        xs = jnp.take(rows, index[i], axis=0, mode="clip")  # [n_keys, b, d]: each key's batch, once
         return tuple(step(p, o, xs[g], lam) for (p, o), lam, g in zip(states, lams, groups))
 
     return jax.lax.fori_loop(0, n_steps, body, states)
