@@ -65,7 +65,8 @@ def emit(name: str, shape: Any, seconds: float, peer: str, peer_seconds: float, 
 
     ``flops``: floating-point operations of the timed work (2 per multiply-add); adds
     ``gflops``, ``peak_gflops`` (this machine's ``peak`` = "gemm" or "conv" figure, see
-    ``bench._peak``) and ``fraction_of_peak``. ``peer_flops``: the peer's, where it does other
+    ``bench._peak``) and ``fraction_of_peak`` (a conv case also ``fraction_of_gemm_peak``;
+    the conv figure is one reference convolution, so a case with other shapes may pass 1). ``peer_flops``: the peer's, where it does other
     work than ours (default ``...``: the same; None: not counted); adds ``peer_gflops``. The
     1-minute load average
     is recorded unless the case passes its own ``load_average``.
@@ -86,6 +87,8 @@ def emit(name: str, shape: Any, seconds: float, peer: str, peer_seconds: float, 
         gflops = flops / seconds / 1e9
         record.update(flops=float(flops), gflops=round(gflops, 1), peak_gflops=top,
                       fraction_of_peak=round(gflops / top, 3))
+        if peak != "gemm":  # XLA's convolution reaches a fraction of its GEMM rate: say both
+            record["fraction_of_gemm_peak"] = round(gflops / machine_peak()["gemm_gflops"], 3)
         peer_flops = flops if peer_flops is ... else peer_flops
         if peer_flops is not None:
             record.update(peer_flops=float(peer_flops), peer_gflops=round(peer_flops / peer_seconds / 1e9, 1))

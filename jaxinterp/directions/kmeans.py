@@ -122,6 +122,13 @@ def _pad_rows(x, w, multiple: int):
     return jnp.pad(x, ((0, pad), (0, 0))), jnp.pad(w, (0, pad))
 
 
+@partial(jax.jit, static_argnames=("n",))
+def _mean_variance(x, w, n: int) -> jax.Array:
+    """Mean over features of the variance of the n real rows (weight 1) of x [n_pad, d]."""
+    mean = w @ x / n
+    return jnp.mean(w @ (x - mean) ** 2 / n)
+
+
 def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int, n_local_trials: int | None = None) -> jax.Array:
     """Greedy k-means++ seeding (as scikit-learn): [n, d] -> [k, d] initial centroids."""
     n = x.shape[0]
@@ -227,7 +234,8 @@ def fit(
     if not bounded and jax.default_backend() == "cpu" and len(x.devices()) == 1:
         chunk = chunk_rows(n, k)  # cache-sized chunks (an accelerator, or a sharded x, takes all at once)
         x, w = _pad_rows(x, w, chunk)
-    abs_tol = float(tol) * float(jnp.mean(jnp.var(jnp.asarray(acts, jnp.float32), axis=0)))
+    # tol = 0 (a fixed number of iterations) needs no variance pass over the data
+    abs_tol = float(tol) * float(_mean_variance(x, w, n)) if tol else 0.0
     if isinstance(init, str) and init == "k-means++":
         keys = jax.random.split(key, n_init)
         x_seed = jnp.asarray(acts, jnp.float32)
