@@ -2,7 +2,8 @@
 
 A benchmark is a module ``bench/<NAME>.py`` with ``run(quick: bool)``; it times
 jaxinterp and its peer on the same inputs in the same process and reports with
-:func:`bench._harness.emit`.
+:func:`bench._harness.emit`. The machine's GEMM and convolution peak (``bench/_peak.py``) is
+measured first and printed as the line ``machine_peak``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
     args = parser.parse_args(argv)
     module = importlib.import_module(f"bench.{args.name}")
+    from bench._peak import peak
+
+    peak()  # this machine's GEMM and convolution peak, measured first, in a fresh process
     module.run(quick=args.quick)
     return 0
 

@@ -106,9 +106,16 @@ def run(quick: bool = False) -> dict:
     err = float(np.abs(mine - ref).max() / np.abs(ref).max())
     if not err < 1e-4:
         raise AssertionError(f"jaxinterp and the PyTorch loop disagree: max relative error {err:.2e}")
+    from bench._peak import conv_flops
+
+    # FLOPs: the linearised layer3.0 (conv 32->64 stride 2, conv 64->64 at 8×8) and layer3.1 (two
+    # 64->64 convs at 8×8) once forward and once backward per target unit (an input gradient
+    # costs what the forward convolution costs): (1 + 64) × 16.5 MFLOP
+    chain = conv_flops(1, 8, 8, 32, 64) + 3 * conv_flops(1, 8, 8, 64, 64)
     return emit(
         "circuits_expanded_weights", [64, 16, 16, 32], t_ours,
         "torch loop: linearised forward + autograd.grad per target unit", t_torch,
+        flops=(1 + 64) * chain, peak="conv",
         pairs=f"{SOURCE} (32 units) -> {TARGET} (64 units) at the centre (4, 4)",
         weights=weights, compile_seconds=round(compile_s, 3),
         max_rel_diff_vs_torch=err, torch_threads=torch.get_num_threads(),

@@ -63,6 +63,13 @@ def run(quick: bool = False) -> None:
 
         return peer
 
+    # FLOPs: n × the dense convolutions up to relu2 for one image (conv1 3->32 at 32×32, conv2
+    # 32->64 stride 2 at 16×16: 2·(1024·32·27 + 256·64·288) = 11.2 MFLOP), read off the jaxpr
+    from bench._peak import forward_flops
+    from jaxinterp.models import forward
+
+    flops = n * forward_flops(lambda v, x: forward(model, v, x, ["relu2"])[1]["relu2"], variables,
+                              np.zeros((1, 32, 32, 3), np.float32))
     t_ours = seconds(ours, repeat=3)
     reference = ours()["relu2"]
     for label, fmt in (("NCHW", torch.contiguous_format), ("channels_last", torch.channels_last)):
@@ -70,5 +77,5 @@ def run(quick: bool = False) -> None:
         diff = float(np.max(np.abs(reference - peer())))
         t_peer = seconds(peer, repeat=3)
         emit("capture", [n, 32, 32, 3], t_ours, f"torch {torch.__version__} {label} inference_mode",
-             t_peer, images_per_s=round(n / t_ours, 1), peer_images_per_s=round(n / t_peer, 1),
+             t_peer, flops=flops, peak="conv", images_per_s=round(n / t_ours, 1), peer_images_per_s=round(n / t_peer, 1),
              layer="relu2 (spatial mean)", max_abs_diff=diff, torch_threads=torch.get_num_threads())

@@ -142,10 +142,17 @@ def rotation_case(quick: bool) -> None:
     diff = float(np.abs(got - ref).max())
     scale = float(np.abs(ref).max())
     forwards = len(angles) * len(images)
+    # FLOPs: one forward pass to layer3 per (angle, exemplar): Σ_conv 2·H·W·C_out·C_in·9 = 81.1 MFLOP
+    # for ResNet-20 at 32×32 (read off the jaxpr); the bilinear rotation is not counted
+    from bench._peak import forward_flops
+    from jaxinterp.models import forward
+
+    per_image = forward_flops(lambda v, x: forward(model, v, x, [LAYER])[1][LAYER], variables,
+                              np.zeros((1, 32, 32, 3), np.float32))
     emit("circuits.rotation_tuning", {"angles": len(angles), "exemplars": len(images), "units": got.shape[1],
                                       "image": [32, 32, 3], "layer": LAYER}, t_ours,
          f"torch {torch.__version__} per-angle loop (affine_grid/grid_sample, channels_last), "
-         f"{torch.get_num_threads()} thread(s)", t_peer,
+         f"{torch.get_num_threads()} thread(s)", t_peer, flops=forwards * per_image, peak="conv",
          weights=weights, first_call_seconds=round(compile_s, 2),
          images_per_s=round(forwards / t_ours, 1), peer_images_per_s=round(forwards / t_peer, 1),
          max_abs_diff=diff, max_rel_diff=diff / scale if scale > 0 else None,

@@ -237,8 +237,16 @@ def run(quick: bool = False) -> None:
         t_peer += dt
         t_single += single(i + 1)
         loads.append(os.getloadavg()[0])
+    # FLOPs: a unit-step is one forward pass to layer3 and its input gradient (each convolution's
+    # input gradient costs what the convolution costs): 2 × 81.1 MFLOP for ResNet-20 (read off the
+    # jaxpr); the FFT parametrisation and the transforms are not counted
+    from bench._peak import forward_flops
+    from jaxinterp.models import forward
+
+    per_image = forward_flops(lambda v, x: forward(model, v, x, ["layer3"])[1]["layer3"], variables,
+                              np.zeros((1, 32, 32, 3), np.float32))
     emit("featvis", [units, 32, 32, 3], t_ours, f"torch {torch.__version__} Lucent loop (NCHW)", t_peer,
-         steps=steps, segments=f"{segments} x {seg} steps, interleaved", layer="layer3", weights=weights,
+         flops=units * steps * 2 * per_image, peak="conv", steps=steps, segments=f"{segments} x {seg} steps, interleaved", layer="layer3", weights=weights,
          compile_seconds=round(compile_s, 2), unit_steps_per_s=round(units * steps / t_ours, 1),
          peer_unit_steps_per_s=round(units * steps / t_peer, 1),
          final_mean_activation_after_segment=round(final_ours, 4),

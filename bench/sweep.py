@@ -9,6 +9,9 @@ the store's overhead (goal < 5%): end to end (best of 9 alternating runs each wa
 shared machine) and as the seconds spent inside the store's own methods (hashing, npz writes,
 CRC-32 checksums, reads), which the noise of the kernels does not blur. Both sides are compiled before
 timing (same shapes).
+
+Case ``sweep_sae_many``: 16 SAE configurations on these activations (64 neurons) trained in
+one program against a PyTorch loop of fits; see ``bench/_sae_many.py``.
 """
 
 from __future__ import annotations
@@ -104,6 +107,9 @@ def _direct_run(acts, feats, n):
 
 
 def run(quick: bool = False) -> None:
+    from bench import _sae_many
+
+    _sae_many.run(quick, _made(Synthetic(2000 if quick else 10000, 64)))
     d, n = (2000, 32) if quick else (10000, 64)
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     rng = np.random.default_rng(1)

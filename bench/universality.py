@@ -156,11 +156,21 @@ def _linear_case(name, acts_a, acts_b, n, subset, repeat, loop_pairs=None):
              "max_abs_diff_vs_numpy_gram": float(max(abs(got[i, j] - g) for (i, j), g in zip(sub, gram_vals))),
              "max_abs_diff_torch_vs_numpy_loop": float(np.abs(ref - np_vals).max())}
     how = "" if loop_pairs is None else f" ({loop_pairs} pairs, extrapolated)"
-    emit(name, shape, ours, "torch loop of feature_space_linear_cka(debiased=True)" + how, t_torch * scale, **extra)
+    # FLOPs, ours: per image one [ΣdA+LA+1] × [ΣdB+LB+1] outer-product GEMM plus each layer's
+    # x xᵀ: 2·n·((ΣdA+LA+1)(ΣdB+LB+1) + Σ dA² + Σ dB²); the loops: per pair XᵀY, XᵀX, YᵀY:
+    # 2·n·Σ_pairs (dA·dB + dA² + dB²)
+    da = [v.shape[1] for v in acts_a.values()]
+    db = [v.shape[1] for v in acts_b.values()]
+    flops = 2 * n * ((sum(da) + len(da) + 1) * (sum(db) + len(db) + 1) + sum(w * w for w in da)
+                     + sum(w * w for w in db))
+    loop_flops = 2 * n * sum(da[i] * db[j] + da[i] ** 2 + db[j] ** 2 for i, j in pairs)
+    emit(name, shape, ours, "torch loop of feature_space_linear_cka(debiased=True)" + how, t_torch * scale,
+         flops=flops, peer_flops=loop_flops, **extra)
     emit(name + "_vs_numpy", shape, ours, "numpy loop of feature_space_linear_cka(debiased=True)" + how,
-         t_np * scale)
+         t_np * scale, flops=flops, peer_flops=loop_flops)
     emit(name + "_vs_numpy_gram", shape, ours,
-         f"numpy loop of cka(gram_linear, debiased=True) ({subset} pairs, extrapolated)", t_gram)
+         f"numpy loop of cka(gram_linear, debiased=True) ({subset} pairs, extrapolated)", t_gram, flops=flops,
+         peer_flops=None)
 
 
 def _rbf_case(acts_a, acts_b, n, subset):

@@ -77,6 +77,9 @@ def init_params(key: jax.Array, d: int, k: int, threshold: float = 1e-3) -> dict
     }
 
 
+_init_params = jax.jit(init_params, static_argnums=(1, 2, 3))  # one dispatch, not a dozen
+
+
 def _rect(u):
     return (jnp.abs(u) < 0.5).astype(u.dtype)
 
@@ -162,8 +165,10 @@ def _codes_t(params: dict, pre_t: jax.Array, config: SAEConfig) -> jax.Array:
     return _jump(pre_t, jnp.exp(params["log_threshold"])[:, None], config.bandwidth)
 
 
-def loss_fn(params: dict, x: jax.Array, config: SAEConfig) -> tuple[jax.Array, dict]:
+def loss_fn(params: dict, x: jax.Array, config: SAEConfig, l1_coeff=None) -> tuple[jax.Array, dict]:
     """Training loss of a batch x [b, d] -> (loss [], {"mse", "penalty"}).
+
+    ``l1_coeff`` (a traced scalar, for :func:`fit_many`'s vmap over λ) replaces ``config.l1_coeff``.
 
     Computed feature-major (x.T [d, b], codes [K, b]): then every product of the
     step, forward and backward, is one whose operands XLA's CPU GEMM takes
@@ -178,22 +183,23 @@ def loss_fn(params: dict, x: jax.Array, config: SAEConfig) -> tuple[jax.Array, d
     x_hat_t = unit_columns(params["W_dec"]) @ codes_t + b_dec
     mse = jnp.mean((xt - x_hat_t) ** 2)
     batch, k = x.shape[0], codes_t.shape[0]
+    coeff = config.l1_coeff if l1_coeff is None else l1_coeff
     if config.variant == "l1":
         l1 = jnp.sum(codes_t)  # codes are ReLU outputs: |c| = c, and the gradients agree
         if config.l1_mode == "sharkey":
-            penalty = config.l1_coeff * l1 / batch / k
+            penalty = coeff * l1 / batch / k
         else:
-            penalty = config.l1_coeff * l1
+            penalty = coeff * l1
     elif config.variant == "jumprelu":
         l0 = _step(pre_t, jnp.exp(params["log_threshold"])[:, None], config.bandwidth)
-        penalty = config.l1_coeff * jnp.sum(l0) / batch
+        penalty = coeff * jnp.sum(l0) / batch
     else:
         penalty = jnp.zeros((), x.dtype)
     return mse + penalty, {"mse": mse, "penalty": penalty}
 
 
-def _update(params, opt_state, x, config: SAEConfig, optimizer):
-    (loss, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, config)
+def _update(params, opt_state, x, config: SAEConfig, optimizer, l1_coeff=None):
+    (loss, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, config, l1_coeff)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss
 
@@ -218,7 +224,8 @@ def _train_chunk(params, opt_state, rows, index, n_steps, config: SAEConfig, opt
 
     def body(i, carry):
         params, opt_state = carry
-        x = jnp.take(rows, index[i], axis=0)
+        # rows of a permutation are in range: "clip" spares the bounds mask a [b, d] pass
+        x = jnp.take(rows, index[i], axis=0, mode="clip")
         if sharding is not None:
             x = jax.lax.with_sharding_constraint(x, sharding)
         params, opt_state, _ = _update(params, opt_state, x, config, optimizer)
@@ -292,7 +299,7 @@ def fit(
     check_k(k, np.iinfo(np.int32).max, what="k")
     config = SAEConfig(variant, l1_mode, float(l1_coeff), int(topk), float(bandwidth), bool(decoder_bias))
     optimizer = _adam(learning_rate)
-    params = init_params(jax.random.fold_in(key, 1), d, k, init_threshold)
+    params = _init_params(jax.random.fold_in(key, 1), d, k, float(init_threshold))
     state = (params, optimizer.init(params))
     b = source.batch_size
     mesh = local_mesh()
@@ -363,3 +370,6 @@ class SparseAutoencoder:
 
     def transform(self, X) -> np.ndarray:
         return np.asarray(transform(self.state_, X))
+
+
+from jaxinterp.directions.sae_many import fit_many  # noqa: E402  (uses this module's pieces)

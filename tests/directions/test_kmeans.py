@@ -80,3 +80,28 @@ def test_bad_inputs(rng, key):
         kmeans.fit(key, bad, 3)
     with pytest.raises(ValueError, match="2-D"):
         kmeans.fit(key, x[0], 3)
+
+
+def test_chunked_assignment_equals_one_pass(rng):
+    """The CPU fit assigns in cache-sized chunks over zero-weight padding rows: same fit as one pass."""
+    import jax.numpy as jnp
+
+    from jaxinterp.directions.kmeans import _lloyd, _mean_variance, assign, assign_chunked, chunk_rows
+
+    x = relu_like(rng, n=1001, d=8)
+    k = 600  # k large enough that 1,001 rows take two chunks of 504 (7 padding rows)
+    chunk = chunk_rows(len(x), k)
+    assert chunk == 504
+    init = x[rng.choice(len(x), k, replace=False)]
+    got = kmeans.fit(None, x, k, init=init, max_iter=15, tol=0.0)
+    want = _lloyd(jnp.asarray(x), jnp.ones(len(x)), jnp.asarray(init), 0.0, 15, False, 0)
+    np.testing.assert_allclose(got.centroids, want.centroids, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.inertia, want.inertia, rtol=1e-5)
+    xp = jnp.concatenate([jnp.asarray(x), jnp.zeros((7, 8))])
+    labels, cost = assign_chunked(xp, got.centroids, chunk=chunk)
+    ref_labels, ref_cost = assign(jnp.asarray(x), got.centroids)
+    np.testing.assert_array_equal(labels[:1001], ref_labels)
+    np.testing.assert_allclose(cost[:1001], ref_cost, rtol=1e-5, atol=1e-5)
+    # the tolerance's feature variance ignores the padding rows
+    w = jnp.concatenate([jnp.ones(1001), jnp.zeros(7)])
+    np.testing.assert_allclose(_mean_variance(xp, w, 1001), np.mean(np.var(x, axis=0)), rtol=1e-5)

@@ -119,3 +119,33 @@ def test_reconstruct_is_codes_times_dictionary(toy, key):
     state = sae.fit(key, x, 32, batch_size=256, max_steps=5)
     want = np.asarray(sae.transform(state, x[:20])) @ np.asarray(sae.decoder_directions(state))
     np.testing.assert_allclose(sae.reconstruct(state, x[:20]), want, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_many_equals_separate_fits(toy):
+    """One program over 4 configurations (2 K × λ, 2 seeds) = 4 separate fits, to float rounding."""
+    import jax
+
+    x, truth = toy
+    configs = [dict(k=32, l1_coeff=0.5), dict(k=32, l1_coeff=0.05), dict(k=48, l1_coeff=0.5),
+               dict(k=48, l1_coeff=0.2)]
+    keys = [jax.random.key(0), jax.random.key(1), jax.random.key(0), jax.random.key(0)]
+    kw = dict(batch_size=512, max_steps=20, learning_rate=3e-3)  # 2 dispatches of the step loop
+    many = sae.fit_many(keys, x, configs, **kw)
+    for kk, c, got in zip(keys, configs, many):
+        want = sae.fit(kk, x, **c, **kw)
+        assert got.config == want.config and int(got.step) == int(want.step) == 20
+        for name in want.params:
+            np.testing.assert_allclose(got.params[name], want.params[name], rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{c} {name}")
+    # the configurations did train apart: λ and the seed's batches change the result
+    assert np.abs(np.asarray(many[0].params["W_enc"]) - np.asarray(many[1].params["W_enc"])).max() > 1e-3
+
+
+def test_fit_many_bad_input(toy, key):
+    x, _ = toy
+    with pytest.raises(ValueError, match="may set 'l1_coeff'.*keyword arguments"):
+        sae.fit_many(key, x, [dict(k=8, batch_size=64)])
+    with pytest.raises(ValueError, match="one key per configuration"):
+        sae.fit_many([key, key], x, [dict(k=8)] * 3)
+    with pytest.raises(ValueError, match="in-memory"):
+        sae.fit_many(key, lambda: iter([x[:64]]), [dict(k=8)])
