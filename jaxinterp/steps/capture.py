@@ -2,7 +2,8 @@
 
 Collective: with several processes every one of them takes part, each batch split
 over the devices of all processes (the global mesh), and every process ends with
-all rows. Layout-invariant: ``batch_size`` is the images each device takes per step,
+all rows; in a local run (a sweep's job array) the one process that needs it computes
+it on its own devices. Layout-invariant: ``batch_size`` is the images each device takes per step,
 whatever the number of devices, so the activations are bit-identical on one device,
 eight, or several processes, and the key holds no device count.
 """
@@ -34,7 +35,7 @@ def _capture(ctx, config: CaptureConfig) -> Result:
 
     model, variables = load_model(config.model)
     images, _ = load_data(config.data)
-    mesh = distributed.global_mesh() if jax.process_count() > 1 else meshlib.local_mesh()
+    mesh = distributed.global_mesh() if ctx.collective else meshlib.local_mesh()
     acts = capture(model, variables, images, [config.layer], position=config.position,
                    device_batch=config.batch_size, progress=False, mesh=mesh)[config.layer]
     if not np.isfinite(acts).all():
@@ -43,7 +44,8 @@ def _capture(ctx, config: CaptureConfig) -> Result:
                          f"{len(bad)} images (first: {bad[:5].tolist()}); check the weights and inputs")
     return Result({"acts": acts}, {"arch": config.model.arch, "layer": config.layer,
                                    "shape": list(acts.shape), "random_weights": config.model.random,
-                                   "devices": int(mesh.size), "processes": jax.process_count()})
+                                   "devices": int(mesh.size),
+                                   "processes": jax.process_count() if ctx.collective else 1})
 
 
 def capture_task(model: ModelSpec, data: DataSpec, layer: str, position: str | tuple = "mean",
