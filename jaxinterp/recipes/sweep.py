@@ -421,6 +421,7 @@ def run(config: dict, out: str | Path, log: Callable[[str], None] = print, repor
                "devices": jax.device_count()}
     record = sweep_cells.HostRecord(store, index, count, engine, keep=engine == "processes")
     try:
+        t1 = time.perf_counter()
         # phase 1, the only collective work: every capture once, over the global mesh
         if joined and phase != "cells":
             tasks.run(captures, store, load_targets=False, log=lambda s: log(f"capture {s}"))
@@ -428,7 +429,7 @@ def run(config: dict, out: str | Path, log: Callable[[str], None] = print, repor
             tasks.run(captures[index::count], store, load_targets=False, local=True,
                       log=lambda s: log(f"capture {s}"))
         distributed.detach()  # from here on no collective: a peer's death leaves this process running
-        record.phase("capture", time.perf_counter() - t0)
+        record.phase("capture", time.perf_counter() - t1)
         if phase == "capture":
             record.close("finished")
             return {**summary, "seconds": time.perf_counter() - t0}

@@ -175,8 +175,11 @@ def test_a_failed_cell_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     assert cli.main(["sweep", str(config), "--out", str(tmp_path / "out"), "--status"]) == 0
     text = capsys.readouterr().out
     assert "done: 4" in text and "failed: 2" in text and "pending: 0" in text
+    assert f"host {socket.gethostname()} process 0: 4 done, 2 failed" in text  # per host
+    assert "failed a relu1 pca k=50 seed=0: " in text
     html = (tmp_path / "out" / "index.html").read_text()
     assert "Cells not done" in html and "sweep_ii_colour.png" in html
+    assert "What ran where" in html and f">{socket.gethostname()}</td>" in html  # what ran on each host
     assert (tmp_path / "out" / "sweep_ii_colour.svg").stat().st_size > 0
 
 
@@ -255,6 +258,11 @@ def test_real_resnets_smoke_sweep(shared_data, tmp_path, monkeypatch):
     assert r20["mean_ii_label"] > 0.2  # chance: about 0.1 for 10 classes
     html = (tmp_path / "out" / "index.html").read_text()
     assert "sweep_ii_colour.png" in html and "sweep_ii_label.png" in html and "resnet32" in html
+    # what ran on each host: host, process, the cells it computed, their seconds
+    hosts = json.loads((tmp_path / "out" / "cells.json").read_text())["hosts"]
+    assert len(hosts) == 1 and hosts[0]["host"] == socket.gethostname() and hosts[0]["process"] == 0
+    assert sum(c["state"] == "done" for c in hosts[0]["cells"]) == len(rows)
+    assert "What ran where" in html and f">{socket.gethostname()}</td>" in html and "cells computed" in html
 
 
 def test_groups_are_the_mean_and_sd_over_done_seeds(tmp_path):
@@ -545,6 +553,7 @@ def test_sigterm_while_stuck_in_native_code_still_exits(tmp_path):
     assert rc == 143 and time.time() - sent < 10 and "still busy 0.5 s after SIGTERM" in stderr
 
 
+@pytest.mark.filterwarnings("ignore:os.fork")  # (ray.init starts its daemons from this process)
 def test_ray_cells_survive_a_killed_worker(small_grid, tmp_path):
     """A local Ray cluster of 3 workers; kill -9 the worker running a cell: Ray retries the cell on
     another worker, the sweep finishes every cell, each stored once, with the one-process results."""
