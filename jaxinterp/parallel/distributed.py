@@ -73,7 +73,7 @@ def job_array(num_processes: int | None = None, process_id: int | None = None) -
     array's environment (Slurm's ``SLURM_ARRAY_TASK_ID``/``_COUNT``/``_MIN``, Cloud Batch's
     ``BATCH_TASK_INDEX``/``_COUNT``, or ``JAXINTERP_PROCESS_ID``/``JAXINTERP_NUM_PROCESSES``
     set by any launcher), else ``(0, 1, "one process")``."""
-    if jax.distributed.is_initialized() and jax.process_count() > 1:
+    if _joined() and jax.process_count() > 1:
         return jax.process_index(), jax.process_count(), "jax.distributed"
     if (num_processes is None) != (process_id is None):
         raise ValueError(f"pass both --num-processes N and --process-id I (got {num_processes!r} and "
@@ -107,8 +107,18 @@ def detach() -> None:
     needed, and the death of one process no longer ends the others (the coordination service
     would end every survivor once a peer stops sending heartbeats). Every process must call it
     at the same point: it waits for all of them. A no-op when no run was joined."""
-    if jax.distributed.is_initialized():
+    if _joined():
         jax.distributed.shutdown()
+
+
+def _joined() -> bool:
+    """Whether this process is in a ``jax.distributed`` run now."""
+    check = getattr(jax.distributed, "is_initialized", None)
+    if check is not None:
+        return check()
+    from jax._src import distributed as state  # (JAX before is_initialized)
+
+    return state.global_state.client is not None
 
 
 def global_mesh() -> Mesh:

@@ -458,8 +458,8 @@ def finish(config: dict, out: Path, store: tasks.Store, cells: list[Cell], summa
     counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "failed", "pending")}
     summary.update(counts)
     if counts["pending"] and not always:
-        log(f"sweep: this process's cells are finished; {counts['pending']} of {len(cells)} are not (other "
-            "processes' shares): the process that finishes last writes cells.json and the report "
+        log(f"sweep: this process's cells are finished; {counts['pending']} of the {len(cells)} cells are not yet "
+            "(other processes' shares): the process that finishes last writes cells.json and the report "
             "(see --status)")
         return summary
     from jaxinterp.recipes.sweep_cells import HOSTS

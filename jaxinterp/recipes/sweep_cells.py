@@ -39,17 +39,20 @@ from jaxinterp import tasks
 RUNNING, HOSTS = "running", "hosts"  # folders of the store's notes
 HEARTBEAT = 30.0  # seconds between rewrites of a running cell's record
 STALE_AFTER = 120.0  # a running record not rewritten for this long is stale: its process is gone
+NOTE_EVERY = 5.0  # seconds between rewrites of a process's note while it runs cells
 
 
 class HostRecord:
     """This process's note ``notes/hosts/<host>-<pid>.json``: its place in the sweep (process
     ``index`` of ``count``, ``engine``), device layout, phases' seconds and every cell it ran
-    (:meth:`add`), rewritten after each; ``keep=False`` writes nothing (a Ray driver)."""
+    (:meth:`add`), rewritten after a cell at most every :data:`NOTE_EVERY` seconds (a process of
+    hundreds of cells would otherwise rewrite a growing note hundreds of times) and when it
+    closes; ``keep=False`` writes nothing (a Ray driver)."""
 
     def __init__(self, store: tasks.Store, index: int | None, count: int | None, engine: str,
                  keep: bool = True):
         host = socket.gethostname()
-        self.store, self.keep = store, keep
+        self.store, self.keep, self.written = store, keep, 0.0
         self.name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{host}-{os.getpid()}")
         now = time.time()
         self.data = {"host": host, "pid": os.getpid(), "process": index, "processes": count, "engine": engine,
@@ -57,10 +60,10 @@ class HostRecord:
                      "state": "running", "cells": []}
         self._put()
 
-    def _put(self) -> None:
-        if not self.keep:
+    def _put(self, now: bool = True) -> None:
+        if not self.keep or not (now or time.time() - self.written >= NOTE_EVERY):
             return
-        self.data["updated"] = time.time()
+        self.data["updated"] = self.written = time.time()
         try:
             self.store.put_note(HOSTS, self.name, self.data)
         except OSError:  # a note says what happened; failing to write one must not stop the work
@@ -70,9 +73,9 @@ class HostRecord:
         self.data[f"{name}_seconds"] = round(seconds, 3)
         self._put()
 
-    def add(self, outcome: dict) -> None:
+    def add(self, outcome: dict, now: bool = False) -> None:
         self.data["cells"].append(outcome)
-        self._put()
+        self._put(now)
 
     def close(self, state: str) -> None:
         self.data["state"] = state
@@ -169,7 +172,7 @@ def _ray_unit(config: dict, out: str, kind: str, name: str, retries: int) -> dic
         _, rep = tasks.run([captures[name]], store, load_targets=False, local=True)
         return {**where, "computed": bool(rep.executed)}
     outcome = {**run_cell(store, cells[name], retries), **where}
-    record.add(outcome)
+    record.add(outcome, now=True)  # (a Ray worker is never closed: its note is written as it goes)
     return outcome
 
 
