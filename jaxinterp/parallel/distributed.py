@@ -101,14 +101,22 @@ def job_array(num_processes: int | None = None, process_id: int | None = None) -
     return process_id, num_processes, source
 
 
-def detach() -> None:
-    """Leave a ``jax.distributed`` run after its collective work, each process keeping its own
-    devices (``jax.distributed.shutdown``). From here on no collective is possible and none is
-    needed, and the death of one process no longer ends the others (the coordination service
-    would end every survivor once a peer stops sending heartbeats). Every process must call it
-    at the same point: it waits for all of them. A no-op when no run was joined."""
-    if _joined():
+def detach() -> bool:
+    """After a ``jax.distributed`` run's collective work, leave it (``jax.distributed.shutdown``)
+    where that is safe: when each process has one device, which needs no collective of any kind
+    from then on. The death of any process then no longer reaches the others (in the run, the
+    coordination service ends every process once one stops sending heartbeats). Processes with
+    several devices stay in the run: on CPU their own devices' collectives go through its gloo
+    rendezvous, and on GPU and TPU it may back them too. Every process must call it at the same
+    point: leaving waits for all of them. Returns whether it left.
+
+    (JAX's "recoverable" runs, where a peer's death would not end the others, are not used: their
+    shutdown does not wait for the peers, and a peer still leaving when process 0 has stopped the
+    service is aborted.)"""
+    if _joined() and jax.device_count() == jax.process_count():  # (the same answer on every process)
         jax.distributed.shutdown()
+        return True
+    return False
 
 
 def _joined() -> bool:

@@ -20,9 +20,10 @@ are shared by the cells of a (model, layer). A method that draws no random numbe
 A sweep runs in two phases (:func:`run`):
 
 1. **Captures**, the only collective work: with several processes joined by
-   ``jax.distributed`` every capture runs once, up front, over the global mesh; then the
-   processes detach (:func:`~jaxinterp.parallel.distributed.detach`), so that none of them
-   waits for, or dies with, another. Without ``jax.distributed`` (a job array, Ray) a capture
+   ``jax.distributed`` every capture runs once, up front, over the global mesh; then no
+   process waits for another, and none dies with another
+   (:func:`~jaxinterp.parallel.distributed.detach`: where each process has one device; with
+   more, a process's death still ends the others, after what they finished is saved). Without ``jax.distributed`` (a job array, Ray) a capture
    is computed by the first process that needs it (two that need it at once both compute it,
    and the store keeps it once), or up front by ``phase="capture"`` runs.
 2. **Cells**, each on its own, with no cross-process step (:mod:`.sweep_cells`): process i of
@@ -428,7 +429,7 @@ def run(config: dict, out: str | Path, log: Callable[[str], None] = print, repor
         elif phase == "capture":  # a job array: process i computes every count-th capture
             tasks.run(captures[index::count], store, load_targets=False, local=True,
                       log=lambda s: log(f"capture {s}"))
-        distributed.detach()  # from here on no collective: a peer's death leaves this process running
+        distributed.detach()  # from here on no collective (and, where it can, no tie to the other processes)
         record.phase("capture", time.perf_counter() - t1)
         if phase == "capture":
             record.close("finished")
