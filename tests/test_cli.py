@@ -29,6 +29,17 @@ def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys, command, tmp_
     assert ("results store" in err) == (command in ("paper", "sweep"))
 
 
+def test_sigterm_prints_one_line_and_exits_143(monkeypatch, capsys):
+    """`sweep` raises cli.Terminated on SIGTERM (cli.stop_on_sigterm): a line, exit 143."""
+    from jaxinterp.commands import sweep
+
+    monkeypatch.setattr(sweep, "run", _raising(cli.Terminated()))
+    assert cli.main(ARGV["sweep"]) == 143
+    err = capsys.readouterr().err
+    assert err == ("jaxinterp sweep: terminated (SIGTERM); rerun the same command to resume: every finished "
+                   "step is saved in the results store (see --status)\n")
+
+
 @pytest.mark.parametrize("exc", [FileExistsError("exists"), NotADirectoryError("not a dir"),
                                  IsADirectoryError("is a dir"), ValueError("bad"), FileNotFoundError("gone")])
 def test_user_errors_print_without_traceback(monkeypatch, capsys, exc):

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # import name -> distribution name, where they differ
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "orbax": "orbax-checkpoint", "lpips_j": "lpips-j", "PIL": "pillow"}
 LOCAL = {"jaxinterp", "converters", "tests", "bench"}
+OPTIONAL = {"torch", "ray"}  # imported only where a feature needs them (converters, sweep --engine ray)
 
 
 def _imports(folder: str) -> set[str]:
@@ -33,6 +34,7 @@ def test_imports_are_declared():
     extras = set().union(*(_names(v) for v in project["optional-dependencies"].values()))
     package = {DISTRIBUTIONS.get(m, m).lower() for m in _imports("jaxinterp")}
     converters = {DISTRIBUTIONS.get(m, m).lower() for m in _imports("converters")}
-    assert package - {"torch"} <= core, f"jaxinterp imports undeclared {sorted(package - {'torch'} - core)}"
+    assert package - OPTIONAL <= core, f"jaxinterp imports undeclared {sorted(package - OPTIONAL - core)}"
+    assert package & OPTIONAL <= extras, f"optional imports not in an extra: {sorted(package & OPTIONAL - extras)}"
     assert converters <= core | extras, f"converters import undeclared {sorted(converters - core - extras)}"
     assert {"scipy"} <= core and "h5py" in extras

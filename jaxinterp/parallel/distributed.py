@@ -8,6 +8,10 @@ contributes the rows of its own devices: :func:`local_rows` says which, :func:`f
 builds the global array from them (:func:`shard_rows` from a whole host batch every process holds);
 :func:`to_host` gathers a global array back to every process.
 With one process these reduce to the local-device helpers of :mod:`.mesh`.
+
+A job array (Slurm, Cloud Batch, any launcher that starts N copies of one command) is N
+processes that never talk to each other: :func:`job_array` says which one this is, and
+:func:`detach` turns a ``jax.distributed`` run into one after its collective work.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from jaxinterp.parallel.mesh import AXIS, batch_sharding
 
 _CLUSTER_VARS = ("SLURM_NTASKS", "TPU_WORKER_HOSTNAMES", "MEGASCALE_COORDINATOR_ADDRESS",
                  "OMPI_COMM_WORLD_SIZE")
+# (index, count, first index) of the launchers' job arrays; JAXINTERP_* for any other launcher
+_ARRAY_VARS = (("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"),
+               ("BATCH_TASK_INDEX", "BATCH_TASK_COUNT", None),  # Google Cloud Batch
+               ("JAXINTERP_PROCESS_ID", "JAXINTERP_NUM_PROCESSES", None))
 
 
 def initialize(coordinator: str | None = None, num_processes: int | None = None,
@@ -31,13 +39,18 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
 
     Explicit ``coordinator``/``num_processes``/``process_id`` (all three) start one on any
     platform; with none of them a run starts only when a cluster is detected (SLURM, a TPU pod,
-    MPI), else this is one process and nothing happens.
+    MPI) and this is not one process of a job array (:func:`job_array`), else nothing happens.
+    ``num_processes`` and ``process_id`` without a coordinator join nothing: they name a job
+    array's process (:func:`job_array`).
     """
     given = [coordinator is not None, num_processes is not None, process_id is not None]
-    if any(given) and not all(given):
-        raise ValueError("pass all of --coordinator HOST:PORT, --num-processes N and --process-id I "
-                         f"(got coordinator={coordinator!r}, num_processes={num_processes!r}, "
-                         f"process_id={process_id!r}), or none of them to detect a cluster")
+    if coordinator is not None and not all(given):
+        raise ValueError("with --coordinator HOST:PORT pass --num-processes N and --process-id I too "
+                         f"(got num_processes={num_processes!r}, process_id={process_id!r}); without "
+                         "--coordinator they name one process of a job array")
+    if coordinator is None:
+        if any(given) or any(v[0] in os.environ for v in _ARRAY_VARS):
+            return False
     if all(given):
         if not 0 <= process_id < num_processes:
             raise ValueError(f"--process-id must be in [0, {num_processes}), got {process_id}")
@@ -52,6 +65,69 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
         jax.distributed.initialize()
         return jax.process_count() > 1
     return False
+
+
+def job_array(num_processes: int | None = None, process_id: int | None = None) -> tuple[int, int, str]:
+    """``(index, count, source)``: which of ``count`` processes sharing out independent work this
+    one is. From ``jax.distributed`` when it joined several processes, else ``num_processes`` and
+    ``process_id`` (``--num-processes``/``--process-id`` without ``--coordinator``), else a job
+    array's environment (Slurm's ``SLURM_ARRAY_TASK_ID``/``_COUNT``/``_MIN``, Cloud Batch's
+    ``BATCH_TASK_INDEX``/``_COUNT``, or ``JAXINTERP_PROCESS_ID``/``JAXINTERP_NUM_PROCESSES``
+    set by any launcher), else ``(0, 1, "one process")``."""
+    if _joined() and jax.process_count() > 1:
+        return jax.process_index(), jax.process_count(), "jax.distributed"
+    if (num_processes is None) != (process_id is None):
+        raise ValueError(f"pass both --num-processes N and --process-id I (got {num_processes!r} and "
+                         f"{process_id!r}), or neither")
+    source = "--num-processes/--process-id"
+    if num_processes is None:
+        for index, count, first in _ARRAY_VARS:
+            if index in os.environ:
+                if count not in os.environ:
+                    raise ValueError(f"{index} is set but not {count}: set both, or pass --num-processes "
+                                     "and --process-id")
+                try:
+                    process_id = int(os.environ[index]) - int(os.environ.get(first, 0) if first else 0)
+                    num_processes = int(os.environ[count])
+                except ValueError:
+                    raise ValueError(f"{index}={os.environ[index]!r} and {count}={os.environ[count]!r} must "
+                                     "be integers") from None
+                source = index
+                break
+        else:
+            return 0, 1, "one process"
+    if not (num_processes >= 1 and 0 <= process_id < num_processes):
+        raise ValueError(f"a job array's process index must be in [0, {num_processes}) of "
+                         f"{num_processes} >= 1 processes, got {process_id} (from {source})")
+    return process_id, num_processes, source
+
+
+def detach() -> bool:
+    """After a ``jax.distributed`` run's collective work, leave it (``jax.distributed.shutdown``)
+    where that is safe: when each process has one device, which needs no collective of any kind
+    from then on. The death of any process then no longer reaches the others (in the run, the
+    coordination service ends every process once one stops sending heartbeats). Processes with
+    several devices stay in the run: on CPU their own devices' collectives go through its gloo
+    rendezvous, and on GPU and TPU it may back them too. Every process must call it at the same
+    point: leaving waits for all of them. Returns whether it left.
+
+    (JAX's "recoverable" runs, where a peer's death would not end the others, are not used: their
+    shutdown does not wait for the peers, and a peer still leaving when process 0 has stopped the
+    service is aborted.)"""
+    if _joined() and jax.device_count() == jax.process_count():  # (the same answer on every process)
+        jax.distributed.shutdown()
+        return True
+    return False
+
+
+def _joined() -> bool:
+    """Whether this process is in a ``jax.distributed`` run now."""
+    check = getattr(jax.distributed, "is_initialized", None)
+    if check is not None:
+        return check()
+    from jax._src import distributed as state  # (JAX before is_initialized)
+
+    return state.global_state.client is not None
 
 
 def global_mesh() -> Mesh:

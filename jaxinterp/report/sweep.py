@@ -1,14 +1,16 @@
 """The sweep report: a table of every cell and II per method × K × layer, drawn from ``cells.json``.
 
 Reads only ``out/cells.json`` (written by :func:`jaxinterp.recipes.sweep.run` from the
-store): its cells, and its groups with the means and standard deviations over seeds
-(:func:`jaxinterp.recipes.sweep.groups`); computes nothing.
+store): its cells, its groups with the means and standard deviations over seeds
+(:func:`jaxinterp.recipes.sweep.groups`), and what ran on each host (the processes' notes,
+:class:`jaxinterp.recipes.sweep_cells.HostRecord`); computes nothing.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -97,8 +99,33 @@ def write(out: str | Path) -> Path:
         sections.append(("Cells not done", "<table><tr><th>cell</th><th>state</th><th>error</th></tr>"
                          + "".join(lines) + "</table><p>Rerun the same command to retry them; "
                          "finished cells are reused.</p>"))
+    hosts = data.get("hosts") or []
+    if hosts:
+        sections.append(("What ran where", _hosts_table(hosts)))
     facts = {"models": ", ".join(f"{k} ({v[0]})" for k, v in config["models"].items()),
              "layers": ", ".join(config["layers"]), "data": Path(str(config["data"])).name,
              "images": config["limit"] or "all", "cells": f"{summary['done']}/{summary['cells']} done",
              "processes": summary["processes"], "devices": summary["devices"]}
     return page("jaxinterp sweep: interpretability of direction sets", sections, out / "index.html", facts)
+
+
+def _hosts_table(hosts: list[dict]) -> str:
+    """One row per process that worked on the sweep (earliest first): host, process, engine,
+    cells it computed / found done / saw fail, their seconds, when it started and last wrote."""
+    def when(t):
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "—"
+
+    body = []
+    for h in hosts:
+        cells = h.get("cells") or []
+        count = {s: sum(c.get("state") == s for c in cells) for s in ("done", "reused", "failed")}
+        busy = sum(c.get("seconds") or 0 for c in cells if c.get("state") != "reused")
+        process = "Ray worker" if h.get("engine") == "ray" else f"{h.get('process')} of {h.get('processes')}"
+        body.append([h.get("host", "?"), process, h.get("pid", "?"), count["done"], count["reused"], count["failed"],
+                     f"{busy:.1f}", f"{h.get('capture_seconds', 0) or 0:.1f}", when(h.get("started")),
+                     when(h.get("updated")), h.get("state", "—") if h.get("engine") != "ray" else "—"])
+    return table(["host", "process", "pid", "cells computed", "cells found done", "cells failed",
+                  "cell seconds", "capture seconds", "started", "last update", "state"], body,
+                 caption="Each process that worked on this sweep's store, from its note in the store "
+                 "(notes/hosts/): the cells it computed, found already done, or saw fail after its "
+                 "retries; the seconds its computed and failed cells took, and its capture phase.")

@@ -2,10 +2,12 @@
 one position.
 
 Collective: with several processes every one of them takes part, each batch split
-over the devices of all processes (the global mesh); each process reads only its own rows
-of each batch, and every process ends with all rows. Layout-invariant: ``batch_size`` is
-the images each device takes per step, whatever the number of devices, so the activations
-are bit-identical on one device, eight, or several processes, and the key holds no device count.
+over the devices of all processes (the global mesh), and every process ends with
+all rows; in a local run (a sweep's job array) the one process that needs it computes
+it on its own devices. Each process reads only its own rows of each batch. Layout-invariant:
+``batch_size`` is the images each device takes per step, whatever the number of devices, so the
+activations are bit-identical on one device, eight, or several processes, and the key holds no
+device count.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def _capture(ctx, config: CaptureConfig) -> Result:
 
     model, variables = load_model(config.model)
     source = open_source(config.data)  # streamed: each process decodes only its share of each batch
-    mesh = distributed.global_mesh() if jax.process_count() > 1 else meshlib.local_mesh()
+    mesh = distributed.global_mesh() if ctx.collective else meshlib.local_mesh()
     layers = (config.layer,) if isinstance(config.layer, str) else tuple(config.layer)
     got = capture(model, variables, source, layers, position=config.position,
                   device_batch=config.batch_size, progress=False, mesh=mesh)
@@ -49,7 +51,7 @@ def _capture(ctx, config: CaptureConfig) -> Result:
                                      "shape": {layer: list(a.shape) for layer, a in got.items()}
                                      if not isinstance(config.layer, str) else list(arrays.shape),
                                      "random_weights": config.model.random,
-                                     "devices": int(mesh.size), "processes": jax.process_count()})
+                                     "devices": int(mesh.size), "processes": jax.process_count() if ctx.collective else 1})
 
 
 def capture_task(model: ModelSpec, data: DataSpec, layer: str | tuple, position: str | tuple = "mean",

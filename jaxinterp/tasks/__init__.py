@@ -21,6 +21,7 @@ from jaxinterp.tasks.task import (
     describe,
     device_layout,
     graph,
+    relayout,
     task_key,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "describe",
     "device_layout",
     "graph",
+    "relayout",
     "run",
     "task_key",
     "write_json_atomic",

@@ -6,7 +6,8 @@ finishes, so an interrupted run loses at most the task in flight, and the next
 run picks up from there. With several processes (``jax.distributed``), a
 *collective* task is computed by all of them together (its arrays may span the
 global mesh) and saved by process 0; any other task is computed by the one
-process that runs it.
+process that runs it. A *local* run (``local=True``) steps out of that: each process runs its
+tasks on its own (a sweep's cells, shared out by the caller), with no collective at all.
 
 Entries are written by one background thread while the next task computes (XLA
 releases the GIL), at most :data:`MAX_PENDING` behind; ``run`` returns, or
@@ -44,11 +45,13 @@ class Context:
 
     store, task: where it runs; log(msg): a progress line; scratch: a directory for
     checkpoints that survives a crash (``checkpoint_dir=ctx.scratch``);
-    process_index / process_count: this process among ``jax.distributed`` peers.
+    process_index / process_count: this process among ``jax.distributed`` peers;
+    collective: the task runs on every process together, its arrays over the global mesh (a
+    collective task in a multi-process run that is not local); else on this process's devices.
     """
 
-    def __init__(self, store: Store, task: Task, log: Callable[[str], None]):
-        self.store, self.task, self.log = store, task, log
+    def __init__(self, store: Store, task: Task, log: Callable[[str], None], collective: bool = False):
+        self.store, self.task, self.log, self.collective = store, task, log, collective
 
     @property
     def scratch(self):
@@ -118,6 +121,7 @@ def run(
     log: Callable[[str], None] | None = None,
     progress: bool = False,
     load_targets: bool = True,
+    local: bool = False,
 ) -> tuple[dict[str, Result], RunReport]:
     """Compute every task of ``tasks`` (and their inputs) that ``store`` lacks.
 
@@ -129,28 +133,36 @@ def run(
       log: a line per finished task (default: none); progress: a tqdm bar over the tasks to
         compute instead (for callers that print nothing else).
       load_targets: also return the results of ``tasks`` (loading them if they were done).
+      local: this process runs ``tasks`` on its own, whatever ``jax.distributed`` says: no
+        cross-process broadcast or barrier, a collective task it must compute runs on this
+        process's devices and is saved by it, and no store lock (the caller shares out the work,
+        as a sweep's job array does; the store keeps a task computed twice once).
 
     Returns:
       ({key: Result} of the requested tasks, :class:`RunReport`).
     """
     import jax
 
-    lead = jax.process_index() == 0
+    lead = jax.process_index() == 0 and not local
     with store.lock() if lead else contextlib.nullcontext():
         if lead:
             store.sweep_tmp(older_than=DEBRIS_AGE)
-        return _run(tasks, store, keep_going=keep_going, log=log, progress=progress, load_targets=load_targets)
+        return _run(tasks, store, keep_going=keep_going, log=log, progress=progress, load_targets=load_targets,
+                    local=local)
 
 
 def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
-         load_targets: bool) -> tuple[dict[str, Result], RunReport]:
+         load_targets: bool, local: bool) -> tuple[dict[str, Result], RunReport]:
     import jax
 
     targets = [tasks] if isinstance(tasks, Task) else list(tasks)
     order = graph(targets)
     log = log or (tqdm.write if progress else (lambda msg: None))
-    multi = jax.process_count() > 1
-    lead = jax.process_index() == 0
+    multi = jax.process_count() > 1 and not local
+    lead = jax.process_index() == 0 or local
+
+    def together(task: Task) -> bool:  # computed by every process at once, over the global mesh
+        return task.collective and multi
     needed_by: dict[str, int] = {}
     for t in order:
         for dep in t.deps.values():
@@ -168,14 +180,14 @@ def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
             return False
         except CorruptEntry as err:  # never read: deleted (with its damaged objects) and recomputed
             log(f"recompute {task.name} {task.key[:12]}: {err}")
-            if lead or not task.collective:
+            if lead or not together(task):
                 store.discard(task, str(err))
             return False
         return True
 
     saved = {t.key: saved_entry(t) for t in order}
     if multi:  # every process takes the same path through collective tasks: process 0's view
-        saved.update({t.key: _agree(saved[t.key]) for t in order if t.collective})
+        saved.update({t.key: _agree(saved[t.key]) for t in order if together(t)})
     todo = [t for t in order if not saved[t.key]]
     todo_keys = {t.key for t in todo}
     loaded = [t for t in order if t.key not in todo_keys]
@@ -194,19 +206,19 @@ def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
     def compute(task: Task) -> Result:
         start = time.perf_counter()
         inputs = {name: result_of(dep) for name, dep in task.deps.items()}
-        result = task.fn(Context(store, task, log), task.config, **inputs)
+        result = task.fn(Context(store, task, log, together(task)), task.config, **inputs)
         if not isinstance(result, Result):
             raise ValueError(f"task {task.name!r} returned {type(result).__name__}; "
                              "return jaxinterp.tasks.Result(arrays, summary)")
         seconds = time.perf_counter() - start
-        if not task.collective or lead:
+        if not together(task) or lead:
             store.check(task, result)  # what cannot be saved fails here, as the task's error
-            if task.collective:
+            if together(task):
                 store.save(task, result, seconds)
             else:
                 pending.append((task, writer.submit(store.save, task, result, seconds)))
                 flush(MAX_PENDING)
-        if task.collective and multi:
+        if together(task):
             _barrier(f"saved {task.key}")
         memory[task.key] = result
         executed.append(task)
@@ -218,7 +230,7 @@ def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
             try:
                 memory[task.key] = store.load(task)
             except CorruptEntry as err:  # damaged after it was written: never read it, recompute
-                if multi and task.collective:
+                if together(task):
                     raise
                 store.discard(task, str(err))
                 log(f"recompute {task.name} {task.key[:12]}: {err}")

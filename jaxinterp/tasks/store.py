@@ -7,7 +7,10 @@ Layout under ``root`` (a local directory, or ``gs://bucket/path`` through ``etil
     commits/<task name>/<key>.json   one per finished task, written last: name, key, config, inputs,
                                      version, layout, {array: [shape, dtype, object, crc32]},
                                      [summary object, crc32], seconds, when, and which host/process wrote it
-    failures/<key>.json              the error of a task that raised, for ``sweep --status``
+    failures/<key>.json              the error of a task that raised (and who ran it), for ``sweep --status``
+    notes/<folder>/<name>.json       small JSON notes that are not results (:meth:`Store.put_note`):
+                                     a sweep's ``running/`` cells (who, since when, last heartbeat;
+                                     removed when the cell ends) and ``hosts/`` (what each process ran)
     manifest.json                    every entry: task, config, inputs, summary (process 0 writes it)
     lock                             local roots only: held (flock) by the run writing the store
     scratch/<key>/                   local roots only: checkpoints a long task keeps while it runs
@@ -67,11 +70,12 @@ from jaxinterp.tasks.fs import EpathFS, PosixFS, filesystem
 from jaxinterp.tasks.task import FORMAT, Result, Task, describe
 
 MANIFEST, LOCK = "manifest.json", "lock"
-OBJECTS, COMMITS, FAILURES, SCRATCH, TMP = "objects", "commits", "failures", "scratch", "tmp"
+OBJECTS, COMMITS, FAILURES, SCRATCH, TMP, NOTES = "objects", "commits", "failures", "scratch", "tmp", "notes"
 DEBRIS_AGE = 3600.0  # seconds: tmp/ debris this old is no write in flight; a run sweeps it at its start
 SEP = "/"
 _OBJECT = re.compile(r"^[0-9a-f]{64}\.(npy|json)$")
 _CRC = re.compile(r"^[0-9a-f]{8}$")
+_NOTE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
 
 def flatten_arrays(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
@@ -179,10 +183,12 @@ def object_path(name: str) -> str:
     return f"{OBJECTS}/{name[:2]}/{name}"
 
 
-def _writer() -> dict:
+def _writer(worker: dict | None = None) -> dict:
+    """Who writes: host, pid, ``jax.process_index()``, and what ``worker`` adds or overrides (a
+    sweep's job-array process index and count, its engine)."""
     jax = sys.modules.get("jax")  # (the store itself needs no jax; a run has imported it)
     process = jax.process_index() if jax is not None else 0
-    return {"host": socket.gethostname(), "pid": os.getpid(), "process": process}
+    return {"host": socket.gethostname(), "pid": os.getpid(), "process": process, **(worker or {})}
 
 
 _HELD: dict[tuple[str, int], int] = {}  # (store root, thread) -> depth of the lock it holds
@@ -198,14 +204,18 @@ class Store:
     ``etils.epath`` URL such as ``gs://bucket/results``.
 
     ``fs`` (instead of ``root``): the file operations to use (:mod:`jaxinterp.tasks.fs`; tests
-    pass a fake that can crash between writes).
+    pass a fake that can crash between writes). ``worker``: what commits and failure records
+    say about their writer beyond host, pid and ``jax.process_index()`` (a sweep sets its
+    job-array ``process`` and ``processes``, and its ``engine``).
     """
 
-    def __init__(self, root: str | os.PathLike | None = None, *, fs: PosixFS | EpathFS | Any | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, *, fs: PosixFS | EpathFS | Any | None = None,
+                 worker: dict | None = None):
         if (root is None) == (fs is None):
             raise ValueError("pass the store's root (a directory or gs:// URL), or fs=, not both")
         self.fs = filesystem(root) if fs is None else fs
         self.root = self.fs.path  # a pathlib.Path for local roots, an epath.Path otherwise
+        self.worker = dict(worker or {})
 
     # -- paths
     @staticmethod
@@ -369,7 +379,7 @@ class Store:
         rel = self.commit_name(task)
         if not self.has(task):  # (a whole commit of this key is an equal result: keep it)
             record = {"format": FORMAT, **describe(task), "arrays": index, "summary": list(summary),
-                      "seconds": seconds, "written": time.time(), "writer": _writer()}
+                      "seconds": seconds, "written": time.time(), "writer": _writer(self.worker)}
             self._put_json(rel, record)  # last: from here on the entry exists
         if self.fs.local:
             shutil.rmtree(self.fs.path / SCRATCH / task.key, ignore_errors=True)
@@ -381,7 +391,8 @@ class Store:
 
     def record_failure(self, task: Task, error: BaseException, trace: str = "") -> None:
         self._put_json(self._failure_name(task), {**describe(task), "error": f"{type(error).__name__}: {error}",
-                                                  "traceback": trace[-4000:], "time": time.time()})
+                                                  "traceback": trace[-4000:], "time": time.time(),
+                                                  "writer": _writer(self.worker)})
 
     def failure(self, task: Task) -> dict | None:
         rel = self._failure_name(task)
@@ -391,6 +402,46 @@ class Store:
             return json.loads(self.fs.read(rel))
         except (OSError, ValueError):  # (removed meanwhile, or cut short: no usable record)
             return None
+
+    def writer(self) -> dict:
+        """What this process's commits say about who wrote them (host, pid, process, ``worker``)."""
+        return _writer(self.worker)
+
+    # -- notes: small records that are not results
+    @staticmethod
+    def _note_name(folder: str, name: str) -> str:
+        for part in (folder, name):
+            if not _NOTE.match(part):
+                raise ValueError(f"note folders and names are words of letters, digits, '.', '_' and '-', "
+                                 f"got {part!r}")
+        return f"{NOTES}/{folder}/{name}.json"
+
+    def put_note(self, folder: str, name: str, data: dict) -> None:
+        """Write the note ``notes/<folder>/<name>.json`` whole (one put: a reader sees the old
+        note, the new one or none), replacing an earlier one. Notes say what is going on (a
+        sweep's cells in progress, what each host ran); no result is read from them."""
+        self.fs.put(self._note_name(folder, name), json.dumps(data, default=_json_default).encode(), durable=False)
+
+    def remove_note(self, folder: str, name: str) -> None:
+        self.fs.remove(self._note_name(folder, name))
+
+    def notes(self, folder: str) -> list[dict]:
+        """Every readable note of ``folder``, each with ``"_name"`` and ``"_age"``: seconds since it
+        was last written, by the storage's clock where it keeps one (a note cut short or removed
+        meanwhile is left out)."""
+        out = []
+        for file in self.fs.list(f"{NOTES}/{folder}"):
+            if not file.endswith(".json"):
+                continue
+            rel = f"{self._note_name(folder, file[: -len('.json')])}"
+            try:
+                data = json.loads(self.fs.read(rel))
+                age = self.fs.age(rel)
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict):
+                out.append({**data, "_name": file[: -len(".json")], "_age": age})
+        return out
 
     # -- listing
     def entries(self) -> Iterator[dict]:

@@ -133,12 +133,7 @@ def device_layout(collective: bool) -> dict:
     return {"devices": jax.local_device_count()}
 
 
-def task_key(task: Task) -> str:
-    """sha256 of (name, config, the keys of its inputs, its version, the store format, and the
-    device layout for a ``layout`` task)."""
-    cached = task.__dict__.get("_key")
-    if cached is not None:
-        return cached
+def _digest(task: Task, layout: dict | None) -> str:
     payload = {
         "name": task.name,
         "config": canonical(task.config),
@@ -147,10 +142,37 @@ def task_key(task: Task) -> str:
         "format": FORMAT,
     }
     if task.layout:
-        payload["layout"] = device_layout(task.collective)
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        payload["layout"] = layout
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def task_key(task: Task) -> str:
+    """sha256 of (name, config, the keys of its inputs, its version, the store format, and the
+    device layout for a ``layout`` task)."""
+    cached = task.__dict__.get("_key")
+    if cached is not None:
+        return cached
+    digest = _digest(task, device_layout(task.collective) if task.layout else None)
     object.__setattr__(task, "_key", digest)
     return digest
+
+
+def relayout(task: Task, layout: dict, _memo: dict | None = None) -> Task:
+    """A copy of ``task`` and of its inputs keyed as a process whose own devices are ``layout``
+    (``{"devices": n}``, as :func:`device_layout` and a commit record it) would key them.
+
+    For reading a store written on another layout (a sweep's ``--status`` and summary on a host
+    with another device count); a run computes and saves under its own layout. A collective
+    ``layout`` task keeps this run's global layout: every process of a run shares it.
+    """
+    memo = {} if _memo is None else _memo
+    if task.key not in memo:
+        deps = {name: relayout(dep, layout, memo) for name, dep in task.deps.items()}
+        copy = dataclasses.replace(task, deps=deps)
+        own = device_layout(True) if task.collective else dict(layout)
+        object.__setattr__(copy, "_key", _digest(copy, own if task.layout else None))
+        memo[task.key] = copy
+    return memo[task.key]
 
 
 def describe(task: Task) -> dict:

@@ -111,3 +111,23 @@ def test_a_store_written_on_one_device_resumed_on_eight(tmp_path):
     assert {k.split("/")[0] for k in eight} == set(g) - dependents  # the rest was reused ...
     for k in eight:  # ... and, computed afresh on 8 devices, gives the very same bits
         assert one[k].dtype == eight[k].dtype and np.array_equal(one[k], eight[k], equal_nan=True), k
+
+
+def test_relayout_gives_the_keys_another_device_count_computes(monkeypatch):
+    """What `sweep --status` reads a store written on another layout with: the keys a process with
+    8 devices computes for the same graph, without being one."""
+    from jaxinterp.tasks import task as task_module
+
+    def graph():
+        src = Task("src", 1.0, _src)
+        fit = Task("fit", 1.0, _add, {"x": src}, layout=True)
+        return Task("top", 2.0, _add, {"x": fit})
+
+    top = graph()
+    assert tasks.relayout(top, tasks.device_layout(False)).key == top.key
+    moved = tasks.relayout(top, {"devices": 8})
+    monkeypatch.setattr(task_module, "device_layout", lambda collective: {"devices": 8})
+    there = graph()  # built on "8 devices"
+    assert moved.key == there.key != top.key
+    assert moved.deps["x"].key == there.deps["x"].key  # the layout task
+    assert moved.deps["x"].deps["x"].key == there.deps["x"].deps["x"].key == top.deps["x"].deps["x"].key

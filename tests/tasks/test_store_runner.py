@@ -436,3 +436,68 @@ def test_every_dtype_and_shape_round_trips_and_np_load_reads_each_object(tmp_pat
             assert got.dtype == np.asarray(a).dtype and got.shape == np.shape(a), name
             np.testing.assert_array_equal(got, a, err_msg=name)
         assert loaded[name].flags.writeable, name
+
+
+def test_notes_are_small_records_beside_the_results():
+    """put_note / notes / remove_note go through the store's file operations (here a fake object
+    store whose puts tear): a note being rewritten is read whole or not at all, with its age."""
+    from tests.tasks.fake_fs import Crash, FakeFS
+
+    fs = FakeFS()
+    store = Store(fs=fs, worker={"process": 3, "processes": 4})
+    store.put_note("running", "abc", {"cell": "a", "pid": 1})
+    store.put_note("running", "def", {"cell": "b", "pid": 2})
+    got = sorted(store.notes("running"), key=lambda n: n["_name"])
+    assert [(n["_name"], n["cell"]) for n in got] == [("abc", "a"), ("def", "b")]
+    assert all(0 <= n["_age"] < 60 for n in got)
+    store.remove_note("running", "abc")
+    assert [n["_name"] for n in store.notes("running")] == ["def"]
+    fs.crash_at = fs.writes + 1  # killed before the copy: the old note stands
+    with pytest.raises(Crash):
+        store.put_note("running", "def", {"cell": "b", "pid": 2, "beat": 1.0})
+    fs.restart()
+    assert [n["cell"] for n in store.notes("running")] == ["b"] and "beat" not in store.notes("running")[0]
+    fs.crash_at = fs.writes + 2  # killed mid-copy: half a note
+    with pytest.raises(Crash):
+        store.put_note("running", "def", {"cell": "b", "pid": 2, "beat": 1.0})
+    fs.restart()
+    assert store.notes("running") == []  # (a torn note is skipped, never half-read)
+    assert store.notes("hosts") == []
+    with pytest.raises(ValueError, match="note folders and names"):
+        store.put_note("running", "../x", {})
+    assert store.writer()["process"] == 3 and store.writer()["processes"] == 4
+
+
+def test_a_local_run_takes_no_lock_and_runs_collective_tasks_alone(tmp_path):
+    """local=True (a sweep's cells): no store lock to wait for (the caller shares out the work),
+    and a collective task is computed by this process on its own devices."""
+    import threading
+
+    store = Store(tmp_path)
+    seen = []
+
+    def capture(ctx, c):
+        seen.append(ctx.collective)
+        return Result({"x": np.zeros(2)}, {})
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with store.lock():
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        done = []
+        runner = threading.Thread(target=lambda: done.append(
+            tasks.run(Task("capture", 1, capture, collective=True), store, local=True)))
+        runner.start()
+        runner.join(20)
+        assert done, "a local run waited for the store's lock"
+    finally:
+        release.set()
+        holder.join()
+    assert seen == [False] and store.has(Task("capture", 1, capture, collective=True))
