@@ -372,4 +372,4 @@ class SparseAutoencoder:
         return np.asarray(transform(self.state_, X))
 
 
-from jaxinterp.directions.sae_many import fit_many  # noqa: E402  (uses this module's pieces)
+from jaxinterp.directions.sae_many import fit_many  # noqa: E402, F401  (re-export; uses this module's pieces)

@@ -178,7 +178,8 @@ def build(config: dict) -> tuple[list[tasks.Task], list[Cell]]:
                                models.get(arch).PREPROCESS)
         model = steps.model_spec(arch, _path(config, params))
         net, variables = steps.load_model(model)
-        g = door.graph(net, variables, steps.open_source(data).image_shape)
+        source = steps.open_source(data)
+        g = door.graph(net, variables, source.image_shape)
         g.check(config["layers"])
         for layer in config["layers"]:
             width = g[layer].channels
@@ -193,7 +194,7 @@ def build(config: dict) -> tuple[list[tasks.Task], list[Cell]]:
                         fit = steps.fit_task(acts, method, k=None if method == "neurons" else k, seed=seed,
                                              **options)
                         ii = tuple((s, steps.ii_task(fit, spec, data, config["m"])) for s, spec in sims.items())
-                        cells.append(Cell(label, layer, method, k, seed, fit, ii, len(images), width))
+                        cells.append(Cell(label, layer, method, k, seed, fit, ii, source.num_images, width))
     return captures, cells
 
 
