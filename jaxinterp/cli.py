@@ -27,6 +27,7 @@ ON_INTERRUPT = {
     "sweep": _STORE + " (see --status)",
     "circuits": _STORE,
     "compare": _STORE,
+    "featvis": _STORE,
 }
 RESTART = "rerun the same command to start again (it does not resume partial work)"
 
