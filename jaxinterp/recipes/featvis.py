@@ -148,29 +148,36 @@ class Peaks:
 def dataset_stats(model, variables, images, layer: str, units: tuple, exemplars: int = 8, directions=None,
                   batch_size: int = 256, mesh=None) -> dict:
     """Per unit ``units = (start, stop)`` (or per row of ``directions`` [u, C]) over ``images`` (an
-    array, ``np.memmap`` or stream source): the mean, SD (ddof=0) and max of its spatial mean and
-    its ``exemplars`` top and bottom images, in one streamed pass whose memory does not grow with
-    the dataset (moments, minmax, top-k and bottom-k on the device).
+    array, ``np.memmap`` or stream source): the mean, SD (ddof=0) and max of its spatial mean, its
+    ``exemplars`` top images and its bottom ones (the lowest spatial mean before the layer's ReLU
+    for channels; the lowest projection for directions), in one streamed pass whose memory does
+    not grow with the dataset (moments, minmax, top-k and bottom-k on the device).
 
     Returns ``{"data_mean", "data_std", "data_max": [u], "top_idx", "top_act": [u, M] (most
     activating first), "bottom_idx", "bottom_act": [u, M] (least first), "images"}``.
     """
+    from jaxinterp.circuits.reads import Reads
+
     start, stop = units
     n = getattr(images, "shape", (None,))[0]
     k = min(int(exemplars), n) if n else int(exemplars)
-    reducer = stream.fanout(moments=stream.moments(), range=stream.minmax(), top=stream.top_k(k),
-                            bottom=stream.bottom_k(k))
-    if directions is None:
-        got = stream.stream(model, variables, images, layer, reducer, position="mean", units=range(start, stop),
-                            batch_size=batch_size, mesh=mesh)[layer]
+    spread = stream.fanout(moments=stream.moments(), range=stream.minmax(), top=stream.top_k(k))
+    if directions is None:  # the lowest before the ReLU: after it, every image where the unit is silent ties at 0
+        u = tuple(range(start, stop))
+        fn = Reads(model, layer, (("post", "post", "mean", u), ("pre", "pre", "mean", u)))
+        got = stream.stream_map(fn, {"variables": variables}, images,
+                                stream.combine(post=spread, pre=stream.bottom_k(k)), batch_size=batch_size,
+                                mesh=mesh, desc=layer)
     else:
         fn = Projected(stream.Taps(model, (layer,), "mean"))
         got = stream.stream_map(fn, {"variables": variables, "directions": np.asarray(directions, np.float32)},
-                                images, reducer, batch_size=batch_size, mesh=mesh, desc=layer)
-    m = got["moments"]
-    return {"data_mean": m["mean"], "data_std": m["sd"], "data_max": got["range"]["max"],
-            "top_idx": got["top"]["image"], "top_act": got["top"]["value"],
-            "bottom_idx": got["bottom"]["image"], "bottom_act": got["bottom"]["value"], "images": int(m["count"])}
+                                images, stream.fanout(post=spread, pre=stream.bottom_k(k)), batch_size=batch_size,
+                                mesh=mesh, desc=layer)
+    post, low = got["post"], got["pre"]
+    m = post["moments"]
+    return {"data_mean": m["mean"], "data_std": m["sd"], "data_max": post["range"]["max"],
+            "top_idx": post["top"]["image"], "top_act": post["top"]["value"],
+            "bottom_idx": low["image"], "bottom_act": low["value"], "images": int(m["count"])}
 
 
 def exemplar_crops(model, variables, images, layer: str, top_idx, bottom_idx, directions, rf, fill: float = 0.5,

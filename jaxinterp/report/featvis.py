@@ -34,9 +34,10 @@ def grid_figure(arrays: dict, layer: str, method: str, path: Path) -> None:
     images, units, z = arrays["images"], arrays["units"], arrays["z"]
     cols = min(8, len(units))
     rows = -(-len(units) // cols)
-    # 1.6 in per image and 0.3 in per title line: titles never reach the row above
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows + 0.5), squeeze=False,
-                             gridspec_kw={"hspace": 0.3, "wspace": 0.08})
+    # rows 0.25 in taller than the images: each title sits in the gap above its image, never on the
+    # row above (tight_layout squeezed the gap to less than a title)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.75 * rows + 0.4), squeeze=False,
+                             gridspec_kw={"hspace": 0.2, "wspace": 0.08})
     for ax in axes.ravel():
         ax.axis("off")
     for i, ax in enumerate(axes.ravel()[: len(units)]):
@@ -143,7 +144,8 @@ def write(out: Path, arrays: dict, summary: dict, facts: dict) -> Path:
     explain = (f"Per unit: the image that maximises its spatial mean ({summary['steps']} steps)"
                + "".join(f"; {e}" for e in extra) + f". Then its {m} most activating dataset images (by "
                "spatial mean), cropped about the place where the unit is highest, and its "
-               f"{m} least activating ones, cropped about where it is lowest (before the ReLU); crops are "
+               f"{m} least activating ones (lowest spatial mean before the layer's ReLU; for directions, "
+               "lowest projection), cropped about where it is lowest; crops are "
                f"{_crop_words(summary)}, grey outside the image, repeated to at least 64 px. Captions: "
                "activations in dataset standard deviations above the mean (SD), or the spatial means.")
     stats = html.table(["median ratio", "quartiles", "units above the top dataset image", "median SD"],
