@@ -63,6 +63,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="feature-visualisation steps (default 256, to keep a CPU run short; Lucid: 512)")
     parser.add_argument("--diversity-steps", type=int, default=None,
                         help="steps of each unit's 4 diverse visualisations (default a quarter of --steps; 0: none)")
+    parser.add_argument("--diversity-weight", type=float, default=100.0,
+                        help="weight of the diversity term (default 100, Lucid's; try 1 on a CIFAR ResNet, whose "
+                             "activations are small beside it)")
     parser.add_argument("--negative-steps", type=int, default=None,
                         help="steps of each unit's negative visualisation (default a quarter of --steps; 0: none)")
     parser.add_argument("--thumb-steps", type=int, default=None,
@@ -113,7 +116,8 @@ def run(args) -> int:
     downs = _per_layer(args.downstream, args.layer, "--downstream")
     model = steps.model_spec(args.arch, args.params)
     data = steps.data_spec(args.data, args.limit)
-    fv = {"diversity_steps": args.diversity_steps, "negative_steps": args.negative_steps}  # by model otherwise
+    fv = {"diversity_steps": args.diversity_steps, "negative_steps": args.negative_steps,
+          "diversity_weight": args.diversity_weight}  # colour and transforms: by model
     graphs = [circuits_tasks(model, data, layer, u, upstream=up, downstream=down, steps=args.steps,
                              rotation_step=args.rotation_step, exemplars=args.exemplars, top=args.top,
                              quilt=args.quilt, connections=args.connections, families=args.families,

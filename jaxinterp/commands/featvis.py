@@ -53,6 +53,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=512, help="optimisation steps (Lucid: 512)")
     parser.add_argument("--diversity", type=int, default=4,
                         help="diverse images per unit (Lucid's diversity term, weight 100; 0: none; default 4)")
+    parser.add_argument("--diversity-weight", type=float, default=100.0,
+                        help="weight of the diversity term (default 100, Lucid's; activations of a CIFAR ResNet "
+                             "are small beside it: try 1 for diverse images that still drive the unit)")
     parser.add_argument("--diversity-steps", type=int, default=None,
                         help="steps of the diverse images (default a quarter of --steps; 0: none)")
     parser.add_argument("--negative-steps", type=int, default=None,
@@ -91,7 +94,7 @@ def run(args) -> int:
                           exemplars=args.exemplars, chunk=args.chunk, diversity=args.diversity,
                           diversity_steps=args.diversity_steps, negative_steps=args.negative_steps,
                           steps=args.steps, size=args.size, param=args.param, color=args.color,
-                          transforms=args.transforms, seed=args.seed)
+                          transforms=args.transforms, seed=args.seed, diversity_weight=args.diversity_weight)
     args.out.mkdir(parents=True, exist_ok=True)
     store = tasks.Store(args.store or args.out / "store")
     try:

@@ -304,7 +304,8 @@ def render_units(ctx, config: RenderConfig, units, vecs=None) -> Result:
     return Result(arrays, {"layer": config.layer, "units": [int(u) for u in units[[0, -1]]],
                            "method": config.method, "kind": config.kind, "images_per_unit": per,
                            "steps": config.steps, "size": size, "render_seconds": seconds,
-                           "color": config.color or param.color_name_for(model), "transforms": tf_name})
+                           "color": config.color or param.color_name_for(model), "transforms": tf_name,
+                           "diversity_weight": config.diversity_weight})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,7 +359,7 @@ def _gather(ctx, config: GatherConfig, stats, fit=None, **parts) -> Result:
         arrays.update(diversity_images=div["images"].reshape((len(units), per) + div["images"].shape[1:]),
                       diversity_act=act, diversity_z=sd(act))
         summary.update(diversity=per, diversity_steps=div["summary"]["steps"],
-                       diversity_weight=DIVERSITY_WEIGHT)
+                       diversity_weight=div["summary"]["diversity_weight"])
     neg = _joined(parts, "negative", config.parts)
     if neg is not None:
         act = along(neg["final_acts"], units)
@@ -382,7 +383,8 @@ def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (
         directions (default the layer's width).
       exemplars: top and bottom dataset images per unit.
       chunk: units per render task (default all in one): each task is saved when it finishes.
-      diversity: images per unit of the diversity render (0: none).
+      diversity: images per unit of the diversity render (0: none); ``diversity_weight`` (in
+        ``render_options``): its term's weight (default 100, Lucid's).
       diversity_steps, negative_steps: their steps (default a quarter of ``steps``; 0: none).
       rf: the layer's receptive field, when measured already (default: measured here).
       render_options: more :class:`RenderConfig` fields (``steps``, ``size``, ``color``...);
@@ -413,6 +415,7 @@ def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (
             raise ValueError(f"--units {start}:{stop} is out of range: there are {width} {method} directions "
                              f"(valid: 0:{width}); pass units within them or a larger --k")
     steps = int(render_options.pop("steps", RenderConfig.steps))
+    weight = float(render_options.pop("diversity_weight", DIVERSITY_WEIGHT))  # in the diversity renders' keys only
     diversity_steps = max(1, steps // 4) if diversity_steps is None else int(diversity_steps)
     negative_steps = max(1, steps // 4) if negative_steps is None else int(negative_steps)
     counts = {"--steps": steps, "--exemplars": exemplars, "--chunk": 1 if chunk is None else chunk}
@@ -433,17 +436,17 @@ def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (
         graph["directions"] = deps["fit"] = fit_task(acts, method, k=k, seed=render_options.get("seed", 0))
     graph["featvis_stats"] = Task("featvis_stats", StatsConfig(model, data, layer, (start, stop), method,
                                                                exemplars, rf=rf), _stats, dict(deps))
-    kinds = [("max", steps, 1)]
+    kinds = [("max", steps, 1, DIVERSITY_WEIGHT)]
     if diversity and diversity_steps:
-        kinds.append(("diversity", diversity_steps, diversity))
+        kinds.append(("diversity", diversity_steps, diversity, weight))
     if negative_steps:
-        kinds.append(("negative", negative_steps, 1))
+        kinds.append(("negative", negative_steps, 1, DIVERSITY_WEIGHT))
     chunk = chunk or stop - start
     parts = {}
     for i, lo in enumerate(range(start, stop, chunk)):
-        for kind, n_steps, per in kinds:
+        for kind, n_steps, per, w in kinds:
             config = RenderConfig(model, data, layer, (lo, min(lo + chunk, stop)), method, n_steps, part=i,
-                                  kind=kind, images=per, **render_options)
+                                  kind=kind, images=per, diversity_weight=w, **render_options)
             parts[f"{kind}_{i}"] = Task("featvis_render", config, _render, dict(deps))
     graph.update(parts)
     graph["featvis"] = Task("featvis", GatherConfig(exemplars, -(-(stop - start) // chunk)), _gather,

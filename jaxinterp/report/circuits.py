@@ -216,7 +216,7 @@ def _thumbs_row(axes, idx, images, image_units, names):
 def weights_in_figure(w, idx, val, up_images, up_units, upstream, path):
     """Top-k upstream units: visualisation above, expanded-weight map (k × k) below."""
     k = len(idx)
-    fig, axes = new_figure(2, k, figsize=(min(DOUBLE, 1.05 * k + 0.4), 2.8), gridspec_kw={"hspace": 0.45})
+    fig, axes = new_figure(2, k, figsize=(min(DOUBLE, 1.05 * k + 0.4), 2.5), gridspec_kw={"hspace": 0.35})
     lim = float(np.max(np.abs(w[..., idx]))) or 1.0
     _thumbs_row(axes, idx, up_images, up_units, [f"{upstream}:{int(i)}" for i in idx])
     for col, (i, v) in enumerate(zip(idx, val)):
@@ -231,8 +231,8 @@ def weights_out_figure(w, idx, val, names, images, image_units, spatial, path):
     """Top-k downstream targets: their visualisations above (titled ``names``: units, or classes),
     below their weight maps (spatial targets) or one bar each (summed expanded weight)."""
     k = len(idx)
-    fig, axes = new_figure(2, k, figsize=(min(DOUBLE, 1.05 * k + 0.4), 2.9 if spatial else 3.1),
-                           gridspec_kw={"hspace": 0.45})
+    fig, axes = new_figure(2, k, figsize=(min(DOUBLE, 1.05 * k + 0.4), 2.5 if spatial else 3.0),
+                           gridspec_kw={"hspace": 0.35})
     _thumbs_row(axes, idx, images, image_units, names)
     if spatial:
         lim = float(np.max(np.abs(w[idx]))) or 1.0
@@ -321,7 +321,7 @@ def equivariance_figure(lay, eq, path):
     ax.set_xlabel("correlation of rotated weight maps")
     ax.set_ylabel("pairs")
     ax.set_title(minus(f"rotated weights: mean r = {eq['rotated_correlation']:.3f}"), fontsize=7.5)
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.5)  # room for the legend above the bars
     ax.legend(loc="upper left")
     fig.tight_layout()
     return save(fig, path)[0]

@@ -20,8 +20,8 @@ from jaxinterp.report.figures import minus, tiles, to_rgb01
 
 CARDS_CSS = ("<style>.unit{border:1px solid var(--rule);border-radius:6px;padding:0.5em 0.9em 0.7em;"
              "margin:0 0 1em}.unit h3{margin:0.2em 0 0.4em}.unit .row{display:flex;flex-wrap:wrap;"
-             "gap:0.6em 1.4em;align-items:flex-start}.unit figure{margin:0}.unit figcaption{font-size:0.8em;"
-             "color:var(--muted);margin:0.2em 0 0;max-width:none}.unit img{image-rendering:pixelated;"
+             "gap:0.6em 1.4em;align-items:flex-start}.unit figure{margin:0;display:table}.unit figcaption{"
+             "display:table-caption;caption-side:bottom;font-size:0.8em;color:var(--muted);margin:0.2em 0 0}.unit img{image-rendering:pixelated;"
              "max-width:100%;height:auto;margin:0}.unit p{font-size:0.88em;margin:0.4em 0 0}</style>")
 
 
@@ -91,7 +91,7 @@ def _card(out: Path, arrays: dict, summary: dict, i: int, tag: str, word: str) -
               f"<figcaption>maximises it: {sd(arrays['z'][i])}</figcaption></figure>"]
     if "diversity_images" in arrays:
         zs = ", ".join(sd(v) for v in arrays["diversity_z"][i])
-        blocks.append(f"<figure>{_tile(units / f'{tag}_{u}_diverse.png', arrays['diversity_images'][i])}"
+        blocks.append(f"<figure>{_tile(units / f'{tag}_{u}_diverse.png', arrays['diversity_images'][i], columns=2)}"
                       f"<figcaption>{arrays['diversity_images'].shape[1]} diverse: {zs}</figcaption></figure>")
     if "negative_images" in arrays:
         blocks.append(f"<figure>{_tile(units / f'{tag}_{u}_negative.png', arrays['negative_images'][i:i + 1])}"

@@ -61,6 +61,17 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
     np.testing.assert_array_equal(arrays["top_idx"], np.argsort(-spatial, axis=0, kind="stable")[:3].T)
     np.testing.assert_array_equal(arrays["bottom_idx"], np.argsort(pre, axis=0, kind="stable")[:3].T)
     np.testing.assert_allclose(arrays["bottom_act"], np.sort(pre, axis=0)[:3].T, rtol=1e-5, atol=1e-6)
+    # crops of the receptive field where the unit is highest (top) and lowest (bottom) before its ReLU
+    from jaxinterp import door
+    from jaxinterp.circuits import examples
+
+    maps = np.asarray(acts["bn2"])[..., 2:6]                                               # [40, 16, 16, 4]
+    rf = door.receptive_field(model, variables, "relu2", (32, 32, 3))
+    for side, pick in (("top", np.argmax), ("bottom", np.argmin)):
+        idx = arrays[f"{side}_idx"]
+        where = np.array([[divmod(int(pick(maps[i, :, :, j])), 16) for i in row] for j, row in enumerate(idx)])
+        want = examples.rf_crops(images, idx, where[..., 0], where[..., 1], rf, margin=2)
+        np.testing.assert_allclose(arrays[f"{side}_crops"], want, atol=1e-6, err_msg=side)
     # the negative image (minimising the unit before its ReLU) ends below the dataset mean, the
     # maximising one above it
     assert np.all(arrays["negative_act"] < arrays["data_mean"]), (arrays["negative_act"], arrays["data_mean"])
