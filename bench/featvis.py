@@ -178,13 +178,18 @@ def ours(model, variables, color, units: int, steps: int, seed: int = 0):
     prog = render_mod._program(model, obj, p[1], transforms.cifar(), render_mod.DEFAULT_OPTIMIZER,
                                steps, (steps,), 16)
     t0 = time.perf_counter()
-    compiled = prog.lower(key, variables, p[0], obj.args).compile()
+    compiled = prog.advance.lower(key, variables, obj.args, prog.start(p[0]), np.int32(0),
+                                  np.int32(steps)).compile()
     compile_s = time.perf_counter() - t0
     idx = jnp.arange(units)
 
     def run():
         start = time.perf_counter()
-        images, _, _ = block(compiled(key, variables, p[0], obj.args))
+        carry = prog.start(p[0])
+        for lo in range(0, steps, render_mod.STEPS_PER_CALL):  # as render() dispatches them
+            carry, _ = block(compiled(key, variables, obj.args, carry, np.int32(lo),
+                                      np.int32(min(lo + render_mod.STEPS_PER_CALL, steps))))
+        images, _, _ = block(prog.finish(carry))
         seconds = time.perf_counter() - start
         a = door.taps(model, variables, model.normalize(images[-1]), ["layer3"])
         return seconds, float(a["layer3"].mean((1, 2))[idx, idx].mean())

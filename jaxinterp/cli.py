@@ -32,6 +32,7 @@ ON_INTERRUPT = {
     "sweep": _STORE + " (see --status)",
     "circuits": _STORE,
     "compare": _STORE,
+    "featvis": _STORE,
 }
 RESTART = "rerun the same command to start again (it does not resume partial work)"
 SIGTERM_GRACE = 30.0  # seconds a command has to stop on SIGTERM before it is ended outright

@@ -14,19 +14,20 @@ def _raising(exc):
 
 ARGV = {"demo": ["demo"], "evaluate": ["evaluate", "--arch", "a", "--params", "p", "--data", "d"],
         "paper": ["paper", "--arch", "a", "--params", "p", "--data", "d", "--layer", "l", "--out", "o"],
-        "sweep": ["sweep", "c.py", "--out", "o"]}
+        "sweep": ["sweep", "c.py", "--out", "o"],
+        "featvis": ["featvis", "--arch", "a", "--params", "p", "--data", "d", "--layer", "l", "--out", "o"]}
 
 
-@pytest.mark.parametrize("command", ["demo", "evaluate", "paper", "sweep"])
+@pytest.mark.parametrize("command", ["demo", "evaluate", "paper", "sweep", "featvis"])
 def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys, command, tmp_path):
     module = __import__(f"jaxinterp.commands.{command}", fromlist=["run"])
     monkeypatch.setattr(module, "run", _raising(KeyboardInterrupt()))
     assert cli.main(ARGV[command]) == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"jaxinterp {command}: interrupted; rerun the same command")
-    resumes = command != "evaluate"  # demo checkpoints its training; paper, sweep keep a results store
+    resumes = command != "evaluate"  # demo checkpoints its training; paper, sweep, featvis keep a results store
     assert ("to resume" in err) == resumes != ("start again" in err)
-    assert ("results store" in err) == (command in ("paper", "sweep"))
+    assert ("results store" in err) == (command in ("paper", "sweep", "featvis"))
 
 
 def test_sigterm_prints_one_line_and_exits_143(monkeypatch, capsys):

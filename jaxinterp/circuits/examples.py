@@ -6,6 +6,7 @@ receptive fields, the pre-ReLU distribution, and quilts sampled by activation le
     rf = door.receptive_field(model, variables, "layer3", (32, 32, 3))       # from the model
     top = examples.top_positions(model, variables, "layer3", images, k=8)     # [C, 8] per unit
     crops = examples.rf_crops(images, top.image, top.y, top.x, rf)            # [C, 8, rh, rw, c]
+    shown = examples.rf_crops(images, top.image, top.y, top.x, rf, margin=2)  # at most the image + 2 px
     best = examples.image_maxima(model, variables, "layer3", images, units=[3, 7])   # [n, 2]
     picks = examples.quilt(best.value, 12)                                    # [2, 12] image indices
     pre = examples.preactivation_summary(model, variables, "layer3", images, units=[3, 7])
@@ -48,6 +49,7 @@ __all__ = [
     "LayerExamples",
     "Maxima",
     "TopPositions",
+    "display_margin",
     "exemplar_rotation_tuning",
     "image_maxima",
     "layer_examples",
@@ -192,7 +194,14 @@ def _crop_args(images01, image, y, x):
     return imgs, image.reshape(y.shape), y, x
 
 
-def rf_crops(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5) -> jax.Array:
+def display_margin(side: int) -> int:
+    """Pixels of margin around an image shown in place of a field wider than it (``margin`` of
+    :func:`rf_crops`): a sixteenth of its side, at least 2 (2 px on a 32-px CIFAR image)."""
+    return max(2, int(side) // 16)
+
+
+def rf_crops(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5, margin: int | None = None,
+             dim: float = 0.35) -> jax.Array:
     """Receptive-field crops: images01[image] cut to the field of position (y, x).
 
     Args:
@@ -200,15 +209,34 @@ def rf_crops(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5) 
       image, y, x: int arrays of one shape S (e.g. :class:`TopPositions` fields [U, k]).
       rf: :func:`jaxinterp.door.receptive_field` of the layer.
       fill: value of pixels outside the image (default mid-grey).
+      margin: None: the whole field, however much of it lies outside the image. An int (for
+        display): along an axis where the field is wider than the image, the window is the image
+        plus ``margin`` pixels on each side instead (the same window for every position, so a
+        crop is never mostly padding), and its pixels outside the unit's field are dimmed
+        toward ``fill`` (kept at ``dim`` of their contrast).
 
     Returns:
-      [*S, rh, rw, c].
+      [*S, rh, rw, c] (with ``margin``: rh = H + 2·margin where the field is taller than H,
+      and likewise rw).
     """
     imgs, image, y, x = _crop_args(images01, image, y, x)
-    y0, x0 = rf.origin(y, x)
-    out = _windows(imgs, jnp.asarray(image.reshape(-1), jnp.int32), jnp.asarray(np.reshape(y0, -1), jnp.int32),
-                   jnp.asarray(np.reshape(x0, -1), jnp.int32), jnp.float32(fill), size=tuple(rf.size))
-    return out.reshape(image.shape + out.shape[1:])
+    y0, x0 = (np.asarray(o) for o in rf.origin(y, x))
+    height, width = np.shape(images01)[1:3]
+    wide = (False, False) if margin is None else (rf.size[0] > height, rf.size[1] > width)
+    size = (height + 2 * margin if wide[0] else rf.size[0], width + 2 * margin if wide[1] else rf.size[1])
+    oy = np.full_like(y0, -margin) if wide[0] else y0
+    ox = np.full_like(x0, -margin) if wide[1] else x0
+    out = _windows(imgs, jnp.asarray(image.reshape(-1), jnp.int32), jnp.asarray(oy.reshape(-1), jnp.int32),
+                   jnp.asarray(ox.reshape(-1), jnp.int32), jnp.float32(fill), size=size)
+    out = out.reshape(image.shape + out.shape[1:])
+    if any(wide):  # pixels of the window the unit does not see: dimmed
+        ry = oy[..., None] + np.arange(size[0])                                    # [*S, rh]
+        rx = ox[..., None] + np.arange(size[1])
+        seen_y = (ry >= y0[..., None]) & (ry < y0[..., None] + rf.size[0])
+        seen_x = (rx >= x0[..., None]) & (rx < x0[..., None] + rf.size[1])
+        seen = jnp.asarray(seen_y[..., :, None] & seen_x[..., None, :])[..., None]  # [*S, rh, rw, 1]
+        out = jnp.where(seen, out, fill + dim * (out - fill))
+    return out
 
 
 def recentre(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5) -> jax.Array:
@@ -353,13 +381,17 @@ def preactivation_summary(model, variables, layer: str, images01, units=None, bi
 class LayerExamples(NamedTuple):
     """top: :class:`TopPositions` [C, k] of every unit; mean, sd: [C] of the centre activation
     (:func:`jaxinterp.circuits.tuning.activation_stats`); maxima: :class:`Maxima` [n, U] of the
-    chosen units (None without); pre: their :func:`preactivation_summary` (None without)."""
+    chosen units (None without); pre: their :func:`preactivation_summary` (None without);
+    bottom: the chosen units' minimally activating images, :class:`TopPositions` [U, k] least
+    first: the k images whose lowest pre-ReLU value (over positions) is lowest, at that
+    position (None without)."""
 
     top: TopPositions
     mean: np.ndarray
     sd: np.ndarray
     maxima: Maxima | None
     pre: dict | None
+    bottom: TopPositions | None = None
 
 
 def layer_examples(model, variables, layer: str, images01, k: int = 8, units=(), bins: int = 64,
@@ -367,9 +399,9 @@ def layer_examples(model, variables, layer: str, images01, k: int = 8, units=(),
                    mesh=None) -> LayerExamples:
     """What the circuits pages read from a dataset about ``layer``: :func:`top_positions` of
     every unit, the centre activation's mean and SD, and for the chosen ``units`` their
-    :func:`image_maxima` and :func:`preactivation_summary`; one pass over the images (two when
-    ``units`` are given: the pre-ReLU quantiles need each unit's range first). Each part equals
-    the function named."""
+    :func:`image_maxima`, :func:`preactivation_summary` and minimally activating images; one pass
+    over the images (two when ``units`` are given: the pre-ReLU quantiles need each unit's range
+    first). Each part equals the function named."""
     fine = _check_bins(bins, tail_q, fine_bins)
     c = _checked(model, variables, layer, images01, None, "dataset examples")
     k = _check_k(k, c.source.num_images)
@@ -377,7 +409,8 @@ def layer_examples(model, variables, layer: str, images01, k: int = 8, units=(),
     reads = {"top": ("best", None, (), stream.top_k(k, by="value")),
              "centre": ("post", "centre", (), stream.moments())}
     if chosen:
-        reads.update(chosen=("best", None, chosen, stream.collect()), pre=("pre", "all", chosen, _distribution()))
+        reads.update(chosen=("best", None, chosen, stream.collect()), pre=("pre", "all", chosen, _distribution()),
+                     bottom=("least", None, chosen, stream.bottom_k(k, by="value")))
     got = _pass(model, variables, c, layer, reads, batch_size, mesh)
     top = TopPositions(*(got["top"][f] for f in TopPositions._fields))
     if not chosen:
@@ -385,7 +418,8 @@ def layer_examples(model, variables, layer: str, images01, k: int = 8, units=(),
     pre = _summarise(model, variables, c._replace(units=chosen), layer, got["pre"], int(bins), fine, float(tail_q),
                      batch_size, mesh)
     maxima = Maxima(*(got["chosen"][f] for f in ("value", "y", "x")))
-    return LayerExamples(top, got["centre"]["mean"], got["centre"]["sd"], maxima, pre)
+    bottom = TopPositions(*(got["bottom"][f] for f in TopPositions._fields))
+    return LayerExamples(top, got["centre"]["mean"], got["centre"]["sd"], maxima, pre, bottom)
 
 
 # ---- quilts -----------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ A read is ``(name, what, position, units)``; ``units`` are channel indices (``()
 * ``"best"``: each unit's maximum over positions and where, ``{"value", "y", "x"}`` [b, U]
   (:func:`jaxinterp.door.positions.best`; ties to the first position in row-major order);
 * ``"post"``: the layer's activation at ``position`` (:mod:`jaxinterp.door.positions`);
+* ``"least"``: each unit's minimum over positions of its pre-ReLU value and where,
+  ``{"value", "y", "x"}`` [b, U] (ties to the first position): the most suppressed place of
+  each image, for the minimally activating examples (after the ReLU they would all tie at 0);
 * ``"pre"``: its pre-ReLU value at ``position`` (the input of the ReLU whose output is the
   layer's output; the same as ``"post"`` for a layer that does not end in a ReLU);
 * ``"scaled"``: the pre-ReLU map scaled per unit, ``(pre - params["lo"]) / params["span"]``
@@ -39,7 +42,7 @@ from jaxinterp.models.base import active_relu
 
 __all__ = ["WHAT", "Reads", "on_canvas"]
 
-WHAT = ("best", "post", "pre", "scaled")
+WHAT = ("best", "least", "post", "pre", "scaled")
 
 
 def on_canvas(images01: jax.Array, size: int | None) -> jax.Array:
@@ -72,19 +75,22 @@ class Reads:
     def __call__(self, params, images01):
         variables = params["variables"]
         x = on_canvas(images01, self.canvas)
-        pre_relu = any(what in ("pre", "scaled") for _, what, _, _ in self.reads)
+        pre_relu = any(what in ("least", "pre", "scaled") for _, what, _, _ in self.reads)
         a = door.taps(self.model, variables, self.model.normalize(x), [self.layer], pre_relu=pre_relu)[self.layer]
         post = a
         if pre_relu and door.graph(self.model, variables, x.shape[1:])[self.layer].relu:
             post = active_relu()(a)  # the layer's output is exactly this ReLU of its pre-ReLU value
         out = {}
         for name, what, position, units in self.reads:
-            m = a if what in ("pre", "scaled") else post
+            m = a if what in ("least", "pre", "scaled") else post
             if units:
                 m = m[..., jnp.asarray(units)]
             if what == "best":
                 value, y, xx = door.positions.best(m)
                 out[name] = {"value": value, "y": y, "x": xx}
+            elif what == "least":
+                value, y, xx = door.positions.best(-m)
+                out[name] = {"value": -value, "y": y, "x": xx}
             elif what == "scaled":
                 out[name] = (m - params["lo"]) / params["span"]
             else:

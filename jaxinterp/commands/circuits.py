@@ -3,10 +3,12 @@
     jaxinterp circuits --arch cifar_resnet20 --params resnet20.th --data cifar_test.npz \\
         --layer layer1 --layer layer3 --units 0:8 --out circuits-out
 
-For each unit (METHODS.md §6): feature visualisation; dataset examples (receptive-field
-crops of the top images, a quilt by activation level, the pre-ReLU distribution); synthetic
-curves, lines, angles and gratings in dataset SD; rotation tuning of its top examples;
-expanded weights in (beside the upstream units' visualisations) and out; a clean-room note.
+For each unit (METHODS.md §6): feature visualisation (with 4 diverse and one negative image);
+dataset examples (receptive-field crops of the most and least activating images, a quilt by
+activation level, the pre-ReLU distribution); synthetic curves, lines, angles and gratings in
+dataset SD; rotation tuning of its top examples; expanded weights in (beside the upstream
+units' visualisations) and out (beside thumbnails of the downstream units, or class names);
+a clean-room note.
 For each layer: families of tuning curves with their joint tuning, and the equivariance
 score against a permutation null. Writes OUT/index.html, OUT/<layer>.html,
 OUT/units/<layer>_<unit>.html and OUT/figures/. Every step is saved in the results store
@@ -60,6 +62,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
                              "once per --layer")
     parser.add_argument("--steps", type=int, default=256,
                         help="feature-visualisation steps (default 256, to keep a CPU run short; Lucid: 512)")
+    parser.add_argument("--diversity-steps", type=int, default=None,
+                        help="steps of each unit's 4 diverse visualisations (default a quarter of --steps; 0: none)")
+    parser.add_argument("--diversity-weight", type=float, default=100.0,
+                        help="weight of the diversity term (default 100, Lucid's; try 1 on a CIFAR ResNet, whose "
+                             "activations are small beside it)")
+    parser.add_argument("--negative-steps", type=int, default=None,
+                        help="steps of each unit's negative visualisation (default a quarter of --steps; 0: none)")
+    parser.add_argument("--thumb-steps", type=int, default=None,
+                        help="steps of the downstream units' thumbnails beside 'weights out' (default a quarter "
+                             "of --steps)")
     parser.add_argument("--rotation-step", type=float, default=1.0,
                         help="degrees between rotations of each unit's top examples (default 1)")
     parser.add_argument("--exemplars", type=int, default=8, help="top examples rotated per unit (default 8)")
@@ -88,9 +100,8 @@ def _per_layer(values, layers, flag, default=None):
 
 
 def run(args) -> int:
-    from jaxinterp import atomic, models, steps, tasks
+    from jaxinterp import atomic, steps, tasks
     from jaxinterp.commands._paths import check_out_folder
-    from jaxinterp.models.base import ImageNetModel
     from jaxinterp.recipes.circuits import circuits_tasks
     from jaxinterp.report import circuits as report
 
@@ -106,14 +117,13 @@ def run(args) -> int:
     downs = _per_layer(args.downstream, args.layer, "--downstream")
     model = steps.model_spec(args.arch, args.params)
     data = data_spec(args, args.arch, limit=args.limit)
-    cls = models.get(args.arch)
-    size = cls.INPUT_SIZE or 128
-    color = "imagenet" if isinstance(cls, ImageNetModel) else "data"
-    fv = {"color": color, "transforms": "cifar" if size <= 64 else "standard"}
+    fv = {"diversity_steps": args.diversity_steps, "negative_steps": args.negative_steps,
+          "diversity_weight": args.diversity_weight}  # colour and transforms: by model
     graphs = [circuits_tasks(model, data, layer, u, upstream=up, downstream=down, steps=args.steps,
                              rotation_step=args.rotation_step, exemplars=args.exemplars, top=args.top,
                              quilt=args.quilt, connections=args.connections, families=args.families,
-                             permutations=args.permutations, seed=args.seed, featvis_options=fv)
+                             permutations=args.permutations, seed=args.seed, thumb_steps=args.thumb_steps,
+                             featvis_options=fv)
               for layer, u, up, down in zip(args.layer, units, ups, downs)]
     args.out.mkdir(parents=True, exist_ok=True)
     store = tasks.Store(args.store or args.out / "store")

@@ -1,9 +1,16 @@
 """``jaxinterp featvis``: Lucid-style feature visualisations of a layer's units, all in one batch.
 
 Writes into --out: a grid PNG/SVG per layer (unit index, final activation in dataset
-standard deviations), the images as arrays (.npz), and index.html beside each unit's
-top dataset exemplars. Every step (capture, directions, render, gather) is saved in the
-results store (--store, default OUT/store): a rerun only redraws the page.
+standard deviations), the images as arrays (.npz), and index.html with, per unit, its
+visualisation, 4 diverse ones and a negative one (minimising the unit), beside receptive-field
+crops of its most and least activating dataset images. Every step (capture, directions, each
+chunk of renders, gather) is saved in the results store (--store, default OUT/store) as it
+finishes: after Ctrl-C the same command resumes, and a rerun only redraws the page.
+
+The transforms and colour matrix follow the model, as in the API
+(``featvis.transforms.for_model``, ``featvis.param.for_model``): for a 32-px CIFAR model the
+CIFAR transform set and the data's colour matrix, for an ImageNet model Lucid's standard set
+and ImageNet's matrix.
 """
 
 from __future__ import annotations
@@ -44,14 +51,27 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="visualise channels (neurons) or directions fitted on the layer (e.g. kmeans)")
     parser.add_argument("--k", type=int, default=None, help="number of directions (default: the layer's width)")
     parser.add_argument("--steps", type=int, default=512, help="optimisation steps (Lucid: 512)")
+    parser.add_argument("--diversity", type=int, default=4,
+                        help="diverse images per unit (Lucid's diversity term, weight 100; 0: none; default 4)")
+    parser.add_argument("--diversity-weight", type=float, default=100.0,
+                        help="weight of the diversity term (default 100, Lucid's; activations of a CIFAR ResNet "
+                             "are small beside it: try 1 for diverse images that still drive the unit)")
+    parser.add_argument("--diversity-steps", type=int, default=None,
+                        help="steps of the diverse images (default a quarter of --steps; 0: none)")
+    parser.add_argument("--negative-steps", type=int, default=None,
+                        help="steps of the negative image, which minimises the unit (default a quarter of "
+                             "--steps; 0: none)")
     parser.add_argument("--size", type=int, default=None, help="image side (default: the model's input size)")
     parser.add_argument("--param", default="fft", choices=("fft", "pixel"), help="image parametrisation")
     parser.add_argument("--color", default=None, choices=("imagenet", "data"),
                         help="colour decorrelation matrix (default: imagenet for ImageNet models, else data)")
     parser.add_argument("--transforms", default=None, choices=("cifar", "standard", "none"),
-                        help="transform set (default: cifar for inputs <= 64 px, else Lucid's standard)")
-    parser.add_argument("--chunk", type=int, default=None, help="units per render call (default: all at once)")
-    parser.add_argument("--exemplars", type=int, default=8, help="top dataset images shown per unit")
+                        help="transform set (default: cifar for images of at most 64 px, else Lucid's standard)")
+    parser.add_argument("--chunk", type=int, default=None,
+                        help="units per render task (default: all at once); each is saved when done, so an "
+                             "interrupted run renders only the unfinished chunks")
+    parser.add_argument("--exemplars", type=int, default=8,
+                        help="most and least activating dataset images shown per unit")
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT dataset images")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
@@ -60,32 +80,27 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from jaxinterp import atomic, models, steps, tasks
-    from jaxinterp.report import featvis as page
+    from jaxinterp import atomic, steps, tasks
+    from jaxinterp.commands._paths import check_out_folder
     from jaxinterp.recipes.featvis import featvis_tasks
-    from jaxinterp.models.base import ImageNetModel
+    from jaxinterp.report import featvis as page
 
     units = parse_units(args.units)
-    if args.steps < 1 or (args.chunk is not None and args.chunk < 1):
-        raise ValueError(f"--steps and --chunk must be positive, got {args.steps} and {args.chunk}")
-    if args.out.exists() and not args.out.is_dir():
-        raise ValueError(f"--out {args.out} is a file; pass a directory (it is created if absent)")
-    model_cls = models.get(args.arch)
-    imagenet = isinstance(model_cls, ImageNetModel)
-    size = args.size or model_cls.INPUT_SIZE or 128
-    color = args.color or ("imagenet" if imagenet else "data")
-    tf = args.transforms or ("cifar" if size <= 64 else "standard")
+    check_out_folder(args.out)
     model = steps.model_spec(args.arch, args.params)
     data = data_spec(args, args.arch, limit=args.limit)
+    # every check (data, layer, units, directions, counts) runs here, before any work or store
     graph = featvis_tasks(model, data, args.layer, units, method=args.directions, k=args.k,
-                          exemplars=args.exemplars, steps=args.steps, size=args.size, param=args.param,
-                          color=color, transforms=tf, seed=args.seed, chunk=args.chunk)
+                          exemplars=args.exemplars, chunk=args.chunk, diversity=args.diversity,
+                          diversity_steps=args.diversity_steps, negative_steps=args.negative_steps,
+                          steps=args.steps, size=args.size, param=args.param, color=args.color,
+                          transforms=args.transforms, seed=args.seed, diversity_weight=args.diversity_weight)
     args.out.mkdir(parents=True, exist_ok=True)
     store = tasks.Store(args.store or args.out / "store")
     try:
         results, report = tasks.run([graph["featvis"]], store,
                                     log=lambda s: print(f"featvis: {s}", flush=True))
-    except tasks.TaskFailed as err:  # a user error inside a task (e.g. --units out of range)
+    except tasks.TaskFailed as err:  # a user error inside a task: one line
         if isinstance(err.__cause__, (ValueError, FileNotFoundError)):
             raise err.__cause__ from None
         raise
@@ -94,7 +109,7 @@ def run(args) -> int:
     facts = {"model": args.arch, "layer": args.layer, "units": f"{units[0]}:{units[1]}",
              "directions": args.directions, "images": result.summary["images_in_data"],
              "steps": args.steps}
-    index = page.write(args.out, result.arrays, result.summary, steps.images01(data), facts)
+    index = page.write(args.out, result.arrays, result.summary, facts)
     atomic.write_json(args.out / "summary.json", result.summary)
     print(json.dumps({"out": str(args.out), "page": str(index), "store": str(store.root),
                       "ratio_median": result.summary["ratio_median"],

@@ -7,6 +7,8 @@ objectives (:mod:`objectives`) and the optimisation loop (:func:`render`)::
 
     obj = objectives.channels("layer3", range(64))           # image i maximises channel i
     out = render(key, model, variables, obj, param.image(key, 32, batch=64), transforms.cifar())
+    # the commands' defaults for the model (CIFAR transforms and the data's colours at 32 px):
+    out = render(key, model, variables, obj, param.for_model(key, model, batch=64, images01=cifar01))
 
 The ``jaxinterp featvis`` command's tasks and page are in :mod:`jaxinterp.recipes.featvis`
 and :mod:`jaxinterp.report.featvis`.

@@ -321,16 +321,29 @@ def blur_input_each_step() -> Objective:
     return Objective(fn, (), ["input"], ("blur_input_each_step",), "BlurInputEachStep()")
 
 
-def diversity(layer: str) -> Objective:
+def diversity(layer: str, group: int | None = None) -> Objective:
     """Lucid's ``diversity``: mean over images of the summed cosine similarity of their Gram
-    matrices with every other image's; subtract it to make a batch diverse."""
+    matrices with every other image's; subtract it to make a batch diverse.
+
+    group: the batch is consecutive sets of ``group`` images (set i: images ``i·group`` to
+    ``(i+1)·group - 1``, e.g. one set per unit), each made diverse on its own: the sum over sets
+    of each set's diversity. None: the whole batch is one set (Lucid's).
+    """
 
     def fn(acts, _):
         a = acts[layer]
         f = a.reshape(a.shape[0], -1, a.shape[-1])
         g = jnp.einsum("bpc,bpd->bcd", f, f).reshape(a.shape[0], -1)
         g = g / jnp.sqrt(jnp.maximum(jnp.sum(g * g, axis=1, keepdims=True), 1e-10))
-        s = g @ g.T
-        return (jnp.sum(s) - jnp.trace(s)) / a.shape[0]
+        size = group or a.shape[0]
+        sets = g.reshape(a.shape[0] // size, size, -1)
+        s = jnp.einsum("sic,sjc->sij", sets, sets)
+        return jnp.sum(jnp.sum(s, axis=(1, 2)) - jnp.trace(s, axis1=1, axis2=2)) / size
 
-    return Objective(fn, (), [layer], ("diversity", layer), f"Diversity({layer})")
+    def check(shapes, _):
+        b = tuple(shapes[layer])[0]
+        if group is not None and (group < 1 or b % group):
+            raise ValueError(f"diversity(group={group}) needs a batch of whole sets, got {b} images; "
+                             f"render {group} images per unit (param.image(..., batch=units·{group}))")
+
+    return Objective(fn, (), [layer], ("diversity", layer, group), f"Diversity({layer})", check)

@@ -7,6 +7,12 @@ sigmoid::
     params, image_fn = param.image(key, 32, batch=64)            # Lucid's defaults
     params, image_fn = param.image(key, 32, batch=64, color=param.color_matrix(cifar01))
 
+:func:`for_model` is the parametrisation the ``featvis`` and ``circuits`` commands use, with
+the colour matrix chosen by :func:`color_for` (ImageNet's for ImageNet models, the data's
+otherwise)::
+
+    params, image_fn = param.for_model(key, model, batch=64, images01=cifar01)
+
 Every ``image_fn`` is a frozen dataclass: equal settings compare equal, so
 :func:`jaxinterp.featvis.render` compiles once per setting, not once per call.
 """
@@ -170,3 +176,41 @@ def image(key: jax.Array, w: int, h: int | None = None, batch: int = 1, sd: floa
     params, spatial = fft_image(key, shape, sd) if fft else pixel_image(key, shape, sd)
     color = tuple(tuple(float(v) for v in row) for row in c) if c.shape == (3, 3) else IMAGENET_COLOR
     return params, ToRGB(spatial, decorrelate and channels == 3, sigmoid, color)
+
+
+def color_name_for(model) -> str:
+    """``"imagenet"`` for ImageNet models (:class:`~jaxinterp.models.base.ImageNetModel`), else
+    ``"data"``: which colour matrix :func:`color_for` gives ``model``."""
+    from jaxinterp.models.base import ImageNetModel
+
+    return "imagenet" if isinstance(model, ImageNetModel) else "data"
+
+
+def color_for(model, images01=None, name: str | None = None):
+    """The colour matrix for rendering ``model`` (``name``: ``"imagenet"`` or ``"data"``, default
+    :func:`color_name_for`): Lucid's :data:`IMAGENET_COLOR`, or the square root of the colour
+    covariance of ``images01`` (:func:`color_matrix`; the data the model was made for, e.g.
+    CIFAR-10 for a CIFAR ResNet). Greyscale models need none: :data:`IMAGENET_COLOR` is returned
+    and unused."""
+    name = name or color_name_for(model)
+    if name not in ("imagenet", "data"):
+        raise ValueError(f"colour matrix must be 'imagenet' or 'data', got {name!r}")
+    if name == "imagenet" or getattr(model, "IN_CHANNELS", 3) != 3:
+        return IMAGENET_COLOR
+    if images01 is None:
+        raise ValueError(f"{type(model).__name__} is not an ImageNet model: its colour matrix is its data's; "
+                         "pass images01 (e.g. its test images), or name='imagenet' for Lucid's matrix")
+    return color_matrix(images01)
+
+
+def for_model(key: jax.Array, model, batch: int = 1, images01=None, size: int | None = None,
+              color: str | None = None, **options):
+    """:func:`image` for ``model`` with the commands' defaults: its input side (``size``; default
+    ``model.INPUT_SIZE``, 128 px without one), its channels, and :func:`color_for`'s colour
+    matrix (``images01`` is needed for a model that is not an ImageNet model). ``options`` go to
+    :func:`image` (``fft``, ``sd``, ``sigmoid``...)."""
+    from jaxinterp.featvis.transforms import DEFAULT_SIZE
+
+    side = size or getattr(model, "INPUT_SIZE", None) or DEFAULT_SIZE
+    return image(key, side, batch=batch, color=color_for(model, images01, color),
+                 channels=model.IN_CHANNELS, **options)

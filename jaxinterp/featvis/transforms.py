@@ -8,7 +8,9 @@ Each factory returns a frozen dataclass called with an explicit key and a batch
 
 :func:`standard` is Lucid's ``standard_transforms`` (METHODS §6.1); :func:`cifar` the
 scaled-down set for 32x32 models (§6.1 [D]: pad 2, jitter 2, the same scales and
-angles, jitter 1).
+angles, jitter 1). :func:`for_model` picks one of them by the image side (the model's input
+size unless told otherwise): it is the default of both :func:`jaxinterp.featvis.render` and
+the ``featvis`` and ``circuits`` commands.
 
 Where we differ from Lucid, for static shapes under ``jit``: :class:`RandomScale`
 resamples about the centre at the same size (bilinear, edge values outside)
@@ -186,6 +188,25 @@ def cifar() -> Compose:
     """The scaled-down set for 32x32 models (METHODS §6.1 [D]): pad 2, jitter 2, the same
     scales and angles, jitter 1."""
     return compose([pad(2), jitter(2), random_scale(SCALES), random_rotate(ANGLES), jitter(1)])
+
+
+#: the side (px) up to which :func:`for_model` picks :func:`cifar` (Lucid's set crops 8-12 px)
+SMALL = 64
+#: the side rendered for a model without an ``INPUT_SIZE``
+DEFAULT_SIZE = 128
+
+
+def name_for(model, size: int | None = None) -> str:
+    """``"cifar"`` for images of at most :data:`SMALL` px, else ``"standard"``; ``size``: the side
+    rendered (default ``model.INPUT_SIZE``, or :data:`DEFAULT_SIZE` for a model without one)."""
+    side = size or getattr(model, "INPUT_SIZE", None) or DEFAULT_SIZE
+    return "cifar" if side <= SMALL else "standard"
+
+
+def for_model(model, size: int | None = None) -> Compose:
+    """The transform set for rendering ``model`` at ``size`` px (:func:`name_for`): :func:`cifar` for a
+    32-px CIFAR ResNet, Lucid's :func:`standard` for a 224-px ImageNet network."""
+    return by_name(name_for(model, size))
 
 
 def by_name(name: str) -> Compose:

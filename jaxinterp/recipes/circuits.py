@@ -10,11 +10,17 @@
   model before any task runs), in one streamed pass over the data
   (:func:`jaxinterp.circuits.examples.layer_examples`) the top images of every unit at their
   best positions and the dataset statistics of the centre activation (for "in dataset SD"),
-  and, for the chosen units, receptive-field crops of the top images, a quilt sampled by
-  activation level and the pre-ReLU distribution over every position (a second pass: the
-  median and tail quantile from a fine histogram per unit) (§6.2);
-* ``featvis`` (:func:`jaxinterp.recipes.featvis.featvis_tasks`) of the chosen units and of every
-  upstream unit (shown beside "weights in") (§6.1);
+  and, for the chosen units, receptive-field crops of the top images and of the minimally
+  activating ones (the lowest pre-ReLU value anywhere in the image, cropped there), a quilt
+  sampled by activation level and the pre-ReLU distribution over every position (a second
+  pass: the median and tail quantile from a fine histogram per unit) (§6.2). A field wider
+  than the image is shown as the image and a margin, dimmed outside the field
+  (:func:`jaxinterp.circuits.examples.rf_crops`);
+* ``featvis`` (:func:`jaxinterp.recipes.featvis.featvis_tasks`) of the chosen units (with 4
+  diverse and one negative image each, at a quarter of the steps) and of every upstream unit
+  (shown beside "weights in") (§6.1); ``featvis_thumbs``: the downstream units that the chosen
+  units drive most (their top "weights out"), rendered at ``thumb_steps`` (a quarter of the
+  steps by default: thumbnails) beside "weights out";
 * ``circuits_stimuli`` (layer and upstream layer): responses of every unit to curves
   (orientation × radius), lines, angles (orientation × opening) and gratings (orientation ×
   frequency × phase) in dataset SD (§6.3). The curve responses, maximised over radius, are
@@ -43,7 +49,7 @@ import dataclasses
 import numpy as np
 
 from jaxinterp import door
-from jaxinterp.recipes.featvis import featvis_tasks
+from jaxinterp.recipes.featvis import RenderConfig, featvis_tasks, render_units
 from jaxinterp.steps import DataSpec, ModelSpec, check_data_for_model, load_data, load_model
 from jaxinterp.tasks import Result, Task
 
@@ -88,24 +94,15 @@ class ExamplesConfig:
     fill: float = 0.5
     bins: int = 64
     batch_size: int = 256
-    crop: str = "field_within_input"  # crops of the field, at most the input's size (centred)
+    crop: str = "field_on_image"  # or "field": the whole field, however wide
     rf: door.ReceptiveField | None = None
-
-
-def _view(rf, height: int, width: int):
-    """The field cut to at most [height, width] about its centre (for display: a field wider than
-    the image is mostly padding)."""
-    ch, cw = min(rf.size[0], height), min(rf.size[1], width)
-    dy, dx = (rf.size[0] - ch) // 2, (rf.size[1] - cw) // 2
-    return rf._replace(size=(ch, cw), offset=(rf.offset[0] + dy, rf.offset[1] + dx),
-                       box=(rf.box[0] + dy, rf.box[0] + dy + ch, rf.box[2] + dx, rf.box[2] + dx + cw))
 
 
 def _examples(ctx, c: ExamplesConfig) -> Result:
     from jaxinterp.circuits import examples as ex
 
-    if c.crop not in ("field", "field_within_input"):
-        raise ValueError(f"crop must be 'field' or 'field_within_input', got {c.crop!r}")
+    if c.crop not in ("field", "field_on_image"):
+        raise ValueError(f"crop must be 'field' or 'field_on_image', got {c.crop!r}")
     model, variables = load_model(c.model)
     images = _images(c.data)
     n = images.shape[0]
@@ -117,16 +114,21 @@ def _examples(ctx, c: ExamplesConfig) -> Result:
               "stats_mean": got.mean, "stats_sd": got.sd}
     summary = {"layer": c.layer, "images": int(n), "channels": int(top.value.shape[0]),
                "rf": rf._asdict(), "units": list(c.units)}
-    view = rf if c.crop == "field" else _view(rf, *images.shape[1:3])
-    summary["crop_size"] = list(view.size)
+    margin = None if c.crop == "field" else ex.display_margin(images.shape[1])
+    crops = lambda image, y, x: ex.rf_crops(images, image, y, x, rf, c.fill, margin)  # noqa: E731
+    summary["crop_margin"] = margin
     if c.units:
         u = np.asarray(c.units)
-        arrays["top_crops"] = ex.rf_crops(images, top.image[u], top.y[u], top.x[u], view, c.fill)  # [U, k, rh, rw, c]
+        arrays["top_crops"] = crops(top.image[u], top.y[u], top.x[u])                     # [U, k, rh, rw, c]
+        bottom = got.bottom                                                               # [U, k], least first
+        arrays.update(bottom_value=bottom.value, bottom_image=bottom.image,
+                      bottom_crops=crops(bottom.image, bottom.y, bottom.x))
+        summary["crop_size"] = list(arrays["top_crops"].shape[2:4])
         best = got.maxima                                                              # [n, U]
         q = np.asarray(ex.quilt(best.value, min(c.quilt, n)))                          # [U, q]
         pick = lambda a: np.take_along_axis(np.asarray(a), q.T, axis=0).T  # noqa: E731
         arrays.update(quilt_image=q, quilt_value=pick(best.value),
-                      quilt_crops=ex.rf_crops(images, q, pick(best.y), pick(best.x), view, c.fill))
+                      quilt_crops=crops(q, pick(best.y), pick(best.x)))
         arrays["pre"] = {k: np.asarray(v) for k, v in got.pre.items() if k != "count"}
         summary["pre_is_relu_input"] = bool(door.graph(model, variables, images.shape[1:])[c.layer].relu)
         summary["pre_positions"] = int(got.pre["count"])
@@ -255,6 +257,39 @@ def _weights(ctx, c: WeightsConfig) -> Result:
                    "window_out": win_out, "downstream_spatial": bool(spatial_out)})
 
 
+def class_names(arch: str, classes: int) -> list[str] | None:
+    """The names of the ``classes`` outputs of ``arch``, or None when unknown (the pages then say
+    "class i"). CIFAR-10's for the 10-class CIFAR models."""
+    from jaxinterp.data.cifar10 import CLASS_NAMES
+
+    return list(CLASS_NAMES) if arch.startswith("cifar_") and classes == len(CLASS_NAMES) else None
+
+
+def is_classifier(graph: door.LayerGraph, layer: str) -> bool:
+    """Whether ``layer``'s output is the logits (the last layer, or one whose every later layer has
+    the logits' shape: nothing but reshapes follows)."""
+    if layer == "logits":
+        return True
+    if "logits" not in graph:
+        return False
+    later = graph.names[graph.index(layer):graph.index("logits") + 1]
+    return all(graph[n].shape == graph["logits"].shape for n in later)
+
+
+@dataclasses.dataclass(frozen=True)
+class ThumbsConfig:
+    """render: the downstream layer's render (its ``units`` are not read); units: the chosen units
+    of the layer, whose top targets (``out_idx``) are rendered."""
+
+    render: RenderConfig
+    units: tuple
+
+
+def _thumbs(ctx, c: ThumbsConfig, weights) -> Result:
+    targets = np.unique(weights.arrays["out_idx"][np.asarray(c.units)])
+    return render_units(ctx, c.render, targets)
+
+
 # ---------------------------------------------------------------- the layer: families, equivariance, pages
 
 
@@ -268,6 +303,8 @@ class CircuitsConfig:
     bin_deg: float = 15.0
     permutations: int = 200
     seed: int = 0
+    class_names: tuple | None = None   # of the downstream units, when they are the classes
+    classifier: bool = False           # whether the downstream layer's output is the logits
 
 
 def _equivariance(w_in, conn_in, phi, theta, c: CircuitsConfig) -> tuple[dict, dict]:
@@ -306,7 +343,7 @@ def orientation_curves(stimuli: Result) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, stimuli_up, weights, featvis,
-            featvis_up) -> Result:
+            featvis_up, thumbs) -> Result:
     from jaxinterp.circuits import equivariance as eq
     from jaxinterp.circuits import tuning
 
@@ -334,9 +371,13 @@ def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, st
     sharp = np.argsort(-rot["vector_strength"], kind="stable")
     arrays = {
         "units": u,
-        "featvis": {"images": fv["images"][pos], "z": fv["z"][pos], "ratio": fv["ratio"][pos]},
+        "featvis": {"images": fv["images"][pos], "z": fv["z"][pos], "ratio": fv["ratio"][pos],
+                    **{k2: fv[k2][pos] for k2 in ("diversity_images", "diversity_z", "negative_images", "negative_z")
+                       if k2 in fv}},
         "featvis_up": {"images": fvu["images"], "units": fvu["units"]},
-        "examples": {k2: e[k2] for k2 in ("top_crops", "quilt_crops", "quilt_value", "quilt_image")},
+        "featvis_down": {"images": thumbs.arrays["images"], "units": thumbs.arrays["units"]},
+        "examples": {k2: e[k2] for k2 in ("top_crops", "bottom_crops", "bottom_value", "quilt_crops", "quilt_value",
+                                          "quilt_image")},
         "top_value": e["top_value"][u], "top_image": e["top_image"][u],
         "pre": e["pre"], "stats_mean": e["stats_mean"][u], "stats_sd": e["stats_sd"][u],
         "rotation": {k2: rot[k2] for k2 in ("curves", "angles", "preferred", "preferred_circular",
@@ -353,11 +394,14 @@ def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, st
     summary = {
         "layer": c.layer, "upstream": c.upstream, "downstream": c.downstream, "units": u.tolist(),
         "rf": examples.summary["rf"], "rf_up": examples_up.summary["rf"], "images": examples.summary["images"],
-        "crop_size": examples.summary["crop_size"],
+        "crop_size": examples.summary["crop_size"], "crop_margin": examples.summary["crop_margin"],
+        "class_names": None if c.class_names is None else list(c.class_names), "classifier": c.classifier,
         "pre_is_relu_input": examples.summary.get("pre_is_relu_input"),
         "rotation_step": rotation.summary["step"],
         "exemplars": rotation.summary["exemplars"], "stimuli": stimuli.summary, "weights": weights.summary,
         "featvis_steps": featvis.summary["steps"], "families": int(k),
+        "diversity_steps": featvis.summary.get("diversity_steps"), "negative_steps": featvis.summary.get("negative_steps"),
+        "diversity_weight": featvis.summary.get("diversity_weight"), "thumb_steps": thumbs.summary["steps"],
         "sharpest": [{"unit": int(u[i]), "vector_strength": float(rot["vector_strength"][i]),
                       "half_width": float(rot["half_width"][i]),
                       "synthetic_vector_strength": float(synthetic["vector_strength"][u[i]]),
@@ -391,7 +435,8 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
                    downstream: str | None = None, steps: int = 256, rotation_step: float = 1.0,
                    exemplars: int = 8, top: int = 8, quilt: int = 12,
                    connections: int = 6, families: int = 4, bin_deg: float = 15.0, permutations: int = 200,
-                   seed: int = 0, featvis_options: dict | None = None) -> dict[str, Task]:
+                   seed: int = 0, thumb_steps: int | None = None,
+                   featvis_options: dict | None = None) -> dict[str, Task]:
     """The task graph of the seven arguments for ``units`` of ``layer``; ``["circuits"]`` gathers it.
 
     Args:
@@ -403,7 +448,9 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
       exemplars: top images per unit that are rotated; top: RF crops shown; quilt: its size.
       connections: top-k weights in and out; families: K of the tuning-curve clustering;
       bin_deg: relative-orientation bins of the equivariance tests; permutations: of the null.
-      featvis_options: more :class:`~jaxinterp.recipes.featvis.RenderConfig` fields.
+      thumb_steps: steps of the downstream units' thumbnails (default a quarter of ``steps``).
+      featvis_options: more options of :func:`~jaxinterp.recipes.featvis.featvis_tasks` for the
+        chosen units (``diversity``, ``diversity_steps``, ``negative_steps``, RenderConfig fields).
 
     Every check runs here, before any task: the layers (known, with spatial axes, in order), the
     units, the counts, and the receptive fields of the layer and its upstream layer (measured
@@ -425,8 +472,10 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
                          "use more images or fewer exemplars")
     if not 0 < rotation_step <= 90:
         raise ValueError(f"--rotation-step must be in (0, 90] degrees, got {rotation_step}")
-    if steps < 1:
-        raise ValueError(f"--steps must be a positive number of optimisation steps, got {steps}")
+    thumb_steps = max(1, steps // 4) if thumb_steps is None else thumb_steps
+    if min(steps, thumb_steps) < 1:
+        raise ValueError(f"--steps and --thumb-steps must be positive numbers of optimisation steps, got {steps} "
+                         f"and {thumb_steps}")
     default_up, default_down = neighbours(net, variables, layer, shape)
     upstream, downstream = upstream or default_up, downstream or default_down
     layers.check_order(upstream, layer)
@@ -450,10 +499,18 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
     g["weights"] = Task("circuits_weights", WeightsConfig(model, upstream, layer, downstream, shape, connections),
                         _weights)
     opts = {"steps": int(steps), "seed": seed, **(featvis_options or {})}
-    fv = featvis_tasks(model, data, layer, (min(chosen), max(chosen) + 1), exemplars=top, **opts)
-    fv_up = featvis_tasks(model, data, upstream, (0, up_width), exemplars=top, **opts)
+    fv = featvis_tasks(model, data, layer, (min(chosen), max(chosen) + 1), exemplars=top, rf=rf, **opts)
+    fv_up = featvis_tasks(model, data, upstream, (0, up_width), exemplars=top, rf=rf_up,
+                          **{**opts, "diversity": 0, "negative_steps": 0})
     g["featvis"], g["featvis_up"] = fv["featvis"], fv_up["featvis"]
-    config = CircuitsConfig(layer, upstream, downstream, chosen, families, float(bin_deg), permutations, seed)
+    thumbs = dataclasses.replace(fv["max_0"].config, layer=downstream, units=(0, layers[downstream].channels),
+                                 method="neurons", steps=int(thumb_steps), part=0)
+    g["thumbs"] = Task("featvis_thumbs", ThumbsConfig(thumbs, chosen), _thumbs, {"weights": g["weights"]})
+    classifier = is_classifier(layers, downstream)
+    names = class_names(model.arch, layers[downstream].channels) if classifier else None
+    config = CircuitsConfig(layer, upstream, downstream, chosen, families, float(bin_deg), permutations, seed,
+                            tuple(names) if names else None, classifier)
     g["circuits"] = Task("circuits", config, _gather, {k: g[k] for k in (
-        "examples", "examples_up", "rotation", "stimuli", "stimuli_up", "weights", "featvis", "featvis_up")})
+        "examples", "examples_up", "rotation", "stimuli", "stimuli_up", "weights", "featvis", "featvis_up",
+        "thumbs")})
     return g

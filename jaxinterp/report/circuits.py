@@ -23,8 +23,8 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from jaxinterp import atomic
-from jaxinterp.report.figures import minus, mosaic, to_rgb01
-from jaxinterp.report.html import callout, display_width, figure, page, table
+from jaxinterp.report.figures import minus, tiles, to_rgb01
+from jaxinterp.report.html import callout, display_width, figure, page, png_size, table
 from jaxinterp.report.style import DOUBLE, new_figure, save, styled
 
 CLEAN_ROOM = ("Clean-room reimplementation (the seventh argument) is done as a test, not per unit: "
@@ -36,14 +36,26 @@ CLEAN_ROOM = ("Clean-room reimplementation (the seventh argument) is done as a t
               "is not attempted.")
 SD = "activation (dataset SD)"
 GRID_CSS = ("<style>.args{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:0.6em 1.6em}"
-            ".args figure{margin:0.3em 0}.args h3{margin:0.6em 0 0.2em}</style>")
+            ".args figure{margin:0.3em 0}.args h3{margin:0.6em 0 0.2em}.args>div{min-width:0}"
+            "figure.tiles img{image-rendering:pixelated;margin:0}figure.tiles figcaption{margin:0.3em 0 0}"
+            "</style>")
 
 
 def _crop_text(s: dict) -> str:
     (rh, rw), (ch, cw) = s["rf"]["size"], s.get("crop_size", s["rf"]["size"])
     if (rh, rw) == (ch, cw):
         return f"{rh}×{rw} px"
-    return f"the central {ch}×{cw} px of the {rh}×{rw} px field, which is wider than the image"
+    return (f"the whole image and a {s.get('crop_margin')}-px margin ({ch}×{cw} px), since the {rh}×{rw}-px field "
+            "is wider than the image; pixels outside the unit's field dimmed")
+
+
+def _target(s: dict, i: int) -> str:
+    """A downstream unit's name: its class for a classifier ("class i" when the names are not
+    known), else ``layer:i``."""
+    names = s.get("class_names")
+    if s.get("classifier"):
+        return names[i] if names and i < len(names) else f"class {i}"
+    return f"{s['downstream']}:{i}"
 
 
 def _esc(text) -> str:
@@ -89,25 +101,12 @@ def featvis_figure(image, z, unit, layer, steps, path):
 
 @styled
 def examples_figure(a, j, unit, path):
-    """Top RF crops, the quilt, and the pre-ReLU histogram of unit j (row j of the arrays)."""
-    ex = a["examples"]
-    crops, quilt, qv = ex["top_crops"][j], ex["quilt_crops"][j], ex["quilt_value"][j]
-    fig, axes = new_figure(3, 1, figsize=(DOUBLE * 0.62, 4.6), gridspec_kw={"height_ratios": [1, 1, 1.6]})
-    top = a["top_value"][j]
-    axes[0, 0].imshow(mosaic(crops), interpolation="nearest")
-    axes[0, 0].set_title(minus("top dataset examples (receptive-field crops), most activating first: "
-                               + ", ".join(f"{v:.2g}" for v in top[: len(crops)])), fontsize=7, loc="left")
-    axes[1, 0].imshow(mosaic(quilt), interpolation="nearest")
-    axes[1, 0].set_title(minus("quilt sampled evenly over activation quantiles (low → high): "
-                               + ", ".join(f"{v:.2g}" for v in qv)), fontsize=7, loc="left")
-    for ax in axes[:2, 0]:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for sp in ax.spines.values():
-            sp.set_visible(False)
+    """The pre-ReLU histogram of unit j (row j of the arrays), log counts, with the exponential of
+    its fitted scale over the positive tail."""
+    fig, axes = new_figure(1, 1, figsize=(DOUBLE * 0.62, 2.4))
     p = a["pre"]
     counts, edges = p["counts"][j], p["edges"][j]
-    ax = axes[2, 0]
+    ax = axes[0, 0]
     centres = 0.5 * (edges[1:] + edges[:-1])
     ax.bar(centres, np.maximum(counts, 0.5), width=np.diff(edges), color="#7f7f7f", log=True, lw=0)
     ax.axvline(0, color="k", lw=0.7)
@@ -125,6 +124,14 @@ def examples_figure(a, j, unit, path):
     ax.legend(loc="upper right")
     fig.tight_layout()
     return save(fig, path)[0]
+
+
+def tiles_figure(images, path, columns: int | None = None, min_px: int = 64) -> Path:
+    """``images`` [m, h, w, c] as one PNG of tiles (:func:`jaxinterp.report.figures.tiles`), shown
+    on the page at its own size: every tile at least ``min_px`` CSS pixels, nearest neighbour."""
+    path = Path(str(path) + ".png")
+    atomic.imsave(path, tiles(images, columns, min_px))
+    return path
 
 
 @styled
@@ -165,39 +172,54 @@ def synthetic_figure(stim, j, path):
 
 @styled
 def rotation_figure(rot, j, synth_curve, synth_angles, path):
-    """Polar plots: the unit's own exemplars rotated (relative), and synthetic curves (absolute)."""
-    fig, axes = new_figure(1, 2, figsize=(DOUBLE * 0.62, 2.6), subplot_kw={"projection": "polar"})
+    """Polar plots: the unit's own exemplars rotated (relative), and synthetic curves (absolute).
+
+    The radius is the response above the curve's minimum (a radius cannot be negative), from 0;
+    the rings are labelled with the response itself, at the angle where the curve is lowest so no
+    label sits on it."""
+    fig, axes = new_figure(1, 2, figsize=(DOUBLE * 0.62, 2.7), subplot_kw={"projection": "polar"})
     for ax, angles, curve, title in (
             (axes[0, 0], rot["angles"], rot["curves"][:, j], "own top exemplars rotated\n(0° = as in the dataset)"),
             (axes[0, 1], synth_angles, synth_curve, "synthetic curves, max over radius\n(0° = pointing right)")):
         t = np.deg2rad(np.append(angles, angles[0]))
-        vals = np.append(curve, curve[0])
-        base = min(0.0, float(np.min(vals)))
+        vals = np.append(curve, curve[0]).astype(float)
+        base = float(np.min(vals))
+        span = float(np.max(vals)) - base or 1.0
         ax.plot(t, vals - base, color="k", lw=1)
         ax.fill(t, vals - base, color="#1f77b4", alpha=0.2)
-        ticks = ax.get_yticks()
-        ax.set_yticks(ticks[1:-1] if len(ticks) > 2 else ticks)
-        ax.set_yticklabels([minus(f"{v + base:.1f}") for v in ax.get_yticks()], fontsize=6)
+        ax.set_ylim(0, 1.08 * span)
+        rings = np.linspace(0, span, 3)[1:]
+        ax.set_yticks(rings, [minus(f"{r + base:.2g}") for r in rings], fontsize=6)
+        low = float(np.rad2deg(t[int(np.argmin(vals))]))
+        ax.set_rlabel_position(low)   # where the curve is lowest: the labels sit outside it
+        for label in ax.get_yticklabels():
+            label.set_bbox({"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5})
         ax.set_title(title, fontsize=7.5)
-        ax.set_rlabel_position(112.5)
         ax.set_xticks(np.deg2rad([0, 90, 180, 270]), ["0°", "90°", "180°", "270°"])
-    fig.text(0.5, 0.01, f"radius: {SD}", ha="center", fontsize=7)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.text(0.5, 0.01, f"rings: {SD} (the centre is each curve's minimum)", ha="center", fontsize=7)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save(fig, path)[0]
+
+
+def _thumbs_row(axes, idx, images, image_units, names):
+    """The top row: each connected unit's visualisation (blank when it was not rendered), titled."""
+    where = {int(u): i for i, u in enumerate(image_units)}
+    for col, i in enumerate(idx):
+        if int(i) in where:
+            _img(axes[0, col], images[where[int(i)]], names[col])
+        else:
+            axes[0, col].axis("off")
+            axes[0, col].set_title(names[col], fontsize=7, pad=2)
 
 
 @styled
 def weights_in_figure(w, idx, val, up_images, up_units, upstream, path):
     """Top-k upstream units: visualisation above, expanded-weight map (k × k) below."""
     k = len(idx)
-    fig, axes = new_figure(2, k, figsize=(min(DOUBLE, 1.05 * k + 0.4), 2.5))
+    fig, axes = new_figure(2, k, figsize=(min(DOUBLE, 1.05 * k + 0.4), 2.5), gridspec_kw={"hspace": 0.35})
     lim = float(np.max(np.abs(w[..., idx]))) or 1.0
-    where = {int(u): i for i, u in enumerate(up_units)}
+    _thumbs_row(axes, idx, up_images, up_units, [f"{upstream}:{int(i)}" for i in idx])
     for col, (i, v) in enumerate(zip(idx, val)):
-        if int(i) in where:
-            _img(axes[0, col], up_images[where[int(i)]], f"{upstream}:{int(i)}")
-        else:
-            axes[0, col].axis("off")
         im = _diverging(axes[1, col], w[..., int(i)], lim, f"{v:+.2g}")
     cb = fig.colorbar(im, ax=axes[1, :].tolist(), fraction=0.04, pad=0.02)
     cb.set_label("weight (red: excites, blue: inhibits)", fontsize=6.5)
@@ -205,28 +227,30 @@ def weights_in_figure(w, idx, val, up_images, up_units, upstream, path):
 
 
 @styled
-def weights_out_figure(w, idx, val, downstream, spatial, path):
-    """Top-k downstream targets: maps (spatial targets) or a bar per target."""
+def weights_out_figure(w, idx, val, names, images, image_units, spatial, path):
+    """Top-k downstream targets: their visualisations above (titled ``names``: units, or classes),
+    below their weight maps (spatial targets) or one bar each (summed expanded weight)."""
     k = len(idx)
+    fig, axes = new_figure(2, k, figsize=(min(DOUBLE, 1.05 * k + 0.4), 2.5 if spatial else 3.0),
+                           gridspec_kw={"hspace": 0.35})
+    _thumbs_row(axes, idx, images, image_units, names)
     if spatial:
-        fig, axes = new_figure(1, k, figsize=(min(DOUBLE, 1.05 * k + 0.4), 1.5))
         lim = float(np.max(np.abs(w[idx]))) or 1.0
         for col, (i, v) in enumerate(zip(idx, val)):
-            im = _diverging(axes[0, col], w[int(i)], lim, f"{int(i)}: {v:+.2g}")
-        axes[0, 0].set_ylabel(f"to {downstream}", fontsize=7)
-        cb = fig.colorbar(im, ax=axes[0, :].tolist(), fraction=0.04, pad=0.02)
-        cb.set_label("weight", fontsize=6.5)
+            im = _diverging(axes[1, col], w[int(i)], lim, f"{v:+.2g}")
+        cb = fig.colorbar(im, ax=axes[1, :].tolist(), fraction=0.04, pad=0.02)
+        cb.set_label("weight (red: excites, blue: inhibits)", fontsize=6.5)
     else:
-        fig, axes = new_figure(1, 1, figsize=(3.2, 2.0))
-        ax = axes[0, 0]
-        total = w.sum(axis=(1, 2))
-        colours = ["#d62728" if t > 0 else "#1f77b4" for t in total]
-        ax.bar(np.arange(len(total)), total, color=colours)
+        gs = axes[1, 0].get_gridspec()
+        for ax in axes[1, :]:
+            ax.remove()
+        ax = fig.add_subplot(gs[1, :])
+        total = w.sum(axis=(1, 2))[np.asarray(idx, int)]
+        ax.bar(np.arange(k), total, color=["#d62728" if t > 0 else "#1f77b4" for t in total], width=0.6)
         ax.axhline(0, color="k", lw=0.6)
-        ax.set_xlabel(f"{downstream} unit")
-        ax.set_ylabel("summed expanded weight")
-        ax.set_xticks(np.arange(len(total)))
-    fig.tight_layout() if not spatial else None
+        ax.set_xlim(-0.5, k - 0.5)
+        ax.set_xticks(np.arange(k), names, fontsize=7)
+        ax.set_ylabel("summed expanded\nweight", fontsize=7)
     return save(fig, path)[0]
 
 
@@ -297,7 +321,7 @@ def equivariance_figure(lay, eq, path):
     ax.set_xlabel("correlation of rotated weight maps")
     ax.set_ylabel("pairs")
     ax.set_title(minus(f"rotated weights: mean r = {eq['rotated_correlation']:.3f}"), fontsize=7.5)
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.5)  # room for the legend above the bars
     ax.legend(loc="upper left")
     fig.tight_layout()
     return save(fig, path)[0]
@@ -313,6 +337,15 @@ def _fig(path: Path, out_dir: Path, caption: str, label: str) -> str:
     return figure(rel, caption, label, formats=("svg",), width=display_width(path))
 
 
+def _tiles(path: Path, out_dir: Path, caption: str) -> str:
+    """A PNG of :func:`tiles_figure` at its own size (1 image pixel per CSS pixel), captioned."""
+    import os
+
+    rel = Path(os.path.relpath(path, out_dir)).as_posix()
+    return (f"<figure class='tiles'><img src='{_esc(rel)}' width='{png_size(path)[0]}' alt=''>"
+            f"<figcaption>{_esc(caption)}</figcaption></figure>")
+
+
 def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
     layer, unit = s["layer"], int(a["units"][j])
     tag = f"{_tag(layer)}_{unit}"
@@ -323,16 +356,24 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
         "featvis": featvis_figure(fv["images"][j], float(fv["z"][j]), unit, layer, s["featvis_steps"],
                                   figs / f"{tag}_featvis"),
         "examples": examples_figure(a, j, unit, figs / f"{tag}_examples"),
+        "top": tiles_figure(a["examples"]["top_crops"][j], figs / f"{tag}_top", columns=4),
+        "bottom": tiles_figure(a["examples"]["bottom_crops"][j], figs / f"{tag}_bottom", columns=4),
+        "quilt": tiles_figure(a["examples"]["quilt_crops"][j], figs / f"{tag}_quilt", columns=6),
         "synthetic": synthetic_figure(a["stimuli"], j, figs / f"{tag}_synthetic"),
         "rotation": rotation_figure(a["rotation"], j, a["layer"]["curves"][unit], a["layer"]["angles"],
                                     figs / f"{tag}_rotation"),
         "in": weights_in_figure(a["weights_in"]["w"][j], a["weights_in"]["idx"][j], a["weights_in"]["val"][j],
                                 a["featvis_up"]["images"], a["featvis_up"]["units"], s["upstream"],
                                 figs / f"{tag}_weights_in"),
-        "out": weights_out_figure(a["weights_out"]["w"][j], a["weights_out"]["idx"][j],
-                                  a["weights_out"]["val"][j], s["downstream"],
+        "out": weights_out_figure(a["weights_out"]["w"][j], a["weights_out"]["idx"][j], a["weights_out"]["val"][j],
+                                  [_target(s, int(i)) for i in a["weights_out"]["idx"][j]],
+                                  a["featvis_down"]["images"], a["featvis_down"]["units"],
                                   bool(s["weights"]["downstream_spatial"]), figs / f"{tag}_weights_out"),
     }
+    if "diversity_images" in fv:
+        paths["diverse"] = tiles_figure(fv["diversity_images"][j], figs / f"{tag}_featvis_diverse")
+    if "negative_images" in fv:
+        paths["negative"] = tiles_figure(fv["negative_images"][j:j + 1], figs / f"{tag}_featvis_negative")
     rot, lay, pre = a["rotation"], a["layer"], a["pre"]
     rf = s["rf"]
     st = a["stimuli"]
@@ -343,15 +384,31 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
         ("1. Feature visualisation", fig("featvis", (
             f"Image optimised to maximise the unit's spatial mean ({s['featvis_steps']} steps, Lucid's "
             f"parametrisation); its activation is {fv['z'][j]:+.1f} SD above the dataset mean, "
-            f"{fv['ratio'][j]:.2f}× the top dataset image's."), "Fig. 1")),
-        ("2. Dataset examples", fig("examples", (
-            f"Top: receptive-field crops ({_crop_text(s)}; grey = outside the image) of "
-            f"the most activating of {s['images']} images at each one's best position. Middle: a quilt sampled "
-            "evenly over the quantiles of each image's maximum activation. Bottom: the pre-ReLU distribution "
-            + ("(the input of the layer's last ReLU)" if s.get("pre_is_relu_input") else
-               "(the layer does not end in a ReLU: its output)")
-            + " over every position of every image, log counts, with the exponential of the fitted scale "
-              "over the positive tail."), "Fig. 2")),
+            f"{fv['ratio'][j]:.2f}× the top dataset image's."), "Fig. 1")
+            + "".join(_tiles(paths[key], units_dir, text) for key, text in (
+                ("diverse", f"Diversity: {len(fv['diversity_z'][j]) if 'diversity_z' in fv else 0} images "
+                            f"maximising the unit minus {s.get('diversity_weight') or 0:g}× Lucid's diversity "
+                            f"term ({s.get('diversity_steps')} steps): "
+                            + ", ".join(minus(f"{v:+.1f}") for v in fv.get("diversity_z", [[]])[j]) + " SD."),
+                ("negative", f"Negative: minimising the unit before its ReLU ({s.get('negative_steps')} "
+                             "steps): " + minus(f"{fv['negative_z'][j]:+.1f}" if "negative_z" in fv else "")
+                             + " SD.")) if key in paths)),
+        ("2. Dataset examples", "".join(_tiles(paths[key], units_dir, text) for key, text in (
+            ("top", f"Most activating of {s['images']} images, cropped about each one's best position "
+                    f"({_crop_text(s)}; grey: outside the image): "
+                    + ", ".join(minus(f"{v:.2g}") for v in a["top_value"][j][:len(a['examples']['top_crops'][j])])
+                    + "."),
+            ("bottom", "Least activating: the images whose lowest pre-ReLU value (over positions) is lowest, "
+                       "cropped there: " + ", ".join(minus(f"{v:.2g}") for v in a["examples"]["bottom_value"][j])
+                       + "."),
+            ("quilt", "A quilt sampled evenly over the quantiles of each image's maximum activation (low → "
+                      "high): " + ", ".join(minus(f"{v:.2g}") for v in a["examples"]["quilt_value"][j]) + ".")))
+            + fig("examples", (
+                "The pre-ReLU distribution "
+                + ("(the input of the layer's last ReLU)" if s.get("pre_is_relu_input") else
+                   "(the layer does not end in a ReLU: its output)")
+                + " over every position of every image, log counts, with the exponential of the fitted scale "
+                  "over the positive tail."), "Fig. 2")),
         ("3. Synthetic examples", fig("synthetic", (
             f"Response at the centre position to synthetic stimuli ({s['stimuli']['size']} px, strokes "
             f"{s['stimuli']['stroke_length']:.0f} px long, black on white), in standard deviations of the "
@@ -373,10 +430,12 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
             "map over upstream positions, labelled with sign(Σw)·‖w‖."), "Fig. 5")),
         ("6. Use: weights out", fig("out", (
             f"The downstream units of {s['downstream']} this unit drives most (expanded weights from this "
-            "unit at every position to each target at its centre); red excites, blue inhibits."
+            "unit at every position to each target at its centre); top: their feature visualisations "
+            f"({s.get('thumb_steps')} steps), bottom: the weight maps, red excites, blue inhibits."
             if s["weights"]["downstream_spatial"] else
-            f"Expanded weight from this unit (summed over positions) to each unit of {s['downstream']}."),
-            "Fig. 6")),
+            f"The {'classes' if s.get('classifier') else 'units'} of {s['downstream']} this unit drives most: "
+            f"their feature visualisations ({s.get('thumb_steps')} steps) above the expanded weight from this "
+            "unit, summed over its positions."), "Fig. 6")),
         ("7. Clean-room reimplementation", callout(CLEAN_ROOM)),
     ]
     grid = GRID_CSS + "<div class='args'>" + "".join(
@@ -394,8 +453,8 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
          ["rotation: half-width (°)", float(rot["half_width"][j])],
          ["top inputs", ", ".join(f"{int(i)} ({v:+.2g})" for i, v in zip(a["weights_in"]["idx"][j],
                                                                          a["weights_in"]["val"][j]))],
-         ["top outputs", ", ".join(f"{int(i)} ({v:+.2g})" for i, v in zip(a["weights_out"]["idx"][j],
-                                                                          a["weights_out"]["val"][j]))]],
+         ["top outputs", ", ".join(f"{_target(s, int(i))} ({v:+.2g})" for i, v in zip(a["weights_out"]["idx"][j],
+                                                                                      a["weights_out"]["val"][j]))]],
         caption="Every number comes from the saved circuits result.")
     sections = [("The seven arguments", grid), ("Numbers", numbers)]
     facts = {**facts, "layer": layer, "unit": unit, "upstream": s["upstream"], "downstream": s["downstream"]}

@@ -3,7 +3,9 @@
 Writes into ``out``: ``featvis_<layer>.png/.svg`` (the grid: unit index and final activation
 in dataset standard deviations), ``ratio_<layer>.png/.svg`` (final activation over the top
 dataset activation, per unit), ``featvis_<layer>.npz`` (the images and numbers),
-``units/`` (each visualisation and its top dataset exemplars) and ``index.html``.
+``units/`` (per unit: its visualisation, the diverse and negative ones, and receptive-field
+crops of its most and least activating dataset images) and ``index.html``, where each unit is
+one card (no table wider than the page).
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from jaxinterp import atomic
+from jaxinterp.report.figures import minus, tiles, to_rgb01
 
-
-def _upscale(img: np.ndarray, factor: int) -> np.ndarray:
-    img = np.clip(img, 0, 1)
-    if img.shape[-1] == 1:
-        img = np.repeat(img, 3, axis=-1)
-    return np.kron(img, np.ones((factor, factor, 1)))
+CARDS_CSS = ("<style>.unit{border:1px solid var(--rule);border-radius:6px;padding:0.5em 0.9em 0.7em;"
+             "margin:0 0 1em}.unit h3{margin:0.2em 0 0.4em}.unit .row{display:flex;flex-wrap:wrap;"
+             "gap:0.6em 1.4em;align-items:flex-start}.unit figure{margin:0;display:table}.unit figcaption{"
+             "display:table-caption;caption-side:bottom;font-size:0.8em;color:var(--muted);margin:0.2em 0 0}.unit img{image-rendering:pixelated;"
+             "max-width:100%;height:auto;margin:0}.unit p{font-size:0.88em;margin:0.4em 0 0}</style>")
 
 
 def grid_figure(arrays: dict, layer: str, method: str, path: Path) -> None:
@@ -32,19 +34,20 @@ def grid_figure(arrays: dict, layer: str, method: str, path: Path) -> None:
     images, units, z = arrays["images"], arrays["units"], arrays["z"]
     cols = min(8, len(units))
     rows = -(-len(units) // cols)
-    height = 1.75 * rows + 0.6
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, height), squeeze=False)
+    # rows 0.25 in taller than the images: each title sits in the gap above its image, never on the
+    # row above (tight_layout squeezed the gap to less than a title)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.75 * rows + 0.4), squeeze=False,
+                             gridspec_kw={"hspace": 0.2, "wspace": 0.08})
     for ax in axes.ravel():
         ax.axis("off")
     for i, ax in enumerate(axes.ravel()[: len(units)]):
-        ax.imshow(np.clip(images[i].squeeze(-1) if images.shape[-1] == 1 else images[i], 0, 1),
-                  cmap="gray" if images.shape[-1] == 1 else None, interpolation="nearest")
-        ax.set_title(f"{'dir' if method != 'neurons' else 'ch'} {units[i]}: {z[i]:+.1f} SD", fontsize=8)
+        ax.imshow(to_rgb01(images[i]), interpolation="nearest")
+        ax.set_title(minus(f"{'dir' if method != 'neurons' else 'ch'} {units[i]}: {z[i]:+.1f} SD"), fontsize=8,
+                     pad=3)
     fig.suptitle(f"Feature visualisations of {layer} ({method}); title: index and final activation "
                  "in dataset SDs above the mean", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))  # room for the suptitle
-    atomic.savefig(fig, path.with_suffix(".png"), dpi=110)
-    atomic.savefig(fig, path.with_suffix(".svg"))
+    atomic.savefig(fig, path.with_suffix(".png"), dpi=110, bbox_inches="tight")
+    atomic.savefig(fig, path.with_suffix(".svg"), bbox_inches="tight")
     plt.close(fig)
 
 
@@ -72,7 +75,52 @@ def ratio_figure(arrays: dict, summary: dict, layer: str, path: Path) -> None:
     plt.close(fig)
 
 
-def write(out: Path, arrays: dict, summary: dict, dataset01: np.ndarray, facts: dict) -> Path:
+def _tile(path: Path, images: np.ndarray, columns: int | None = None, min_px: int = 64) -> str:
+    """Write ``images`` [m, h, w, c] as one PNG of tiles at ``path``; returns its ``<img>`` at its
+    own size (name relative to the page in ``units/``)."""
+    rgb = tiles(images, columns, min_px)
+    atomic.imsave(path, rgb)
+    return f"<img src='units/{escape(path.name)}' width='{rgb.shape[1]}' alt=''>"
+
+
+def _card(out: Path, arrays: dict, summary: dict, i: int, tag: str, word: str) -> str:
+    """One unit: its visualisation, diverse and negative ones, and its dataset exemplars."""
+    u = int(arrays["units"][i])
+    units = out / "units"
+    sd = lambda v: minus(f"{v:+.1f} SD")  # noqa: E731
+    blocks = [f"<figure>{_tile(units / f'{tag}_{u}.png', arrays['images'][i:i + 1], min_px=96)}"
+              f"<figcaption>maximises it: {sd(arrays['z'][i])}</figcaption></figure>"]
+    if "diversity_images" in arrays:
+        zs = ", ".join(sd(v) for v in arrays["diversity_z"][i])
+        blocks.append(f"<figure>{_tile(units / f'{tag}_{u}_diverse.png', arrays['diversity_images'][i], columns=2)}"
+                      f"<figcaption>{arrays['diversity_images'].shape[1]} diverse: {zs}</figcaption></figure>")
+    if "negative_images" in arrays:
+        blocks.append(f"<figure>{_tile(units / f'{tag}_{u}_negative.png', arrays['negative_images'][i:i + 1])}"
+                      f"<figcaption>minimises it: {sd(arrays['negative_z'][i])}</figcaption></figure>")
+    examples = []
+    for side, what in (("top", "most activating"), ("bottom", "least activating")):
+        acts = ", ".join(minus(f"{v:.2g}") for v in arrays[f"{side}_act"][i])
+        img = _tile(units / f"{tag}_{u}_{side}.png", arrays[f"{side}_crops"][i], columns=4)
+        examples.append(f"<figure>{img}<figcaption>{what}: {acts}</figcaption></figure>")
+    num = lambda key: minus(f"{arrays[key][i]:.3g}")  # noqa: E731
+    numbers = (f"its activation {num('vis_act')}; top dataset activation {num('data_max')} (ratio "
+               f"{arrays['ratio'][i]:.2f}×); dataset mean {num('data_mean')}, SD {num('data_std')}")
+    return (f"<div class='unit' id='{escape(tag)}-{u}'><h3>{word} {u}</h3><div class='row'>{''.join(blocks)}"
+            f"{''.join(examples)}</div><p>{numbers}</p></div>")
+
+
+def _crop_words(summary: dict) -> str:
+    rf = summary.get("rf")
+    if not rf:
+        return "whole images (the layer has no spatial axes)"
+    (rh, rw), (ch, cw) = rf["size"], summary["crop_size"]
+    if (rh, rw) == (ch, cw):
+        return f"receptive-field crops ({rh}×{rw} px)"
+    return (f"the image and a margin ({ch}×{cw} px), since the {rh}×{rw}-px receptive field is wider than "
+            "the image; pixels outside the field dimmed")
+
+
+def write(out: Path, arrays: dict, summary: dict, facts: dict) -> Path:
     """Draw every file of the page from ``arrays``/``summary`` of the ``featvis`` task."""
     from jaxinterp.report import html
 
@@ -82,23 +130,25 @@ def write(out: Path, arrays: dict, summary: dict, dataset01: np.ndarray, facts: 
     tag = layer.replace(".", "_")
     atomic.savez(out / f"featvis_{tag}.npz", **{k: np.asarray(v) for k, v in arrays.items()})
     grid_figure(arrays, layer, method, out / f"featvis_{tag}")
-    ratio_figure(arrays, summary, layer, out / f"ratio_{tag}")
-    rows = []
-    src = escape(f"units/{tag}")  # the layer name reaches the page from the command line
-    for i, u in enumerate(arrays["units"]):
-        atomic.imsave(out / "units" / f"{tag}_{u}.png", _upscale(arrays["images"][i], 3))
-        strip = np.concatenate([_upscale(dataset01[j], 3) for j in arrays["top_idx"][i]], axis=1)
-        atomic.imsave(out / "units" / f"{tag}_{u}_top.png", strip)
-        rows.append(
-            f"<tr><td>{u}</td><td><img src='{src}_{u}.png'></td>"
-            f"<td>{arrays['vis_act'][i]:.3g}</td><td>{arrays['data_max'][i]:.3g}</td>"
-            f"<td>{arrays['ratio'][i]:.2f}x</td><td>{arrays['z'][i]:+.1f}</td>"
-            f"<td><img src='{src}_{u}_top.png'><br><small>"
-            + ", ".join(f"{v:.2g}" for v in arrays["top_act"][i]) + "</small></td></tr>")
-    table = ("<table><thead><tr><th>unit</th><th>visualisation</th><th>its activation</th>"
-             "<th>top dataset activation</th><th>ratio</th><th>SD above mean</th>"
-             f"<th>top {arrays['top_idx'].shape[1]} dataset exemplars (activations)</th></tr></thead>"
-             f"<tbody>{''.join(rows)}</tbody></table>")
+    ratio_figure(arrays, layer, out / f"ratio_{tag}")
+    word = "direction" if method != "neurons" else "unit"
+    cards = "".join(_card(out, arrays, summary, i, tag, word) for i in range(len(arrays["units"])))
+    extra = []
+    if "diversity_images" in arrays:
+        extra.append(f"{summary['diversity']} diverse images maximise the unit minus {summary['diversity_weight']:g}× "
+                     f"Lucid's diversity term (the similarity of their Gram matrices; {summary['diversity_steps']} "
+                     "steps)")
+    if "negative_images" in arrays:
+        extra.append(f"the negative image minimises the unit's spatial mean before the layer's ReLU "
+                     f"({summary['negative_steps']} steps)")
+    m = arrays["top_idx"].shape[1]
+    explain = (f"Per unit: the image that maximises its spatial mean ({summary['steps']} steps)"
+               + "".join(f"; {e}" for e in extra) + f". Then its {m} most activating dataset images (by "
+               "spatial mean), cropped about the place where the unit is highest, and its "
+               f"{m} least activating ones (lowest spatial mean before the layer's ReLU; for directions, "
+               "lowest projection), cropped about where it is lowest; crops are "
+               f"{_crop_words(summary)}, grey outside the image, repeated to at least 64 px. Captions: "
+               "activations in dataset standard deviations above the mean (SD), or the spatial means.")
     stats = html.table(["median ratio", "quartiles", "units above the top dataset image", "median SD"],
                        [[f"{summary['ratio_median']:.2f}x",
                          f"{summary['ratio_q25']:.2f}x - {summary['ratio_q75']:.2f}x",
@@ -114,6 +164,6 @@ def write(out: Path, arrays: dict, summary: dict, dataset01: np.ndarray, facts: 
         ("Activation ratio", html.figure(f"ratio_{tag}.png",
                                          "Final activation of each visualisation divided by the largest "
                                          "activation of that unit over the dataset (dashed: 1x).")),
-        ("Each unit beside its dataset exemplars", table),
+        ("Each unit beside its dataset examples", CARDS_CSS + f"<p>{escape(explain)}</p>" + cards),
     ]
     return html.page(f"Feature visualisation: {layer}", sections, out / "index.html", facts=facts)

@@ -2,7 +2,8 @@
 
 * :func:`ii_boxplot`: II per similarity, one box (with every unit as a dot) per direction set;
 * :func:`exemplar_grid`: top-M exemplars of the units at quantiles of II, crisp and tightly packed;
-* :func:`mosaic`: images side by side, upscaled by pixel repetition (no smoothing), white gutters.
+* :func:`mosaic`: images side by side, upscaled by pixel repetition (no smoothing), white gutters;
+* :func:`tiles`: images in rows of ``columns``, each at least ``min_px`` pixels (for HTML pages).
 
 Each writes ``stem.png`` (200 dpi), and ``stem.svg`` (:func:`jaxinterp.report.style.save`)
 and returns the PNG's path.
@@ -99,6 +100,21 @@ def mosaic(images: np.ndarray, gutter: int = 2, scale: int | None = None) -> np.
     for j in range(m):  # m <= a few dozen tiles: display only
         out[:, j * (w + gutter): j * (w + gutter) + w] = big[j]
     return out
+
+
+def tiles(images: np.ndarray, columns: int | None = None, min_px: int = 64, gutter: int = 2) -> np.ndarray:
+    """[m, h, w, c] images -> one RGB image of rows of ``columns`` (default all in one row), each
+    image repeated to at least ``min_px`` pixels (nearest neighbour), white gutters. Shown at its
+    own size on a page (``image-rendering: pixelated``), a 32-px crop is 64 px wide."""
+    images = np.asarray(images)
+    m = len(images)
+    columns = min(columns or m, m)
+    scale = upscale_factor(images.shape[1], min_px)
+    rows = [mosaic(images[i:i + columns], gutter, scale) for i in range(0, m, columns)]
+    width = rows[0].shape[1]
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
+    gap = np.ones((gutter, width, 3), np.float32)
+    return np.concatenate([part for r in rows for part in (r, gap)][:-1])
 
 
 @styled

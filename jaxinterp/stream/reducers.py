@@ -11,7 +11,7 @@ a real image (the last batch is padded to the compiled shape). ``out`` is per-im
 engine copies to the host ([b, ...] pytree, or None); ``outs`` is all of it, [n, ...].
 
 Built in: :func:`collect` (keep every row), :func:`top_k` (the k largest per unit, with their
-image numbers and any payload), :func:`moments` (count, mean, variance), :func:`total` (sums),
+image numbers and any payload), :func:`bottom_k` (the k smallest), :func:`moments` (count, mean, variance), :func:`total` (sums),
 :func:`minmax`, :func:`histogram` (fixed edges), :func:`combine` (several at once, over a
 dict of values) and :func:`fanout` (several over the same values). State is O(k·U) or O(U), never O(n), unless the caller collects.
 """
@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Reducer", "collect", "combine", "fanout", "histogram", "minmax", "moments", "top_k", "total"]
+__all__ = ["Reducer", "bottom_k", "collect", "combine", "fanout", "histogram", "minmax", "moments", "top_k",
+           "total"]
 
 
 class Reducer(NamedTuple):
@@ -98,6 +99,26 @@ def top_k(k: int, by: str | None = None) -> Reducer:
         return {name: np.asarray(a).T for name, a in state.items() if name != "nonfinite"}
 
     return Reducer(init, update, finalize)
+
+
+@functools.lru_cache(maxsize=None)
+def bottom_k(k: int, by: str | None = None) -> Reducer:
+    """The ``k`` images with the smallest value per unit, smallest first: :func:`top_k` of the
+    negated values (negation is exact), the values negated back. Same values, payload, result
+    and tie rule (the lower image number) as :func:`top_k`."""
+    top = top_k(k, by)
+
+    def negated(values):
+        if isinstance(values, dict) and by in values:
+            return {**values, by: -values[by]}
+        return -values
+
+    def finalize(state, outs):
+        got = top.finalize(state, outs)
+        return {**got, "value": -got["value"]}
+
+    return Reducer(top.init, lambda state, values, index, valid: top.update(state, negated(values), index, valid),
+                   finalize)
 
 
 @functools.lru_cache(maxsize=None)

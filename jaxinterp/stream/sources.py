@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxinterp.data.checks import check_images
 
-__all__ = ["ArraySource", "IterableSource", "Source", "as_source", "shares"]
+__all__ = ["ArraySource", "IterableSource", "Source", "as_source", "images_at", "shares"]
 
 
 @runtime_checkable
@@ -73,6 +73,21 @@ class ArraySource:
 
     def __repr__(self):
         return f"ArraySource({self.num_images} x {self.image_shape} {self.dtype})"
+
+
+def images_at(data, idx) -> np.ndarray:
+    """The images at indices ``idx`` [m] of ``data`` (an array-like, an :class:`ArraySource`, or a
+    source with ``read(i)``, such as a folder of image files): a few random reads for exemplars,
+    never the whole dataset. Returns [m, H, W, C] as stored."""
+    idx = np.asarray(idx, np.int64).reshape(-1)
+    if isinstance(data, ArraySource):
+        data = data.images
+    if hasattr(data, "shape"):
+        return np.asarray(data[idx])
+    if hasattr(data, "read"):
+        return np.stack([data.read(int(i)) for i in idx]) if len(idx) else np.zeros((0, *data.image_shape), np.uint8)
+    raise TypeError(f"cannot read single images from {type(data).__name__}; pass an array or a source "
+                    "with read(i) (jaxinterp.data.open_data)")
 
 
 def _release(rows) -> None:

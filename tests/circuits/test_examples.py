@@ -152,6 +152,29 @@ def test_crops_and_recentring_match_numpy_slicing(stack, images):
     assert crops.shape == (2, 2, rh, rw, 2)
 
 
+def test_crops_of_a_field_wider_than_the_image_show_the_image_and_a_margin(stack, images):
+    """margin: where the field is wider than the image the window is the image plus the margin
+    (the same for every position), pixels outside the unit's field dimmed; a narrower field is
+    cropped as without it."""
+    model, v = stack
+    rf = door.ReceptiveField((-1, 18, -1, 18), (19, 19), (1, 1), (-9, -9), (8, 8), False)  # 19 px > 16 px
+    image, y, x = np.array([0, 3]), np.array([8, 0]), np.array([8, 2])
+    crops = np.asarray(examples.rf_crops(images, image, y, x, rf, fill=0.5, margin=2, dim=0.25))
+    assert crops.shape == (2, 20, 20, 2) and examples.display_margin(16) == 2 == examples.display_margin(32)
+    big = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=0.5)
+    for i in range(2):
+        rows = np.arange(-2, 18)[:, None]                                  # window pixels in image coordinates
+        cols = np.arange(-2, 18)[None, :]
+        y0, x0 = rf.origin(y[i], x[i])
+        seen = (rows >= y0) & (rows < y0 + 19) & (cols >= x0) & (cols < x0 + 19)
+        assert 0 < seen.sum() < seen.size                                  # part of the window is dimmed
+        want = np.where(seen[..., None], big[image[i]], 0.5 + 0.25 * (big[image[i]] - 0.5))
+        np.testing.assert_allclose(crops[i], want, atol=1e-6)
+    narrow = door.receptive_field(model, v, "relu1", (16, 16, 2))
+    np.testing.assert_array_equal(examples.rf_crops(images, image, y, x, narrow, margin=2),
+                                  examples.rf_crops(images, image, y, x, narrow))
+
+
 def test_preactivations_equal_the_relu_free_network():
     model, plain = Residual(), Residual(final_relu=False)
     v = jax.jit(model.init)(jax.random.key(2), jnp.zeros((1, 12, 12, 3)))
@@ -240,8 +263,17 @@ def test_layer_examples_is_its_parts_in_one_pass(resnet8, tmp_path):
     np.testing.assert_array_equal(examples.rf_crops(mm, top.image, top.y, top.x, rf),
                                   examples.rf_crops(x, top.image, top.y, top.x, rf))
     assert got.top.value.shape == (32, 3) and got.maxima.value.shape == (11, 2)
+    # the minimally activating images: numpy's stable argsort of each image's lowest pre-ReLU value
+    pre_map = np.asarray(examples.preactivations(model, v, "layer2", x, units=(4, 1), position="all"))
+    lowest = pre_map.reshape(11, -1, 2).min(1)                                           # [n, U]
+    for j in range(2):
+        order = np.argsort(lowest[:, j], kind="stable")[:3]
+        np.testing.assert_array_equal(got.bottom.image[j], order)
+        np.testing.assert_allclose(got.bottom.value[j], lowest[order, j], rtol=1e-6, atol=1e-6)
+        where = [divmod(int(np.argmin(pre_map[i, :, :, j])), pre_map.shape[2]) for i in order]
+        assert list(zip(got.bottom.y[j], got.bottom.x[j])) == where
     none = examples.layer_examples(model, v, "layer2", x, k=3, batch_size=4)
-    assert none.maxima is None and none.pre is None
+    assert none.maxima is None and none.pre is None and none.bottom is None
 
 
 def test_quilt_picks_the_quantiles(rng):

@@ -26,14 +26,21 @@ def featvis(data, out, *extra):
 
 def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, capsys):
     out = tmp_path / "out"
-    assert featvis(data, out, "--units", "2:6") == 0
-    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert first["computed"] == 3
-    for name in ("featvis_relu2.png", "featvis_relu2.svg", "ratio_relu2.png", "index.html",
-                 "units/relu2_2.png", "units/relu2_5_top.png"):
+    extra = ("--units", "2:6", "--chunk", "2", "--diversity", "2", "--diversity-steps", "2", "--negative-steps", "24")
+    assert featvis(data, out, *extra) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    first = json.loads(printed[-1])
+    assert first["computed"] == 8  # stats, gather, and per chunk of 2 units: max, diversity, negative
+    assert "featvis: relu2 max 2..3: step 6/6, mean objective " in "\n".join(printed)  # progress
+    for name in ("featvis_relu2.png", "featvis_relu2.svg", "ratio_relu2.png", "index.html", "units/relu2_2.png",
+                 "units/relu2_5_top.png", "units/relu2_5_bottom.png", "units/relu2_3_diverse.png",
+                 "units/relu2_3_negative.png"):
         assert (out / name).is_file(), name
     arrays = np.load(out / "featvis_relu2.npz")
     assert arrays["images"].shape == (4, 32, 32, 3)
+    assert arrays["diversity_images"].shape == (4, 2, 32, 32, 3) and arrays["diversity_z"].shape == (4, 2)
+    assert arrays["negative_images"].shape == (4, 32, 32, 3)
+    assert arrays["top_crops"].shape[:2] == arrays["bottom_crops"].shape[:2] == (4, 3)
     np.testing.assert_array_equal(arrays["units"], [2, 3, 4, 5])
     # the numbers are the dataset's: ratio = own activation / top dataset activation, top exemplars sorted
     np.testing.assert_allclose(arrays["ratio"], arrays["vis_act"] / arrays["data_max"], rtol=1e-6)
@@ -45,17 +52,70 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
 
     model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
     images = np.load(data)["images"].astype(np.float32) / 255
-    acts = np.asarray(forward(model, variables, model.normalize(images), ["relu2"])[1]["relu2"])
-    spatial = acts.mean(axis=(1, 2))[:, 2:6].astype(np.float64)                      # [40, 4]
+    acts = forward(model, variables, model.normalize(images), ["relu2", "bn2"])[1]
+    spatial = np.asarray(acts["relu2"]).mean(axis=(1, 2))[:, 2:6].astype(np.float64)       # [40, 4]
+    pre = np.asarray(acts["bn2"]).mean(axis=(1, 2))[:, 2:6]                                # before the ReLU
     np.testing.assert_allclose(arrays["data_mean"], spatial.mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(arrays["data_std"], spatial.std(0), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(arrays["data_max"], spatial.max(0), rtol=1e-5)
     np.testing.assert_array_equal(arrays["top_idx"], np.argsort(-spatial, axis=0, kind="stable")[:3].T)
+    np.testing.assert_array_equal(arrays["bottom_idx"], np.argsort(pre, axis=0, kind="stable")[:3].T)
+    np.testing.assert_allclose(arrays["bottom_act"], np.sort(pre, axis=0)[:3].T, rtol=1e-5, atol=1e-6)
+    # crops of the receptive field where the unit is highest (top) and lowest (bottom) before its ReLU
+    from jaxinterp import door
+    from jaxinterp.circuits import examples
+
+    maps = np.asarray(acts["bn2"])[..., 2:6]                                               # [40, 16, 16, 4]
+    rf = door.receptive_field(model, variables, "relu2", (32, 32, 3))
+    for side, pick in (("top", np.argmax), ("bottom", np.argmin)):
+        idx = arrays[f"{side}_idx"]
+        where = np.array([[divmod(int(pick(maps[i, :, :, j])), 16) for i in row] for j, row in enumerate(idx)])
+        want = examples.rf_crops(images, idx, where[..., 0], where[..., 1], rf, margin=2)
+        np.testing.assert_allclose(arrays[f"{side}_crops"], want, atol=1e-6, err_msg=side)
+    # the negative image (minimising the unit before its ReLU) ends below the dataset mean, the
+    # maximising one above it
+    assert np.all(arrays["negative_act"] < arrays["data_mean"]), (arrays["negative_act"], arrays["data_mean"])
+    assert np.all(arrays["negative_z"] < 0) and np.all(arrays["negative_act"] < arrays["vis_act"])
     page = (out / "index.html").read_text()
-    assert "units/relu2_3_top.png" in page and "SD above mean" in page
+    for shown in ("units/relu2_3_top.png", "units/relu2_3_bottom.png", "units/relu2_3_diverse.png",
+                  "units/relu2_3_negative.png", "least activating", "most activating"):
+        assert shown in page, shown
+    assert page.count("<table") == 1  # the summary; the units are cards, never a table wider than the page
     # a rerun only redraws: every task comes from the store
-    assert featvis(data, out, "--units", "2:6") == 0
+    assert featvis(data, out, *extra) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["computed"] == 0
+
+
+def test_defaults_follow_the_model_and_an_interrupted_run_resumes(data, tmp_path, capsys, monkeypatch):
+    """The colour matrix and transforms are the model's (the data's matrix and the CIFAR set for a
+    32-px model), as ``render`` picks them; each chunk of renders is saved when it finishes, so
+    after Ctrl-C a rerun renders only the rest."""
+    from jaxinterp import steps
+    from jaxinterp.recipes import featvis as recipe
+
+    model = steps.model_spec("small_cnn_rgb", "random:0")
+    graph = recipe.featvis_tasks(model, steps.data_spec(data), "relu2", (0, 4), chunk=2, diversity=0,
+                                 negative_steps=0, steps=6)
+    assert (graph["max_1"].config.color, graph["max_1"].config.transforms) == ("data", "cifar")
+    assert sorted(k for k in graph if k.startswith("max_")) == ["max_0", "max_1"]
+    calls = []
+    real = recipe.render_units
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recipe, "render_units", interrupted)
+    out = tmp_path / "out"
+    args = ("--units", "0:4", "--chunk", "2", "--diversity", "0", "--negative-steps", "0")
+    assert featvis(data, out, *args) == 130
+    assert "rerun the same command to resume" in capsys.readouterr().err
+    monkeypatch.setattr(recipe, "render_units", real)
+    assert featvis(data, out, *args) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["reused"] >= 1 and line["computed"] + line["reused"] == 4  # stats, 2 renders, gather
 
 
 def test_kmeans_directions(data, tmp_path, capsys):
@@ -83,10 +143,17 @@ def test_kmeans_directions(data, tmp_path, capsys):
     np.testing.assert_allclose(arrays["ratio"], vis / along.max(0), rtol=1e-4)
 
 
-def test_bad_input_is_a_clear_error(data, tmp_path, capsys):
-    assert featvis(data, tmp_path / "a", "--units", "60:70") == 2
-    assert "out of range: there are 64 channels of layer 'relu2'" in capsys.readouterr().err
-    assert featvis(data, tmp_path / "b", "--units", "5:2") == 2
-    assert "START:STOP" in capsys.readouterr().err
-    assert featvis(data, tmp_path / "c", "--units", "0:4", "--directions", "kmeans", "--k", "3") == 2
-    assert "there are 3 kmeans directions" in capsys.readouterr().err
+def test_bad_input_is_one_line_before_any_work(data, tmp_path, capsys):
+    """Units, layer and directions are checked before any capture: one line, no store."""
+    def refused(out, *extra):
+        assert featvis(data, tmp_path / out, *extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and not (tmp_path / out).exists(), err
+        return err
+
+    assert "unit(s) [64, 65, 66, 67, 68, 69] out of range: layer 'relu2' has 64 channels" in refused(
+        "a", "--units", "60:70")
+    assert "START:STOP" in refused("b", "--units", "5:2")
+    assert "there are 3 kmeans directions" in refused("c", "--units", "0:4", "--directions", "kmeans", "--k", "3")
+    assert "unknown layer 'relu7'" in refused("d", "--units", "0:4", "--layer", "relu7")
+    assert "--steps" in refused("e", "--units", "0:4", "--steps", "0")

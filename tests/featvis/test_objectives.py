@@ -54,6 +54,9 @@ def test_penalties_equal_numpy(acts):
     grams /= np.linalg.norm(grams.reshape(4, -1), axis=1)[:, None, None]
     ref = sum((grams[i] * grams[j]).sum() for i in range(4) for j in range(4) if j != i) / 4
     assert np.isclose(O.diversity("layer").value(acts), ref, rtol=1e-5)
+    # in sets of 2 (one set per unit): each set's diversity, summed
+    pair = lambda i, j: 2 * (grams[i] * grams[j]).sum() / 2  # noqa: E731
+    assert np.isclose(O.diversity("layer", group=2).value(acts), pair(0, 1) + pair(2, 3), rtol=1e-5)
     # blur: 3x3 kernel 0.5 at the border, 1 inside, SAME, normalised by the blur of ones
     k = np.full((3, 3), 0.5)
     k[1, 1] = 1
@@ -103,4 +106,7 @@ def test_bad_input_gets_clear_errors():
         O.channels("layer", [0, 1, 2]).check(SHAPES)
     with pytest.raises(ValueError, match="integer"):
         O.channel("layer", 1.5)
+    with pytest.raises(ValueError, match=r"diversity\(group=3\) needs a batch of whole sets, got 4 images"):
+        O.diversity("layer", group=3).check(SHAPES)
     O.channels("layer", [0, 1, 2, 6]).check(SHAPES)  # fits: no error
+    O.diversity("layer", group=2).check(SHAPES)

@@ -169,6 +169,51 @@ def test_thresholds_keep_intermediate_images(key):
     assert not np.allclose(out.images[1], out.images[0])
 
 
+def test_steps_in_chunks_equal_one_call_bit_for_bit_and_report_progress(key):
+    """The loop runs steps_per_call steps per dispatch of one executable on the carried state: the
+    images, objective values and parameters equal one call of every step, bit for bit (the
+    redirected-ReLU steps and the transforms' keys cross the chunk borders), and ``progress``
+    hears each call: updates done and the objective before the last of them."""
+    model, variables = Oriented(), {"params": {"conv": {"kernel": jnp.asarray(gabor_bank())}}}
+    p = param.image(key, 16, batch=2, channels=1)
+    obj = objectives.channels("relu", [0, 2])
+    whole = render(key, model, variables, obj, p, transforms.cifar(), steps=21, thresholds=(0, 10, 21),
+                   steps_per_call=21)
+    heard = []
+    parts = render(key, model, variables, obj, p, transforms.cifar(), steps=21, thresholds=(0, 10, 21),
+                   steps_per_call=4, progress=lambda done, value: heard.append((done, value)))
+    for a, b in zip((whole.images, whole.values, whole.params), (parts.images, parts.values, parts.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert [done for done, _ in heard] == [4, 8, 12, 16, 20, 21]
+    assert [value for _, value in heard] == [float(parts.values[done - 1]) for done, _ in heard]
+    assert float(parts.values[-1]) > float(parts.values[0])
+
+
+def test_without_transforms_render_uses_the_models_set_as_the_commands_do(key):
+    """transforms=None: ``transforms.for_model`` at the rendered side (CIFAR's set up to 64 px,
+    Lucid's standard set above), the choice the featvis and circuits commands make; the colour
+    matrix: ImageNet's for ImageNet models, else the data's (``param.color_for``)."""
+    from jaxinterp import models
+
+    cifar, imagenet = models.get("cifar_resnet20"), models.get("resnet18")
+    assert (transforms.name_for(cifar), transforms.name_for(imagenet)) == ("cifar", "standard")
+    assert transforms.for_model(imagenet) == transforms.standard() and transforms.name_for(imagenet, 48) == "cifar"
+    assert (param.color_name_for(cifar), param.color_name_for(imagenet)) == ("data", "imagenet")
+    data = np.random.default_rng(0).uniform(size=(20, 8, 8, 3)).astype(np.float32)
+    assert param.color_for(cifar, data) == param.color_matrix(data) != param.IMAGENET_COLOR
+    assert param.color_for(imagenet) == param.IMAGENET_COLOR == param.color_for(cifar, name="imagenet")
+    with pytest.raises(ValueError, match="not an ImageNet model: its colour matrix is its data's"):
+        param.color_for(cifar)
+    params, image_fn = param.for_model(key, cifar, batch=2, images01=data)
+    assert image_fn.color == param.color_matrix(data) and image_fn(params).shape == (2, 32, 32, 3)
+    model, variables = Oriented(), {"params": {"conv": {"kernel": jnp.asarray(gabor_bank())}}}
+    p = param.image(key, 24, batch=2, channels=1)
+    obj = objectives.channels("relu", [0, 1])
+    default = render(key, model, variables, obj, p, steps=3).images
+    np.testing.assert_array_equal(default, render(key, model, variables, obj, p, transforms.cifar(), steps=3).images)
+    assert not np.array_equal(default, render(key, model, variables, obj, p, transforms.standard(), steps=3).images)
+
+
 def test_render_rejects_bad_input(key):
     w = np.zeros((192, 4), np.float32)
     model, variables = linear_model(w, np.zeros(4, np.float32))

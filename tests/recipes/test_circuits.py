@@ -108,13 +108,33 @@ def test_bad_input_is_one_line_before_any_work(ran, capsys, tmp_path):
     assert "wrong order" in capsys.readouterr().err
 
 
-def test_crops_wider_than_the_image_show_its_central_part():
-    from jaxinterp.recipes.circuits import _view
+def test_class_names_go_to_a_classifier_downstream_only():
+    """Weights out to the classifier are named by class: CIFAR-10's names for the 10-class CIFAR
+    models (the one lookup the registry will replace), None (the page's "class i") otherwise."""
+    from jaxinterp import models
+    from jaxinterp.data.cifar10 import CLASS_NAMES
+    from jaxinterp.recipes.circuits import class_names, is_classifier
 
-    rf = door.ReceptiveField((-24, 57, -24, 57), (81, 81), (4, 4), (-40, -40), (4, 4), False)
-    view = _view(rf, 32, 32)  # ResNet-20 layer3: the 32 px about the field's centre
-    assert view.size == (32, 32) and view.box == (0, 32, 0, 32) and view.origin(4, 4) == (0, 0)
-    assert _view(rf, 96, 96) == rf
+    assert class_names("cifar_resnet20", 10) == list(CLASS_NAMES) and class_names("resnet18", 1000) is None
+    assert class_names("cifar_resnet20", 64) is None
+    model = models.get("cifar_resnet20")
+    g = door.graph(model, models.init(model, __import__("jax").random.key(0)), (32, 32, 3))
+    assert is_classifier(g, "linear") and is_classifier(g, "logits")
+    assert not is_classifier(g, "layer3") and not is_classifier(g, "layer3.2")
+
+
+def test_unit_pages_show_diverse_negative_and_least_activating_examples(ran):
+    """Beside the unit's visualisation: 4 diverse and a negative one; beside its top crops: the
+    minimally activating images (their values: the kernel's bottom-k, lowest pre-ReLU anywhere)."""
+    root, _, images = ran
+    model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
+    got = examples.layer_examples(model, variables, "relu2", images, k=3, units=UNITS)
+    for j, u in enumerate(UNITS):
+        page = (root / "out" / "units" / f"relu2_{u}.html").read_text()
+        for part in ("featvis_diverse", "featvis_negative", "top", "bottom", "quilt"):
+            assert f"figures/relu2_{u}_{part}.png" in page, part
+        shown = re.search(r"Least activating: .*?cropped there: (.*?)\.</figcaption>", page).group(1)
+        assert shown.replace("\u2212", "-") == ", ".join(f"{v:.2g}" for v in got.bottom.value[j])
 
 
 def test_resnet56_depth_runs_to_completion_and_bad_units_fail_first(tmp_path, capsys):

@@ -124,11 +124,14 @@ def test_featvis_page(tmp_path):
     rng = np.random.default_rng(0)
     arrays = {"images": rng.uniform(size=(2, 8, 8, 3)), "units": np.array([3, 5]), "z": np.array([1.0, 2.0]),
               "ratio": np.array([0.5, 1.5]), "vis_act": np.array([1.0, 2.0]), "data_max": np.array([2.0, 1.3]),
-              "top_idx": np.array([[0, 1], [2, 3]]), "top_act": np.array([[2.0, 1.0], [1.3, 1.2]])}
+              "data_mean": np.array([0.5, 0.4]), "data_std": np.array([0.2, 0.3]),
+              "top_idx": np.array([[0, 1], [2, 3]]), "top_act": np.array([[2.0, 1.0], [1.3, 1.2]]),
+              "bottom_idx": np.array([[3, 2], [1, 0]]), "bottom_act": np.array([[-2.0, -1.0], [-1.3, -1.2]]),
+              "top_crops": rng.uniform(size=(2, 2, 5, 5, 3)), "bottom_crops": rng.uniform(size=(2, 2, 5, 5, 3))}
     summary = {"layer": EVIL, "method": "neurons", "steps": 2, "transforms": EVIL, "color": "cifar",
                "ratio_median": 1.0, "ratio_q25": 0.5, "ratio_q75": 1.5, "above_top_fraction": 0.5,
-               "z_median": 1.5}
-    featvis.write(tmp_path, arrays, summary, rng.uniform(size=(4, 8, 8, 3)), {"data": f"{EVIL}.npz"})
+               "z_median": 1.5, "rf": {"size": [5, 5]}, "crop_size": [5, 5]}
+    featvis.write(tmp_path, arrays, summary, {"data": f"{EVIL}.npz"})
     assert_escaped(tmp_path)
 
 
@@ -139,8 +142,13 @@ def _circuits_result(units=(1, 4), n=6) -> tuple[dict, dict]:
     per_unit = lambda *shape: rng.uniform(size=(u, *shape))  # noqa: E731
     arrays = {
         "units": np.array(units), "top_value": per_unit(3), "stats_mean": per_unit(), "stats_sd": per_unit(),
-        "featvis": {"images": per_unit(8, 8, 3), "z": per_unit(), "ratio": per_unit()},
+        "featvis": {"images": per_unit(8, 8, 3), "z": per_unit(), "ratio": per_unit(),
+                    "diversity_images": per_unit(4, 8, 8, 3), "diversity_z": per_unit(4),
+                    "negative_images": per_unit(8, 8, 3), "negative_z": -per_unit()},
         "featvis_up": {"images": rng.uniform(size=(2, 8, 8, 3)), "units": np.array([0, 1])},
+        "featvis_down": {"images": rng.uniform(size=(2, 8, 8, 3)), "units": np.array([0, 2])},
+        "examples": {"top_crops": per_unit(3, 5, 5, 3), "bottom_crops": per_unit(3, 5, 5, 3),
+                     "bottom_value": -per_unit(3), "quilt_crops": per_unit(4, 5, 5, 3), "quilt_value": per_unit(4)},
         "pre": {"mean": per_unit(), "fraction_positive": per_unit(), "tail_mean": per_unit()},
         "rotation": {"vector_strength": per_unit(), "half_width": per_unit(), "curves": rng.uniform(size=(4, u))},
         "stimuli": {"curve": {"responses": rng.normal(size=(4, 2, u)), "orientation": np.arange(4.0) * 90,
@@ -159,7 +167,9 @@ def _circuits_result(units=(1, 4), n=6) -> tuple[dict, dict]:
                "rf": {"size": [5, 5], "stride": [1, 1]}, "images": 16, "pre_is_relu_input": True,
                "stimuli": {"size": 32, "stroke_length": 8.0}, "exemplars": 3, "rotation_step": 45.0,
                "weights": {"downstream_spatial": True, "window_in": 3}, "equivariance": eq, "families": 2,
-               "sharpest": [{"unit": 1, "vector_strength": 0.5, "half_width": 30.0}]}
+               "sharpest": [{"unit": 1, "vector_strength": 0.5, "half_width": 30.0}], "crop_size": [5, 5],
+               "crop_margin": 2, "class_names": None, "classifier": False, "diversity_steps": 1,
+               "negative_steps": 1, "diversity_weight": 100.0, "thumb_steps": 1}
     return arrays, summary
 
 
@@ -167,7 +177,7 @@ def test_circuits_pages(tmp_path, monkeypatch):
     from jaxinterp.report import circuits
 
     for name in ("featvis_figure", "examples_figure", "synthetic_figure", "rotation_figure", "weights_in_figure",
-                 "weights_out_figure", "families_figure", "equivariance_figure"):
+                 "weights_out_figure", "families_figure", "equivariance_figure", "tiles_figure"):
         monkeypatch.setattr(circuits, name, blank_figure())
     circuits.write(tmp_path, [_circuits_result()], {"model": "small_cnn_rgb", "data": f"/data/{EVIL}.npz"})
     assert_escaped(tmp_path, min_pages=4)  # index, the layer page, two unit pages

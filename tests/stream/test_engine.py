@@ -75,6 +75,24 @@ def test_top_k_is_numpy_stable_argsort_with_ties(net, images):
     np.testing.assert_allclose(top["value"], np.take_along_axis(r.T, order, 1), rtol=1e-5, atol=1e-6)
 
 
+def test_bottom_k_is_numpy_stable_argsort_with_ties(net, images):
+    """The k smallest per unit, smallest first; ties (post-ReLU zeros, duplicates) to the lower image."""
+    model, variables = net
+    dup = np.concatenate([images, images[::-1]])
+    r = whole(net, dup, "relu3").mean((1, 2))     # [n, U]
+    low = stream.stream(model, variables, dup, "relu3", stream.bottom_k(6), position="mean",
+                        batch_size=16)["relu3"]
+    order = np.argsort(r, axis=0, kind="stable")[:6].T  # [U, 6]
+    np.testing.assert_array_equal(low["image"], order)
+    np.testing.assert_allclose(low["value"], np.take_along_axis(r.T, order, 1), rtol=1e-5, atol=1e-6)
+    values = np.array([[1.0, 5.0], [3.0, 2.0], [-3.0, 2.0], [0.0, 1.0]], np.float32)
+    src = np.arange(4, dtype=np.float32)[:, None, None, None] * np.ones((1, 2, 2, 1), np.float32)
+    out = stream.stream_map(lambda p, x: {"v": p[x[:, 0, 0, 0].astype(jnp.int32)]}, values, src,
+                            stream.bottom_k(3, by="v"), batch_size=3)
+    np.testing.assert_array_equal(out["image"], [[2, 3, 0], [3, 1, 2]])
+    np.testing.assert_array_equal(out["value"], [[-3.0, 0.0, 1.0], [1.0, 2.0, 2.0]])
+
+
 def test_top_k_carries_a_payload_and_refuses_nan():
     values = np.array([[1.0, 5.0], [3.0, 2.0], [3.0, 9.0], [0.0, 1.0]], np.float32)
     where = np.arange(8, dtype=np.int32).reshape(4, 2)
