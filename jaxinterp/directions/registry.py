@@ -150,11 +150,19 @@ def fit_by_name(name: str, key: jax.Array | None, acts, k: int | None = None, **
       [K, d], ``.state``, ``.info()``.
     """
     entry = get(name)
-    check_acts(acts, finite=False)  # each fit checks the values it is given
     k = default_k(name, acts.shape[-1], k)
+    x, mean, std = prepare(name, acts)
+    return Fitted(name, entry.fit(key, x, k, **options), mean, std, dict(options))
+
+
+def prepare(name: str, acts) -> tuple[jax.Array, jax.Array | None, jax.Array | None]:
+    """``(x, mean, std)``: raw activations ``acts`` [n, d] as set ``name`` is fit on them
+    (:data:`INPUTS`), and the z-scoring's mean and std [d] (None unless the input is z-scored);
+    :func:`fit_by_name` fits on ``x``, and :class:`Fitted` maps new activations with them."""
+    entry = get(name)
+    check_acts(acts, finite=False)  # each fit checks the values it is given
     mean = std = None
     if entry.input == "unit_z":
         unit = kmeans.unit_rows(jnp.asarray(acts))
         mean, std = unit.mean(0), jnp.maximum(unit.std(0), Z_FLOOR)
-    x = _prepare(entry.input, acts, mean, std)
-    return Fitted(name, entry.fit(key, x, k, **options), mean, std, dict(options))
+    return _prepare(entry.input, acts, mean, std), mean, std

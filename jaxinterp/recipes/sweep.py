@@ -109,6 +109,11 @@ class Cell:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
     @property
+    def group(self) -> tuple | None:
+        """What the cells whose fits train with this one's together share (:func:`steps.fit_group`)."""
+        return steps.fit_group(self.fit)
+
+    @property
     def cost(self) -> float:
         """Estimated multiply-adds of the cell (fit, II per similarity, a fixed overhead)."""
         fit = _FIT_COST.get(self.method, _FIT_COST["ica"])(self.n, self.d, self.k, dict(self.fit.config.options))
@@ -204,19 +209,24 @@ def share(cells: list[Cell], index: int, count: int) -> list[Cell]:
     every process computes the same split from the same grid. Returned in grid order, which
     keeps the cells of one capture together.
 
-    TODO(#22 item 5): cells that fit SAEs (or K-means) on one capture and differ only in λ, K or
-    seed are to train together (``directions.sae.fit_many``, one vmapped program): deal out such
-    a group as one unit here (its cost the sum of its cells') and run it as one in
-    :func:`jaxinterp.recipes.sweep_cells.run_share`.
+    SAE cells of one capture that train together (:func:`jaxinterp.steps.fit_group`, one
+    vmapped program, :func:`jaxinterp.recipes.sweep_cells.fit_groups`) are dealt out as one
+    unit, its cost the sum of its cells', so one process trains the whole group.
     """
     if not 0 <= index < count:
         raise ValueError(f"process index {index} is not in [0, {count})")
+    units: dict = {}
+    for i, c in enumerate(cells):
+        group = c.group
+        units.setdefault(("cell", i) if group is None else ("group", group), []).append(i)
+    members = list(units.values())
+    cost = [sum(cells[i].cost for i in m) for m in members]
     load = [0.0] * count
     owner = {}
-    for i in sorted(range(len(cells)), key=lambda i: (-cells[i].cost, i)):
+    for u in sorted(range(len(members)), key=lambda u: (-cost[u], members[u][0])):
         p = min(range(count), key=lambda q: (load[q], q))
-        owner[i] = p
-        load[p] += cells[i].cost
+        owner.update((i, p) for i in members[u])
+        load[p] += cost[u]
     return [c for i, c in enumerate(cells) if owner[i] == index]
 
 

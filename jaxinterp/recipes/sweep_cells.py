@@ -24,6 +24,7 @@ had saved it, two processes that each needed one capture) is stored once.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -139,16 +140,58 @@ def run_cell(store: tasks.Store, cell, retries: int, log: Callable[[str], None] 
 def run_share(store: tasks.Store, cells: list, retries: int, log: Callable[[str], None],
               record: HostRecord) -> list[dict]:
     """Run ``cells`` (this process's share) one after another; a line and a note for each."""
+    for fits in fit_groups(cells).values():  # SAEs of one capture: one program, before their cells
+        train_group(store, fits, log)
     outcomes = []
     for i, cell in enumerate(cells):
-        # TODO(#22 item 5): SAE / K-means cells of one capture, grouped by sweep.share, fit here
-        # together (directions.sae.fit_many) and then score one by one.
         outcome = run_cell(store, cell, retries, log)
         record.add(outcome)
         detail = f" ({outcome['error']})" if outcome["error"] else ""
         log(f"[cell {i + 1}/{len(cells)}] {cell.label}: {outcome['state']} in {outcome['seconds']:.1f}s{detail}")
         outcomes.append(outcome)
     return outcomes
+
+
+def fit_groups(cells: list) -> dict[str, list[tasks.Task]]:
+    """The fit tasks of ``cells`` that train together (:func:`jaxinterp.steps.fit_group`: SAEs of
+    one capture and options, differing in K, λ or seed), by a name of their group."""
+    from jaxinterp import steps
+
+    groups: dict = {}
+    for cell in cells:
+        group = steps.fit_group(cell.fit)
+        if group is not None:
+            name = hashlib.sha256(json.dumps(group, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            groups.setdefault(name, {})[cell.fit.key] = cell.fit
+    return {name: list(fits.values()) for name, fits in groups.items()}
+
+
+def train_group(store: tasks.Store, fits: list[tasks.Task], log: Callable[[str], None]) -> bool:
+    """Train the SAE fits ``fits`` of one group together (:func:`jaxinterp.steps.fit_together`)
+    and store each result, unless all are stored. The whole group trains even when some members
+    are stored (after an interruption), so a member's numbers never depend on where a run
+    stopped. Their cells then find their fits done. Returns whether it trained; on failure it
+    logs why and the cells fit one by one."""
+    from jaxinterp import steps
+
+    if all(store.has(t) for t in fits):
+        return False
+    capture = fits[0].deps["acts"]
+    t0 = time.perf_counter()
+    try:
+        if not store.has(capture):  # (a local run: the capture its cells would compute first)
+            tasks.run([capture], store, load_targets=False, local=True)
+        results = steps.fit_together(fits, store.load(capture))
+        seconds = time.perf_counter() - t0
+        for task, result in zip(fits, results):
+            if not store.has(task):
+                store.save(task, result, seconds=seconds / len(fits))
+    except Exception as err:  # noqa: BLE001 - the cells then fit one by one, and say why if they fail
+        log(f"  {len(fits)} SAE fits trained together failed ({type(err).__name__}: {err}); "
+            "each cell fits its own")
+        return False
+    log(f"  {len(fits)} SAE fits of one capture trained together in {seconds:.1f}s (one program)")
+    return True
 
 
 # -- Ray
@@ -171,6 +214,8 @@ def _ray_unit(config: dict, out: str, kind: str, name: str, retries: int) -> dic
     if kind == "capture":
         _, rep = tasks.run([captures[name]], store, load_targets=False, local=True)
         return {**where, "computed": bool(rep.executed)}
+    if kind == "group":
+        return {**where, "computed": train_group(store, fit_groups(list(cells.values()))[name], lambda s: None)}
     outcome = {**run_cell(store, cells[name], retries), **where}
     record.add(outcome, now=True)  # (a Ray worker is never closed: its note is written as it goes)
     return outcome
@@ -198,6 +243,13 @@ def run_ray(config: dict, out: Path, captures: list, cells: list, retries: int, 
         except ray.exceptions.RayError as err:  # its cells compute it, or fail saying why
             log(f"capture {c.config.layer} of {c.config.model.arch} not done ({type(err).__name__}); "
                 "its cells will compute it")
+    groups = {unit.remote(config, str(out), "group", name, retries): len(fits)
+              for name, fits in fit_groups(cells).items()}
+    for ref, size in groups.items():  # a group lost for good: its cells fit one by one
+        try:
+            ray.get(ref)
+        except ray.exceptions.RayError as err:
+            log(f"{size} SAE fits trained together were lost ({type(err).__name__}); each cell fits its own")
     pending = {unit.remote(config, str(out), "cell", c.id, retries): c for c in cells}
     outcomes = []
     while pending:

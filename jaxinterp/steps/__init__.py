@@ -10,7 +10,7 @@ Recipes (``paper``, ``roles``) and sweeps are graphs of these::
 """
 
 from jaxinterp.steps.capture import CaptureConfig, capture_task
-from jaxinterp.steps.directions import FitConfig, draws_random, fit_task
+from jaxinterp.steps.directions import FitConfig, draws_random, fit_group, fit_task, fit_together
 from jaxinterp.steps.keys import key_of
 from jaxinterp.steps.scores import IIConfig, ii_task
 from jaxinterp.steps.similarity import SimilaritySpec
@@ -42,7 +42,9 @@ __all__ = [
     "data_spec",
     "draws_random",
     "fingerprint",
+    "fit_group",
     "fit_task",
+    "fit_together",
     "ii_task",
     "images01",
     "key_of",

@@ -51,7 +51,8 @@ def _capture(ctx, config: CaptureConfig) -> Result:
                                      "shape": {layer: list(a.shape) for layer, a in got.items()}
                                      if not isinstance(config.layer, str) else list(arrays.shape),
                                      "random_weights": config.model.random,
-                                     "devices": int(mesh.size), "processes": jax.process_count() if ctx.collective else 1})
+                                     "devices": int(mesh.size),
+                                     "processes": jax.process_count() if ctx.collective else 1})
 
 
 def capture_task(model: ModelSpec, data: DataSpec, layer: str | tuple, position: str | tuple = "mean",

@@ -74,6 +74,10 @@ def _fit(ctx, config: FitConfig, acts) -> Result:
     if config.method in _RESUMABLE and _long(config.method, options):
         options.setdefault("checkpoint_dir", str(ctx.scratch))
     fitted = registry.fit_by_name(config.method, key_of(config.seed, config.key_path), a, config.k, **options)
+    return _result(config, fitted, a)
+
+
+def _result(config: FitConfig, fitted: registry.Fitted, a: np.ndarray) -> Result:
     state = fitted.state
     directions = np.asarray(fitted.directions)
     if config.method == "neurons" and a.dtype == np.float32:
@@ -92,6 +96,53 @@ def _fit(ctx, config: FitConfig, acts) -> Result:
     return Result({"directions": directions, "activations": activations, "state": fields},
                   {"method": config.method, "k": int(directions.shape[0]), "d": int(a.shape[1]),
                    "live_fraction": float(live.mean())})
+
+
+def _shared_options() -> frozenset:
+    """The options :func:`jaxinterp.directions.sae.fit_many` shares among its configurations."""
+    import inspect
+
+    from jaxinterp.directions import sae
+
+    return frozenset(n for n, p in inspect.signature(sae.fit_many).parameters.items() if p.kind is p.KEYWORD_ONLY)
+
+
+def fit_group(task: Task) -> tuple | None:
+    """What the SAE fits that train together with fit task ``task`` share (:func:`fit_together`):
+    its capture's key and its options but λ; None for a task that trains alone (any other
+    method, or an option ``sae.fit_many`` does not take, such as checkpointing)."""
+    config = task.config
+    if task.name != "directions" or config.method != "sae":
+        return None
+    shared = tuple((n, v) for n, v in config.options if n != "l1_coeff")
+    if not {n for n, _ in shared} <= _shared_options():
+        return None
+    return (task.deps["acts"].key, shared)
+
+
+def fit_together(fits: list[Task], acts: Result) -> list[Result]:
+    """The results of SAE fit tasks ``fits`` of one :func:`fit_group` (they may differ in K, λ and
+    seed), trained together in one program (:func:`jaxinterp.directions.sae.fit_many`) on the
+    capture's result ``acts``: each holds what its own task would (the same input and K, its own
+    key); the numbers equal a fit on its own to float rounding (the SAE step is vmapped over the
+    group), and are the same whatever else the group holds. No checkpoints: an interrupted
+    group trains again from the start."""
+    from jaxinterp.directions import sae
+
+    groups = {fit_group(t) for t in fits}
+    if len(groups) != 1 or None in groups:
+        raise ValueError(f"fit_together takes SAE fits of one capture and one set of options, got {len(groups)} "
+                         "groups; group them with fit_group")
+    a = acts.arrays["acts"]
+    if a.ndim != 2:
+        raise ValueError(f"direction fits need [n, d] activations, got {a.shape}")
+    x, mean, std = registry.prepare("sae", a)
+    configs = [dict(k=registry.default_k("sae", a.shape[1], t.config.k),
+                    l1_coeff=dict(t.config.options).get("l1_coeff", 1e-3)) for t in fits]
+    keys = [key_of(t.config.seed, t.config.key_path) for t in fits]
+    states = sae.fit_many(keys, x, configs, **dict(next(iter(groups))[1]))
+    return [_result(t.config, registry.Fitted("sae", s, mean, std, dict(t.config.options)), a)
+            for t, s in zip(fits, states)]
 
 
 def fit_task(acts: Task, method: str, k: int | None = None, seed: int = 0, key_path: tuple = (),

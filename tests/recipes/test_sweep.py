@@ -3,6 +3,7 @@ job arrays, jax.distributed without lockstep, Ray with a lost worker, retries, S
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from jaxinterp import cli, tasks
-from jaxinterp.recipes import sweep
+from jaxinterp.recipes import sweep, sweep_cells
 from tests.kill9 import kill_after_random_entries
 
 REPO = Path(__file__).resolve().parents[2]
@@ -385,7 +386,7 @@ def test_share_is_a_balanced_partition():
 
     rng = np.random.default_rng(0)
     costs = rng.integers(1, 100, 8).astype(float)
-    cells = [SimpleNamespace(cost=c, i=i) for i, c in enumerate(costs)]
+    cells = [SimpleNamespace(cost=c, i=i, group=None) for i, c in enumerate(costs)]
     for count in (1, 2, 3):
         shares = [sweep.share(cells, i, count) for i in range(count)]
         assert sorted(c.i for s in shares for c in s) == list(range(8))
@@ -393,7 +394,7 @@ def test_share_is_a_balanced_partition():
         best = min(max(sum(costs[j] for j in range(8) if a[j] == p) for p in range(count))
                    for a in itertools.product(range(count), repeat=8))
         assert max(sum(c.cost for c in s) for s in shares) <= 4 / 3 * best
-    planted = [SimpleNamespace(cost=c) for c in [10.0] + [1.0] * 10]
+    planted = [SimpleNamespace(cost=c, group=None) for c in [10.0] + [1.0] * 10]
     assert [len(sweep.share(planted, i, 2)) for i in range(2)] == [1, 10]  # 10 = 10 x 1
     with pytest.raises(ValueError, match="not in \\[0, 2\\)"):
         sweep.share(cells, 2, 2)
@@ -602,3 +603,49 @@ def test_ray_cells_survive_a_killed_worker(small_grid, tmp_path):
         assert (store.root / store.commit_name(c.ii[0][1])).is_file()
     assert len(list((store.root / "commits" / "ii").iterdir())) == 2 * 7
     assert not store.notes("running")  # the retry took the lost worker's record over, then removed it
+
+
+# -- many SAEs in one program (issue #22 item 5)
+
+def test_sae_cells_of_one_capture_train_together(tmp_path, monkeypatch):
+    """4 SAE cells of one capture (K = 2, 4 × seeds 0, 1) train in ONE fit_many program (sae.fit is
+    never called), are dealt to one process as a unit, and each stored fit equals its own
+    registry fit (same input, K and key) to float rounding. A member lost from the store is
+    recomputed with its whole group, bit for bit what the group gave before."""
+    from jaxinterp import steps
+    from jaxinterp.directions import registry, sae
+
+    config = sweep.load_config(write_config(tmp_path, layers=("relu1",), methods=("sae",), ks=(2, 4),
+                                            models=("a",), seeds=(0, 1)))
+    captures, cells = sweep.build(config)
+    assert len(cells) == 4 and len(sweep_cells.fit_groups(cells)) == 1
+    assert sorted(len(sweep.share(cells, i, 3)) for i in range(3)) == [0, 0, 4]  # one unit
+    calls = []
+    real_many = sae.fit_many
+
+    @functools.wraps(real_many)
+    def counted(*args, **kwargs):
+        calls.append(len(args[2]))
+        return real_many(*args, **kwargs)
+
+    monkeypatch.setattr(sae, "fit_many", counted)
+    monkeypatch.setattr(sae, "fit", lambda *a, **kw: pytest.fail("an SAE cell trained on its own"))
+    summary = sweep.run(config, tmp_path / "out", log=lambda s: None, report=False)
+    assert summary["done"] == 4 and calls == [4]
+
+    store = tasks.Store(tmp_path / "out" / "store")
+    acts = store.load(captures[0]).arrays["acts"]
+    monkeypatch.undo()
+    for cell in cells:
+        got = store.load(cell.fit).arrays
+        own = registry.fit_by_name("sae", steps.key_of(cell.seed, cell.fit.config.key_path), acts, cell.k,
+                                   max_steps=40, batch_size=64)
+        np.testing.assert_allclose(got["directions"], np.asarray(own.directions), rtol=0, atol=2e-5)
+        np.testing.assert_allclose(got["activations"], np.asarray(own.transform(acts)), rtol=0, atol=2e-4)
+
+    lost = cells[1].fit
+    before = store.load(lost).arrays["directions"]
+    (store.root / store.commit_name(lost)).unlink()
+    (fits,) = sweep_cells.fit_groups(cells).values()
+    assert sweep_cells.train_group(store, fits, lambda s: None)
+    np.testing.assert_array_equal(store.load(lost).arrays["directions"], before)
