@@ -384,3 +384,17 @@ def torch_small_cnn(variables, mean, std):
         return outs
 
     return blocks
+
+
+def torchvision_or_skip():
+    """torchvision's Python classes under the CPU build of torch (its compiled ops target CUDA:
+    a stub module stands in for ``torchvision._meta_registrations``), or a skip."""
+    import sys
+    import types
+
+    import pytest
+
+    pytest.importorskip("torch")
+    stub = "torchvision._meta_registrations"
+    sys.modules.setdefault(stub, types.ModuleType(stub))
+    return pytest.importorskip("torchvision")

@@ -5,8 +5,6 @@ with the file named (or, for an empty class folder, warned about)."""
 from __future__ import annotations
 
 import shutil
-import sys
-import types
 
 import jax
 import numpy as np
@@ -18,6 +16,7 @@ from jaxinterp.capture import capture
 from jaxinterp.data import ArrayData, Preprocess, data_kind, decode, image_csv, image_folder, open_data
 from jaxinterp.data.cifar10 import write_cifar10_batch
 from jaxinterp.stream.sources import IterableSource
+from tests._refs import torchvision_or_skip
 from tests.data.images import tiny, write_flat, write_folder
 
 
@@ -105,14 +104,6 @@ def test_class_names_from_folders_and_cifar_meta(kinds, tmp_path):
     names = models.class_names("googlenet")
     assert len(names) == 1000 == len(set(names)) and names[0] == "tench" and names[-1] == "toilet tissue"
     assert models.class_names("resnet50") == names and models.class_names("small_cnn_rgb") is None
-
-
-def torchvision_or_skip():
-    """torchvision's Python classes under the CPU build of torch (its compiled ops target CUDA)."""
-    pytest.importorskip("torch")
-    stub = "torchvision._meta_registrations"
-    sys.modules.setdefault(stub, types.ModuleType(stub))
-    return pytest.importorskip("torchvision")
 
 
 def test_imagenet_class_names_equal_torchvisions():

@@ -16,15 +16,10 @@ from converters import convert  # noqa: E402
 from jaxinterp import door, models  # noqa: E402
 from tests.models import torch_refs  # noqa: E402
 
-# the smallest input each family handles (ImageNet nets shrink by 32, AlexNet needs >= 63)
+# the smallest input each family handles
 SIZES = {
     **{f"cifar_resnet{d}": 32 for d in (20, 32, 44, 56, 110, 18, 34, 50)},
-    "alexnet": 64,
-    "vgg16": 32,
-    "resnet18": 64,
-    "resnet50": 64,
-    "googlenet": 64,
-}
+}  # the 224-px ImageNet models: against torchvision's own classes (test_torchvision_parity.py)
 REL_TOL = 1e-4
 
 
@@ -40,8 +35,10 @@ def to_nhwc(t: "torch.Tensor") -> np.ndarray:
 
 
 def test_every_registered_architecture_has_a_parity_case():
+    from tests.models.test_torchvision_parity import SIZES as TORCHVISION
+
     ported = {n for n in models.names() if not n.startswith("small_cnn")}
-    assert ported == set(SIZES)
+    assert ported == set(SIZES) | set(TORCHVISION)
 
 
 @pytest.mark.parametrize("arch", list(SIZES))
