@@ -10,6 +10,11 @@ import numpy as np
 import pytest
 
 jax.config.update("jax_enable_x64", False)
+# As equinox's conftest: no silent dtype promotion (float32 + int32, bool + float) and no
+# implicit rank broadcast ([n, d] - [d]); library code says what it means with astype and
+# [None, :]. Python scalars stay fine (they are weakly typed).
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -126,7 +126,7 @@ def _pad_rows(x, w, multiple: int):
 def _mean_variance(x, w, n: int) -> jax.Array:
     """Mean over features of the variance of the n real rows (weight 1) of x [n_pad, d]."""
     mean = w @ x / n
-    return jnp.mean(w @ (x - mean) ** 2 / n)
+    return jnp.mean(w @ (x - mean[None, :]) ** 2 / n)
 
 
 def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int, n_local_trials: int | None = None) -> jax.Array:

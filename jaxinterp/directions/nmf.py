@@ -48,7 +48,7 @@ def nndsvd(x, w, k: int, fill_zeros: bool = True):
     order = jnp.argsort(-evals)[:k]
     s = jnp.sqrt(jnp.maximum(evals[order], 0.0))
     v = evecs[:, order].T  # [k, d]
-    u = (x @ v.T) / jnp.maximum(s, 1e-30)  # [n, k]
+    u = (x @ v.T) / jnp.maximum(s, 1e-30)[None, :]  # [n, k]
 
     def one(uj, vj, sj):
         up, un, vp, vn = jnp.maximum(uj, 0), jnp.maximum(-uj, 0), jnp.maximum(vj, 0), jnp.maximum(-vj, 0)

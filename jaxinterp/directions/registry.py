@@ -131,7 +131,10 @@ def _prepare(kind: str, acts, mean=None, std=None) -> jax.Array:
     if kind == "raw":
         return acts
     unit = kmeans.unit_rows(acts)
-    return unit if kind == "unit" else (unit - mean) / std
+    if kind == "unit":
+        return unit
+    mean, std = jnp.asarray(mean, unit.dtype)[None, :], jnp.asarray(std, unit.dtype)[None, :]
+    return (unit - mean) / std
 
 
 def fit_by_name(name: str, key: jax.Array | None, acts, k: int | None = None, **options) -> Fitted:

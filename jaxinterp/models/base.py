@@ -92,7 +92,7 @@ class ImageModel(nn.Module):
         """[n, h, w, c] images in [0, 1] -> the model's normalised input."""
         mean = jnp.asarray(self.MEAN, images01.dtype)
         std = jnp.asarray(self.STD, images01.dtype)
-        return (images01 - mean) / std
+        return (images01 - mean[None, None, None, :]) / std[None, None, None, :]
 
 
 class ImageNetModel(ImageModel):

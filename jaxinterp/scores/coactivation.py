@@ -18,7 +18,7 @@ from jaxinterp.scores._checks import check_finite
 
 def _pearson_columns(x: jax.Array, y: jax.Array) -> jax.Array:
     """[n, k], [n, k] -> [k] column-wise Pearson correlations (0 where a column is constant)."""
-    xc, yc = x - jnp.mean(x, axis=0), y - jnp.mean(y, axis=0)
+    xc, yc = x - jnp.mean(x, axis=0, keepdims=True), y - jnp.mean(y, axis=0, keepdims=True)
     den = jnp.sqrt(jnp.sum(xc * xc, axis=0) * jnp.sum(yc * yc, axis=0))
     return jnp.where(den > 0, jnp.sum(xc * yc, axis=0) / jnp.where(den > 0, den, 1.0), 0.0)
 

@@ -68,8 +68,8 @@ def manifold_activations(unit_acts, centroids, tau=2.0):
 def _manifold_activations(unit_acts, centroids, tau):
     d = (jnp.sum(unit_acts**2, axis=1, keepdims=True) - 2 * unit_acts @ centroids.T
          + jnp.sum(centroids**2, axis=1)[None])
-    std = jnp.std(d, axis=0)
-    dz = (d - jnp.mean(d, axis=0)) / jnp.where(std > 0, std, 1.0)
+    std = jnp.std(d, axis=0, keepdims=True)
+    dz = (d - jnp.mean(d, axis=0, keepdims=True)) / jnp.where(std > 0, std, 1.0)
     return jnp.exp(-dz / tau)
 
 

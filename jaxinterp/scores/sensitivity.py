@@ -47,8 +47,9 @@ def interpolate(mu_a, mu_b, alphas=ALPHAS) -> jax.Array:
     """[..., d], [..., d] -> [..., A, d] unit-norm v(α) = normalise(α μ_a + (1-α) μ_b)."""
     check_finite(mu_a, "mu_a", rows="centroid", cols="dimension")
     check_finite(mu_b, "mu_b", rows="centroid", cols="dimension")
-    al = jnp.asarray(alphas, jnp.float32)[:, None]
-    v = al * jnp.asarray(mu_a)[..., None, :] + (1 - al) * jnp.asarray(mu_b)[..., None, :]
+    mu_a, mu_b = jnp.asarray(mu_a)[..., None, :], jnp.asarray(mu_b)[..., None, :]  # [..., 1, d]
+    al = jnp.asarray(alphas, jnp.float32).reshape((1,) * (mu_a.ndim - 2) + (-1, 1))  # [..., A, 1]
+    v = al * mu_a + (1 - al) * mu_b
     return v / jnp.maximum(jnp.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 

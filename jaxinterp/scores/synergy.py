@@ -58,8 +58,8 @@ class SynergyResult(NamedTuple):
 def zscore_columns(acts: jax.Array) -> jax.Array:
     """[n, k] -> each column z-scored over the n images (std := 1 where it is 0)."""
     check_finite(acts, "activations", cols="neuron")
-    std = jnp.std(acts, axis=0)
-    return (acts - jnp.mean(acts, axis=0)) / jnp.where(std > 0, std, 1.0)
+    std = jnp.std(acts, axis=0, keepdims=True)
+    return (acts - jnp.mean(acts, axis=0, keepdims=True)) / jnp.where(std > 0, std, 1.0)
 
 
 def all_pairs(n: int) -> np.ndarray:
