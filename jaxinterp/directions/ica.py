@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
 import numpy as np
 
 from jaxinterp.directions._checks import check_acts, check_k
@@ -83,8 +84,8 @@ def _fit(x, w, w_init, k: int, max_iter: int, tol, alpha):
 
 
 def fit(
-    key: jax.Array,
-    acts: jax.Array,
+    key: jax.Array | None,
+    acts: Float[ArrayLike, "n d"],
     k: int,
     *,
     max_iter: int = 200,
@@ -118,7 +119,7 @@ def fit(
     return _fit(x, w, jnp.asarray(w_init, jnp.float32), k, max_iter, tol, alpha)
 
 
-def transform(state: ICAState, acts: jax.Array) -> jax.Array:
+def transform(state: ICAState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n k"]:
     """[n, d] -> [n, k] source estimates."""
     return (jnp.asarray(acts) - state.mean[None, :]) @ state.components.T
 

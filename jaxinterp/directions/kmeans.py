@@ -24,6 +24,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
 import numpy as np
 
 from jaxinterp.directions._checks import check_acts, check_choice, check_k
@@ -38,7 +39,7 @@ DEFAULT_INIT = "k-means++"
 INITS = ("k-means++", "identity")  # or a [k, d] array of initial centroids
 
 
-def unit_rows(acts: jax.Array, eps: float = 1e-6) -> jax.Array:
+def unit_rows(acts: Float[ArrayLike, "*n d"], eps: float = 1e-6) -> Float[Array, "*n d"]:
     """[n, d] -> rows divided by max(‖row‖, eps) (the paper's Â)."""
     norms = jnp.linalg.norm(acts, axis=-1, keepdims=True)
     return acts / jnp.maximum(norms, eps)
@@ -189,11 +190,11 @@ _seed = jax.jit(kmeans_plus_plus, static_argnames=("k", "n_local_trials"))
 
 
 def fit(
-    key: jax.Array,
-    acts: jax.Array,
+    key: jax.Array | None,
+    acts: Float[ArrayLike, "n d"],
     k: int,
     *,
-    init: str | jax.Array = DEFAULT_INIT,
+    init: str | Float[ArrayLike, "k d"] = DEFAULT_INIT,
     n_init: int = 1,
     max_iter: int = 300,
     tol: float = 1e-4,
@@ -255,7 +256,8 @@ def fit(
     return best
 
 
-def transform(state: KMeansState, acts: jax.Array, mode: str = "projection") -> jax.Array:
+def transform(state: KMeansState, acts: Float[ArrayLike, "n d"], mode: str = "projection"
+              ) -> Float[Array, "n k"]:
     """[n, d] -> [n, k] direction activations.
 
     ``"projection"``: acts · centroidᵀ (the refactored code's default);

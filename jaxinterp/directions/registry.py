@@ -32,6 +32,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import ArrayLike, Float
 
 from jaxinterp.directions import ica, kmeans, minibatch_kmeans, neurons, nmf, pca, sae
 from jaxinterp.directions._checks import check_acts
@@ -137,7 +138,8 @@ def _prepare(kind: str, acts, mean=None, std=None) -> jax.Array:
     return (unit - mean) / std
 
 
-def fit_by_name(name: str, key: jax.Array | None, acts, k: int | None = None, **options) -> Fitted:
+def fit_by_name(name: str, key: jax.Array | None, acts: Float[ArrayLike, "n d"], k: int | None = None,
+                **options) -> Fitted:
     """Fit direction set ``name`` on raw activations ``acts`` [n, d], on its METHODS input.
 
     Args:

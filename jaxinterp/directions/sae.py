@@ -28,11 +28,13 @@ Example::
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
 import numpy as np
 import optax
 
@@ -264,7 +266,7 @@ def fit(
     learning_rate: float = 1e-3,
     batch_size: int = 4096,
     max_steps: int = 1000,
-    checkpoint_dir: str | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 500,
     until_step: int | None = None,
 ) -> SAEState:
@@ -341,7 +343,7 @@ def _adam(lr: float):
     return _ADAMS.setdefault(float(lr), optax.adam(float(lr)))
 
 
-def transform(state: SAEState, acts: jax.Array) -> jax.Array:
+def transform(state: SAEState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n K"]:
     """[n, d] -> [n, K] codes c_k(x), the direction activations used for the II."""
     return _encode(state.params, jnp.asarray(acts, jnp.float32), state.config)
 
@@ -351,12 +353,12 @@ def _encode(params, x, config):
     return encode(params, x, config)[0]
 
 
-def decoder_directions(state: SAEState) -> jax.Array:
+def decoder_directions(state: SAEState) -> Float[Array, "K d"]:
     """[K, d] unit-norm dictionary directions (rows)."""
     return unit_columns(state.params["W_dec"]).T
 
 
-def reconstruct(state: SAEState, acts: jax.Array) -> jax.Array:
+def reconstruct(state: SAEState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n d"]:
     """[n, d] -> [n, d] x_hat."""
     return decode(state.params, transform(state, acts), state.config)
 

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, Real
 import numpy as np
 
 from jaxinterp.scores._checks import check_finite
@@ -65,7 +66,8 @@ def _axes(x0):
     return jnp.linalg.svd(x0, full_matrices=False)[2].T  # [n_neurons, r]
 
 
-def spectrum(key, acts, mode="noncv", acts_repeat=None, shuffles=5):
+def spectrum(key: jax.Array | None, acts: Real[ArrayLike, "n N"], mode: str = "noncv",
+             acts_repeat: Real[ArrayLike, "n N"] | None = None, shuffles: int = 5) -> Float[Array, "r"]:
     """Normalised eigenspectrum ss [r] (sums to 1), largest first.
 
     Args:
@@ -182,7 +184,7 @@ def ols_range(size: int, low: float = 0.05, high: float = 0.5) -> np.ndarray:
     return idx
 
 
-def fit_ols(var, low=0.05, high=0.5):
+def fit_ols(var: Real[ArrayLike, "r"], low=0.05, high=0.5) -> tuple[float, Float[np.ndarray, "r"]]:
     """The seed code: OLS of log var on log rank over indices low·N < i < high·N; α = -slope.
     Returns (alpha, fitted [r]). Values <= 0 in the range are refused (they have no log)."""
     var = np.asarray(var, np.float64)

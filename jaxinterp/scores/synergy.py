@@ -26,6 +26,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import ArrayLike, Real
 import numpy as np
 
 from jaxinterp.scores._checks import check_finite
@@ -224,7 +225,7 @@ def candidate_lookup(acts, metric, features, c=64, images=None, chunk=512) -> Si
 
 
 def synergy(
-    acts: jax.Array,
+    acts: Real[ArrayLike, "n k"],
     similarity: Similarity | Callable | SimilarityLookup,
     features: Any = None,
     m: int = 5,

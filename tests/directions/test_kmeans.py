@@ -67,7 +67,7 @@ def test_transform_modes_rank_alike(rng, key):
     assert (np.diff(along, axis=0) <= 1e-5).all()
 
 
-def test_bad_inputs(rng, key):
+def test_bad_inputs(rng, key, unchecked):
     x = relu_like(rng, n=20)
     with pytest.raises(ValueError, match="between 1 and the number of samples"):
         kmeans.fit(key, x, 21)

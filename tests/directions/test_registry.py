@@ -94,7 +94,7 @@ def test_options_reach_the_fit_and_are_recorded(rng, key):
     assert fit_by_name("kmeans", key, a).info()["init"] == kmeans.DEFAULT_INIT == "k-means++"
 
 
-def test_bad_input(rng, key):
+def test_bad_input(rng, key, unchecked):
     a = relu_like(rng, n=50, d=8)
     with pytest.raises(ValueError, match="unknown direction set 'lda'; choose one of neurons, kmeans"):
         fit_by_name("lda", key, a, 4)

@@ -24,7 +24,7 @@ def test_roc_auc_needs_two_classes():
         roc_auc(np.ones(5, bool), np.arange(5.0))
 
 
-def test_evidence_margin_matches_loop(rng):
+def test_evidence_margin_matches_loop(rng, unchecked):
     S = rng.standard_normal((7, 20, 20, 3)).astype(np.float32)
     got = np.asarray(evidence_margin(jnp.asarray(S)))
     X = S.mean(-1)

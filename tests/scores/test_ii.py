@@ -57,7 +57,7 @@ def test_cross_ii_matches_numpy_loop(rng):
     np.testing.assert_allclose(got[1], diag[2], rtol=1e-5)
 
 
-def test_cross_ii_rejects_bad_pairs(rng):
+def test_cross_ii_rejects_bad_pairs(rng, unchecked):
     acts = jnp.asarray(rng.standard_normal((20, 3)).astype(np.float32))
     feats = jnp.zeros((20, 2))
     with pytest.raises(ValueError, match=r"\[p, 2\]"):
