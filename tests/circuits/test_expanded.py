@@ -39,7 +39,9 @@ class Stack(ImageModel):
         if self.pool == "max":
             x = MaxPool2d(2, 2, name="pool")(x)
         elif self.pool == "avg":
-            x = nn.avg_pool(x, (2, 2), (2, 2))
+            # flax's avg_pool divides by an int32 window size; the promotion is flax's own
+            with jax.numpy_dtype_promotion("standard"):
+                x = nn.avg_pool(x, (2, 2), (2, 2))
         x = conv2d(5, 3, 1, 1, name="conv2")(x)
         if self.use_relu:
             x = relu(x)
