@@ -1,4 +1,4 @@
-"""Compilation checks shared by the tests (equinox's ``assert_max_traces`` idea, on jax's own cache)."""
+"""Compilation checks shared by the tests (equinox's ``assert_max_traces``, on jax's own cache)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Callable
 
 
 def new_compilations(jitted, run: Callable[[], object]) -> int:
-    """How many compiled versions ``run()`` adds to the cache of the ``jax.jit`` function ``jitted``.
+    """How many compiled versions ``run()`` adds to the cache of the jitted function ``jitted``.
 
     0 for a call whose shapes, dtypes and static arguments an earlier call already compiled."""
     before = jitted._cache_size()

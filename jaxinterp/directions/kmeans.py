@@ -24,16 +24,18 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions._checks import check_acts, check_choice, check_k
 from jaxinterp.directions._kmeans_bounds import lloyd_bounded
 from jaxinterp.directions.kmeans_core import (
-    KMeansState, centroid_update, fixed_init, zero_padding,
+    KMeansState,
+    centroid_update,
+    fixed_init,
+    zero_padding,
 )
 from jaxinterp.parallel.samples import shard_samples
-
 
 DEFAULT_INIT = "k-means++"
 INITS = ("k-means++", "identity")  # or a [k, d] array of initial centroids

@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions import kmeans
 from jaxinterp.directions._batches import BatchSource, seed_from_key

@@ -22,8 +22,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions._checks import check_acts, check_k
 from jaxinterp.parallel.samples import shard_samples

@@ -34,9 +34,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
 import numpy as np
 import optax
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions._batches import BatchSource, seed_from_key
 from jaxinterp.directions._checks import check_acts, check_choice, check_k

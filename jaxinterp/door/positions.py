@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Union
 
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Int, Shaped
 

@@ -100,7 +100,8 @@ class Spectrum:
 
     def __call__(self, params: jax.Array) -> jax.Array:
         spectrum = jax.lax.complex(params[0], params[1])
-        spectrum = spectrum * jnp.broadcast_to(jnp.asarray(self.scale(), spectrum.dtype), spectrum.shape)
+        scale = jnp.asarray(self.scale(), spectrum.dtype)  # [h, w//2+1], real
+        spectrum = spectrum * jnp.broadcast_to(scale, spectrum.shape)
         width = 2 * (spectrum.shape[-1] - 1)  # w, or w + 1 for odd w (cropped below)
         image = jnp.fft.irfft2(spectrum, s=(self.h, width))  # [b, c, h, width]
         return jnp.transpose(image, (0, 2, 3, 1))[:, : self.h, : self.w, :] / 4.0

@@ -20,9 +20,9 @@ import contextlib
 import contextvars
 from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import flax.linen as nn
 
 Variables = Mapping[str, Any]
 

@@ -66,7 +66,8 @@ def level_measures(
     y = targets(outputs, positions)
     sp = linearity.split(k_split, x.shape[0], test_fraction, folds)
     ridge = linearity.ridge_cv(x, y, sp, folds=folds)
-    offset = x @ ridge.coef + ridge.intercept[None, :]  # residual MLP: the ceiling starts at the ridge fit
+    # residual MLP: the ceiling starts at the ridge fit
+    offset = x @ ridge.coef + ridge.intercept[None, :]
     log(f"{level.name}: MLP ceiling {tuple(mlp_hidden)}, {mlp_steps} steps")
     mlp = linearity.mlp_ceiling(k_mlp, x, y, sp, hidden=mlp_hidden, steps=mlp_steps, offset=offset)
     out = {

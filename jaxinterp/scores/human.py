@@ -19,8 +19,8 @@ from typing import Mapping
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.scores._checks import check_finite
 

@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float, Int, Real
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Int, Real
 
 from jaxinterp.scores._checks import check_finite, check_top_m
 from jaxinterp.similarity.base import Similarity, take

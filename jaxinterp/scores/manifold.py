@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.scores._checks import check_finite, check_top_m
 

@@ -56,8 +56,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import ArrayLike, Real
 import numpy as np
+from jaxtyping import ArrayLike, Real
 
 from jaxinterp.scores._checks import check_count, check_finite
 from jaxinterp.similarity.base import Similarity, take

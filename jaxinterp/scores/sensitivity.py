@@ -19,8 +19,8 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float, Int
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Int
 from scipy.optimize import linear_sum_assignment
 
 from jaxinterp.scores._checks import check_finite

@@ -23,8 +23,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float, Real
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from jaxinterp.scores._checks import check_finite
 
@@ -67,7 +67,8 @@ def _axes(x0):
 
 
 def spectrum(key: jax.Array | None, acts: Real[ArrayLike, "n N"], mode: str = "noncv",
-             acts_repeat: Real[ArrayLike, "n N"] | None = None, shuffles: int = 5) -> Float[Array, "r"]:
+             acts_repeat: Real[ArrayLike, "n N"] | None = None,
+             shuffles: int = 5) -> Float[Array, "r"]:
     """Normalised eigenspectrum ss [r] (sums to 1), largest first.
 
     Args:

@@ -26,8 +26,8 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import ArrayLike, Real
 import numpy as np
+from jaxtyping import ArrayLike, Real
 
 from jaxinterp.scores._checks import check_finite
 from jaxinterp.scores.ii import _mean_similarity

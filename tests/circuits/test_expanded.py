@@ -13,8 +13,8 @@ import pytest
 from jaxinterp import circuits
 from jaxinterp.models import small_cnn
 from jaxinterp.models.base import ImageModel, ReLU, relu
-from tests.flax_reference import forward
 from jaxinterp.models.layers import MaxPool2d, batch_norm, conv2d
+from tests.flax_reference import forward
 
 SHAPE = (8, 8, 3)
 

@@ -86,7 +86,13 @@ def test_chunked_assignment_equals_one_pass(rng):
     """The CPU fit assigns in cache-sized chunks over zero-weight padding rows: same fit as one pass."""
     import jax.numpy as jnp
 
-    from jaxinterp.directions.kmeans import _lloyd, _mean_variance, assign, assign_chunked, chunk_rows
+    from jaxinterp.directions.kmeans import (
+        _lloyd,
+        _mean_variance,
+        assign,
+        assign_chunked,
+        chunk_rows,
+    )
 
     x = relu_like(rng, n=1001, d=8)
     k = 600  # k large enough that 1,001 rows take two chunks of 504 (7 padding rows)

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from jaxinterp import directions
-from jaxinterp.directions import DIRECTION_SETS, fit_by_name, ica, kmeans, minibatch_kmeans, nmf, pca, registry, sae
+from jaxinterp.directions import (
+    DIRECTION_SETS,
+    fit_by_name,
+    ica,
+    kmeans,
+    minibatch_kmeans,
+    nmf,
+    pca,
+    registry,
+    sae,
+)
 from tests.directions._data import relu_like
 
 OPTIONS = {"sae": dict(batch_size=64, max_steps=3), "minibatch_kmeans": dict(batch_size=64, max_steps=3)}

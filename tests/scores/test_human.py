@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from jaxinterp.scores.human import REQUIRED_COLUMNS, agreement, evidence_margin, load_responses, roc_auc
+from jaxinterp.scores.human import (
+    REQUIRED_COLUMNS,
+    agreement,
+    evidence_margin,
+    load_responses,
+    roc_auc,
+)
 
 
 @pytest.mark.parametrize("ties", [False, True])

@@ -4,12 +4,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxinterp.scores import ii
 from jaxinterp.scores.ii import (
     cross_interpretability_index,
     interpretability_index_all,
     interpretability_index_from_matrix,
 )
-from jaxinterp.scores import ii
 from tests._jit import new_compilations
 
 

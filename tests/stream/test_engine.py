@@ -141,7 +141,8 @@ def test_a_second_pass_does_not_recompile(net, images):
     fn = stream.Taps(model, ("relu3",), "mean")
     step = stream.engine._step(fn, stream.combine(relu3=stream.moments()), stream.engine.meshlib.local_mesh())
     assert step._cache_size() == 1
-    assert new_compilations(step, lambda: stream.stream(model, variables, images[::-1].copy(), "relu3",
+    again = images[::-1].copy()
+    assert new_compilations(step, lambda: stream.stream(model, variables, again, "relu3",
                                                         stream.moments(), **kw)) == 0
 
 
