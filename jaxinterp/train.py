@@ -46,7 +46,10 @@ def _make_step(model, tx):
         (loss, batch_stats), grads = jax.value_and_grad(
             lambda p: _loss(model, p, state.batch_stats, x, labels), has_aux=True
         )(state.params)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        # optax's Adam/SGD schedules raise floats to the int32 step count, a promotion strict
+        # dtype promotion (the tests' setting) refuses: optax's own
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return state._replace(params=params, batch_stats=batch_stats, opt_state=opt_state), loss
 

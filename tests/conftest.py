@@ -6,10 +6,25 @@ import os
 from pathlib import Path
 
 import jax
+import jaxtyping
 import numpy as np
 import pytest
 
+# Check the jaxtyping shape annotations of the door's, directions' and scores' kernels at every
+# call in the tests (equinox does the same). The hook only decorates modules imported after it,
+# so it comes before anything imports jaxinterp.
+# A float annotation accepts an int, as PEP 484 says (beartype is stricter by default).
+jaxtyping.install_import_hook(
+    ["jaxinterp.door", "jaxinterp.directions", "jaxinterp.scores"],
+    "beartype.beartype(conf=beartype.BeartypeConf(is_pep484_tower=True))",
+)
+
 jax.config.update("jax_enable_x64", False)
+# As equinox's conftest: no silent dtype promotion (float32 + int32, bool + float) and no
+# implicit rank broadcast ([n, d] - [d]); library code says what it means with astype and
+# [None, :]. Python scalars stay fine (they are weakly typed).
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,6 +44,17 @@ SHARED_DATA = _find_shared_data()
 @pytest.fixture
 def key():
     return jax.random.key(0)
+
+
+@pytest.fixture
+def unchecked():
+    """Annotations unchecked, as in a user's run: for tests of a kernel's own input errors (the
+    ValueError that says the fix), which the annotation check would otherwise pre-empt."""
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", False)
 
 
 @pytest.fixture

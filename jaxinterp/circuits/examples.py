@@ -464,7 +464,8 @@ def _own_units(exemplars: int, units: int) -> stream.Reducer:
         return jnp.zeros(spec.shape, jnp.float32)
 
     def update(total, values, index, valid):
-        own = jax.nn.one_hot(index // exemplars, units, dtype=jnp.float32) * valid[:, None]   # [b, U]
+        own = (jax.nn.one_hot(index // exemplars, units, dtype=jnp.float32)
+               * valid[:, None].astype(jnp.float32))   # [b, U]
         return total + jnp.einsum("bau,bu->au", values.astype(jnp.float32), own), None
 
     return stream.Reducer(init, update, lambda total, outs: np.asarray(total))

@@ -92,7 +92,8 @@ class Reads:
                 value, y, xx = door.positions.best(-m)
                 out[name] = {"value": -value, "y": y, "x": xx}
             elif what == "scaled":
-                out[name] = (m - params["lo"]) / params["span"]
+                lo, span = jnp.asarray(params["lo"]), jnp.asarray(params["span"])  # [U]
+                out[name] = (m - jnp.broadcast_to(lo, m.shape)) / jnp.broadcast_to(span, m.shape)
             else:
                 out[name] = door.positions.read(m, position)
         return out

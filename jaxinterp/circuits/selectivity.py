@@ -31,7 +31,7 @@ def _one(curve, angles, period):
     t = 2 * jnp.pi * angles / period
     vs = jnp.where(total > 0, jnp.hypot(r @ jnp.cos(t), r @ jnp.sin(t)) / jnp.where(total > 0, total, 1.0), 0.0)
     peak = jnp.max(r)
-    above = jnp.sum(r >= 0.5 * peak)
+    above = jnp.sum(r >= 0.5 * peak, dtype=r.dtype)  # a count, exact in float
     width = jnp.where(peak > 0, 0.5 * above * (period / angles.shape[0]), period / 2)
     return {"vector_strength": vs, "half_width": width, "depth": peak,
             "preferred": jnp.mod(angles[jnp.argmax(curve)], period)}

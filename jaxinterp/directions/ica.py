@@ -21,6 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions._checks import check_acts, check_k
 from jaxinterp.directions.pca import positive_skew_signs, symmetric_eigh, weighted_moments
@@ -42,7 +43,7 @@ def sym_decorrelation(w: jax.Array) -> jax.Array:
     """[k, k] -> (W Wᵀ)^{-1/2} W, the nearest matrix with orthonormal rows."""
     s, u = jnp.linalg.eigh(w @ w.T)
     s = jnp.clip(s, jnp.finfo(w.dtype).tiny, None)
-    return (u * (1.0 / jnp.sqrt(s))) @ u.T @ w
+    return (u * (1.0 / jnp.sqrt(s))[None, :]) @ u.T @ w
 
 
 def _whiten(x, w, k):
@@ -58,7 +59,7 @@ def _whiten(x, w, k):
 def _fit(x, w, w_init, k: int, max_iter: int, tol, alpha):
     n = jnp.sum(w)
     mean, whitening, dewhitening = _whiten(x, w, k)
-    z = (x - mean) @ whitening.T * w[:, None]  # [n, k], padded rows stay 0
+    z = (x - mean[None, :]) @ whitening.T * w[:, None]  # [n, k], padded rows stay 0
 
     def body(carry):
         W, _, it = carry
@@ -77,14 +78,14 @@ def _fit(x, w, w_init, k: int, max_iter: int, tol, alpha):
     init = (W0, jnp.asarray(jnp.inf, x.dtype), jnp.asarray(0, jnp.int32))
     W, lim, n_iter = jax.lax.while_loop(cond, body, init)
     unmixing = W @ whitening  # [k, d]
-    signs = positive_skew_signs((x - mean) @ unmixing.T, w)
+    signs = positive_skew_signs((x - mean[None, :]) @ unmixing.T, w)
     mixing = dewhitening @ W.T  # [d, k], the pseudo-inverse of unmixing on the whitened span
     return ICAState(unmixing * signs[:, None], mixing * signs[None, :], mean, n_iter, lim < tol)
 
 
 def fit(
-    key: jax.Array,
-    acts: jax.Array,
+    key: jax.Array | None,
+    acts: Float[ArrayLike, "n d"],
     k: int,
     *,
     max_iter: int = 200,
@@ -118,9 +119,9 @@ def fit(
     return _fit(x, w, jnp.asarray(w_init, jnp.float32), k, max_iter, tol, alpha)
 
 
-def transform(state: ICAState, acts: jax.Array) -> jax.Array:
+def transform(state: ICAState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n k"]:
     """[n, d] -> [n, k] source estimates."""
-    return (acts - state.mean) @ state.components.T
+    return (jnp.asarray(acts) - state.mean[None, :]) @ state.components.T
 
 
 class FastICA:

@@ -25,20 +25,23 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions._checks import check_acts, check_choice, check_k
 from jaxinterp.directions._kmeans_bounds import lloyd_bounded
 from jaxinterp.directions.kmeans_core import (
-    KMeansState, centroid_update, fixed_init, zero_padding,
+    KMeansState,
+    centroid_update,
+    fixed_init,
+    zero_padding,
 )
 from jaxinterp.parallel.samples import shard_samples
-
 
 DEFAULT_INIT = "k-means++"
 INITS = ("k-means++", "identity")  # or a [k, d] array of initial centroids
 
 
-def unit_rows(acts: jax.Array, eps: float = 1e-6) -> jax.Array:
+def unit_rows(acts: Float[ArrayLike, "*n d"], eps: float = 1e-6) -> Float[Array, "*n d"]:
     """[n, d] -> rows divided by max(‖row‖, eps) (the paper's Â)."""
     norms = jnp.linalg.norm(acts, axis=-1, keepdims=True)
     return acts / jnp.maximum(norms, eps)
@@ -126,7 +129,7 @@ def _pad_rows(x, w, multiple: int):
 def _mean_variance(x, w, n: int) -> jax.Array:
     """Mean over features of the variance of the n real rows (weight 1) of x [n_pad, d]."""
     mean = w @ x / n
-    return jnp.mean(w @ (x - mean) ** 2 / n)
+    return jnp.mean(w @ (x - mean[None, :]) ** 2 / n)
 
 
 def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int, n_local_trials: int | None = None) -> jax.Array:
@@ -189,11 +192,11 @@ _seed = jax.jit(kmeans_plus_plus, static_argnames=("k", "n_local_trials"))
 
 
 def fit(
-    key: jax.Array,
-    acts: jax.Array,
+    key: jax.Array | None,
+    acts: Float[ArrayLike, "n d"],
     k: int,
     *,
-    init: str | jax.Array = DEFAULT_INIT,
+    init: str | Float[ArrayLike, "k d"] = DEFAULT_INIT,
     n_init: int = 1,
     max_iter: int = 300,
     tol: float = 1e-4,
@@ -255,7 +258,8 @@ def fit(
     return best
 
 
-def transform(state: KMeansState, acts: jax.Array, mode: str = "projection") -> jax.Array:
+def transform(state: KMeansState, acts: Float[ArrayLike, "n d"], mode: str = "projection"
+              ) -> Float[Array, "n k"]:
     """[n, d] -> [n, k] direction activations.
 
     ``"projection"``: acts · centroidᵀ (the refactored code's default);

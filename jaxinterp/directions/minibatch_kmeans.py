@@ -16,12 +16,14 @@ Example::
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions import kmeans
 from jaxinterp.directions._batches import BatchSource, seed_from_key
@@ -58,16 +60,16 @@ def minibatch_step(state: MiniBatchKMeansState, batch: jax.Array, spherical: boo
 
 
 def fit(
-    key: jax.Array,
+    key: jax.Array | None,
     data: Any,
     k: int,
     *,
     batch_size: int = 1024,
     max_steps: int = 1000,
-    init: str | jax.Array = kmeans.DEFAULT_INIT,
+    init: str | Float[ArrayLike, "k d"] = kmeans.DEFAULT_INIT,
     init_size: int | None = None,
     spherical: bool = False,
-    checkpoint_dir: str | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 100,
     until_step: int | None = None,
 ) -> MiniBatchKMeansState:
@@ -118,7 +120,8 @@ def fit(
     return state
 
 
-def transform(state: MiniBatchKMeansState, acts: jax.Array, mode: str = "projection") -> jax.Array:
+def transform(state: MiniBatchKMeansState, acts: Float[ArrayLike, "n d"],
+              mode: str = "projection") -> Float[Array, "n k"]:
     """[n, d] -> [n, k] (see :func:`kmeans.transform`)."""
     return kmeans.transform(kmeans.KMeansState(state.centroids, state.batch_inertia, state.step),
                             acts, mode)

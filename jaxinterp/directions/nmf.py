@@ -23,6 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions._checks import check_acts, check_choice, check_k, check_nonnegative
 from jaxinterp.parallel.samples import shard_samples
@@ -48,7 +49,7 @@ def nndsvd(x, w, k: int, fill_zeros: bool = True):
     order = jnp.argsort(-evals)[:k]
     s = jnp.sqrt(jnp.maximum(evals[order], 0.0))
     v = evecs[:, order].T  # [k, d]
-    u = (x @ v.T) / jnp.maximum(s, 1e-30)  # [n, k]
+    u = (x @ v.T) / jnp.maximum(s, 1e-30)[None, :]  # [n, k]
 
     def one(uj, vj, sj):
         up, un, vp, vn = jnp.maximum(uj, 0), jnp.maximum(-uj, 0), jnp.maximum(vj, 0), jnp.maximum(-vj, 0)
@@ -137,8 +138,8 @@ def _fit(x, W, H, tol, solver: str, max_iter: int):
 
 
 def fit(
-    key: jax.Array,
-    acts: jax.Array,
+    key: jax.Array | None,
+    acts: Float[ArrayLike, "n d"],
     k: int,
     *,
     solver: str = "mu",
@@ -183,7 +184,7 @@ def _codes(x, H, n_iter: int = 200):
     return jax.lax.fori_loop(0, n_iter, lambda _, W: W * XHt / jnp.maximum(W @ HHt, EPS), W0)
 
 
-def transform(state: NMFState, acts: jax.Array) -> jax.Array:
+def transform(state: NMFState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n k"]:
     """[n, d] >= 0 -> [n, k] nonnegative codes with H fixed (multiplicative updates on W)."""
     return _codes(jnp.asarray(acts, jnp.float32), state.components)
 

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions._checks import check_acts, check_k
 from jaxinterp.parallel.samples import shard_samples
@@ -55,7 +56,7 @@ SIGN_SAMPLES = 2048  # rows for the skew-sign convention: a third-moment sign ne
 def positive_skew_signs(scores, w):
     """scores [n, k], w [n] -> signs [k] in {-1, 1} making each score's third central moment >= 0."""
     n = jnp.sum(w)
-    centred = scores - (w @ scores) / n
+    centred = scores - ((w @ scores) / n)[None, :]
     third = w @ centred**3
     return jnp.where(third < 0, -1.0, 1.0).astype(scores.dtype)
 
@@ -89,7 +90,7 @@ def _fit(x, w, k_index):
     comps, var = evecs[:, order].T, jnp.maximum(evals[order], 0.0)
     # the skew sign is a convention: estimate it on evenly spaced rows (all if n is small)
     step = max(1, x.shape[0] // SIGN_SAMPLES)
-    signs = positive_skew_signs((x[::step] - mean) @ comps.T, w[::step])
+    signs = positive_skew_signs((x[::step] - mean[None, :]) @ comps.T, w[::step])
     return PCAState(comps * signs[:, None], var, mean)
 
 
@@ -128,7 +129,7 @@ def _fit_host(acts: np.ndarray, k: int) -> PCAState:
     return PCAState(jnp.asarray(comps * signs[:, None]), jnp.asarray(var), jnp.asarray(mean))
 
 
-def fit(key: jax.Array | None, acts: jax.Array, k: int) -> PCAState:
+def fit(key: jax.Array | None, acts: Float[ArrayLike, "n d"], k: int) -> PCAState:
     """Fit the top ``k`` principal components of ``acts`` [n, d] (n >= 2, k <= d).
 
     ``key`` is unused (PCA is deterministic; kept for the uniform ``fit(key, acts, k)``).
@@ -146,9 +147,9 @@ def fit(key: jax.Array | None, acts: jax.Array, k: int) -> PCAState:
     return _fit(x, w, jnp.zeros(k))
 
 
-def transform(state: PCAState, acts: jax.Array) -> jax.Array:
+def transform(state: PCAState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n k"]:
     """[n, d] -> [n, k] component scores (centred projections)."""
-    return (acts - state.mean) @ state.components.T
+    return (jnp.asarray(acts) - state.mean[None, :]) @ state.components.T
 
 
 class PCA:

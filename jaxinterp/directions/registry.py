@@ -32,6 +32,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import ArrayLike, Float
 
 from jaxinterp.directions import ica, kmeans, minibatch_kmeans, neurons, nmf, pca, sae
 from jaxinterp.directions._checks import check_acts
@@ -131,10 +132,14 @@ def _prepare(kind: str, acts, mean=None, std=None) -> jax.Array:
     if kind == "raw":
         return acts
     unit = kmeans.unit_rows(acts)
-    return unit if kind == "unit" else (unit - mean) / std
+    if kind == "unit":
+        return unit
+    mean, std = jnp.asarray(mean, unit.dtype)[None, :], jnp.asarray(std, unit.dtype)[None, :]
+    return (unit - mean) / std
 
 
-def fit_by_name(name: str, key: jax.Array | None, acts, k: int | None = None, **options) -> Fitted:
+def fit_by_name(name: str, key: jax.Array | None, acts: Float[ArrayLike, "n d"],
+                k: int | None = None, **options) -> Fitted:
     """Fit direction set ``name`` on raw activations ``acts`` [n, d], on its METHODS input.
 
     Args:

@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -35,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.directions._batches import BatchSource, seed_from_key
 from jaxinterp.directions._checks import check_acts, check_choice, check_k
@@ -94,7 +96,7 @@ def _sum_to(g, shape):
 @jax.custom_vjp
 def _jump(pre, theta, bandwidth):
     """pre · H(pre - θ), straight-through for θ."""
-    return pre * (pre > theta)
+    return pre * (pre > theta).astype(pre.dtype)
 
 
 def _jump_fwd(pre, theta, bandwidth):
@@ -104,7 +106,7 @@ def _jump_fwd(pre, theta, bandwidth):
 def _jump_bwd(res, g):
     pre, theta, bw = res
     d_theta = -(theta / bw) * _rect((pre - theta) / bw) * g
-    return g * (pre > theta), _sum_to(d_theta, theta.shape), None
+    return g * (pre > theta).astype(g.dtype), _sum_to(d_theta, theta.shape), None
 
 
 _jump.defvjp(_jump_fwd, _jump_bwd)
@@ -131,21 +133,22 @@ _step.defvjp(_step_fwd, _step_bwd)
 
 def encode(params: dict, x: jax.Array, config: SAEConfig) -> tuple[jax.Array, jax.Array]:
     """x [n, d] -> (codes c [n, K], pre-activations [n, K])."""
-    b_dec = params["b_dec"] if config.decoder_bias else 0.0
-    pre = (x - b_dec) @ params["W_enc"].T + params["b_enc"]
+    b_dec = params["b_dec"][None, :] if config.decoder_bias else 0.0
+    pre = (x - b_dec) @ params["W_enc"].T + params["b_enc"][None, :]
     if config.variant == "l1":
         return jax.nn.relu(pre), pre
     if config.variant == "topk":
         vals, idx = jax.lax.top_k(pre, config.topk)
         rows = jnp.arange(pre.shape[0])[:, None]
         return jnp.zeros_like(pre).at[rows, idx].set(jax.nn.relu(vals)), pre
-    theta = jnp.exp(params["log_threshold"])
+    theta = jnp.exp(params["log_threshold"])[None, :]
     return _jump(pre, theta, config.bandwidth), pre
 
 
 def decode(params: dict, codes: jax.Array, config: SAEConfig) -> jax.Array:
     """codes [n, K] -> x_hat [n, d] with unit-norm decoder columns."""
-    return codes @ unit_columns(params["W_dec"]).T + (params["b_dec"] if config.decoder_bias else 0.0)
+    b_dec = params["b_dec"][None, :] if config.decoder_bias else 0.0
+    return codes @ unit_columns(params["W_dec"]).T + b_dec
 
 
 def unit_columns(w: jax.Array) -> jax.Array:
@@ -200,7 +203,10 @@ def loss_fn(params: dict, x: jax.Array, config: SAEConfig, l1_coeff=None) -> tup
 
 def _update(params, opt_state, x, config: SAEConfig, optimizer, l1_coeff=None):
     (loss, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, config, l1_coeff)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
+    # optax's Adam computes its bias correction as float ** int32 step count, a promotion that
+    # strict dtype promotion (the tests' setting) refuses; it is optax's own, so allow it here
+    with jax.numpy_dtype_promotion("standard"):
+        updates, opt_state = optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss
 
 
@@ -260,7 +266,7 @@ def fit(
     learning_rate: float = 1e-3,
     batch_size: int = 4096,
     max_steps: int = 1000,
-    checkpoint_dir: str | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 500,
     until_step: int | None = None,
 ) -> SAEState:
@@ -337,7 +343,7 @@ def _adam(lr: float):
     return _ADAMS.setdefault(float(lr), optax.adam(float(lr)))
 
 
-def transform(state: SAEState, acts: jax.Array) -> jax.Array:
+def transform(state: SAEState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n K"]:
     """[n, d] -> [n, K] codes c_k(x), the direction activations used for the II."""
     return _encode(state.params, jnp.asarray(acts, jnp.float32), state.config)
 
@@ -347,12 +353,12 @@ def _encode(params, x, config):
     return encode(params, x, config)[0]
 
 
-def decoder_directions(state: SAEState) -> jax.Array:
+def decoder_directions(state: SAEState) -> Float[Array, "K d"]:
     """[K, d] unit-norm dictionary directions (rows)."""
     return unit_columns(state.params["W_dec"]).T
 
 
-def reconstruct(state: SAEState, acts: jax.Array) -> jax.Array:
+def reconstruct(state: SAEState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n d"]:
     """[n, d] -> [n, d] x_hat."""
     return decode(state.params, transform(state, acts), state.config)
 

@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from jaxinterp.door._hooks import max_pool_override, module_calls, relu_override
 from jaxinterp.door.graph import graph
@@ -39,7 +40,7 @@ from jaxinterp.door.taps import taps
 from jaxinterp.models.base import ImageModel
 
 
-def average_pool(x: jax.Array, window, strides, pads) -> jax.Array:
+def average_pool(x: Float[Array, "n h w c"], window, strides, pads) -> Float[Array, "n h2 w2 c"]:
     """The linear stand-in for a max-pool: the mean over each window's positions inside the map.
 
     Positions in the padding are left out of the mean (a max-pool pads with ``-inf``, so
@@ -109,8 +110,9 @@ def subnetwork(
     return fn
 
 
-def dependence(model: ImageModel, variables, source: str, target: str, source_value: jax.Array,
-               positions: jax.Array | None = None, input_shape: Sequence[int] | None = None) -> jax.Array:
+def dependence(model: ImageModel, variables, source: str, target: str,
+               source_value: Float[Array, "h w c"], positions: Int[ArrayLike, "p 2"] | None = None,
+               input_shape: Sequence[int] | None = None) -> Bool[Array, "p h w"]:
     """[P, h, w] bool: the positions of ``source`` that each target position depends on.
 
     The support of ∂ target(position) / ∂ source through the linearised network with every

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Union
 
-import jax
 import jax.numpy as jnp
+from jaxtyping import Array, Int, Shaped
 
 __all__ = ["NAMED", "Position", "best", "check", "read"]
 
@@ -53,7 +53,7 @@ def check(position, shape: tuple | None = None, layer: str = "the layer") -> Pos
     return row, col
 
 
-def read(act: jax.Array, position: Position) -> jax.Array:
+def read(act: Shaped[Array, "n *unit"], position: Position) -> Shaped[Array, "n *read"]:
     """[n, h, w, c] (or [n, c]) activations read at ``position`` (see the module docstring)."""
     if act.ndim != 4 or position == "all":
         return act
@@ -65,7 +65,8 @@ def read(act: jax.Array, position: Position) -> jax.Array:
     return act[:, row, col, :]
 
 
-def best(act: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def best(act: Shaped[Array, "n h w c"]) -> tuple[
+        Shaped[Array, "n c"], Int[Array, "n c"], Int[Array, "n c"]]:
     """Each unit's maximum over positions and where: [n, h, w, c] -> value, y, x, each [n, c].
 
     Ties go to the first position in row-major order.

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.door._hooks import Stop, module_calls, relu_override
 from jaxinterp.door.graph import graph
@@ -84,7 +85,8 @@ def _run(model, variables, x, layers, g, *, pre_relu: bool, init_key=None):
     return found, box.get("variables")
 
 
-def taps(model, variables, x: jax.Array, layers: Sequence[str], *, pre_relu: bool = False) -> dict:
+def taps(model, variables, x: Float[ArrayLike, "n H W C"], layers: Sequence[str], *,
+         pre_relu: bool = False) -> dict[str, Array]:
     """``{layer: activation}`` for normalised inputs ``x`` [n, H, W, C].
 
     Args:

@@ -191,7 +191,7 @@ def neuron(layer: str, n: int, x: int | None = None, y: int | None = None,
 
 
 def _dot_cossim(a, vec, cossim_pow: float):
-    dot = jnp.sum(a * vec, -1)
+    dot = jnp.sum(a * jnp.broadcast_to(vec, a.shape), -1)
     if cossim_pow == 0:
         return dot
     cos = dot / (1e-4 + jnp.sqrt(jnp.sum(a * a, -1))) / (1e-4 + jnp.sqrt(jnp.sum(vec * vec, -1)))

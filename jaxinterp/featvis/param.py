@@ -99,7 +99,9 @@ class Spectrum:
         return (scale * np.sqrt(self.w * self.h)).astype(np.float32)
 
     def __call__(self, params: jax.Array) -> jax.Array:
-        spectrum = jax.lax.complex(params[0], params[1]) * jnp.asarray(self.scale())
+        spectrum = jax.lax.complex(params[0], params[1])
+        scale = jnp.asarray(self.scale(), spectrum.dtype)  # [h, w//2+1], real
+        spectrum = spectrum * jnp.broadcast_to(scale, spectrum.shape)
         width = 2 * (spectrum.shape[-1] - 1)  # w, or w + 1 for odd w (cropped below)
         image = jnp.fft.irfft2(spectrum, s=(self.h, width))  # [b, c, h, width]
         return jnp.transpose(image, (0, 2, 3, 1))[:, : self.h, : self.w, :] / 4.0
@@ -133,7 +135,7 @@ class ToRGB:
         if self.decorrelate:
             t = decorrelate(t, self.color)
             if not self.sigmoid:
-                t = t + jnp.asarray(self.mean, t.dtype)
+                t = t + jnp.broadcast_to(jnp.asarray(self.mean, t.dtype), t.shape)
         return jax.nn.sigmoid(t) if self.sigmoid else jnp.clip(t, 0.0, 1.0)
 
 

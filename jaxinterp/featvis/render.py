@@ -120,7 +120,10 @@ def _program(model, objective: Objective, image_fn, transforms, optimizer, steps
             p, state, buf, values = carry
             redirect = (t < redirect_steps).astype(jnp.float32)
             (_, (value, img)), g = grad_fn(p, variables, args, jax.random.fold_in(key, t), redirect)
-            updates, state = optimizer.update(g, state, p)
+            # optax's Adam raises a float to its int32 step count (bias correction), a
+            # promotion strict dtype promotion (the tests' setting) refuses: optax's own
+            with jax.numpy_dtype_promotion("standard"):
+                updates, state = optimizer.update(g, state, p)
             return (optax.apply_updates(p, updates), state, keep(buf, t, img),
                     values.at[t].set(value.astype(jnp.float32)))
 

@@ -20,9 +20,9 @@ import contextlib
 import contextvars
 from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import flax.linen as nn
 
 Variables = Mapping[str, Any]
 
@@ -92,7 +92,7 @@ class ImageModel(nn.Module):
         """[n, h, w, c] images in [0, 1] -> the model's normalised input."""
         mean = jnp.asarray(self.MEAN, images01.dtype)
         std = jnp.asarray(self.STD, images01.dtype)
-        return (images01 - mean) / std
+        return (images01 - mean[None, None, None, :]) / std[None, None, None, :]
 
 
 class ImageNetModel(ImageModel):

@@ -108,15 +108,21 @@ def _conv_input_grad(ct, w, dense_conv: str = "direct"):
                for dy in range(3) for dx in range(3))
 
 
+def _channels(v):
+    """[c] per-channel BN scale or shift -> [1, 1, 1, c], against NHWC maps."""
+    return v[None, None, None, :]
+
+
 def _forward(stem: ConvBN, blocks, x):
     """Masks of every ReLU: stem [n,h,w,c], per block (inner, outer)."""
-    a = _conv(x, stem.kernel) * stem.scale + stem.shift
+    a = _conv(x, stem.kernel) * _channels(stem.scale) + _channels(stem.shift)
     masks = [a > 0]
     s = jnp.maximum(a, 0)
     for b in blocks:
-        h = _conv(s, b.conv1.kernel) * b.conv1.scale + b.conv1.shift
+        h = _conv(s, b.conv1.kernel) * _channels(b.conv1.scale) + _channels(b.conv1.shift)
         inner = h > 0
-        o = _conv(jnp.maximum(h, 0), b.conv2.kernel) * b.conv2.scale + b.conv2.shift + s
+        o = (_conv(jnp.maximum(h, 0), b.conv2.kernel) * _channels(b.conv2.scale)
+             + _channels(b.conv2.shift) + s)
         masks += [inner, o > 0]
         s = jnp.maximum(o, 0)
     return masks
@@ -179,15 +185,17 @@ def _kernel(images, stem, blocks, chunk, dense_conv):
         # last conv: single-channel cotangent, kernel column W2[..., c] scaled by BN
         g = _one_channel_input_grad(d * last.conv2.scale[c][:, None, None],
                                     jnp.moveaxis(last.conv2.kernel[..., c], -1, 0))
-        g = g * masks[-2][b] * last.conv1.scale
+        mask = lambda i: masks[i][b].astype(d.dtype)  # [p, h, w, c] ReLU gate as 0/1
+        g = g * mask(-2) * _channels(last.conv1.scale)
         s = _conv_input_grad(g, last.conv1.kernel, dense_conv)
         s = s + jax.nn.one_hot(c, c_out, dtype=d.dtype)[:, None, None, :] * d[..., None]
         for i in range(len(blocks) - 2, -1, -1):  # earlier blocks: dense backward
             blk = blocks[i]
-            o = s * masks[2 + 2 * i][b]
-            g = _conv_input_grad(o * blk.conv2.scale, blk.conv2.kernel, dense_conv) * masks[1 + 2 * i][b]
-            s = o + _conv_input_grad(g * blk.conv1.scale, blk.conv1.kernel, dense_conv)
-        z = s * masks[0][b] * stem.scale
+            o = s * mask(2 + 2 * i)
+            g = (_conv_input_grad(o * _channels(blk.conv2.scale), blk.conv2.kernel, dense_conv)
+                 * mask(1 + 2 * i))
+            s = o + _conv_input_grad(g * _channels(blk.conv1.scale), blk.conv1.kernel, dense_conv)
+        z = s * mask(0) * _channels(stem.scale)
         return _conv_input_grad(z, stem.kernel)
 
     p = pairs.shape[0]

@@ -44,7 +44,7 @@ def equal_frequency_bins(y: jax.Array, bins: int) -> jax.Array:
     sorted_y = jnp.sort(y)
     lo = jnp.searchsorted(sorted_y, y, side="left")
     hi = jnp.searchsorted(sorted_y, y, side="right")
-    mid = (lo + hi - 1) / 2.0
+    mid = (lo + hi - 1).astype(jnp.float32) / 2.0
     return jnp.minimum(jnp.floor(mid * bins / n), bins - 1).astype(jnp.int32)
 
 
@@ -72,7 +72,7 @@ def mi_binned(
     hyl, myl = _plugin_entropy(joint.ravel(), n)
     mi = hy + hl - hyl
     if miller_madow:
-        mi = mi + ((my - 1) + (ml - 1) - (myl - 1)) / (2.0 * n)
+        mi = mi + ((my - 1) + (ml - 1) - (myl - 1)).astype(mi.dtype) / (2.0 * n)
     return mi
 
 
@@ -146,7 +146,7 @@ def mi_knn(y: jax.Array, labels: jax.Array, n_classes: int, k: int = 3) -> jax.A
     kept_sorted = jnp.sort(jnp.where(keep, ys, jnp.inf))
     m = _count_closer(kept_sorted, ys, kth)
     n_keep = jnp.sum(keep)
-    mean = lambda v: jnp.sum(jnp.where(keep, v, 0.0)) / n_keep
+    mean = lambda v: jnp.sum(jnp.where(keep, v, 0.0)) / n_keep.astype(jnp.float32)
     mi = (
         digamma(n_keep.astype(jnp.float32))
         + mean(digamma(jnp.maximum(ks, 1.0)))
@@ -187,7 +187,7 @@ def mi_ksg(x: jax.Array, z: jax.Array, k: int = 3, chunk: int = 256) -> jax.Arra
         eps = _kth_smallest(d, k)
         nx = jnp.sum(dx < eps) - 1
         nz = jnp.sum(dz < eps) - 1
-        return digamma(nx + 1.0) + digamma(nz + 1.0)
+        return digamma(nx.astype(jnp.float32) + 1.0) + digamma(nz.astype(jnp.float32) + 1.0)
 
     terms = jax.lax.map(one, jnp.arange(n), batch_size=min(chunk, n))
     return digamma(float(k)) + digamma(float(n)) - jnp.mean(terms)

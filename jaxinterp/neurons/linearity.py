@@ -48,7 +48,7 @@ def split(key: jax.Array, n: int, test_fraction: float = 0.2, folds: int = 5) ->
 def _r2(y, pred):
     """Per-column R² of [p, N] predictions around the columns' own means."""
     sse = jnp.sum((y - pred) ** 2, axis=0)
-    sst = jnp.sum((y - jnp.mean(y, axis=0)) ** 2, axis=0)
+    sst = jnp.sum((y - jnp.mean(y, axis=0, keepdims=True)) ** 2, axis=0)
     return 1.0 - sse / jnp.maximum(sst, 1e-12)
 
 
@@ -86,7 +86,7 @@ class RidgeFit(NamedTuple):
 @partial(jax.jit, static_argnames=("folds",))
 def _ridge_cv(x_fit, y_fit, x_test, y_test, rel_lambdas, folds):
     n, d = x_fit.shape
-    xc = x_fit - jnp.mean(x_fit, 0)
+    xc = x_fit - jnp.mean(x_fit, 0, keepdims=True)
     lambdas = rel_lambdas * jnp.sum(xc * xc) / d  # tr(UᵀU) / d
     fold_of = jnp.arange(n) % folds
 
@@ -95,18 +95,18 @@ def _ridge_cv(x_fit, y_fit, x_test, y_test, rel_lambdas, folds):
         cnt = jnp.sum(w)
         mx = jnp.sum(w * x_fit, 0) / cnt
         my = jnp.sum(w * y_fit, 0) / cnt
-        xc, yc = (x_fit - mx) * w, (y_fit - my) * w
+        xc, yc = (x_fit - mx[None, :]) * w, (y_fit - my[None, :]) * w
         coefs = _solve_all(xc, yc, lambdas)  # [L, d, N]
-        pred = jnp.einsum("pd,ldn->lpn", x_fit - mx, coefs) + my
+        pred = jnp.einsum("pd,ldn->lpn", x_fit - mx[None, :], coefs) + my[None, None, :]
         return jnp.sum((1 - w)[None] * (y_fit[None] - pred) ** 2, axis=1)  # [L, N]
 
     cv_sse = jnp.sum(jax.lax.map(fold_sse, jnp.arange(folds)), axis=0)
     best = jnp.argmin(cv_sse, axis=0)  # [N]
     mx, my = jnp.mean(x_fit, 0), jnp.mean(y_fit, 0)
-    coefs = _solve_all(x_fit - mx, y_fit - my, lambdas)  # [L, d, N]
+    coefs = _solve_all(x_fit - mx[None, :], y_fit - my[None, :], lambdas)  # [L, d, N]
     coef = jnp.take_along_axis(coefs, best[None, None, :], axis=0)[0]
     intercept = my - mx @ coef
-    r2 = _r2(y_test, x_test @ coef + intercept)
+    r2 = _r2(y_test, x_test @ coef + intercept[None, :])
     return RidgeFit(coef, intercept, lambdas[best], r2, cv_sse)
 
 
@@ -154,10 +154,13 @@ def _init_mlp(key, sizes):
 
 
 def _mlp(params, x):
+    def dense(x, w, b):
+        h = x @ w
+        return h + jnp.broadcast_to(b, h.shape)
+
     for w, b in params[:-1]:
-        x = jax.nn.relu(x @ w + b)
-    w, b = params[-1]
-    return (x @ w + b)[..., 0]
+        x = jax.nn.relu(dense(x, w, b))
+    return dense(x, *params[-1])[..., 0]
 
 
 class MLPFit(NamedTuple):
@@ -174,10 +177,10 @@ def _mlp_ceiling(key, x_tr, y_tr, x_val, y_val, x_test, y_test, o_tr, o_val, o_t
     d = x_tr.shape[1]
     # the MLP fits what the offset (ridge prediction, or zero) leaves: y = offset + MLP(x)
     y_tr, y_val = y_tr - o_tr, y_val - o_val
-    mu, sd = jnp.mean(x_tr, 0), jnp.std(x_tr, 0) + 1e-6
+    mu, sd = jnp.mean(x_tr, 0, keepdims=True), jnp.std(x_tr, 0, keepdims=True) + 1e-6
     norm = lambda x: (x - mu) / sd
     x_tr, x_val, x_test = norm(x_tr), norm(x_val), norm(x_test)
-    ym, ys = jnp.mean(y_tr, 0), jnp.std(y_tr, 0) + 1e-6
+    ym, ys = jnp.mean(y_tr, 0, keepdims=True), jnp.std(y_tr, 0, keepdims=True) + 1e-6
     y_tr, y_val = (y_tr - ym) / ys, (y_val - ym) / ys
     opt = optax.adam(lr)
     sizes = (d, *hidden, 1)
@@ -194,7 +197,10 @@ def _mlp_ceiling(key, x_tr, y_tr, x_val, y_val, x_test, y_test, o_tr, o_val, o_t
             params, state = carry
             idx = jax.random.randint(jax.random.fold_in(k_batch, i), (batch,), 0, x_tr.shape[0])
             g = jax.grad(loss)(params, x_tr[idx], yt[idx])
-            upd, state = opt.update(g, state, params)
+            # optax's Adam raises a float to its int32 step count (bias correction), a
+            # promotion strict dtype promotion (the tests' setting) refuses: optax's own
+            with jax.numpy_dtype_promotion("standard"):
+                upd, state = opt.update(g, state, params)
             return (optax.apply_updates(params, upd), state), None
 
         def check(carry, c):  # `every` training steps, then one validation check

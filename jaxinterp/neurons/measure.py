@@ -21,13 +21,13 @@ from jaxinterp.neurons.levels import Level, design_matrix, targets
 
 def top_components(x: jax.Array, k: int) -> jax.Array:
     """Scores of the top-k principal components of [p, d] rows: [p, k]."""
-    xc = x - jnp.mean(x, axis=0)
+    xc = x - jnp.mean(x, axis=0, keepdims=True)
     k = min(k, *x.shape)
     if x.shape[1] <= x.shape[0]:
         _, vecs = jnp.linalg.eigh(xc.T @ xc)
         return xc @ vecs[:, ::-1][:, :k]
     u, s, _ = jnp.linalg.svd(xc, full_matrices=False)
-    return u[:, :k] * s[:k]
+    return u[:, :k] * s[None, :k]
 
 
 def level_measures(
@@ -66,7 +66,8 @@ def level_measures(
     y = targets(outputs, positions)
     sp = linearity.split(k_split, x.shape[0], test_fraction, folds)
     ridge = linearity.ridge_cv(x, y, sp, folds=folds)
-    offset = x @ ridge.coef + ridge.intercept  # residual MLP: the ceiling starts at the ridge fit
+    # residual MLP: the ceiling starts at the ridge fit
+    offset = x @ ridge.coef + ridge.intercept[None, :]
     log(f"{level.name}: MLP ceiling {tuple(mlp_hidden)}, {mlp_steps} steps")
     mlp = linearity.mlp_ceiling(k_mlp, x, y, sp, hidden=mlp_hidden, steps=mlp_steps, offset=offset)
     out = {

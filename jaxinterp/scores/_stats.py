@@ -88,7 +88,7 @@ def adjusted_p(p) -> tuple[np.ndarray, np.ndarray]:
     return holm, bh
 
 
-def mean_sem(x, axis=None) -> tuple[np.ndarray, np.ndarray]:
+def mean_sem(x, axis=None) -> tuple[np.ndarray | np.floating, np.ndarray]:
     """Mean and standard error of the mean over the finite values of ``x`` along ``axis``:
     s.d. (ddof=1) / √n. The mean is NaN where no value is finite, the s.e.m. where n < 2."""
     import warnings

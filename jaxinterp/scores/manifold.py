@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from jaxinterp.scores._checks import check_finite, check_top_m
 
@@ -57,7 +58,8 @@ def tsne(dist, perplexity: float = 10.0, seed: int = 0, max_iter: int = 1000) ->
                 max_iter=max_iter).fit_transform(dist)
 
 
-def manifold_activations(unit_acts, centroids, tau=2.0):
+def manifold_activations(unit_acts: Float[ArrayLike, "n d"], centroids: Float[ArrayLike, "k d"],
+                         tau=2.0) -> Float[Array, "n k"]:
     """Eq. 4: unit-norm activations [n, d] of the embedded images, centroids [k, d] -> [n, k]."""
     check_finite(unit_acts, "activations", cols="dimension")
     check_finite(centroids, "centroids", rows="centroid", cols="dimension")
@@ -68,8 +70,8 @@ def manifold_activations(unit_acts, centroids, tau=2.0):
 def _manifold_activations(unit_acts, centroids, tau):
     d = (jnp.sum(unit_acts**2, axis=1, keepdims=True) - 2 * unit_acts @ centroids.T
          + jnp.sum(centroids**2, axis=1)[None])
-    std = jnp.std(d, axis=0)
-    dz = (d - jnp.mean(d, axis=0)) / jnp.where(std > 0, std, 1.0)
+    std = jnp.std(d, axis=0, keepdims=True)
+    dz = (d - jnp.mean(d, axis=0, keepdims=True)) / jnp.where(std > 0, std, 1.0)
     return jnp.exp(-dz / tau)
 
 

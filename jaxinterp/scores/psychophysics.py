@@ -57,6 +57,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike, Real
 
 from jaxinterp.scores._checks import check_count, check_finite
 from jaxinterp.similarity.base import Similarity, take
@@ -341,7 +342,7 @@ def _margins_of(key, acts, metric, features, quantile, trials, refs, pools, zsco
 
 def psychophysics(
     key: jax.Array,
-    acts: jax.Array,
+    acts: Real[ArrayLike, "n k"],
     metric: Similarity | Callable,
     features: Any,
     quantile: float = 0.0,
@@ -385,7 +386,7 @@ def psychophysics(
 
 def psychophysics_scores(
     key: jax.Array,
-    acts: jax.Array,
+    acts: Real[ArrayLike, "n k"],
     metric: Similarity | Callable,
     features: Any,
     quantile: float = 0.0,
@@ -456,7 +457,7 @@ def _unit_discrimination(key, acts, features, pairwise, m, n_queries, pairings, 
 
 def unit_discrimination(
     key: jax.Array,
-    acts: jax.Array,
+    acts: Real[ArrayLike, "n k"],
     metric: Similarity | Callable,
     features: Any,
     m: int = 5,

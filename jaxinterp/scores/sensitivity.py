@@ -20,6 +20,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Int
 from scipy.optimize import linear_sum_assignment
 
 from jaxinterp.scores._checks import check_finite
@@ -28,7 +29,7 @@ from jaxinterp.scores.ii import interpretability_index_all
 ALPHAS = tuple(np.round(np.arange(-0.5, 1.5001, 0.1), 2).tolist())
 
 
-def hungarian_pairs(centroids) -> np.ndarray:
+def hungarian_pairs(centroids: Float[ArrayLike, "k d"]) -> Int[np.ndarray, "k 2"]:
     """[k, d] centroids -> [k, 2] pairs (a, b): the assignment a -> b maximising the total
     distance ‖μ_a - μ_b‖ with a != b (scipy's linear_sum_assignment)."""
     c = np.asarray(centroids, np.float64)
@@ -47,8 +48,9 @@ def interpolate(mu_a, mu_b, alphas=ALPHAS) -> jax.Array:
     """[..., d], [..., d] -> [..., A, d] unit-norm v(α) = normalise(α μ_a + (1-α) μ_b)."""
     check_finite(mu_a, "mu_a", rows="centroid", cols="dimension")
     check_finite(mu_b, "mu_b", rows="centroid", cols="dimension")
-    al = jnp.asarray(alphas, jnp.float32)[:, None]
-    v = al * jnp.asarray(mu_a)[..., None, :] + (1 - al) * jnp.asarray(mu_b)[..., None, :]
+    mu_a, mu_b = jnp.asarray(mu_a)[..., None, :], jnp.asarray(mu_b)[..., None, :]  # [..., 1, d]
+    al = jnp.asarray(alphas, jnp.float32).reshape((1,) * (mu_a.ndim - 2) + (-1, 1))  # [..., A, 1]
+    v = al * mu_a + (1 - al) * mu_b
     return v / jnp.maximum(jnp.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
@@ -78,7 +80,9 @@ def _check_width(unit_acts, vectors, what):
     check_finite(vectors, what, rows="direction", cols="dimension")
 
 
-def path_ii(unit_acts, centroids, pairs, metric, features, alphas=ALPHAS, m=5, chunk=256):
+def path_ii(unit_acts: Float[ArrayLike, "n d"], centroids: Float[ArrayLike, "k d"],
+            pairs: Int[ArrayLike, "p 2"], metric, features, alphas=ALPHAS, m=5,
+            chunk=256) -> Float[Array, "p a *layers"]:
     """II along the interpolation path of each pair: -> [P, A] (or [P, A, L]).
 
     Args:

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from jaxinterp.scores._checks import check_finite
 
@@ -54,18 +55,20 @@ def _varies(x):
 @jax.jit
 def _noncv(x):
     std = jnp.std(x, axis=0)
-    z = (x - jnp.mean(x, axis=0)) / jnp.where(_varies(x), std, 1.0)
+    z = (x - jnp.mean(x, axis=0, keepdims=True)) / jnp.where(_varies(x), std, 1.0)[None, :]
     s = jnp.linalg.svd(z, compute_uv=False)
     return s**2 / jnp.sum(s**2)
 
 
 @jax.jit
 def _axes(x0):
-    x0 = x0 - jnp.mean(x0, axis=0)
+    x0 = x0 - jnp.mean(x0, axis=0, keepdims=True)
     return jnp.linalg.svd(x0, full_matrices=False)[2].T  # [n_neurons, r]
 
 
-def spectrum(key, acts, mode="noncv", acts_repeat=None, shuffles=5):
+def spectrum(key: jax.Array | None, acts: Real[ArrayLike, "n N"], mode: str = "noncv",
+             acts_repeat: Real[ArrayLike, "n N"] | None = None,
+             shuffles: int = 5) -> Float[Array, "r"]:
     """Normalised eigenspectrum ss [r] (sums to 1), largest first.
 
     Args:
@@ -109,7 +112,7 @@ def _spectrum(key, acts, mode, acts_repeat, shuffles):
         half = acts.shape[0] // 2
         x0, x1 = acts[perm[:half]], acts[perm[half : 2 * half]]
         v = _axes(x0)
-        proj = (x1 - jnp.mean(x1, axis=0)) @ v
+        proj = (x1 - jnp.mean(x1, axis=0, keepdims=True)) @ v
         ss = jnp.sum(proj * proj, axis=0)
         return ss / jnp.sum(ss)
     return _cvpca(key, acts, acts_repeat, shuffles)
@@ -121,8 +124,8 @@ def _cvpca(key, r0, r1, shuffles):
         swap = jax.random.bernoulli(k, 0.5, (r0.shape[0], 1))
         x0 = jnp.where(swap, r1, r0)
         x1 = jnp.where(swap, r0, r1)
-        x0 = x0 - jnp.mean(x0, axis=0)
-        x1 = x1 - jnp.mean(x1, axis=0)
+        x0 = x0 - jnp.mean(x0, axis=0, keepdims=True)
+        x1 = x1 - jnp.mean(x1, axis=0, keepdims=True)
         v = jnp.linalg.svd(x0, full_matrices=False)[2].T
         return jnp.sum((x0 @ v) * (x1 @ v), axis=0)
 
@@ -182,7 +185,7 @@ def ols_range(size: int, low: float = 0.05, high: float = 0.5) -> np.ndarray:
     return idx
 
 
-def fit_ols(var, low=0.05, high=0.5):
+def fit_ols(var: Real[ArrayLike, "r"], low=0.05, high=0.5) -> tuple[float, Float[np.ndarray, "r"]]:
     """The seed code: OLS of log var on log rank over indices low·N < i < high·N; α = -slope.
     Returns (alpha, fitted [r]). Values <= 0 in the range are refused (they have no log)."""
     var = np.asarray(var, np.float64)

@@ -27,6 +27,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike, Real
 
 from jaxinterp.scores._checks import check_finite
 from jaxinterp.scores.ii import _mean_similarity
@@ -58,8 +59,8 @@ class SynergyResult(NamedTuple):
 def zscore_columns(acts: jax.Array) -> jax.Array:
     """[n, k] -> each column z-scored over the n images (std := 1 where it is 0)."""
     check_finite(acts, "activations", cols="neuron")
-    std = jnp.std(acts, axis=0)
-    return (acts - jnp.mean(acts, axis=0)) / jnp.where(std > 0, std, 1.0)
+    std = jnp.std(acts, axis=0, keepdims=True)
+    return (acts - jnp.mean(acts, axis=0, keepdims=True)) / jnp.where(std > 0, std, 1.0)
 
 
 def all_pairs(n: int) -> np.ndarray:
@@ -224,7 +225,7 @@ def candidate_lookup(acts, metric, features, c=64, images=None, chunk=512) -> Si
 
 
 def synergy(
-    acts: jax.Array,
+    acts: Real[ArrayLike, "n k"],
     similarity: Similarity | Callable | SimilarityLookup,
     features: Any = None,
     m: int = 5,

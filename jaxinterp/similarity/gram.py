@@ -29,7 +29,7 @@ def squared_distances(a: jax.Array, b: jax.Array) -> jax.Array:
     """[a, ...], [b, ...] -> [a, b] squared Euclidean distances over the flattened rows."""
     a = a.reshape(a.shape[0], -1)
     b = b.reshape(b.shape[0], -1)
-    centre = jnp.mean(b, axis=0)
+    centre = jnp.mean(b, axis=0, keepdims=True)
     a, b = a - centre, b - centre
     na = jnp.sum(a * a, axis=1)
     nb = jnp.sum(b * b, axis=1)

@@ -46,9 +46,14 @@ MODEL_NAMES = {"alex": "alexnet", "vgg": "vgg16"}
 CONVENTIONS = ("correct", "authors")
 
 
+def _per_channel(values: Sequence[float], like: jax.Array) -> jax.Array:
+    """[c] constants -> [1, ..., 1, c], to broadcast against ``like`` [..., c]."""
+    return jnp.asarray(values, like.dtype).reshape((1,) * (like.ndim - 1) + (-1,))
+
+
 def scaling_layer(v: jax.Array) -> jax.Array:
     """[..., 3] network input in [-1, 1] -> (v - shift) / scale (lpips ``ScalingLayer``)."""
-    return (v - jnp.asarray(SHIFT, v.dtype)) / jnp.asarray(SCALE, v.dtype)
+    return (v - _per_channel(SHIFT, v)) / _per_channel(SCALE, v)
 
 
 def lpips_input(images: jax.Array, convention: str = "correct",
@@ -57,7 +62,7 @@ def lpips_input(images: jax.Array, convention: str = "correct",
     if convention == "correct":
         return 2.0 * images - 1.0
     if convention == "authors":
-        z = (images - jnp.asarray(mean, images.dtype)) / jnp.asarray(std, images.dtype)
+        z = (images - _per_channel(mean, images)) / _per_channel(std, images)
         return 2.0 * z - 1.0
     raise ValueError(f"unknown LPIPS convention {convention!r}; use one of {CONVENTIONS}")
 

@@ -40,7 +40,7 @@ def layer_features(act: jax.Array, weight: jax.Array | None) -> jax.Array:
         act = act[:, None, None, :]
     h, w = act.shape[1:3]
     scale = jnp.sqrt(jnp.asarray(1.0 if weight is None else weight, act.dtype) / (h * w))
-    return unit_normalize(act) * scale
+    return unit_normalize(act) * scale.reshape((1,) * (act.ndim - scale.ndim) + scale.shape)
 
 
 def pairwise_perceptual_layers(a: Sequence[jax.Array], b: Sequence[jax.Array]) -> jax.Array:

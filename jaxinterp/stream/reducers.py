@@ -136,7 +136,7 @@ def moments() -> Reducer:
         w = _mask(valid, x).astype(jnp.float32)
         nb = jnp.sum(valid.astype(jnp.float32))
         mb = jnp.sum(x * w, axis=0) / jnp.maximum(nb, 1.0)
-        m2b = jnp.sum(w * (x - mb) ** 2, axis=0)
+        m2b = jnp.sum(w * (x - mb[None]) ** 2, axis=0)
         n = state["count"] + nb
         delta = mb - state["mean"]
         frac = nb / jnp.maximum(n, 1.0)

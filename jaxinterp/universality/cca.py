@@ -41,7 +41,7 @@ class Basis(NamedTuple):
 
 def basis(x: jax.Array, keep: float = 1.0) -> Basis:
     """SVD basis of centred [n, d] features, keeping the top directions with ``keep`` of the variance."""
-    xc = x - x.mean(0)
+    xc = x - x.mean(0, keepdims=True)
     u, s, vt = jnp.linalg.svd(xc, full_matrices=False)  # u [n, r], r = min(n, d)
     var = s**2
     before = jnp.cumsum(var) - var  # variance explained by the directions ranked above
@@ -57,18 +57,19 @@ def _canonical(bx: Basis, by: Basis):
     w, rho, _ = jnp.linalg.svd(bx.u.T @ by.u, full_matrices=False)
     r = rho.shape[0]
     valid = jnp.arange(r) < jnp.minimum(bx.k, by.k)
-    return jnp.clip(rho, 0.0, 1.0) * valid, valid, w
+    return jnp.clip(rho, 0.0, 1.0) * valid.astype(rho.dtype), valid, w
 
 
 def _mean_rho(bx, by):
     rho, valid, _ = _canonical(bx, by)
-    return rho.sum() / jnp.maximum(valid.sum(), 1)
+    return rho.sum() / jnp.maximum(jnp.sum(valid, dtype=rho.dtype), 1)
 
 
 def _pwcca(bx, by):
     rho, valid, w = _canonical(bx, by)
     # ⟨h_i, x_j⟩ with h = Ux W and X = Ux (S Vᵀ): (Wᵀ S Vᵀ)_ij, no [n, r] matrix needed
-    alpha = jnp.sum(jnp.abs(w.T @ (bx.sv * bx.keep[:, None])), axis=1) * valid
+    kept = bx.sv * bx.keep[:, None].astype(bx.sv.dtype)
+    alpha = jnp.sum(jnp.abs(w.T @ kept), axis=1) * valid.astype(rho.dtype)
     return jnp.sum(alpha * rho) / jnp.maximum(alpha.sum(), 1e-30)
 
 

@@ -86,8 +86,8 @@ def gram_rbf(x: jax.Array, threshold: float = 1.0, scale: jax.Array | None = Non
 @partial(jax.jit, static_argnames=("unbiased",))
 def _linear_cka(x, y, unbiased):
     n = x.shape[0]
-    x = x - x.mean(0)
-    y = y - y.mean(0)
+    x = x - x.mean(0, keepdims=True)
+    y = y - y.mean(0, keepdims=True)
     xy, xx, yy = x.T @ y, x.T @ x, y.T @ y
     if not unbiased:
         return normalise_hsic(jnp.sum(xy**2), jnp.sum(xx**2), jnp.sum(yy**2))

@@ -105,8 +105,8 @@ def linear_init(plan: LinearPlan, shift_a=None, shift_b=None) -> LinearCKAStats:
 def linear_update(stats: LinearCKAStats, plan: LinearPlan, xa, xb, valid) -> LinearCKAStats:
     """Add a chunk: xa [b, ΣdA], xb [b, ΣdB] (concatenated layers), valid [b] (False = padding)."""
     m = valid.astype(jnp.float32)[:, None]
-    za = (xa - stats.shift_a) * m
-    zb = (xb - stats.shift_b) * m
+    za = (xa - stats.shift_a[None, :]) * m
+    zb = (xb - stats.shift_b[None, :]) * m
     qa, self_a, own_a = _layer_terms(za, plan.widths_a)
     qb, self_b, own_b = _layer_terms(zb, plan.widths_b)
     fa = jnp.concatenate([za, qa, m], 1)
@@ -234,9 +234,10 @@ def _rbf_sums(xa, xb, scale_a, scale_b, block, unbiased):
         rows = jax.lax.dynamic_slice(rows_all, (b * block,), (block,))
         ok = (rows < n)[:, None].astype(jnp.float32)
         safe = jnp.minimum(rows, n - 1)
-        mask = ok * (rows[:, None] != cols[None, :]) if unbiased else ok * jnp.ones((1, n))
-        ka = jax.vmap(_rbf_rows, (0, 0, None))(xa, scale_a, safe) * mask  # [LA, b, n]
-        kb = jax.vmap(_rbf_rows, (0, 0, None))(xb, scale_b, safe) * mask
+        mask = (ok * (rows[:, None] != cols[None, :]).astype(jnp.float32) if unbiased
+                else ok * jnp.ones((1, n)))
+        ka = jax.vmap(_rbf_rows, (0, 0, None))(xa, scale_a, safe) * mask[None]  # [LA, b, n]
+        kb = jax.vmap(_rbf_rows, (0, 0, None))(xb, scale_b, safe) * mask[None]
         fa, fb = ka.reshape(la, -1), kb.reshape(lb, -1)
         carry = (cross + fa @ fb.T, self_a + jnp.sum(fa * fa, 1), self_b + jnp.sum(fb * fb, 1))
         return carry, (ka.sum(2), kb.sum(2))  # row sums [LA, b], [LB, b]

@@ -31,9 +31,9 @@ class Matching(NamedTuple):
 @jax.jit
 def _corr(x, y):
     def z(a):
-        a = a - a.mean(0)
-        sd = jnp.sqrt(jnp.mean(a * a, 0))
-        return a / jnp.where(sd > 0, sd, 1.0) * (sd > 0)
+        a = a - a.mean(0, keepdims=True)
+        sd = jnp.sqrt(jnp.mean(a * a, 0, keepdims=True))
+        return a / jnp.where(sd > 0, sd, 1.0) * (sd > 0).astype(a.dtype)
 
     return z(x).T @ z(y) / x.shape[0]
 

@@ -13,8 +13,8 @@ import pytest
 from jaxinterp import circuits
 from jaxinterp.models import small_cnn
 from jaxinterp.models.base import ImageModel, ReLU, relu
-from tests.flax_reference import forward
 from jaxinterp.models.layers import MaxPool2d, batch_norm, conv2d
+from tests.flax_reference import forward
 
 SHAPE = (8, 8, 3)
 
@@ -39,7 +39,9 @@ class Stack(ImageModel):
         if self.pool == "max":
             x = MaxPool2d(2, 2, name="pool")(x)
         elif self.pool == "avg":
-            x = nn.avg_pool(x, (2, 2), (2, 2))
+            # flax's avg_pool divides by an int32 window size; the promotion is flax's own
+            with jax.numpy_dtype_promotion("standard"):
+                x = nn.avg_pool(x, (2, 2), (2, 2))
         x = conv2d(5, 3, 1, 1, name="conv2")(x)
         if self.use_relu:
             x = relu(x)

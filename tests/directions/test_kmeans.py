@@ -67,7 +67,7 @@ def test_transform_modes_rank_alike(rng, key):
     assert (np.diff(along, axis=0) <= 1e-5).all()
 
 
-def test_bad_inputs(rng, key):
+def test_bad_inputs(rng, key, unchecked):
     x = relu_like(rng, n=20)
     with pytest.raises(ValueError, match="between 1 and the number of samples"):
         kmeans.fit(key, x, 21)
@@ -86,7 +86,13 @@ def test_chunked_assignment_equals_one_pass(rng):
     """The CPU fit assigns in cache-sized chunks over zero-weight padding rows: same fit as one pass."""
     import jax.numpy as jnp
 
-    from jaxinterp.directions.kmeans import _lloyd, _mean_variance, assign, assign_chunked, chunk_rows
+    from jaxinterp.directions.kmeans import (
+        _lloyd,
+        _mean_variance,
+        assign,
+        assign_chunked,
+        chunk_rows,
+    )
 
     x = relu_like(rng, n=1001, d=8)
     k = 600  # k large enough that 1,001 rows take two chunks of 504 (7 padding rows)

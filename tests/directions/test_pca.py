@@ -4,6 +4,7 @@ import pytest
 from sklearn.decomposition import PCA as SkPCA
 
 from jaxinterp.directions import PCA, pca
+from tests._jit import new_compilations
 from tests.directions._data import relu_like
 
 
@@ -55,3 +56,11 @@ def test_host_and_jax_routes_agree_and_reject_nan(rng):
         bad[3, 2] = bad_value
         with pytest.raises(ValueError, match="NaN or inf"):
             pca.fit(None, bad, 5)
+
+
+def test_a_second_fit_with_the_same_shapes_does_not_recompile(rng):
+    # jax arrays take the jitted route (numpy arrays on one CPU take the host route)
+    a, b = (jax.numpy.asarray(relu_like(rng, 60, 8)) for _ in range(2))
+    pca.fit(None, a, 3)
+    assert new_compilations(pca._fit, lambda: pca.fit(None, b, 3)) == 0
+    assert new_compilations(pca._fit, lambda: pca.fit(None, b, 2)) == 1  # k is a shape: it can fail

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from jaxinterp import directions
-from jaxinterp.directions import DIRECTION_SETS, fit_by_name, ica, kmeans, minibatch_kmeans, nmf, pca, registry, sae
+from jaxinterp.directions import (
+    DIRECTION_SETS,
+    fit_by_name,
+    ica,
+    kmeans,
+    minibatch_kmeans,
+    nmf,
+    pca,
+    registry,
+    sae,
+)
 from tests.directions._data import relu_like
 
 OPTIONS = {"sae": dict(batch_size=64, max_steps=3), "minibatch_kmeans": dict(batch_size=64, max_steps=3)}
@@ -94,7 +104,7 @@ def test_options_reach_the_fit_and_are_recorded(rng, key):
     assert fit_by_name("kmeans", key, a).info()["init"] == kmeans.DEFAULT_INIT == "k-means++"
 
 
-def test_bad_input(rng, key):
+def test_bad_input(rng, key, unchecked):
     a = relu_like(rng, n=50, d=8)
     with pytest.raises(ValueError, match="unknown direction set 'lda'; choose one of neurons, kmeans"):
         fit_by_name("lda", key, a, 4)

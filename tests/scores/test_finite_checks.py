@@ -181,7 +181,7 @@ def test_integer_and_sharded_inputs_pass():
     check_finite(jnp.ones((4, 3)))
 
 
-def test_single_unit_index_checks_m_and_rank():
+def test_single_unit_index_checks_m_and_rank(unchecked):
     a, feats = _acts(0.5), _feats()
     with pytest.raises(ValueError, match=r"M=41 exemplars were asked for but the dataset has only 40 images; use M <= 40"):
         ii.interpretability_index(a[:, 0], feats, similarity.colour.pairwise, m=41)
@@ -191,7 +191,7 @@ def test_single_unit_index_checks_m_and_rank():
         ii.interpretability_index(a, feats, similarity.colour.pairwise)
 
 
-def test_synergy_errors_say_how_to_fix():
+def test_synergy_errors_say_how_to_fix(unchecked):
     feats = _feats()
     with pytest.raises(ValueError, match=r"got shape \(40, 1\); pass one column per neuron.*at least two"):
         synergy.synergy(_acts(0.5)[:, :1], similarity.colour, feats)

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from jaxinterp.scores.human import REQUIRED_COLUMNS, agreement, evidence_margin, load_responses, roc_auc
+from jaxinterp.scores.human import (
+    REQUIRED_COLUMNS,
+    agreement,
+    evidence_margin,
+    load_responses,
+    roc_auc,
+)
 
 
 @pytest.mark.parametrize("ties", [False, True])
@@ -24,7 +30,7 @@ def test_roc_auc_needs_two_classes():
         roc_auc(np.ones(5, bool), np.arange(5.0))
 
 
-def test_evidence_margin_matches_loop(rng):
+def test_evidence_margin_matches_loop(rng, unchecked):
     S = rng.standard_normal((7, 20, 20, 3)).astype(np.float32)
     got = np.asarray(evidence_margin(jnp.asarray(S)))
     X = S.mean(-1)

@@ -4,11 +4,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxinterp.scores import ii
 from jaxinterp.scores.ii import (
     cross_interpretability_index,
     interpretability_index_all,
     interpretability_index_from_matrix,
 )
+from tests._jit import new_compilations
 
 
 def per_layer_pairwise(a, b):
@@ -57,7 +59,7 @@ def test_cross_ii_matches_numpy_loop(rng):
     np.testing.assert_allclose(got[1], diag[2], rtol=1e-5)
 
 
-def test_cross_ii_rejects_bad_pairs(rng):
+def test_cross_ii_rejects_bad_pairs(rng, unchecked):
     acts = jnp.asarray(rng.standard_normal((20, 3)).astype(np.float32))
     feats = jnp.zeros((20, 2))
     with pytest.raises(ValueError, match=r"\[p, 2\]"):
@@ -91,3 +93,17 @@ def test_ties_numpy_picks_the_papers_exemplars(rng):
     assert any(set(idx[u]) != set(lowest[u]) for u in range(k))  # the planted ties do differ
     with pytest.raises(ValueError, match="ties must be one of"):
         top_exemplars_all(acts, m, "stable")
+
+
+def test_a_second_call_with_the_same_shapes_does_not_recompile(rng):
+    acts, feats = (jnp.asarray(rng.standard_normal((30, 4)), jnp.float32) for _ in range(2))
+
+    def run(a):
+        return lambda: interpretability_index_all(a, per_layer_pairwise, feats, m=3)
+
+    run(acts)()
+    assert new_compilations(ii._ii_all, run(-acts)) == 0
+    assert new_compilations(ii._top_k_all, run(-acts)) == 0
+    # and the check can fail: another m is another program
+    assert new_compilations(ii._top_k_all, lambda: interpretability_index_all(
+        acts, per_layer_pairwise, feats, m=4)) == 1

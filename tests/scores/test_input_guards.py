@@ -51,7 +51,7 @@ def test_top_exemplars_all_still_ranks():
 
 
 @pytest.mark.parametrize("name,value", [("trials", 0), ("refs", 0), ("refs", -1), ("trials", 2.0)])
-def test_psychophysics_needs_a_trial_and_a_reference(name, value):
+def test_psychophysics_needs_a_trial_and_a_reference(name, value, unchecked):
     a, f = _acts(), _feats()
     kw = {"trials": 1, "refs": 1, name: value}
     for call in (psychophysics.psychophysics, psychophysics.psychophysics_scores):

@@ -20,7 +20,7 @@ def test_grid_cells_equal_direct_fits(rng):
     assert out["sae_ii"].shape == (2, 1)
 
     unit = kmeans.unit_rows(jnp.asarray(acts))
-    z = (unit - unit.mean(0)) / jnp.maximum(unit.std(0), 1e-6)
+    z = (unit - unit.mean(0, keepdims=True)) / jnp.maximum(unit.std(0, keepdims=True), 1e-6)
     for i, size in enumerate((2, 8)):
         state = sae.fit(jax.random.fold_in(key, i), z, size, l1_coeff=1e-2, batch_size=80, max_steps=20)
         codes = np.asarray(sae.transform(state, z))

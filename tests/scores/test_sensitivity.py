@@ -90,7 +90,7 @@ def test_gradient_norms_match_per_example_grad(rng):
                                rtol=1e-5)
 
 
-def test_width_mismatch_is_a_clear_error(rng):
+def test_width_mismatch_is_a_clear_error(rng, unchecked):
     y = jnp.zeros((10, 4))
     with pytest.raises(ValueError, match="width 5 but the activations have width 4"):
         path_ii(y, jnp.ones((3, 5)), np.array([[0, 1]]), colour, jnp.zeros((10, 3)))
