@@ -76,7 +76,7 @@ def test_resnet_levels_reproduce_the_stage_output():
     levels, out = neurons.resnet_levels(model, variables, images, "layer1", levels=["immediate", "window"])
     from jaxinterp.capture import capture
 
-    want = capture(model, variables, images, ["layer1"], aggregation=None, progress=False)["layer1"]
+    want = capture(model, variables, images, ["layer1"], position="all", progress=False)["layer1"]
     np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
     for name, level in levels.items():
         np.testing.assert_allclose(neurons.level_outputs(level), want, rtol=1e-4, atol=1e-4, err_msg=name)

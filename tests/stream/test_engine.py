@@ -184,3 +184,21 @@ def test_eight_devices_equal_one(net, images, tmp_path):
     np.testing.assert_allclose(eight["tv"], one["t"]["value"], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(eight["mean"], one["m"]["mean"], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(eight["sd"], one["m"]["sd"], rtol=1e-5, atol=1e-6)
+
+
+def test_images_at_reads_only_the_asked_images(images, tmp_path):
+    """images_at equals numpy fancy indexing on arrays, memmaps and ArraySources, and decodes
+    just those files from a folder source (PNG: the same pixels)."""
+    from jaxinterp.data import open_data
+    from tests.data.images import write_folder
+
+    idx = np.array([5, 0, 5, 17])
+    np.testing.assert_array_equal(stream.images_at(images, idx), images[idx])
+    np.save(tmp_path / "x.npy", images)
+    np.testing.assert_array_equal(stream.images_at(np.load(tmp_path / "x.npy", mmap_mode="r"), idx), images[idx])
+    np.testing.assert_array_equal(stream.images_at(stream.as_source(images), idx), images[idx])
+    folder = open_data(write_folder(tmp_path / "f", images[:20], np.zeros(20, int)))
+    np.testing.assert_array_equal(stream.images_at(folder, idx), images[idx])
+    assert stream.images_at(folder, []).shape == (0, *images.shape[1:])
+    with pytest.raises(TypeError, match="read"):
+        stream.images_at(iter([images]), idx)

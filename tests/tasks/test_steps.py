@@ -144,3 +144,28 @@ def test_fits_go_through_the_registry_inputs_and_k_rules(tmp_path, data):
     with pytest.raises(tasks.TaskFailed, match=f"the layer has {acts.shape[1]} neurons, so K is "
                                                       f"{acts.shape[1]}; got K=5"):
         tasks.run([wrong], store)
+
+
+def test_fit_together_equals_each_fit_task_on_its_own(tmp_path, data):
+    """SAE fit tasks of one capture differing in K, λ and seed: one fit_group, and fit_together's
+    results equal each task run on its own (sae.fit) to float rounding; other methods, or an
+    option fit_many lacks, train alone."""
+    d = steps.data_spec(data)
+    acts_t = steps.capture_task(steps.model_spec("small_cnn", "random:0"), d, "relu2")
+    opts = dict(max_steps=30, batch_size=16)
+    fits = [steps.fit_task(acts_t, "sae", k=k, seed=s, l1_coeff=lam, **opts)
+            for k, s, lam in ((4, 0, 1e-3), (8, 0, 1e-2), (4, 1, 1e-3))]
+    assert len({steps.fit_group(t) for t in fits}) == 1
+    assert steps.fit_group(steps.fit_task(acts_t, "kmeans", k=4)) is None
+    assert steps.fit_group(steps.fit_task(acts_t, "sae", k=4, checkpoint_every=5, **opts)) is None
+    store = tasks.Store(tmp_path / "s")
+    alone, _ = tasks.run(fits, store)
+    together = steps.fit_together(fits, store.load(acts_t))
+    for task, got in zip(fits, together):
+        want = alone[task.key].arrays
+        assert got.summary == alone[task.key].summary
+        for name in ("directions", "activations"):
+            np.testing.assert_allclose(got.arrays[name], want[name], rtol=0, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(got.arrays["state"]["input_mean"], want["state"]["input_mean"], rtol=1e-6)
+    with pytest.raises(ValueError, match="one capture and one set of options"):
+        steps.fit_together(fits + [steps.fit_task(acts_t, "kmeans", k=4)], store.load(acts_t))
