@@ -393,7 +393,7 @@ def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (
     Every check runs here, before any task (and before any store exists).
     """
     from jaxinterp.featvis import param, transforms
-    from jaxinterp.steps.directions import METHODS
+    from jaxinterp.directions.registry import NAMES as METHODS
 
     check_data_for_model(model, data)
     net, variables = load_model(model)
