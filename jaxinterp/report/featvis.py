@@ -130,7 +130,7 @@ def write(out: Path, arrays: dict, summary: dict, facts: dict) -> Path:
     tag = layer.replace(".", "_")
     atomic.savez(out / f"featvis_{tag}.npz", **{k: np.asarray(v) for k, v in arrays.items()})
     grid_figure(arrays, layer, method, out / f"featvis_{tag}")
-    ratio_figure(arrays, layer, out / f"ratio_{tag}")
+    ratio_figure(arrays, summary, layer, out / f"ratio_{tag}")
     word = "direction" if method != "neurons" else "unit"
     cards = "".join(_card(out, arrays, summary, i, tag, word) for i in range(len(arrays["units"])))
     extra = []
