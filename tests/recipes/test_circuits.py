@@ -109,14 +109,16 @@ def test_bad_input_is_one_line_before_any_work(ran, capsys, tmp_path):
 
 
 def test_class_names_go_to_a_classifier_downstream_only():
-    """Weights out to the classifier are named by class: CIFAR-10's names for the 10-class CIFAR
-    models (the one lookup the registry will replace), None (the page's "class i") otherwise."""
+    """Weights out to the classifier are named by class: the registry's names (CIFAR-10's for the
+    CIFAR models, ImageNet's for torchvision's), None (the page's "class i") for another width."""
     from jaxinterp import models
     from jaxinterp.data.cifar10 import CLASS_NAMES
     from jaxinterp.recipes.circuits import class_names, is_classifier
 
-    assert class_names("cifar_resnet20", 10) == list(CLASS_NAMES) and class_names("resnet18", 1000) is None
-    assert class_names("cifar_resnet20", 64) is None
+    assert class_names("cifar_resnet20", 10) == list(CLASS_NAMES)
+    imagenet = class_names("googlenet", 1000)
+    assert imagenet[0] == "tench" and len(imagenet) == 1000 and imagenet == class_names("resnet18", 1000)
+    assert class_names("cifar_resnet20", 64) is None and class_names("googlenet", 10) is None
     model = models.get("cifar_resnet20")
     g = door.graph(model, models.init(model, __import__("jax").random.key(0)), (32, 32, 3))
     assert is_classifier(g, "linear") and is_classifier(g, "logits")
