@@ -139,6 +139,34 @@ def test_unit_pages_show_diverse_negative_and_least_activating_examples(ran):
         assert shown.replace("\u2212", "-") == ", ".join(f"{v:.2g}" for v in got.bottom.value[j])
 
 
+def test_only_the_upstream_units_beside_weights_in_are_rendered(ran):
+    """The upstream render covers each chosen unit's top sources (in_idx), not the whole upstream
+    layer (480 channels of a 224-px Inception block took most of an hour on a CPU)."""
+    from tests.fixtures import Run
+
+    root, _, _ = ran
+    run = Run(root, [], root / "out")
+    in_idx = run.stored("circuits_weights", "in_idx")
+    rendered = run.stored("featvis_thumbs", "units", side="in")
+    assert sorted(set(rendered.tolist())) == sorted(set(in_idx[list(UNITS)].ravel().tolist()))
+    assert len(set(rendered.tolist())) <= len(UNITS) * 3 < 16  # --connections 3; relu1 has 16 channels
+
+
+def test_an_inception_block_is_the_default_neighbour():
+    """Upstream of inception4a is the block before it (inception3b), not the last layer ending in
+    one ReLU (conv3, three blocks back); downstream the next block."""
+    import jax
+
+    from jaxinterp import models
+    from jaxinterp.recipes.circuits import neighbours
+
+    model = models.get("googlenet")
+    shapes = jax.eval_shape(lambda k: models.init(model, k), jax.random.key(0))
+    zeros = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+    assert neighbours(model, zeros, "inception4a", (224, 224, 3)) == ("inception3b", "inception4b")
+    assert neighbours(model, zeros, "conv3", (224, 224, 3))[0] == "conv2"
+
+
 def test_resnet56_depth_runs_to_completion_and_bad_units_fail_first(tmp_path, capsys):
     """ResNet-56's layer2 and layer3 have receptive fields far wider than the 32-px image (the old
     measurement divided by a zero stride after minutes of work): every task now completes; a bad
