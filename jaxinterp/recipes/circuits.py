@@ -424,7 +424,7 @@ def neighbours(model, variables, layer: str, input_shape) -> tuple[str, str]:
     """Default (upstream, downstream) of ``layer``: the nearest layers before and after it at the
     same nesting depth that end in a ReLU or are blocks of layers ("layer2" for "layer3"; "relu1"
     for "relu2"; "inception3b", not its max-pool, for "inception4a"), else the nearest such layer
-    of any kind ("bn1" before "layer1"; "linear" after "layer3")."""
+    of any kind ("bn1" before "layer1"); after the last block, "logits" (not a global pool)."""
     g = door.graph(model, variables, input_shape)
     depth = layer.count(".")
     peers = [n for n in g.names if n not in ("input", "logits") and n.count(".") == depth]
@@ -434,7 +434,8 @@ def neighbours(model, variables, layer: str, input_shape) -> tuple[str, str]:
     blocks = {g[n].parent for n in g.names}  # an Inception block ends in a concat of ReLUs, not one
     pick = lambda cands: next((n for n in cands if g[n].relu or n in blocks), cands[0] if cands else None)  # noqa: E731
     up = pick(before) or "input"
-    down = pick([n for n in after if g[n].spatial]) or (after[0] if after else "logits")
+    # a global pool (1x1 maps) mixes no channels: past the last block, weights out go to the logits
+    down = pick([n for n in after if g[n].spatial and g[n].shape[:2] != (1, 1)]) or "logits"
     return up, down
 
 

@@ -154,7 +154,7 @@ def test_only_the_upstream_units_beside_weights_in_are_rendered(ran):
 
 def test_an_inception_block_is_the_default_neighbour():
     """Upstream of inception4a is the block before it (inception3b), not the last layer ending in
-    one ReLU (conv3, three blocks back); downstream the next block."""
+    one ReLU (conv3, three blocks back); downstream the next block; after the last, the logits."""
     import jax
 
     from jaxinterp import models
@@ -165,6 +165,7 @@ def test_an_inception_block_is_the_default_neighbour():
     zeros = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
     assert neighbours(model, zeros, "inception4a", (224, 224, 3)) == ("inception3b", "inception4b")
     assert neighbours(model, zeros, "conv3", (224, 224, 3))[0] == "conv2"
+    assert neighbours(model, zeros, "inception5b", (224, 224, 3))[1] == "logits"  # not avgpool's 1x1 maps
 
 
 def test_resnet56_depth_runs_to_completion_and_bad_units_fail_first(tmp_path, capsys):
