@@ -40,6 +40,8 @@ def test_pages_exist_and_show_the_kernels_numbers(ran):
     root, _, images = ran
     out = root / "out"
     assert (out / "index.html").is_file() and (out / "relu2.html").is_file()
+    pages = [p for p in out.rglob("*.html") if "store" not in p.parts]
+    assert len(pages) == 4 and all("RANDOM WEIGHTS" in p.read_text() for p in pages)  # random:0, said everywhere
     model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
     top = examples.top_positions(model, variables, "relu2", images, k=3, units=UNITS)
     pre = np.asarray(examples.preactivations(model, variables, "relu2", images, units=UNITS, position="all"))

@@ -15,8 +15,8 @@ from jaxinterp.report import html
 
 BANNER = "RANDOM WEIGHTS"
 
-# the tiniest run of each page-writing command: small_cnn (8x8 grey) where it takes it, else the
-# 32x32 small_cnn_rgb; PARAMS and DATA are filled in per test
+# the tiniest run of each page-writing command on small_cnn (8x8 grey); circuits' pages are
+# checked on the run tests/recipes/test_circuits.py makes anyway (random:0), sweep's below
 RUNS = {
     "paper": ["paper", "--arch", "small_cnn", "--layer", "relu1", "--k", "4", "--similarity", "colour",
               "--no-sae-sweep", "--no-gradients"],
@@ -25,9 +25,6 @@ RUNS = {
               "--top", "3", "--no-figures"],
     "featvis": ["featvis", "--arch", "small_cnn", "--layer", "relu1", "--units", "0:2", "--steps", "2",
                 "--diversity", "0", "--negative-steps", "0", "--exemplars", "2"],
-    "circuits": ["circuits", "--arch", "small_cnn", "--layer", "relu2", "--units", "0", "--steps", "1",
-                 "--rotation-step", "90", "--exemplars", "2", "--top", "2", "--quilt", "2", "--connections", "2",
-                 "--families", "2", "--permutations", "2"],
     "compare": ["compare", "--arch", "small_cnn", "--params", "PARAMS", "--arch", "small_cnn", "--layers-a",
                 "relu1", "--layers-b", "relu1", "--m", "2", "--top-pairs", "1"],
 }
