@@ -347,7 +347,8 @@ def stimulus_tuning(model, variables, layer: str, name: str, size: int, stats=No
     """Responses to a stimulus family over a parameter grid: [len(g1), len(g2), ..., U].
 
     ``name``, ``size`` and ``**grids`` as :func:`jaxinterp.data.stimuli.family` (grid order
-    = axis order); in dataset SD when ``stats`` is given (see :func:`activation_stats`).
+    = axis order); in dataset SD when ``stats`` is given (see :func:`activation_stats`). A
+    one-channel model gets the stimuli's channel mean.
     """
     return stimulus_tunings(model, variables, layer, ((name, grids),), size, stats, units, position,
                             batch_size)[name]
@@ -362,7 +363,9 @@ def stimulus_tunings(model, variables, layer: str, families, size: int, stats=No
                          f"{model.INPUT_SIZE}x{model.INPUT_SIZE}; pass size <= {model.INPUT_SIZE}")
     images, shapes = [], {}
     for name, grids in families:
-        images.append(np.asarray(stimuli.family(name, size, **grids)[0]))
+        rgb = np.asarray(stimuli.family(name, size, **grids)[0])
+        # a grey model (the digits' small_cnn) sees the stimuli's luminance; RGB ones see them as drawn
+        images.append(rgb.mean(-1, keepdims=True) if model.IN_CHANNELS == 1 else rgb)
         shapes[name] = tuple(np.atleast_1d(np.asarray(v)).size for v in grids.values())
     c = check_pass(model, variables, layer, np.concatenate(images), "stimuli", units, position)
     stats = check_stats(stats, c.graph[layer].channels)

@@ -22,11 +22,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description=(
             "Streams the images of --data (any kind; see --data), scales them to [0, 1] and "
             "normalises them with the model's MEAN/STD. "
-            'Prints {"accuracy": ..., "correct": ..., "n": ...}.'
+            'Prints {"accuracy": ..., "correct": ..., "n": ...} (and "random_weights": true for random:SEED).'
         ),
     )
     parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
-    parser.add_argument("--params", required=True, type=Path, help="directory from `jaxinterp convert`")
+    parser.add_argument("--params", required=True, type=Path,
+                        help="directory from `jaxinterp convert`, a PyTorch checkpoint (.th/.pt/.pth), or "
+                             "random:SEED (random weights: for tests and timing)")
     add_data_arguments(parser, DATA_HELP + "; with labels")
     parser.add_argument("--batch-size", type=int, default=256)
     return parser
@@ -46,11 +48,11 @@ class Predict:
 
 def run(args) -> int:
     from jaxinterp import models, steps, stream
-    from jaxinterp.checkpoint import load_variables
     from jaxinterp.data.checks import check_fits_model
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    spec = steps.model_spec(args.arch, args.params)
     model = models.get(args.arch)
     data = data_spec(args, args.arch)
     source = steps.open_source(data)
@@ -59,14 +61,10 @@ def run(args) -> int:
     if source.labels is None:
         raise ValueError(f"{args.data} has no labels; an accuracy needs one class per image: use a folder "
                          "with one subfolder per class, an .npz with 'labels', or pass --labels")
-    variables, meta = load_variables(args.params)
-    if meta.get("arch", args.arch) != args.arch:
-        raise ValueError(
-            f"{args.params} holds weights for {meta['arch']!r}, not {args.arch!r}; "
-            f"pass --arch {meta['arch']}"
-        )
+    model, variables = steps.load_model(spec)
     predicted = stream.stream_map(Predict(model), variables, source, batch_size=args.batch_size)
     correct = int((predicted == source.labels).sum())
     n = source.num_images
-    print(json.dumps({"accuracy": correct / n, "correct": correct, "n": n}))
+    print(json.dumps({"accuracy": correct / n, "correct": correct, "n": n,
+                      **({"random_weights": True} if spec.random else {})}))
     return 0

@@ -106,7 +106,7 @@ def run(args) -> int:
         raise
     store.write_manifest({"command": "featvis"})
     result = results[graph["featvis"].key]
-    facts = {"model": args.arch, "layer": args.layer, "units": f"{units[0]}:{units[1]}",
+    facts = {"model": args.arch, "weights": args.params.name, "layer": args.layer, "units": f"{units[0]}:{units[1]}",
              "directions": args.directions, "images": result.summary["images_in_data"],
              "steps": args.steps}
     index = page.write(args.out, result.arrays, result.summary, facts)

@@ -181,11 +181,11 @@ def image(key: jax.Array, w: int, h: int | None = None, batch: int = 1, sd: floa
 
 
 def color_name_for(model) -> str:
-    """``"imagenet"`` for ImageNet models (:class:`~jaxinterp.models.base.ImageNetModel`), else
-    ``"data"``: which colour matrix :func:`color_for` gives ``model``."""
-    from jaxinterp.models.base import ImageNetModel
-
-    return "imagenet" if isinstance(model, ImageNetModel) else "data"
+    """``"imagenet"`` for a model of ImageNet's classes (``CLASSES == "imagenet"``: torchvision's
+    AlexNet, VGG, ResNets, GoogLeNet, whatever their base class), else ``"data"``: which colour
+    matrix :func:`color_for` gives ``model``. (A CIFAR-headed ResNet is trained on CIFAR, not
+    ImageNet, so its colours are its data's.)"""
+    return "imagenet" if getattr(model, "CLASSES", None) == "imagenet" else "data"
 
 
 def color_for(model, images01=None, name: str | None = None):

@@ -3,8 +3,8 @@
 METHODS.md §5.4. For position samples (image, h, w) of a :class:`~jaxinterp.neurons.levels.Level`,
 J[i, n] = ∂y_n(image_i, h_i, w_i) / ∂u_i, cropped to the level's windows so it
 lines up column by column with the design matrix. One forward pass per sample
-(``jax.vjp``) serves all N neurons: the pullback is vmapped over N one-hot
-cotangents; samples are chunked with ``lax.map``.
+(``jax.vjp``) serves all N neurons: the pullback is mapped over N one-hot
+cotangents; samples and cotangents are chunked with ``lax.map`` to bound memory.
 
 Statistics of one neuron's [p, d] Jacobians (:func:`jacobian_stats`):
 sensitivity E‖J‖; consistency ‖E J‖² / E‖J‖²; effective input dimension
@@ -21,8 +21,14 @@ import jax.numpy as jnp
 from jaxinterp.neurons.levels import Level, window_row
 
 
-def _jacobian_rows(level: Level, parts_one, h, w):
-    """[N, d] Jacobian of all N outputs at (h, w) w.r.t. the level's windows of one image."""
+# input floats one batch of pullbacks carries (rows x samples x the level's input): a 224-px
+# model's 512 pullbacks of 8 images at once asked for 90 GB
+ROW_FLOATS = 1 << 22
+
+
+def _jacobian_rows(level: Level, parts_one, h, w, rows: int):
+    """[N, d] Jacobian of all N outputs at (h, w) w.r.t. the level's windows of one image;
+    ``rows`` pullbacks at a time."""
     out, pullback = jax.vjp(level.fn, parts_one)
     n_out = out.shape[-1]
 
@@ -31,17 +37,23 @@ def _jacobian_rows(level: Level, parts_one, h, w):
         (grads,) = pullback(ct)
         return window_row(level, grads, h, w)
 
-    return jax.vmap(row)(jnp.arange(n_out))
+    return jax.lax.map(row, jnp.arange(n_out), batch_size=rows)
 
 
 def jacobians(level: Level, positions: jax.Array, chunk: int = 32) -> jax.Array:
-    """Jacobians of every neuron at every position sample: [p, 3] -> [p, N, level.dim]."""
+    """Jacobians of every neuron at every position sample: [p, 3] -> [p, N, level.dim]; at most
+    ``chunk`` samples and :data:`ROW_FLOATS` input floats of pullbacks at a time."""
     positions = jnp.asarray(positions)
+    one_image = tuple(p[0] for p in level.parts)
+    in_floats = sum(int(p.size) for p in one_image)
+    n_out = jax.eval_shape(level.fn, one_image).shape[-1]
+    rows = int(min(n_out, max(1, ROW_FLOATS // in_floats)))
+    samples = int(max(1, min(chunk, positions.shape[0], ROW_FLOATS // (in_floats * rows))))
 
     def one(pos):
-        return _jacobian_rows(level, tuple(p[pos[0]] for p in level.parts), pos[1], pos[2])
+        return _jacobian_rows(level, tuple(p[pos[0]] for p in level.parts), pos[1], pos[2], rows)
 
-    return jax.lax.map(one, positions, batch_size=min(chunk, positions.shape[0]))
+    return jax.lax.map(one, positions, batch_size=samples)
 
 
 @jax.jit

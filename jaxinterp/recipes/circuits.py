@@ -258,11 +258,13 @@ def _weights(ctx, c: WeightsConfig) -> Result:
 
 
 def class_names(arch: str, classes: int) -> list[str] | None:
-    """The names of the ``classes`` outputs of ``arch``, or None when unknown (the pages then say
-    "class i"). CIFAR-10's for the 10-class CIFAR models."""
-    from jaxinterp.data.cifar10 import CLASS_NAMES
+    """The names of the ``classes`` outputs of ``arch`` (:func:`jaxinterp.models.class_names`:
+    ImageNet's 1,000, CIFAR-10's 10, the digits), or None when they are unknown or another number
+    (the pages then say "class i")."""
+    from jaxinterp import models
 
-    return list(CLASS_NAMES) if arch.startswith("cifar_") and classes == len(CLASS_NAMES) else None
+    names = models.class_names(arch)
+    return list(names) if names is not None and len(names) == classes else None
 
 
 def is_classifier(graph: door.LayerGraph, layer: str) -> bool:
@@ -278,15 +280,18 @@ def is_classifier(graph: door.LayerGraph, layer: str) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class ThumbsConfig:
-    """render: the downstream layer's render (its ``units`` are not read); units: the chosen units
-    of the layer, whose top targets (``out_idx``) are rendered."""
+    """render: the downstream (or upstream) layer's render (its ``units`` are not read); units: the
+    chosen units of the layer, whose top targets (side ``"out"``: ``out_idx``) or top sources
+    (``"in"``: ``in_idx``) are rendered: a few per unit, not the whole neighbouring layer (480
+    channels of a 224-px Inception block would take most of an hour on a CPU)."""
 
     render: RenderConfig
     units: tuple
+    side: str = "out"
 
 
 def _thumbs(ctx, c: ThumbsConfig, weights) -> Result:
-    targets = np.unique(weights.arrays["out_idx"][np.asarray(c.units)])
+    targets = np.unique(weights.arrays[f"{c.side}_idx"][np.asarray(c.units)])
     return render_units(ctx, c.render, targets)
 
 
@@ -417,17 +422,20 @@ def _gather(ctx, c: CircuitsConfig, examples, examples_up, rotation, stimuli, st
 
 def neighbours(model, variables, layer: str, input_shape) -> tuple[str, str]:
     """Default (upstream, downstream) of ``layer``: the nearest layers before and after it at the
-    same nesting depth that end in a ReLU ("layer2" for "layer3"; "relu1" for "relu2"), else the
-    nearest such layer of any kind ("bn1" before "layer1"; "linear" after "layer3")."""
+    same nesting depth that end in a ReLU or are blocks of layers ("layer2" for "layer3"; "relu1"
+    for "relu2"; "inception3b", not its max-pool, for "inception4a"), else the nearest such layer
+    of any kind ("bn1" before "layer1"); after the last block, "logits" (not a global pool)."""
     g = door.graph(model, variables, input_shape)
     depth = layer.count(".")
     peers = [n for n in g.names if n not in ("input", "logits") and n.count(".") == depth]
     i = peers.index(g[layer].name)
     before = [n for n in peers[:i] if g[n].spatial][::-1]
     after = peers[i + 1:]
-    pick = lambda cands: next((n for n in cands if g[n].relu), cands[0] if cands else None)  # noqa: E731
+    blocks = {g[n].parent for n in g.names}  # an Inception block ends in a concat of ReLUs, not one
+    pick = lambda cands: next((n for n in cands if g[n].relu or n in blocks), cands[0] if cands else None)  # noqa: E731
     up = pick(before) or "input"
-    down = pick([n for n in after if g[n].spatial]) or (after[0] if after else "logits")
+    # a global pool (1x1 maps) mixes no channels: past the last block, weights out go to the logits
+    down = pick([n for n in after if g[n].spatial and g[n].shape[:2] != (1, 1)]) or "logits"
     return up, down
 
 
@@ -500,9 +508,9 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
                         _weights)
     opts = {"steps": int(steps), "seed": seed, **(featvis_options or {})}
     fv = featvis_tasks(model, data, layer, (min(chosen), max(chosen) + 1), exemplars=top, rf=rf, **opts)
-    fv_up = featvis_tasks(model, data, upstream, (0, up_width), exemplars=top, rf=rf_up,
-                          **{**opts, "diversity": 0, "negative_steps": 0})
-    g["featvis"], g["featvis_up"] = fv["featvis"], fv_up["featvis"]
+    g["featvis"] = fv["featvis"]
+    up = dataclasses.replace(fv["max_0"].config, layer=upstream, units=(0, up_width), method="neurons", part=0)
+    g["featvis_up"] = Task("featvis_thumbs", ThumbsConfig(up, chosen, "in"), _thumbs, {"weights": g["weights"]})
     thumbs = dataclasses.replace(fv["max_0"].config, layer=downstream, units=(0, layers[downstream].channels),
                                  method="neurons", steps=int(thumb_steps), part=0)
     g["thumbs"] = Task("featvis_thumbs", ThumbsConfig(thumbs, chosen), _thumbs, {"weights": g["weights"]})

@@ -337,12 +337,13 @@ def _fig(path: Path, out_dir: Path, caption: str, label: str) -> str:
     return figure(rel, caption, label, formats=("svg",), width=display_width(path))
 
 
-def _tiles(path: Path, out_dir: Path, caption: str) -> str:
-    """A PNG of :func:`tiles_figure` at its own size (1 image pixel per CSS pixel), captioned."""
+def _tiles(path: Path, out_dir: Path, caption: str, scale: float = 1.0) -> str:
+    """A PNG of :func:`tiles_figure` at its own size (1 image pixel per CSS pixel) times ``scale``,
+    captioned."""
     import os
 
     rel = Path(os.path.relpath(path, out_dir)).as_posix()
-    return (f"<figure class='tiles'><img src='{_esc(rel)}' width='{png_size(path)[0]}' alt=''>"
+    return (f"<figure class='tiles'><img src='{_esc(rel)}' width='{int(png_size(path)[0] * scale)}' alt=''>"
             f"<figcaption>{_esc(caption)}</figcaption></figure>")
 
 
@@ -374,6 +375,8 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
         paths["diverse"] = tiles_figure(fv["diversity_images"][j], figs / f"{tag}_featvis_diverse")
     if "negative_images" in fv:
         paths["negative"] = tiles_figure(fv["negative_images"][j:j + 1], figs / f"{tag}_featvis_negative")
+    # a 224-px model's diverse and negative images at most 128 CSS px a tile: one row, one size
+    vis_scale = min(1.0, 128 / fv["images"].shape[1])
     rot, lay, pre = a["rotation"], a["layer"], a["pre"]
     rf = s["rf"]
     st = a["stimuli"]
@@ -385,7 +388,7 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
             f"Image optimised to maximise the unit's spatial mean ({s['featvis_steps']} steps, Lucid's "
             f"parametrisation); its activation is {fv['z'][j]:+.1f} SD above the dataset mean, "
             f"{fv['ratio'][j]:.2f}× the top dataset image's."), "Fig. 1")
-            + "".join(_tiles(paths[key], units_dir, text) for key, text in (
+            + "".join(_tiles(paths[key], units_dir, text, vis_scale) for key, text in (
                 ("diverse", f"Diversity: {len(fv['diversity_z'][j]) if 'diversity_z' in fv else 0} images "
                             f"maximising the unit minus {s.get('diversity_weight') or 0:g}× Lucid's diversity "
                             f"term ({s.get('diversity_steps')} steps): "

@@ -3,7 +3,9 @@
 * :func:`page`: title, a facts header (:func:`header`), a contents line, then the sections;
 * :func:`figure`: an image with a numbered caption and links to its vector versions;
 * :func:`table`: a table whose numbers are right-aligned and shown with 4 significant digits;
-* :func:`callout`: a boxed note (``kind="caveat"`` for warnings a reader must not miss).
+* :func:`callout`: a boxed note (``kind="caveat"`` for warnings a reader must not miss);
+* :func:`random_banner`: the red banner every page of a model with random weights opens with
+  (:func:`page` adds it when the facts' ``"weights"`` names ``random:SEED``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ td.sig{font-weight:700}
 border-radius:0 6px 6px 0;font-size:0.95em}
 .callout.caveat{border-left-color:var(--warnrule);background:var(--warn)}
 .callout p:first-child{margin-top:0}.callout p:last-child{margin-bottom:0}
+.banner.random{margin:0.6em 0 1em;padding:0.7em 1em;border:2px solid #b00020;background:#fde8ea;
+color:#7a0014;border-radius:6px;font-weight:600}
 footer{margin-top:3em;color:var(--muted);font-size:0.85em;border-top:1px solid var(--rule);padding-top:0.6em}
 """
 
@@ -143,6 +147,22 @@ def header(facts: dict) -> str:
     return f"<dl class='facts'>{cells}</dl>"
 
 
+RANDOM = "random:"  # the --params of random weights (jaxinterp.steps.specs.RANDOM)
+
+
+def is_random(weights) -> bool:
+    """Whether a ``"weights"`` fact (``"random:0"``, a path, or several joined, e.g. compare's
+    ``"A: random:0, B: r32"``) names random weights."""
+    return RANDOM in str(weights)
+
+
+def random_banner() -> str:
+    """The banner of a page whose model has random weights: its units mean nothing yet."""
+    return ("<div class='banner random' role='alert'>RANDOM WEIGHTS: this model was not trained "
+            "(<code>--params random:SEED</code>). Everything below shows how the method runs, not what a "
+            "trained network has learned.</div>")
+
+
 def _anchor(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
 
@@ -151,7 +171,8 @@ def page(title: str, sections: Sequence[tuple[str, str]], path: str | Path, fact
          subtitle: str | None = None, footer: str | None = None) -> Path:
     """Write ``sections`` (``(heading, inner html)`` pairs) as one page at ``path``.
 
-    Under the title: ``subtitle`` (escaped), the facts block (:func:`header`) when ``facts`` is
+    Under the title: :func:`random_banner` when ``facts["weights"]`` names random weights
+    (:func:`is_random`), ``subtitle`` (escaped), the facts block (:func:`header`) when ``facts`` is
     given, and a contents line when there are more than three sections. The page is written
     atomically (:mod:`jaxinterp.atomic`): a reader never sees half of it.
     """
@@ -167,6 +188,8 @@ def page(title: str, sections: Sequence[tuple[str, str]], path: str | Path, fact
         toc = "<nav class='toc'>Contents: " + "".join(
             f"<a href='#{a}'>{html.escape(h)}</a>" for a, (h, _) in zip(anchors, sections)) + "</nav>"
     sub = f"<p class='subtitle'>{html.escape(subtitle)}</p>" if subtitle else ""
+    if facts and is_random(facts.get("weights", "")):
+        sub = random_banner() + sub
     foot = f"<footer>{footer}</footer>" if footer else ""
     atomic.write_text(
         path,

@@ -103,6 +103,7 @@ def write(out: str | Path) -> Path:
     if hosts:
         sections.append(("What ran where", _hosts_table(hosts)))
     facts = {"models": ", ".join(f"{k} ({v[0]})" for k, v in config["models"].items()),
+             "weights": ", ".join(f"{k}: {v[1]}" for k, v in config["models"].items()),
              "layers": ", ".join(config["layers"]), "data": Path(str(config["data"])).name,
              "images": config["limit"] or "all", "cells": f"{summary['done']}/{summary['cells']} done",
              "processes": summary["processes"], "devices": summary["devices"]}

@@ -235,4 +235,5 @@ def report(out: str | Path) -> Path:
         ("Files", "<p><code>arrays.npz</code> (all matrices and per-layer matchings), <code>summary.json</code>; "
                   "each figure also as SVG.</p>"),
     ]
-    return page(title, sections, out / "index.html")
+    weights = f"A: {s['params_a']}, B: {s['params_b']}" if "params_a" in s else None
+    return page(title, sections, out / "index.html", facts={"weights": weights} if weights else None)

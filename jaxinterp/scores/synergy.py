@@ -155,6 +155,9 @@ def pair_top_exemplars(zt, pairs, m=5, candidates=256, chunk=4096, full_chunk=32
     return top, int(n_pairs - redo.size)
 
 
+SET_BYTES = 1 << 28  # gathered features per chunk of exemplar sets
+
+
 # --- II of index sets --------------------------------------------------------------------------
 
 
@@ -192,7 +195,10 @@ def ii_of_sets(idx, similarity, features=None, chunk=1024):
         check_finite(similarity.matrix, "similarity lookup matrix", cols="image")
         return _ii_lookup(jnp.asarray(pos, jnp.int32), jnp.asarray(similarity.matrix))
     pairwise = similarity.pairwise if isinstance(similarity, Similarity) else similarity
-    return _ii_features(idx, features, pairwise, max(1, min(chunk, idx.shape[0])))
+    # a chunk gathers [chunk, M] images' features: keep it near SET_BYTES (a 224-px model's maps)
+    per_set = idx.shape[1] * sum(np.prod(f.shape[1:]) * f.dtype.itemsize for f in jax.tree_util.tree_leaves(features))
+    chunk = min(chunk, idx.shape[0], max(1, SET_BYTES // max(per_set, 1)))
+    return _ii_features(idx, features, pairwise, chunk)
 
 
 def exemplar_images(acts, m=5, pairs=None, candidates=256) -> np.ndarray:
@@ -210,8 +216,8 @@ def candidate_lookup(acts, metric, features, c=64, images=None, chunk=512) -> Si
     :func:`exemplar_images`, which covers every pair exactly), else the union of every
     neuron's top-``c`` images (pair sums whose top-M falls outside it are reported by
     :func:`ii_of_sets`)."""
-    check_finite(acts, "activations", cols="neuron")
     if images is None:
+        check_finite(acts, "activations", cols="neuron")
         images = np.unique(np.asarray(jax.lax.top_k(jnp.asarray(acts).T, c)[1]))
     images = np.asarray(images)
     pairwise = metric.pairwise if isinstance(metric, Similarity) else metric
@@ -219,6 +225,10 @@ def candidate_lookup(acts, metric, features, c=64, images=None, chunk=512) -> Si
     rows = jax.lax.map(lambda i: pairwise(take(sub, i[None]), sub)[0], jnp.arange(images.size),
                        batch_size=chunk)
     return SimilarityLookup(jnp.asarray(images), rows)
+
+
+# image pairs up to which synergy caches a metric's similarities among the exemplars
+LOOKUP_ENTRIES = 1 << 24
 
 
 # --- synergy -----------------------------------------------------------------------------------
@@ -280,8 +290,16 @@ def synergy(
         )
     zt = zscore_columns(acts).T  # [N, D]
     top, n_pruned = pair_top_exemplars(zt, pairs, m, candidates, chunk)
+    own = jax.lax.top_k(zt, m)[1]  # [N, m] each neuron's exemplars
+    if not isinstance(similarity, SimilarityLookup):
+        # Few distinct exemplars (a small dataset, many neurons): their U×U similarities once
+        # instead of P·M² pair similarities of gathered features, which for a 224-px model's
+        # maps are ~MBs per image and would not fit in memory at 1,024 sets a chunk.
+        images = np.unique(np.concatenate([np.asarray(top).ravel(), np.asarray(own).ravel()]))
+        if images.size ** 2 <= min(top.shape[0] * m * m, LOOKUP_ENTRIES):
+            similarity = candidate_lookup(None, similarity, features, images=images)
     ii_pair = ii_of_sets(top, similarity, features, chunk)
-    ii = ii_of_sets(jax.lax.top_k(zt, m)[1], similarity, features, chunk)
+    ii = ii_of_sets(own, similarity, features, chunk)
     jp = jnp.asarray(pairs)
     syn = ii_pair - jnp.maximum(ii[jp[:, 0]], ii[jp[:, 1]])
     rho = ((zt @ zt.T) / d)[jp[:, 0], jp[:, 1]]  # one [N, N] product, not [P, D] rows

@@ -218,6 +218,24 @@ def test_stimulus_tuning_in_dataset_sd(net, rng):
     np.testing.assert_allclose(raw.reshape(6, -1), centre_response(model, v, "conv1", images), atol=1e-4)
 
 
+def test_a_grey_model_sees_the_stimuli_luminance(net):
+    """A one-channel model (the digits' small_cnn) is shown the stimuli's channel mean, not refused
+    after minutes of circuits work for their three channels."""
+    model, v = net
+    class GreyGaborNet(GaborNet):
+        IN_CHANNELS: ClassVar[int] = 1
+        MEAN: ClassVar[tuple] = (0.0,)
+        STD: ClassVar[tuple] = (1.0,)
+
+    grey = GreyGaborNet()
+    k = v["params"]["conv1"]["kernel"].sum(2, keepdims=True)  # the RGB kernel on equal channels
+    raw = tuning.stimulus_tuning(grey, {"params": {"conv1": {"kernel": k}}}, "conv1", "curve", SIZE,
+                                 orientation=[0, 90], radius=[3.0])
+    images, _ = stimuli.family("curve", SIZE, orientation=[0, 90], radius=[3.0])
+    lum = np.asarray(images).mean(-1, keepdims=True).repeat(3, -1)
+    np.testing.assert_allclose(raw.reshape(2, -1), centre_response(model, v, "conv1", lum), atol=1e-4)
+
+
 # ---- preferred orientation and joint tuning on synthetic bumps ------------------------------
 
 

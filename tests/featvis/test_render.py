@@ -199,6 +199,10 @@ def test_without_transforms_render_uses_the_models_set_as_the_commands_do(key):
     assert (transforms.name_for(cifar), transforms.name_for(imagenet)) == ("cifar", "standard")
     assert transforms.for_model(imagenet) == transforms.standard() and transforms.name_for(imagenet, 48) == "cifar"
     assert (param.color_name_for(cifar), param.color_name_for(imagenet)) == ("data", "imagenet")
+    # by the classes a model was trained on, not its base class: GoogLeNet is an ImageModel of
+    # ImageNet's classes, cifar_resnet18 an ImageNet ResNet with a CIFAR head
+    assert {n: param.color_name_for(models.get(n)) for n in ("googlenet", "cifar_resnet18", "vgg16")} == {
+        "googlenet": "imagenet", "cifar_resnet18": "data", "vgg16": "imagenet"}
     data = np.random.default_rng(0).uniform(size=(20, 8, 8, 3)).astype(np.float32)
     assert param.color_for(cifar, data) == param.color_matrix(data) != param.IMAGENET_COLOR
     assert param.color_for(imagenet) == param.IMAGENET_COLOR == param.color_for(cifar, name="imagenet")

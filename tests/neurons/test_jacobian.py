@@ -1,5 +1,6 @@
 """Jacobians and saliency against finite differences and a torch.func reference."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -116,3 +117,22 @@ def test_jacobian_stats_all_equals_numpy_per_neuron(rng):
             for k in ("sensitivity", "consistency", "effective_dim", "axis_focus"):
                 assert float(got[k][n]) == pytest.approx(want[k], rel=1e-4), (p, n, k)
         assert int(got["focus_index"][1]) == 4 == ref.jacobian_stats(jac[:, 1])["focus_index"]
+
+
+def test_jacobians_in_bounded_batches_equal_the_torch_reference(setup, monkeypatch):
+    """With a small ROW_FLOATS (as a 224-px model's pixel level gets: 512 pullbacks of 8 full
+    images at once asked for 90 GB) the pullbacks run a few rows and one sample at a time, and
+    the Jacobians are the same."""
+    from jaxinterp.neurons import jacobian
+
+    x, params, fn, level, positions = setup
+    monkeypatch.setattr(jacobian, "ROW_FLOATS", 2 * 8 * 8 * 3)  # 2 rows of one 8x8x3 image
+    seen = []
+    real = jax.lax.map
+    monkeypatch.setattr(jax.lax, "map", lambda f, xs, batch_size=None: seen.append(batch_size) or real(
+        f, xs, batch_size=batch_size))
+    ours = jacobian.jacobians(level, positions)
+    assert seen == [1, 2]  # samples one by one, pullbacks two by two
+    f = torch_net(params)
+    ref = np.stack([_torch_window_jacobian(f, x, p, 5) for p in np.asarray(positions)])
+    assert rel_err(ours, ref) < 1e-4

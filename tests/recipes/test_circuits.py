@@ -40,6 +40,8 @@ def test_pages_exist_and_show_the_kernels_numbers(ran):
     root, _, images = ran
     out = root / "out"
     assert (out / "index.html").is_file() and (out / "relu2.html").is_file()
+    pages = [p for p in out.rglob("*.html") if "store" not in p.parts]
+    assert len(pages) == 4 and all("RANDOM WEIGHTS" in p.read_text() for p in pages)  # random:0, said everywhere
     model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
     top = examples.top_positions(model, variables, "relu2", images, k=3, units=UNITS)
     pre = np.asarray(examples.preactivations(model, variables, "relu2", images, units=UNITS, position="all"))
@@ -109,14 +111,16 @@ def test_bad_input_is_one_line_before_any_work(ran, capsys, tmp_path):
 
 
 def test_class_names_go_to_a_classifier_downstream_only():
-    """Weights out to the classifier are named by class: CIFAR-10's names for the 10-class CIFAR
-    models (the one lookup the registry will replace), None (the page's "class i") otherwise."""
+    """Weights out to the classifier are named by class: the registry's names (CIFAR-10's for the
+    CIFAR models, ImageNet's for torchvision's), None (the page's "class i") for another width."""
     from jaxinterp import models
     from jaxinterp.data.cifar10 import CLASS_NAMES
     from jaxinterp.recipes.circuits import class_names, is_classifier
 
-    assert class_names("cifar_resnet20", 10) == list(CLASS_NAMES) and class_names("resnet18", 1000) is None
-    assert class_names("cifar_resnet20", 64) is None
+    assert class_names("cifar_resnet20", 10) == list(CLASS_NAMES)
+    imagenet = class_names("googlenet", 1000)
+    assert imagenet[0] == "tench" and len(imagenet) == 1000 and imagenet == class_names("resnet18", 1000)
+    assert class_names("cifar_resnet20", 64) is None and class_names("googlenet", 10) is None
     model = models.get("cifar_resnet20")
     g = door.graph(model, models.init(model, __import__("jax").random.key(0)), (32, 32, 3))
     assert is_classifier(g, "linear") and is_classifier(g, "logits")
@@ -135,6 +139,35 @@ def test_unit_pages_show_diverse_negative_and_least_activating_examples(ran):
             assert f"figures/relu2_{u}_{part}.png" in page, part
         shown = re.search(r"Least activating: .*?cropped there: (.*?)\.</figcaption>", page).group(1)
         assert shown.replace("\u2212", "-") == ", ".join(f"{v:.2g}" for v in got.bottom.value[j])
+
+
+def test_only_the_upstream_units_beside_weights_in_are_rendered(ran):
+    """The upstream render covers each chosen unit's top sources (in_idx), not the whole upstream
+    layer (480 channels of a 224-px Inception block took most of an hour on a CPU)."""
+    from tests.fixtures import Run
+
+    root, _, _ = ran
+    run = Run(root, [], root / "out")
+    in_idx = run.stored("circuits_weights", "in_idx")
+    rendered = run.stored("featvis_thumbs", "units", side="in")
+    assert sorted(set(rendered.tolist())) == sorted(set(in_idx[list(UNITS)].ravel().tolist()))
+    assert len(set(rendered.tolist())) <= len(UNITS) * 3 < 16  # --connections 3; relu1 has 16 channels
+
+
+def test_an_inception_block_is_the_default_neighbour():
+    """Upstream of inception4a is the block before it (inception3b), not the last layer ending in
+    one ReLU (conv3, three blocks back); downstream the next block; after the last, the logits."""
+    import jax
+
+    from jaxinterp import models
+    from jaxinterp.recipes.circuits import neighbours
+
+    model = models.get("googlenet")
+    shapes = jax.eval_shape(lambda k: models.init(model, k), jax.random.key(0))
+    zeros = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+    assert neighbours(model, zeros, "inception4a", (224, 224, 3)) == ("inception3b", "inception4b")
+    assert neighbours(model, zeros, "conv3", (224, 224, 3))[0] == "conv2"
+    assert neighbours(model, zeros, "inception5b", (224, 224, 3))[1] == "logits"  # not avgpool's 1x1 maps
 
 
 def test_resnet56_depth_runs_to_completion_and_bad_units_fail_first(tmp_path, capsys):

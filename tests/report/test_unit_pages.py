@@ -82,3 +82,23 @@ def test_grid_titles_clear_the_row_above(tmp_path, monkeypatch):
     for below, above in zip(axes[8:12], axes[0:4]):
         title = below.title.get_window_extent(renderer)
         assert title.y1 <= above.get_window_extent(renderer).y0, (title, above.get_window_extent(renderer))
+
+
+def test_a_224px_units_diverse_and_negative_images_share_one_readable_size(tmp_path, monkeypatch):
+    """A 224-px model's negative image is not shown at twice the size of its diverse images (224
+    CSS px beside a row squeezed into the column): every visualisation tile is at most 128 px."""
+    import re
+
+    from jaxinterp.report import circuits
+
+    for name in (*STUBBED, "weights_out_figure"):
+        monkeypatch.setattr(circuits, name, blank_figure())
+    a, s = _circuits_result()
+    rng = np.random.default_rng(0)
+    n = len(a["units"])
+    a["featvis"] = {**a["featvis"], "images": rng.uniform(size=(n, 224, 224, 3)),
+                    "diversity_images": rng.uniform(size=(n, 4, 224, 224, 3)),
+                    "negative_images": rng.uniform(size=(n, 224, 224, 3))}
+    page = circuits.unit_page(tmp_path, a, s, 0, {}).read_text()
+    widths = {k: int(re.search(rf"_featvis_{k}\.png' width='(\d+)'", page).group(1)) for k in ("diverse", "negative")}
+    assert 100 <= widths["negative"] <= 128 and widths["diverse"] <= 4 * 128 + 16, widths

@@ -98,3 +98,37 @@ def test_per_layer_similarity_gives_per_layer_synergy(rng):
         one = synergy(acts, lambda a, b, l=layer: layers(a, b)[..., l], feats)
         np.testing.assert_allclose(np.asarray(both.synergy[:, layer]), np.asarray(one.synergy), rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_few_images_many_neurons_score_through_a_lookup(rng, monkeypatch):
+    """More pairs than image pairs (a 224-px model's 512 channels on a small folder): synergy caches
+    the exemplars' similarities once instead of gathering M features per pair, and equals the loop."""
+    from jaxinterp.scores import synergy as syn_mod
+
+    built = []
+    monkeypatch.setattr(syn_mod, "candidate_lookup",
+                        lambda *a, **k: built.append(k["images"]) or candidate_lookup(*a, **k))
+    n_img, n, m = 12, 16, 5
+    feats = rng.random((n_img, 3)).astype(np.float32)
+    acts = (rng.standard_normal((n_img, n)) + feats @ rng.standard_normal((3, n))).astype(np.float32)
+    res = synergy(jnp.asarray(acts), colour, jnp.asarray(feats), m=m)
+    assert len(built) == 1 and len(built[0]) <= n_img
+    ref, _, ii = np_synergy(acts.astype(np.float64), feats.astype(np.float64), m)
+    np.testing.assert_allclose(np.asarray(synergy_matrix(res, n)), ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(res.ii), ii, rtol=1e-4, atol=1e-5)
+
+
+def test_large_features_are_gathered_in_bounded_chunks(rng, monkeypatch):
+    """Exemplar sets of wide per-image features (a 224-px model's maps) are scored a few at a time:
+    a chunk gathers about SET_BYTES of features, not 1,024 sets' worth."""
+    from jaxinterp.scores import synergy as syn_mod
+
+    feats = jnp.asarray(rng.random((30, 1000)).astype(np.float32))  # 4,000 bytes an image
+    idx = jnp.asarray(rng.integers(0, 30, (40, 5)))
+    whole = np.asarray(syn_mod.ii_of_sets(idx, colour.pairwise, feats))
+    chunks = []
+    real = syn_mod._ii_features
+    monkeypatch.setattr(syn_mod, "_ii_features", lambda *a: chunks.append(a[-1]) or real(*a))
+    monkeypatch.setattr(syn_mod, "SET_BYTES", 100_000)  # 5 sets of 5 images of 4,000 bytes
+    np.testing.assert_allclose(np.asarray(syn_mod.ii_of_sets(idx, colour.pairwise, feats)), whole, rtol=1e-6)
+    assert chunks == [5]
