@@ -85,7 +85,7 @@ def _fit(x, w, w_init, k: int, max_iter: int, tol, alpha):
 
 def fit(
     key: jax.Array | None,
-    acts: Float[ArrayLike, "n d"],
+    acts: Float[ArrayLike, " n d"],
     k: int,
     *,
     max_iter: int = 200,
@@ -119,7 +119,7 @@ def fit(
     return _fit(x, w, jnp.asarray(w_init, jnp.float32), k, max_iter, tol, alpha)
 
 
-def transform(state: ICAState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n k"]:
+def transform(state: ICAState, acts: Float[ArrayLike, " n d"]) -> Float[Array, " n k"]:
     """[n, d] -> [n, k] source estimates."""
     return (jnp.asarray(acts) - state.mean[None, :]) @ state.components.T
 

@@ -41,7 +41,7 @@ DEFAULT_INIT = "k-means++"
 INITS = ("k-means++", "identity")  # or a [k, d] array of initial centroids
 
 
-def unit_rows(acts: Float[ArrayLike, "*n d"], eps: float = 1e-6) -> Float[Array, "*n d"]:
+def unit_rows(acts: Float[ArrayLike, " *n d"], eps: float = 1e-6) -> Float[Array, " *n d"]:
     """[n, d] -> rows divided by max(‖row‖, eps) (the paper's Â)."""
     norms = jnp.linalg.norm(acts, axis=-1, keepdims=True)
     return acts / jnp.maximum(norms, eps)
@@ -193,10 +193,10 @@ _seed = jax.jit(kmeans_plus_plus, static_argnames=("k", "n_local_trials"))
 
 def fit(
     key: jax.Array | None,
-    acts: Float[ArrayLike, "n d"],
+    acts: Float[ArrayLike, " n d"],
     k: int,
     *,
-    init: str | Float[ArrayLike, "k d"] = DEFAULT_INIT,
+    init: str | Float[ArrayLike, " k d"] = DEFAULT_INIT,
     n_init: int = 1,
     max_iter: int = 300,
     tol: float = 1e-4,
@@ -258,8 +258,8 @@ def fit(
     return best
 
 
-def transform(state: KMeansState, acts: Float[ArrayLike, "n d"], mode: str = "projection"
-              ) -> Float[Array, "n k"]:
+def transform(state: KMeansState, acts: Float[ArrayLike, " n d"], mode: str = "projection"
+              ) -> Float[Array, " n k"]:
     """[n, d] -> [n, k] direction activations.
 
     ``"projection"``: acts · centroidᵀ (the refactored code's default);

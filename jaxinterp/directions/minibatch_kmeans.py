@@ -66,7 +66,7 @@ def fit(
     *,
     batch_size: int = 1024,
     max_steps: int = 1000,
-    init: str | Float[ArrayLike, "k d"] = kmeans.DEFAULT_INIT,
+    init: str | Float[ArrayLike, " k d"] = kmeans.DEFAULT_INIT,
     init_size: int | None = None,
     spherical: bool = False,
     checkpoint_dir: str | os.PathLike | None = None,
@@ -120,8 +120,8 @@ def fit(
     return state
 
 
-def transform(state: MiniBatchKMeansState, acts: Float[ArrayLike, "n d"],
-              mode: str = "projection") -> Float[Array, "n k"]:
+def transform(state: MiniBatchKMeansState, acts: Float[ArrayLike, " n d"],
+              mode: str = "projection") -> Float[Array, " n k"]:
     """[n, d] -> [n, k] (see :func:`kmeans.transform`)."""
     return kmeans.transform(kmeans.KMeansState(state.centroids, state.batch_inertia, state.step),
                             acts, mode)

@@ -15,13 +15,13 @@ class NeuronsState(NamedTuple):
     components: jax.Array
 
 
-def fit(key: jax.Array | None, acts: Float[ArrayLike, "n d"]) -> NeuronsState:
+def fit(key: jax.Array | None, acts: Float[ArrayLike, " n d"]) -> NeuronsState:
     """``acts`` [d, n] -> the n one-hot neuron axes. ``key`` is unused (kept for a uniform API)."""
     del key
     return NeuronsState(jnp.eye(acts.shape[-1], dtype=acts.dtype))
 
 
-def transform(state: NeuronsState, acts: Float[ArrayLike, "n d"]) -> Float[ArrayLike, "n d"]:
+def transform(state: NeuronsState, acts: Float[ArrayLike, " n d"]) -> Float[ArrayLike, " n d"]:
     """[d, n] activations -> [d, n] neuron activations (the activations themselves)."""
     del state
     return acts

@@ -139,7 +139,7 @@ def _fit(x, W, H, tol, solver: str, max_iter: int):
 
 def fit(
     key: jax.Array | None,
-    acts: Float[ArrayLike, "n d"],
+    acts: Float[ArrayLike, " n d"],
     k: int,
     *,
     solver: str = "mu",
@@ -184,7 +184,7 @@ def _codes(x, H, n_iter: int = 200):
     return jax.lax.fori_loop(0, n_iter, lambda _, W: W * XHt / jnp.maximum(W @ HHt, EPS), W0)
 
 
-def transform(state: NMFState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n k"]:
+def transform(state: NMFState, acts: Float[ArrayLike, " n d"]) -> Float[Array, " n k"]:
     """[n, d] >= 0 -> [n, k] nonnegative codes with H fixed (multiplicative updates on W)."""
     return _codes(jnp.asarray(acts, jnp.float32), state.components)
 

@@ -129,7 +129,7 @@ def _fit_host(acts: np.ndarray, k: int) -> PCAState:
     return PCAState(jnp.asarray(comps * signs[:, None]), jnp.asarray(var), jnp.asarray(mean))
 
 
-def fit(key: jax.Array | None, acts: Float[ArrayLike, "n d"], k: int) -> PCAState:
+def fit(key: jax.Array | None, acts: Float[ArrayLike, " n d"], k: int) -> PCAState:
     """Fit the top ``k`` principal components of ``acts`` [n, d] (n >= 2, k <= d).
 
     ``key`` is unused (PCA is deterministic; kept for the uniform ``fit(key, acts, k)``).
@@ -147,7 +147,7 @@ def fit(key: jax.Array | None, acts: Float[ArrayLike, "n d"], k: int) -> PCAStat
     return _fit(x, w, jnp.zeros(k))
 
 
-def transform(state: PCAState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n k"]:
+def transform(state: PCAState, acts: Float[ArrayLike, " n d"]) -> Float[Array, " n k"]:
     """[n, d] -> [n, k] component scores (centred projections)."""
     return (jnp.asarray(acts) - state.mean[None, :]) @ state.components.T
 

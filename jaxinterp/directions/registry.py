@@ -138,7 +138,7 @@ def _prepare(kind: str, acts, mean=None, std=None) -> jax.Array:
     return (unit - mean) / std
 
 
-def fit_by_name(name: str, key: jax.Array | None, acts: Float[ArrayLike, "n d"],
+def fit_by_name(name: str, key: jax.Array | None, acts: Float[ArrayLike, " n d"],
                 k: int | None = None, **options) -> Fitted:
     """Fit direction set ``name`` on raw activations ``acts`` [n, d], on its METHODS input.
 

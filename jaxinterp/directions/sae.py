@@ -343,7 +343,7 @@ def _adam(lr: float):
     return _ADAMS.setdefault(float(lr), optax.adam(float(lr)))
 
 
-def transform(state: SAEState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n K"]:
+def transform(state: SAEState, acts: Float[ArrayLike, " n d"]) -> Float[Array, " n K"]:
     """[n, d] -> [n, K] codes c_k(x), the direction activations used for the II."""
     return _encode(state.params, jnp.asarray(acts, jnp.float32), state.config)
 
@@ -353,12 +353,12 @@ def _encode(params, x, config):
     return encode(params, x, config)[0]
 
 
-def decoder_directions(state: SAEState) -> Float[Array, "K d"]:
+def decoder_directions(state: SAEState) -> Float[Array, " K d"]:
     """[K, d] unit-norm dictionary directions (rows)."""
     return unit_columns(state.params["W_dec"]).T
 
 
-def reconstruct(state: SAEState, acts: Float[ArrayLike, "n d"]) -> Float[Array, "n d"]:
+def reconstruct(state: SAEState, acts: Float[ArrayLike, " n d"]) -> Float[Array, " n d"]:
     """[n, d] -> [n, d] x_hat."""
     return decode(state.params, transform(state, acts), state.config)
 

@@ -40,7 +40,7 @@ from jaxinterp.door.taps import taps
 from jaxinterp.models.base import ImageModel
 
 
-def average_pool(x: Float[Array, "n h w c"], window, strides, pads) -> Float[Array, "n h2 w2 c"]:
+def average_pool(x: Float[Array, " n h w c"], window, strides, pads) -> Float[Array, " n h2 w2 c"]:
     """The linear stand-in for a max-pool: the mean over each window's positions inside the map.
 
     Positions in the padding are left out of the mean (a max-pool pads with ``-inf``, so
@@ -111,8 +111,8 @@ def subnetwork(
 
 
 def dependence(model: ImageModel, variables, source: str, target: str,
-               source_value: Float[Array, "h w c"], positions: Int[ArrayLike, "p 2"] | None = None,
-               input_shape: Sequence[int] | None = None) -> Bool[Array, "p h w"]:
+               source_value: Float[Array, " h w c"], positions: Int[ArrayLike, " p 2"] | None = None,
+               input_shape: Sequence[int] | None = None) -> Bool[Array, " p h w"]:
     """[P, h, w] bool: the positions of ``source`` that each target position depends on.
 
     The support of ∂ target(position) / ∂ source through the linearised network with every

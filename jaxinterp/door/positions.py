@@ -53,7 +53,7 @@ def check(position, shape: tuple | None = None, layer: str = "the layer") -> Pos
     return row, col
 
 
-def read(act: Shaped[Array, "n *unit"], position: Position) -> Shaped[Array, "n *read"]:
+def read(act: Shaped[Array, " n *unit"], position: Position) -> Shaped[Array, " n *read"]:
     """[n, h, w, c] (or [n, c]) activations read at ``position`` (see the module docstring)."""
     if act.ndim != 4 or position == "all":
         return act
@@ -65,8 +65,8 @@ def read(act: Shaped[Array, "n *unit"], position: Position) -> Shaped[Array, "n 
     return act[:, row, col, :]
 
 
-def best(act: Shaped[Array, "n h w c"]) -> tuple[
-        Shaped[Array, "n c"], Int[Array, "n c"], Int[Array, "n c"]]:
+def best(act: Shaped[Array, " n h w c"]) -> tuple[
+        Shaped[Array, " n c"], Int[Array, " n c"], Int[Array, " n c"]]:
     """Each unit's maximum over positions and where: [n, h, w, c] -> value, y, x, each [n, c].
 
     Ties go to the first position in row-major order.

@@ -85,7 +85,7 @@ def _run(model, variables, x, layers, g, *, pre_relu: bool, init_key=None):
     return found, box.get("variables")
 
 
-def taps(model, variables, x: Float[ArrayLike, "n H W C"], layers: Sequence[str], *,
+def taps(model, variables, x: Float[ArrayLike, " n H W C"], layers: Sequence[str], *,
          pre_relu: bool = False) -> dict[str, Array]:
     """``{layer: activation}`` for normalised inputs ``x`` [n, H, W, C].
 

@@ -24,7 +24,7 @@ def _pearson_columns(x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.where(den > 0, jnp.sum(xc * yc, axis=0) / jnp.where(den > 0, den, 1.0), 0.0)
 
 
-def coactivation(acts: Real[ArrayLike, "n k"]) -> Float[Array, "k"]:
+def coactivation(acts: Real[ArrayLike, " n k"]) -> Float[Array, " k"]:
     """[n_images, n_neurons] -> [n_neurons] correlation of each neuron with the mean of the others."""
     if acts.ndim != 2 or acts.shape[1] < 2:
         raise ValueError(

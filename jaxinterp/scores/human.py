@@ -94,8 +94,8 @@ def _margin(S):
     return log0 - log1
 
 
-def evidence_margin(S: Float[ArrayLike, "n 20 20 *layers"], layer: int | None = None
-                    ) -> Float[Array, "n"]:
+def evidence_margin(S: Float[ArrayLike, " n 20 20 *layers"], layer: int | None = None
+                    ) -> Float[Array, " n"]:
     """In-silico evidence margin of trials: S [n, 20, 20] (or per layer [n, 20, 20, L]) -> [n].
 
     A per-layer S is averaged over layers, or ``layer`` picks one.

@@ -24,7 +24,7 @@ from jaxinterp.scores._checks import check_finite, check_top_m
 from jaxinterp.similarity.base import Similarity, take
 
 
-def top_exemplars(f: Real[ArrayLike, "n"], m: int) -> Int[Array, "m"]:
+def top_exemplars(f: Real[ArrayLike, " n"], m: int) -> Int[Array, " m"]:
     """[n] activations -> [m] indices of the most activating images, highest first."""
     check_top_m(f, m, ranks=(1,))
     return jax.lax.top_k(f, m)[1]
@@ -40,12 +40,12 @@ def _mean_similarity(S: jax.Array, off_diagonal: bool) -> jax.Array:
 
 
 def interpretability_index(
-    f: Real[ArrayLike, "n"],
+    f: Real[ArrayLike, " n"],
     features: Any,
     pairwise: Callable[[Any, Any], jax.Array],
     m: int = 5,
     off_diagonal: bool = False,
-) -> Float[Array, "*layers"]:
+) -> Float[Array, " *layers"]:
     """II of one direction.
 
     Args:
@@ -67,8 +67,8 @@ def interpretability_index(
 TIES = ("lowest_index", "numpy")
 
 
-def top_exemplars_all(acts: Real[ArrayLike, "n k"], m: int, ties: str = "lowest_index"
-                      ) -> Int[Array, "k m"]:
+def top_exemplars_all(acts: Real[ArrayLike, " n k"], m: int, ties: str = "lowest_index"
+                      ) -> Int[Array, " k m"]:
     """[n, k] activations -> [k, m] indices of each direction's top-M images, highest first.
 
     ``ties``: which of equally activating images make the top M at its boundary.
@@ -105,14 +105,14 @@ def _ii_all(idx, features, pairwise, off_diagonal, chunk):
 
 
 def interpretability_index_all(
-    acts: Real[ArrayLike, "n *k"],
+    acts: Real[ArrayLike, " n *k"],
     metric: Similarity | Callable,
     features: Any,
     m: int = 5,
     off_diagonal: bool = False,
     chunk: int = 256,
     ties: str = "lowest_index",
-) -> Float[Array, "_k *layers"]:
+) -> Float[Array, " _k *layers"]:
     """II of every direction at once: [n, k] activations -> [k] indices.
 
     ``ties``: how equal activations at the top-M boundary are resolved, see
@@ -147,9 +147,9 @@ def _ii_matrix(acts, sim, m, off_diagonal):
 
 
 def interpretability_index_from_matrix(
-    acts: Real[ArrayLike, "n *k"], sim: Float[ArrayLike, "_n _n *layers"], m: int = 5,
+    acts: Real[ArrayLike, " n *k"], sim: Float[ArrayLike, " _n _n *layers"], m: int = 5,
     off_diagonal: bool = False
-) -> Float[Array, "_k *layers"]:
+) -> Float[Array, " _k *layers"]:
     """II of every direction from a precomputed similarity matrix.
 
     ``sim`` is [n, n] (-> [k]) or per layer [n, n, L] (-> [k, L]).
@@ -175,13 +175,13 @@ def _cross_ii(idx_a, idx_b, features, pairwise, m, chunk):
 
 
 def cross_interpretability_index(
-    acts: Real[ArrayLike, "n *k"],
+    acts: Real[ArrayLike, " n *k"],
     metric: Similarity | Callable,
     features: Any,
-    pairs: Int[ArrayLike, "p 2"],
+    pairs: Int[ArrayLike, " p 2"],
     m: int = 5,
     chunk: int = 1024,
-) -> Float[Array, "p *layers"]:
+) -> Float[Array, " p *layers"]:
     """Cross-II of direction pairs (METHODS.md §4.2, Fig. 7A).
 
     cross-II(a, b) = (1 / M²) Σ_{j ∈ T_a, k ∈ T_b} s(x_j, x_k); cross-II(a, a) = II(a).

@@ -58,8 +58,8 @@ def tsne(dist, perplexity: float = 10.0, seed: int = 0, max_iter: int = 1000) ->
                 max_iter=max_iter).fit_transform(dist)
 
 
-def manifold_activations(unit_acts: Float[ArrayLike, "n d"], centroids: Float[ArrayLike, "k d"],
-                         tau=2.0) -> Float[Array, "n k"]:
+def manifold_activations(unit_acts: Float[ArrayLike, " n d"], centroids: Float[ArrayLike, " k d"],
+                         tau=2.0) -> Float[Array, " n k"]:
     """Eq. 4: unit-norm activations [n, d] of the embedded images, centroids [k, d] -> [n, k]."""
     check_finite(unit_acts, "activations", cols="dimension")
     check_finite(centroids, "centroids", rows="centroid", cols="dimension")

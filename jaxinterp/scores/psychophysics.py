@@ -342,7 +342,7 @@ def _margins_of(key, acts, metric, features, quantile, trials, refs, pools, zsco
 
 def psychophysics(
     key: jax.Array,
-    acts: Real[ArrayLike, "n k"],
+    acts: Real[ArrayLike, " n k"],
     metric: Similarity | Callable,
     features: Any,
     quantile: float = 0.0,
@@ -386,7 +386,7 @@ def psychophysics(
 
 def psychophysics_scores(
     key: jax.Array,
-    acts: Real[ArrayLike, "n k"],
+    acts: Real[ArrayLike, " n k"],
     metric: Similarity | Callable,
     features: Any,
     quantile: float = 0.0,
@@ -457,7 +457,7 @@ def _unit_discrimination(key, acts, features, pairwise, m, n_queries, pairings, 
 
 def unit_discrimination(
     key: jax.Array,
-    acts: Real[ArrayLike, "n k"],
+    acts: Real[ArrayLike, " n k"],
     metric: Similarity | Callable,
     features: Any,
     m: int = 5,

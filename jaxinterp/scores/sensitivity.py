@@ -29,7 +29,7 @@ from jaxinterp.scores.ii import interpretability_index_all
 ALPHAS = tuple(np.round(np.arange(-0.5, 1.5001, 0.1), 2).tolist())
 
 
-def hungarian_pairs(centroids: Float[ArrayLike, "k d"]) -> Int[np.ndarray, "k 2"]:
+def hungarian_pairs(centroids: Float[ArrayLike, " k d"]) -> Int[np.ndarray, " k 2"]:
     """[k, d] centroids -> [k, 2] pairs (a, b): the assignment a -> b maximising the total
     distance ‖μ_a - μ_b‖ with a != b (scipy's linear_sum_assignment)."""
     c = np.asarray(centroids, np.float64)
@@ -80,9 +80,9 @@ def _check_width(unit_acts, vectors, what):
     check_finite(vectors, what, rows="direction", cols="dimension")
 
 
-def path_ii(unit_acts: Float[ArrayLike, "n d"], centroids: Float[ArrayLike, "k d"],
-            pairs: Int[ArrayLike, "p 2"], metric, features, alphas=ALPHAS, m=5,
-            chunk=256) -> Float[Array, "p a *layers"]:
+def path_ii(unit_acts: Float[ArrayLike, " n d"], centroids: Float[ArrayLike, " k d"],
+            pairs: Int[ArrayLike, " p 2"], metric, features, alphas=ALPHAS, m=5,
+            chunk=256) -> Float[Array, " p a *layers"]:
     """II along the interpolation path of each pair: -> [P, A] (or [P, A, L]).
 
     Args:

@@ -66,9 +66,9 @@ def _axes(x0):
     return jnp.linalg.svd(x0, full_matrices=False)[2].T  # [n_neurons, r]
 
 
-def spectrum(key: jax.Array | None, acts: Real[ArrayLike, "n N"], mode: str = "noncv",
-             acts_repeat: Real[ArrayLike, "n N"] | None = None,
-             shuffles: int = 5) -> Float[Array, "r"]:
+def spectrum(key: jax.Array | None, acts: Real[ArrayLike, " n N"], mode: str = "noncv",
+             acts_repeat: Real[ArrayLike, " n N"] | None = None,
+             shuffles: int = 5) -> Float[Array, " r"]:
     """Normalised eigenspectrum ss [r] (sums to 1), largest first.
 
     Args:
@@ -185,7 +185,7 @@ def ols_range(size: int, low: float = 0.05, high: float = 0.5) -> np.ndarray:
     return idx
 
 
-def fit_ols(var: Real[ArrayLike, "r"], low=0.05, high=0.5) -> tuple[float, Float[np.ndarray, "r"]]:
+def fit_ols(var: Real[ArrayLike, " r"], low=0.05, high=0.5) -> tuple[float, Float[np.ndarray, " r"]]:
     """The seed code: OLS of log var on log rank over indices low·N < i < high·N; α = -slope.
     Returns (alpha, fitted [r]). Values <= 0 in the range are refused (they have no log)."""
     var = np.asarray(var, np.float64)

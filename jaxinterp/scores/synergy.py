@@ -235,7 +235,7 @@ LOOKUP_ENTRIES = 1 << 24
 
 
 def synergy(
-    acts: Real[ArrayLike, "n k"],
+    acts: Real[ArrayLike, " n k"],
     similarity: Similarity | Callable | SimilarityLookup,
     features: Any = None,
     m: int = 5,
