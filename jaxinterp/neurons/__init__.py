@@ -16,7 +16,7 @@ from jaxinterp.neurons.information import (
     mixed_entropy,
     mixed_entropy_all,
 )
-from jaxinterp.neurons.jacobian import jacobian_stats, jacobian_stats_all, jacobians
+from jaxinterp.neurons.jacobian import jacobian_stats, jacobian_stats_all, jacobian_stats_of, jacobians
 from jaxinterp.neurons.levels import (
     Level,
     design_matrix,
@@ -61,6 +61,7 @@ __all__ = [
     "input_gradients",
     "jacobian_stats",
     "jacobian_stats_all",
+    "jacobian_stats_of",
     "jacobians",
     "level_measures",
     "level_outputs",

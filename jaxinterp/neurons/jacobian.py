@@ -24,36 +24,57 @@ from jaxinterp.neurons.levels import Level, window_row
 # input floats one batch of pullbacks carries (rows x samples x the level's input): a 224-px
 # model's 512 pullbacks of 8 images at once asked for 90 GB
 ROW_FLOATS = 1 << 22
+# Jacobian floats held at once by :func:`jacobian_stats_of` ([p, neurons of a block, d]): the
+# whole [p, N, d] of GoogLeNet inception4a's pixel level (128 x 512 x 58k) is 15 GB
+STATS_FLOATS = 1 << 26
 
 
-def _jacobian_rows(level: Level, parts_one, h, w, rows: int):
-    """[N, d] Jacobian of all N outputs at (h, w) w.r.t. the level's windows of one image;
+def _jacobian_rows(level: Level, parts_one, h, w, rows: int, units: jax.Array):
+    """[U, d] Jacobian of outputs ``units`` at (h, w) w.r.t. the level's windows of one image;
     ``rows`` pullbacks at a time."""
     out, pullback = jax.vjp(level.fn, parts_one)
-    n_out = out.shape[-1]
 
     def row(n):
         ct = jnp.zeros_like(out).at[h, w, n].set(1.0)
         (grads,) = pullback(ct)
         return window_row(level, grads, h, w)
 
-    return jax.lax.map(row, jnp.arange(n_out), batch_size=rows)
+    return jax.lax.map(row, units, batch_size=rows)
 
 
-def jacobians(level: Level, positions: jax.Array, chunk: int = 32) -> jax.Array:
-    """Jacobians of every neuron at every position sample: [p, 3] -> [p, N, level.dim]; at most
-    ``chunk`` samples and :data:`ROW_FLOATS` input floats of pullbacks at a time."""
+def _outputs(level: Level) -> int:
+    return jax.eval_shape(level.fn, tuple(p[0] for p in level.parts)).shape[-1]
+
+
+def jacobians(level: Level, positions: jax.Array, chunk: int = 32, units: jax.Array | None = None) -> jax.Array:
+    """Jacobians of every neuron (or of ``units`` [U]) at every position sample: [p, 3] ->
+    [p, N (or U), level.dim]; at most ``chunk`` samples and :data:`ROW_FLOATS` input floats of
+    pullbacks at a time."""
     positions = jnp.asarray(positions)
-    one_image = tuple(p[0] for p in level.parts)
-    in_floats = sum(int(p.size) for p in one_image)
-    n_out = jax.eval_shape(level.fn, one_image).shape[-1]
-    rows = int(min(n_out, max(1, ROW_FLOATS // in_floats)))
+    units = jnp.arange(_outputs(level)) if units is None else jnp.asarray(units)
+    in_floats = sum(int(p[0].size) for p in level.parts)
+    rows = int(min(units.shape[0], max(1, ROW_FLOATS // in_floats)))
     samples = int(max(1, min(chunk, positions.shape[0], ROW_FLOATS // (in_floats * rows))))
 
     def one(pos):
-        return _jacobian_rows(level, tuple(p[pos[0]] for p in level.parts), pos[1], pos[2], rows)
+        return _jacobian_rows(level, tuple(p[pos[0]] for p in level.parts), pos[1], pos[2], rows, units)
 
     return jax.lax.map(one, positions, batch_size=samples)
+
+
+def jacobian_stats_of(level: Level, positions: jax.Array, chunk: int = 32) -> dict[str, jax.Array]:
+    """:func:`jacobian_stats_all` of :func:`jacobians` without holding all of them: the neurons
+    go in blocks whose Jacobians [p, block, d] stay within :data:`STATS_FLOATS` floats (each
+    block repeats the samples' forward passes, a small cost beside its pullbacks). Returns a
+    dict of [N]."""
+    n_out = _outputs(level)
+    per_unit = int(jnp.asarray(positions).shape[0]) * level.dim
+    block = int(min(n_out, max(1, STATS_FLOATS // max(per_unit, 1))))
+    parts = []
+    for start in range(0, n_out, block):  # a few blocks, each one jitted program (not per neuron)
+        units = jnp.arange(start, min(start + block, n_out))
+        parts.append(jacobian_stats_all(jacobians(level, positions, chunk, units)))
+    return {k: jnp.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 @jax.jit

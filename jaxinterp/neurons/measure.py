@@ -78,8 +78,7 @@ def level_measures(
     }
     log(f"{level.name}: Jacobians of {min(jacobian_samples, x.shape[0])} samples, MI, entropies")
     sub = jax.random.permutation(k_sub, x.shape[0])
-    jac = jacobian.jacobians(level, positions[sub[:jacobian_samples]], chunk=chunk)
-    out.update(jacobian.jacobian_stats_all(jac))
+    out.update(jacobian.jacobian_stats_of(level, positions[sub[:jacobian_samples]], chunk=chunk))
     ks = sub[:ksg_samples]
     pcs = top_components(x[ks], n_pcs)
     mi = information.mi_ksg_all(y[ks], pcs)  # [N, n_pcs]
