@@ -81,7 +81,7 @@ def _handler(call):
     params = module.variables["params"]
     y = conv(x, params["kernel"].astype(x.dtype), strides, padding)
     if module.use_bias:
-        y = y + params["bias"].astype(y.dtype)
+        y = y + params["bias"].astype(y.dtype).reshape((1,) * (y.ndim - 1) + (-1,))  # explicit broadcast
     return y
 
 
