@@ -127,7 +127,7 @@ def test_unit_pages_show_the_stored_results_and_independent_numbers(atlas_site, 
     assert table["sets"]["neurons"]["rows"]["ii_colour"] == [float(v) for v in all_ii[:3]]
     assert table["sets"]["kmeans"]["rows"]["ii_colour"] == [float(v) for v in km[:3]]
     index = (atlas_site / "index.html").read_text()
-    assert f"data-value='{float(np.mean(all_ii))!r}'" in index  # mean II of all 64 neurons of relu2
+    assert f"data-value='{float(np.mean(all_ii.astype(np.float64)))!r}'" in index  # mean II of all 64 neurons of relu2
 
 
 @pytest.mark.parametrize("extra, message", [
