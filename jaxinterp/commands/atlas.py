@@ -55,6 +55,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--diversity", type=int, default=4, help="diverse images per unit (0: none; default 4)")
     parser.add_argument("--diversity-steps", type=int, default=None,
                         help="steps of the diverse images (default: a quarter of --steps)")
+    parser.add_argument("--diversity-weight", type=float, default=100.0,
+                        help="weight of Lucid's diversity term (default 100, Lucid's; a CIFAR ResNet's activations "
+                             "are small beside it, so its diverse images stop driving the unit: try 1)")
     parser.add_argument("--negative-steps", type=int, default=None,
                         help="steps of the negative image (default: a quarter of --steps; 0: none)")
     parser.add_argument("--exemplars", type=int, default=8, help="most and least activating images per unit")
@@ -80,13 +83,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def default_layers(model, variables, shape) -> list[str]:
-    from jaxinterp import door
-
-    g = door.graph(model, variables, shape)
-    return [n for n in g.names if "." not in n and n not in ("input", "logits") and g[n].spatial and g[n].relu]
-
-
 def check_out(out: Path, model) -> dict:
     """``--out`` must be new, empty, or hold an atlas of this very model (arch and weights); returns
     the record to keep in OUT/atlas.json."""
@@ -108,7 +104,7 @@ def check_out(out: Path, model) -> dict:
 
 def run(args) -> int:
     from jaxinterp import atomic, steps, tasks
-    from jaxinterp.recipes.atlas import atlas_tasks
+    from jaxinterp.recipes.atlas import atlas_tasks, block_layers
     from jaxinterp.report import atlas as site
 
     t0 = time.perf_counter()
@@ -117,13 +113,14 @@ def run(args) -> int:
     cmp = steps.model_spec(*args.compare) if args.compare else None
     data = data_spec(args, args.arch, *([cmp.arch] if cmp else []), limit=args.limit)
     net, variables = steps.load_model(model)
-    layers = _names(args.layers) or default_layers(net, variables, steps.open_source(data).image_shape)
+    layers = _names(args.layers) or block_layers(net, variables, steps.open_source(data).image_shape)
     role_levels = _names([args.role_levels]) if args.role_levels else None
     # every check (data, layers, directions, k, units, the compared model) runs here, before any work
     graph = atlas_tasks(model, data, layers, directions=_names([args.directions]),
                         direction_layers=_names(args.direction_layers) or None, k=args.k, units=args.units,
                         compare=cmp, similarities=args.similarity, steps=args.steps, diversity=args.diversity,
-                        diversity_steps=args.diversity_steps, negative_steps=args.negative_steps,
+                        diversity_steps=args.diversity_steps, diversity_weight=args.diversity_weight,
+                        negative_steps=args.negative_steps,
                         exemplars=args.exemplars, chunk=args.chunk, seed=args.seed, role_levels=role_levels,
                         role_options={"samples": args.role_samples, "mlp_steps": args.role_mlp_steps},
                         rotation_step=args.rotation_step, roles=not args.no_roles,

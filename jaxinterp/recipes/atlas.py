@@ -33,6 +33,9 @@ from jaxinterp.tasks import Result, Task
 #: the direction sets an atlas may add to the neurons (any registered method but neurons)
 PSY_QUANTILE = 0.0  # psychophysics at the easiest difficulty only: the score per unit the pages show
 PARTNERS = 3        # strongest synergy partners shown per unit
+#: roles_tasks options of the atlas: saliency is not shown, so it runs on few images (the role label
+#: reads the linearity, entropy and Jacobians)
+ROLE_DEFAULTS = {"top": 5, "saliency_images": 16}
 
 
 def percentile_in_layer(values) -> np.ndarray:
@@ -152,6 +155,13 @@ def _layer(ctx, c: LayerConfig, **inputs) -> Result:
     return Result(arrays, summary)
 
 
+def block_layers(model, variables, shape) -> list[str]:
+    """The model's top-level layers with spatial axes that end in a ReLU (a CIFAR ResNet's stem
+    ReLU and its stages ``layer1``..``layer3``): the atlas's default layers and the compared model's."""
+    g = door.graph(model, variables, shape)
+    return [n for n in g.names if "." not in n and n not in ("input", "logits") and g[n].spatial and g[n].relu]
+
+
 def _role_levels(model, data, layer, levels, options) -> dict[str, Task]:
     """The roles graph of ``layer``: ``levels`` as given, or the "window" level of a ResNet stage
     and "pixels" for any other layer (the levels :func:`~jaxinterp.recipes.roles.roles_tasks` takes)."""
@@ -171,6 +181,7 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
                 direction_layers: Sequence[str] | None = None, k: int | None = None, units: int | None = None,
                 compare: ModelSpec | None = None, similarities: Sequence[str] | None = None, m: int = 5,
                 steps: int = 512, diversity: int = 4, diversity_steps: int | None = None,
+                diversity_weight: float = 100.0,
                 negative_steps: int | None = None, exemplars: int = 8, chunk: int | None = None, seed: int = 0,
                 role_levels: Sequence[str] | None = None, role_options: dict | None = None,
                 rotation_step: float = 10.0, roles: bool = True, circuits: bool = True, synergy: bool = True
@@ -186,10 +197,10 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
       units: show only the first ``units`` units and directions of each set (default all).
       compare: a second model on the same data: linear CKA per layer and best-matched units.
       similarities: of II and psychophysics (default colour, and label when the data has labels).
-      steps, diversity, diversity_steps, negative_steps, exemplars, chunk: the feature
+      steps, diversity, diversity_steps, diversity_weight, negative_steps, exemplars, chunk: the feature
         visualisations (:func:`~jaxinterp.recipes.featvis.featvis_tasks`).
       role_levels, role_options: :func:`~jaxinterp.recipes.roles.roles_tasks`'s levels (default
-        :func:`_role_levels`) and options (``samples``, ``mlp_steps``...).
+        :func:`_role_levels`) and options (``samples``, ``mlp_steps``...; default :data:`ROLE_DEFAULTS`).
       rotation_step: degrees between rotations of each unit's exemplars (circuits §6.4).
       roles, circuits, synergy: add those measures of the neurons.
 
@@ -250,10 +261,15 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
     specs = {s: SimilaritySpec(s) for s in similarities}
     main = paper.main_similarity(similarities)
     fv_options = dict(steps=int(steps), diversity=diversity, diversity_steps=diversity_steps,
+                      diversity_weight=float(diversity_weight),
                       negative_steps=negative_steps, exemplars=exemplars, chunk=chunk, seed=seed)
 
     graph: dict[str, Task] = {}
-    cmp = compare_tasks(model, compare, data, layers_a=layers, m=m, seed=seed) if compare is not None else None
+    cmp = None
+    if compare is not None:  # units are matched among the compared model's blocks (a ReLU's maps), not its logits
+        other, other_variables = load_model(compare)
+        cmp = compare_tasks(model, compare, data, layers_a=layers, layers_b=block_layers(other, other_variables, shape),
+                            m=m, seed=seed)
     for li, layer in enumerate(layers):
         width = g[layer].channels
         rf = door.receptive_field(net, variables, layer, shape)
@@ -275,8 +291,8 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
                 config = paper.PsychophysicsConfig(spec, data, seed, paper.K_PSYCHOPHYSICS, (PSY_QUANTILE,))
                 deps[f"psy_{s}_{sim}"] = Task("psychophysics", config, paper._psychophysics, {"directions": fit})
         if roles:
-            deps["roles"] = _role_levels(model, data, layer, role_levels, dict(role_options or {}, m=m,
-                                                                               seed=seed))["roles"]
+            options = {**ROLE_DEFAULTS, **(role_options or {}), "m": m, "seed": seed}
+            deps["roles"] = _role_levels(model, data, layer, role_levels, options)["roles"]
         up = down = names = None
         if circuits:
             up, down = circ.neighbours(net, variables, layer, shape)

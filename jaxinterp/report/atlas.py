@@ -295,9 +295,10 @@ def _unit_page(out: Path, result, s: str, i: int, files: dict, shown: dict, coun
         ex.append(f"<figure>{_img('img/' + files[side], alt=what)}<figcaption>{what} dataset images "
                   f"(receptive-field crops; spatial mean {acts})</figcaption></figure>")
     if "quilt" in files:
-        ex.append(f"<figure>{_img('img/' + files['quilt'], alt='quilt')}<figcaption>quilt by activation level "
-                  f"(crops at the best position, highest first: {', '.join(_num(v) for v in a['quilt_value'][i][:4])}"
-                  " …)</figcaption></figure>")
+        q = a["quilt_value"][i]
+        ex.append(f"<figure>{_img('img/' + files['quilt'], alt='quilt')}<figcaption>quilt: dataset images sampled "
+                  f"across activation levels, cropped where the unit is highest ({_num(q[0])} to {_num(q[-1])}, "
+                  "in reading order)</figcaption></figure>")
     rows = []
     for sim in summ["similarities"]:
         for col, label in ((f"ii_{sim}", f"Interpretability Index ({sim})"),
