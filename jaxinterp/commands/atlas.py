@@ -150,7 +150,7 @@ def run(args) -> int:
     t1 = time.perf_counter()
     facts = {"model": args.arch, "weights": Path(args.params).name, "data": data.name,
              "images": steps.open_source(data).num_images, "layers": ", ".join(layers),
-             "directions": args.directions or "none", "compared with": " ".join(args.compare) if args.compare else None,
+             "directions": args.directions or "none", "compared with": f"{args.compare[0]} ({Path(args.compare[1]).name})" if args.compare else None,
              "visualisation steps": args.steps, "seed": args.seed}
     index = site.write_site(args.out, [results[t.key] for t in targets], {k: v for k, v in facts.items() if v})
     print(json.dumps({"out": str(args.out), "index": str(index), "store": str(store.root), "computed": computed,

@@ -315,6 +315,9 @@ def _unit_page(out: Path, result, s: str, i: int, files: dict, shown: dict, coun
                            f"</thead><tbody>{''.join(rows)}</tbody></table><p class='note'>Percentile: the share "
                            f"of all {summ[s]['width']} {escape(SET_WORDS.get(s, s))} of the layer whose value is at "
                            "most this one's.</p>")]
+    if s != "neurons":
+        sections.append(("Not measured", "<p class='note'>Role measures, tuning, weights, synergy and matches to the "
+                                         "compared model are measured for neurons only.</p>"))
     if s == "neurons":
         if "linearity_r2" in t:
             cols = summ[s]["role_columns"]
