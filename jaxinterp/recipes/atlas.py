@@ -21,16 +21,25 @@ and is computed once. Every check runs in :func:`atlas_tasks`, before any task o
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from jaxinterp import door
-from jaxinterp.steps import (DataSpec, ModelSpec, SimilaritySpec, capture_task, check_data_for_model, fit_task,
-                             ii_task, images01, load_model, open_source)
+from jaxinterp.steps import (
+    DataSpec,
+    ModelSpec,
+    SimilaritySpec,
+    capture_task,
+    check_data_for_model,
+    fit_task,
+    ii_task,
+    images01,
+    load_model,
+    open_source,
+)
 from jaxinterp.tasks import Result, Task
 
-#: the direction sets an atlas may add to the neurons (any registered method but neurons)
 PSY_QUANTILE = 0.0  # psychophysics at the easiest difficulty only: the score per unit the pages show
 PARTNERS = 3        # strongest synergy partners shown per unit
 #: roles_tasks options of the atlas: saliency is not shown, so it runs on few images (the role label
@@ -107,8 +116,8 @@ def _layer(ctx, c: LayerConfig, **inputs) -> Result:
             if "roles" in inputs:
                 r = inputs["roles"]
                 t = r.arrays["table"]
-                lf = next((f"{lv}.r2_lin" for lv in ("window", "immediate", "pixels") if f"{lv}.r2_lin" in t))
-                h = next((f"{lv}.h_mix" for lv in ("window", "immediate", "pixels") if f"{lv}.h_mix" in t))
+                lf = next(f"{lv}.r2_lin" for lv in ("window", "immediate", "pixels") if f"{lv}.r2_lin" in t)
+                h = next(f"{lv}.h_mix" for lv in ("window", "immediate", "pixels") if f"{lv}.h_mix" in t)
                 table["linearity_r2"] = np.asarray(t[lf][:n], np.float64)
                 table["linearity_fraction"] = np.asarray(t[lf.replace("r2_lin", "lf")][:n], np.float64)
                 table["entropy"] = np.asarray(t[h][:n], np.float64)
@@ -209,8 +218,8 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
     models.
     """
     from jaxinterp.directions import registry
-    from jaxinterp.recipes import paper
     from jaxinterp.recipes import circuits as circ
+    from jaxinterp.recipes import paper
     from jaxinterp.recipes.compare import compare_tasks
     from jaxinterp.recipes.featvis import featvis_tasks
 

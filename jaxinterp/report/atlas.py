@@ -278,7 +278,7 @@ def _unit_page(out: Path, result, s: str, i: int, files: dict, shown: dict, coun
     nav = (f"<a href='../index.html#set={escape(s)}'>{escape(layer)}</a>"
            + (f"<a rel='prev' href='{i - 1}.html'>← {i - 1}</a>" if i > 0 else "")
            + (f"<a rel='next' href='{i + 1}.html'>{i + 1} →</a>" if i + 1 < n else ""))
-    sd = lambda v: _num(v) + " SD"  # noqa: E731
+    sd = lambda v: _num(v) + " SD"
     fv = [f"<figure>{_img('img/' + files['main'], width=192, alt='feature visualisation')}<figcaption>maximises "
           f"it ({summ[s]['steps']} steps): {sd(t['featvis_sd'][i])}</figcaption></figure>"]
     if "diverse" in files:

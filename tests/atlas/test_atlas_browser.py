@@ -32,7 +32,7 @@ def dump(page, query: str = "?check", hash_: str = "", follow: bool = False) -> 
 
 
 def seen(dom: str) -> dict:
-    found = re.search(r'<pre id="atlas-check">(.*?)</pre>', dom, re.S)
+    found = re.search(r'<pre id="atlas-check">(.*?)</pre>', dom, re.DOTALL)
     assert found, dom[-2000:]
     return json.loads(html.unescape(found.group(1)))
 
