@@ -17,7 +17,7 @@ import sys
 import threading
 
 COMMANDS = ("demo", "convert", "evaluate", "layers", "paper", "roles", "sweep", "compare", "featvis",
-            "circuits")
+            "circuits", "atlas")
 
 # Errors a user causes (bad input, paths): one line, no traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
@@ -33,6 +33,7 @@ ON_INTERRUPT = {
     "circuits": _STORE,
     "compare": _STORE,
     "featvis": _STORE,
+    "atlas": _STORE,
 }
 RESTART = "rerun the same command to start again (it does not resume partial work)"
 SIGTERM_GRACE = 30.0  # seconds a command has to stop on SIGTERM before it is ended outright

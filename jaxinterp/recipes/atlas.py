@@ -1,0 +1,330 @@
+"""``jaxinterp atlas`` as one graph of tasks: every unit and learned direction of a model's layers.
+
+:func:`atlas_tasks` builds, for each layer, from the other recipes' own task builders::
+
+    featvis (recipes.featvis)   per set (neurons, kmeans, sae...): main, diverse and negative images,
+                                top and bottom dataset crops, maximum activation
+    ii / psychophysics          per set and similarity (steps.ii_task, recipes.paper's psychophysics)
+    roles (recipes.roles)       neurons: linearity R², MI, entropy, role label
+    circuits_* (recipes.circuits) neurons of spatial layers: quilt, synthetic and rotation tuning,
+                                expanded weights in and out
+    synergy (recipes.paper)     neurons: synergy of every pair (strongest partners)
+    cka_linear, match (recipes.compare)  with ``compare``: linear CKA and best-matched units
+    atlas_layer                 the per-unit tables (with percentiles in the layer) and images
+
+and the site (:mod:`jaxinterp.report.atlas`) is drawn from the ``atlas_layer`` results only. Each
+task is saved when it finishes, so an interrupted run resumes with the unfinished tasks; a task
+that another recipe builds with the same config (the capture, a fit, a render) is the same task
+and is computed once. Every check runs in :func:`atlas_tasks`, before any task or store exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from jaxinterp import door
+from jaxinterp.steps import (
+    DataSpec,
+    ModelSpec,
+    SimilaritySpec,
+    capture_task,
+    check_data_for_model,
+    fit_task,
+    ii_task,
+    images01,
+    load_model,
+    open_source,
+)
+from jaxinterp.tasks import Result, Task
+
+PSY_QUANTILE = 0.0  # psychophysics at the easiest difficulty only: the score per unit the pages show
+PARTNERS = 3        # strongest synergy partners shown per unit
+#: roles_tasks options of the atlas: saliency is not shown, so it runs on few images (the role label
+#: reads the linearity, entropy and Jacobians)
+ROLE_DEFAULTS = {"top": 5, "saliency_images": 16}
+
+
+def percentile_in_layer(values) -> np.ndarray:
+    """[u] -> [u]: the share (in %) of the layer's units whose value is at most each one's (NaN
+    stays NaN and is left out of the others' counts)."""
+    v = np.asarray(values, np.float64)
+    ok = np.isfinite(v)
+    finite = np.sort(v[ok])
+    out = np.full(v.shape, np.nan)
+    if finite.size:
+        out[ok] = 100.0 * np.searchsorted(finite, v[ok], side="right") / finite.size
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerConfig:
+    """What the layer's gathering step reads: names and sizes, not numbers."""
+
+    layer: str
+    data: DataSpec
+    sets: tuple
+    similarities: tuple
+    units: tuple            # per set: the number of units (or directions) shown
+    upstream: str | None = None
+    downstream: str | None = None
+    class_names: tuple | None = None
+    partner_layer: int | None = None  # the layer's row in the comparison (None: no comparison)
+
+
+def _synthetic(stimuli: Result, units: np.ndarray) -> dict:
+    from jaxinterp.circuits import selectivity
+    from jaxinterp.recipes.circuits import orientation_curves
+
+    curves, orient = orientation_curves(stimuli)                                   # [C, O]
+    sel = selectivity.orientation_selectivity(curves[units], orient)
+    return {"curve": curves[units], "orientations": orient,
+            "orientation_selectivity": np.asarray(sel["vector_strength"], np.float64),
+            "preferred_orientation": np.asarray(sel["preferred"], np.float64)}
+
+
+def _layer(ctx, c: LayerConfig, **inputs) -> Result:
+    arrays, summary = {}, {"layer": c.layer, "sets": list(c.sets), "similarities": list(c.similarities),
+                           "upstream": c.upstream, "downstream": c.downstream,
+                           "class_names": None if c.class_names is None else list(c.class_names)}
+    for s, n in zip(c.sets, c.units):
+        fv = inputs[f"featvis_{s}"]
+        f = fv.arrays
+        table = {"unit": np.arange(n), "max_activation": np.asarray(f["data_max"][:n], np.float64),
+                 "featvis_sd": np.asarray(f["z"][:n], np.float64)}
+        means = {}
+        for sim in c.similarities:  # percentiles among every unit of the set, shown or not
+            ii = np.asarray(inputs[f"ii_{s}_{sim}"].arrays["ii"], np.float64)
+            psy = inputs[f"psy_{s}_{sim}"].arrays
+            soft = np.asarray(psy["soft"][0], np.float64)
+            table[f"ii_{sim}"], table[f"ii_{sim}_pct"] = ii[:n], percentile_in_layer(ii)[:n]
+            table[f"psy_{sim}"], table[f"psy_{sim}_pct"] = soft[:n], percentile_in_layer(soft)[:n]
+            table[f"psy_hard_{sim}"] = np.asarray(psy["accuracy"][0][:n], np.float64)
+            means[f"mean_ii_{sim}"] = float(np.nanmean(ii))
+        images = {k: f[k][:n] for k in ("images", "diversity_images", "negative_images", "top_crops",
+                                        "bottom_crops", "top_act", "bottom_act", "top_idx", "diversity_z",
+                                        "negative_z") if k in f}
+        set_summary = {"units": n, "width": int(ii.size), "steps": fv.summary["steps"], "diversity_steps": fv.summary.get("diversity_steps"),
+                       "negative_steps": fv.summary.get("negative_steps"), "crop_size": fv.summary.get("crop_size"),
+                       "rf": fv.summary.get("rf"), "transforms": fv.summary.get("transforms"),
+                       "color": fv.summary.get("color"),
+                       **means}
+        if s == "neurons":
+            units = np.arange(n)
+            if "roles" in inputs:
+                r = inputs["roles"]
+                t = r.arrays["table"]
+                lf = next(f"{lv}.r2_lin" for lv in ("window", "immediate", "pixels") if f"{lv}.r2_lin" in t)
+                h = next(f"{lv}.h_mix" for lv in ("window", "immediate", "pixels") if f"{lv}.h_mix" in t)
+                table["linearity_r2"] = np.asarray(t[lf][:n], np.float64)
+                table["linearity_fraction"] = np.asarray(t[lf.replace("r2_lin", "lf")][:n], np.float64)
+                table["entropy"] = np.asarray(t[h][:n], np.float64)
+                if "mi_knn" in t:
+                    table["mi"] = np.asarray(t["mi_knn"][:n], np.float64)
+                roles = list(r.summary["roles"])  # fractions among every neuron of the layer, shown or not
+                set_summary["roles"] = roles[:n]
+                set_summary["role_fractions"] = {name: roles.count(name) / len(roles) for name in sorted(set(roles))}
+                set_summary["role_columns"] = {"linearity_r2": lf, "entropy": h}
+            if "stimuli" in inputs:
+                syn = _synthetic(inputs["stimuli"], units)
+                table["orientation_selectivity"] = syn["orientation_selectivity"]
+                table["preferred_orientation"] = syn["preferred_orientation"]
+                rot = inputs["rotation"].arrays
+                table["rotation_sharpness"] = np.asarray(rot["vector_strength"][:n], np.float64)
+                ex = inputs["examples"].arrays
+                images.update(tuning_curve=syn["curve"], tuning_orientations=syn["orientations"],
+                              rotation_curve=np.asarray(rot["curves"])[:, :n].T, rotation_angles=rot["angles"],
+                              quilt_crops=ex["quilt_crops"][:n], quilt_value=ex["quilt_value"][:n])
+                w = inputs["weights"].arrays
+                images.update(in_idx=w["in_idx"][:n], in_val=w["in_val"][:n], out_idx=w["out_idx"][:n],
+                              out_val=w["out_val"][:n])
+            if "synergy" in inputs:
+                sy = inputs["synergy"].arrays
+                width = max(int(np.max(sy["synergy_pairs"])) + 1, n)
+                full = np.full((width, width), -np.inf)
+                i, j = np.asarray(sy["synergy_pairs"]).T
+                full[i, j] = full[j, i] = np.asarray(sy["synergy"], np.float64)
+                order = np.argsort(-full[:n], axis=1, kind="stable")[:, :PARTNERS]
+                images["synergy_partner"] = order
+                images["synergy_value"] = np.take_along_axis(full[:n], order, axis=1)
+            if "match" in inputs:
+                m = inputs["match"]
+                best = np.asarray(m.arrays["best_partner"][:n])
+                table["match_corr"] = np.asarray(m.arrays["best_corr"][:n], np.float64)
+                images["match_unit"] = best
+                top_b = np.asarray(m.arrays["top_b"])[best]                               # [n, M]
+                images["match_images"] = np.round(images01(c.data)[top_b] * 255).astype(np.uint8)
+                summary["compare"] = {"partner": m.summary["partner"],
+                                      "cka": float(inputs["cka"].arrays["cka_linear"][c.partner_layer].max()),
+                                      "median_best_corr": float(np.median(table["match_corr"]))}
+        arrays[s] = {"table": table, **images}
+        summary[s] = set_summary
+    return Result(arrays, summary)
+
+
+def block_layers(model, variables, shape) -> list[str]:
+    """The model's top-level layers with spatial axes that end in a ReLU (a CIFAR ResNet's stem
+    ReLU and its stages ``layer1``..``layer3``): the atlas's default layers and the compared model's."""
+    g = door.graph(model, variables, shape)
+    return [n for n in g.names if "." not in n and n not in ("input", "logits") and g[n].spatial and g[n].relu]
+
+
+def _role_levels(model, data, layer, levels, options) -> dict[str, Task]:
+    """The roles graph of ``layer``: ``levels`` as given, or the "window" level of a ResNet stage
+    and "pixels" for any other layer (the levels :func:`~jaxinterp.recipes.roles.roles_tasks` takes)."""
+    from jaxinterp.recipes import roles
+
+    if levels:
+        return roles.roles_tasks(model, data, layer, levels=tuple(levels), **options)
+    try:
+        return roles.roles_tasks(model, data, layer, levels=("window",), **options)
+    except ValueError as err:
+        if "--levels pixels" not in str(err):
+            raise
+        return roles.roles_tasks(model, data, layer, levels=("pixels",), **options)
+
+
+def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, directions: Sequence[str] = (),
+                direction_layers: Sequence[str] | None = None, k: int | None = None, units: int | None = None,
+                compare: ModelSpec | None = None, similarities: Sequence[str] | None = None, m: int = 5,
+                steps: int = 512, diversity: int = 4, diversity_steps: int | None = None,
+                diversity_weight: float = 100.0,
+                negative_steps: int | None = None, exemplars: int = 8, chunk: int | None = None, seed: int = 0,
+                role_levels: Sequence[str] | None = None, role_options: dict | None = None,
+                rotation_step: float = 10.0, roles: bool = True, circuits: bool = True, synergy: bool = True
+                ) -> dict[str, Task]:
+    """The atlas graph; ``graph[f"layer:{name}"]`` is each layer's gathering task (the targets).
+
+    Args:
+      model, data: :func:`jaxinterp.steps.model_spec`, :func:`~jaxinterp.steps.data_spec`.
+      layers: layers with spatial axes, in page order.
+      directions, direction_layers, k: direction methods (e.g. ``("kmeans", "sae")``) fitted on the
+        spatial means of ``direction_layers`` (default: every layer), k directions each (default
+        the layer's width).
+      units: show only the first ``units`` units and directions of each set (default all).
+      compare: a second model on the same data: linear CKA per layer and best-matched units.
+      similarities: of II and psychophysics (default colour, and label when the data has labels).
+      steps, diversity, diversity_steps, diversity_weight, negative_steps, exemplars, chunk: the feature
+        visualisations (:func:`~jaxinterp.recipes.featvis.featvis_tasks`).
+      role_levels, role_options: :func:`~jaxinterp.recipes.roles.roles_tasks`'s levels (default
+        :func:`_role_levels`) and options (``samples``, ``mlp_steps``...; default :data:`ROLE_DEFAULTS`).
+      rotation_step: degrees between rotations of each unit's exemplars (circuits §6.4).
+      roles, circuits, synergy: add those measures of the neurons.
+
+    Every check runs here, before any task: the layers (the door's message for an unknown one),
+    the direction methods, k and units, the compared model's input size and the data against both
+    models.
+    """
+    from jaxinterp.directions import registry
+    from jaxinterp.recipes import circuits as circ
+    from jaxinterp.recipes import paper
+    from jaxinterp.recipes.compare import compare_tasks
+    from jaxinterp.recipes.featvis import featvis_tasks
+
+    check_data_for_model(model, data)
+    net, variables = load_model(model)
+    source = open_source(data)
+    shape = source.image_shape
+    n_images = source.num_images
+    g = door.graph(net, variables, shape)
+    layers = tuple(layers)
+    if not layers or len(set(layers)) != len(layers):
+        raise ValueError(f"--layers {','.join(layers) or '(none)'} is empty or repeats a layer; pass distinct "
+                         "names, e.g. --layers layer1 layer2 layer3")
+    g.check(layers)
+    for name in layers:
+        g.check_spatial(name, "the atlas")
+    directions = tuple(dict.fromkeys(directions))
+    bad = [d for d in directions if d not in registry.NAMES or d == "neurons"]
+    if bad:
+        raise ValueError(f"unknown direction set(s) {bad}; choose from "
+                         f"{', '.join(n for n in registry.NAMES if n != 'neurons')} (neurons are always shown)")
+    direction_layers = layers if direction_layers is None else tuple(direction_layers)
+    stray = [d for d in direction_layers if d not in layers]
+    if stray:
+        raise ValueError(f"--direction-layers {stray} are not among --layers {list(layers)}; add them to --layers")
+    if k is not None and not 1 <= k <= n_images:
+        raise ValueError(f"--k must be between 1 and the number of images ({n_images}), got {k}")
+    if units is not None and units < 1:
+        raise ValueError(f"--units must be a positive number of units per layer, got {units}; leave it out "
+                         "for every unit")
+    if n_images < 2 * m + 2:
+        raise ValueError(f"{n_images} images are too few for M={m} exemplars; use at least {2 * m + 2}")
+    if exemplars > n_images:
+        raise ValueError(f"--exemplars {exemplars} is more than the {n_images} images; pass fewer")
+    if not 0 < rotation_step <= 90:
+        raise ValueError(f"--rotation-step must be in (0, 90] degrees, got {rotation_step}")
+    if compare is not None:
+        other, _ = load_model(compare)
+        if (other.INPUT_SIZE, other.IN_CHANNELS) != (net.INPUT_SIZE, net.IN_CHANNELS):
+            raise ValueError(f"--compare {compare.arch} takes {other.INPUT_SIZE}-px images with {other.IN_CHANNELS} "
+                             f"channels, {model.arch} takes {net.INPUT_SIZE}-px images with {net.IN_CHANNELS}; "
+                             "compare models that take the same inputs")
+        check_data_for_model(compare, data)
+    labelled = source.labels is not None
+    similarities = tuple(similarities or (("colour", "label") if labelled else ("colour",)))
+    if "label" in similarities and not labelled:
+        raise ValueError(f"the label similarity needs labels, and {data.name} has none; pass --labels or drop it")
+    specs = {s: SimilaritySpec(s) for s in similarities}
+    main = paper.main_similarity(similarities)
+    fv_options = dict(steps=int(steps), diversity=diversity, diversity_steps=diversity_steps,
+                      diversity_weight=float(diversity_weight),
+                      negative_steps=negative_steps, exemplars=exemplars, chunk=chunk, seed=seed)
+
+    graph: dict[str, Task] = {}
+    cmp = None
+    if compare is not None:  # units are matched among the compared model's blocks (a ReLU's maps), not its logits
+        other, other_variables = load_model(compare)
+        cmp = compare_tasks(model, compare, data, layers_a=layers, layers_b=block_layers(other, other_variables, shape),
+                            m=m, seed=seed)
+    for li, layer in enumerate(layers):
+        width = g[layer].channels
+        rf = door.receptive_field(net, variables, layer, shape)
+        acts = capture_task(model, data, layer)
+        fits = {"neurons": fit_task(acts, "neurons")}
+        counts = {"neurons": min(units or width, width)}
+        deps: dict[str, Task] = {}
+        fv = featvis_tasks(model, data, layer, (0, counts["neurons"]), rf=rf, **fv_options)
+        deps["featvis_neurons"] = fv["featvis"]
+        for d in directions if layer in direction_layers else ():
+            kd = registry.default_k(d, width, k)
+            counts[d] = min(units or kd, kd)
+            fv = featvis_tasks(model, data, layer, (0, counts[d]), method=d, k=k, rf=rf, **fv_options)
+            fits[d] = fv["directions"]
+            deps[f"featvis_{d}"] = fv["featvis"]
+        for s, fit in fits.items():
+            for sim, spec in specs.items():
+                deps[f"ii_{s}_{sim}"] = ii_task(fit, spec, data, m)
+                config = paper.PsychophysicsConfig(spec, data, seed, paper.K_PSYCHOPHYSICS, (PSY_QUANTILE,))
+                deps[f"psy_{s}_{sim}"] = Task("psychophysics", config, paper._psychophysics, {"directions": fit})
+        if roles:
+            options = {**ROLE_DEFAULTS, **(role_options or {}), "m": m, "seed": seed}
+            deps["roles"] = _role_levels(model, data, layer, role_levels, options)["roles"]
+        up = down = names = None
+        if circuits:
+            up, down = circ.neighbours(net, variables, layer, shape)
+            g.check_spatial(up, "'weights in' (the layer before)")
+            chosen = tuple(range(counts["neurons"]))
+            deps["examples"] = Task("circuits_examples", circ.ExamplesConfig(model, data, layer, chosen, exemplars,
+                                                                             rf=rf), circ._examples)
+            deps["stimuli"] = Task("circuits_stimuli", circ.StimuliConfig(model, layer), circ._stimuli,
+                                   {"examples": deps["examples"]})
+            deps["rotation"] = Task("circuits_rotation", circ.RotationConfig(model, data, layer, chosen,
+                                                                              float(rotation_step), exemplars),
+                                    circ._rotation, {"examples": deps["examples"]})
+            deps["weights"] = Task("circuits_weights", circ.WeightsConfig(model, up, layer, down, tuple(shape)),
+                                   circ._weights)
+            if circ.is_classifier(g, down):
+                names = circ.class_names(model.arch, g[down].channels)
+        if synergy:
+            deps["synergy"] = Task("synergy", paper.MeasureConfig(specs[main], data, m), paper._synergy,
+                                   {"acts": acts})
+        if cmp is not None:
+            deps["match"], deps["cka"] = cmp[f"match{li}"], cmp["cka_linear"]
+        sets = tuple(counts)
+        config = LayerConfig(layer, data, sets, similarities, tuple(counts[s] for s in sets), up, down,
+                             tuple(names) if names else None, li if cmp is not None else None)
+        graph[f"layer:{layer}"] = Task("atlas_layer", config, _layer, deps)
+    return graph
