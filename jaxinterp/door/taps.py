@@ -103,7 +103,7 @@ def taps(model, variables, x: Float[ArrayLike, " n H W C"], layers: Sequence[str
     g = graph(model, variables, x.shape[1:])
     g.check(layers)
     found, _ = _run(model, variables, x, layers, g, pre_relu=pre_relu)
-    found["input"] = x
+    found["input"] = jnp.asarray(x)  # every value a jax Array, as annotated
     return {name: found[name] for name in layers}
 
 
