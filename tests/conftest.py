@@ -28,6 +28,8 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 REPO = Path(__file__).resolve().parents[1]
 
+from jaxinterp import compiled  # noqa: E402 - after the import hook (it checks nothing here)
+
 def _find_shared_data() -> Path:
     if "JAXINTERP_SHARED_DATA" in os.environ:
         return Path(os.environ["JAXINTERP_SHARED_DATA"])
@@ -39,6 +41,14 @@ def _find_shared_data() -> Path:
 
 
 SHARED_DATA = _find_shared_data()
+
+
+@pytest.fixture(autouse=True)
+def _relieve_compiled_programs():
+    """The suite compiles ~18,000 programs in one process: over Linux's limit on memory maps,
+    which ends the process in the compiler (see jaxinterp.compiled)."""
+    yield
+    compiled.relieve()
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from typing import Callable, Iterable, NamedTuple
 
 from tqdm.auto import tqdm
 
+from jaxinterp import compiled
 from jaxinterp.tasks.store import DEBRIS_AGE, CorruptEntry, Store
 from jaxinterp.tasks.task import Result, Task, graph
 
@@ -222,6 +223,7 @@ def _run(tasks, store: Store, *, keep_going: bool, log, progress: bool,
             _barrier(f"saved {task.key}")
         memory[task.key] = result
         executed.append(task)
+        compiled.relieve()  # a long run compiles many programs: stay under the process's map limit
         log(f"[{len(executed)}/{len(todo)}] {task.name} {task.key[:12]} done in {seconds:.1f}s")
         return result
 
