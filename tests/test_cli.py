@@ -85,3 +85,20 @@ def test_the_parser_has_one_subcommand_per_command_module():
     assert all(sub.choices[name].format_help().startswith(f"usage: jaxinterp {name}") for name in modules)
     args = cli.build_parser().parse_args(ARGV["paper"])
     assert (args.command, args.arch, args.layer) == ("paper", "a", "l")
+
+
+STORE_ARGV = {
+    "paper": ARGV["paper"], "featvis": ARGV["featvis"],
+    "roles": ["roles", "--arch", "a", "--params", "p", "--data", "d", "--layer", "l", "--out", "o"],
+    "circuits": ["circuits", "--arch", "a", "--params", "p", "--data", "d", "--layer", "l", "--out", "o"],
+    "atlas": ["atlas", "--arch", "a", "--params", "p", "--data", "d", "--out", "o"],
+    "compare": ["compare", "--arch", "a", "--params", "p", "--arch", "b", "--params", "q", "--data", "d",
+                "--out", "o"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(STORE_ARGV))
+def test_every_store_option_keeps_an_object_store_url(command):
+    """--store gs://bucket/path reaches the store as written (a pathlib.Path folds '//' into '/')."""
+    args = cli.build_parser().parse_args([*STORE_ARGV[command], "--store", "gs://bucket/runs"])
+    assert args.store == "gs://bucket/runs"

@@ -21,6 +21,11 @@ import time
 from pathlib import Path
 
 from jaxinterp.commands._data import DATA_HELP, add_data_arguments, data_spec
+from jaxinterp.commands._options import (
+    add_featvis_arguments,
+    add_model_arguments,
+    add_store_argument,
+)
 
 
 def _names(values) -> list[str]:
@@ -31,9 +36,7 @@ def _names(values) -> list[str]:
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("atlas", help="a browsable static site of every unit and direction of a model",
                             description=__doc__)
-    parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
-    parser.add_argument("--params", required=True, type=Path,
-                        help="directory from `jaxinterp convert` or a PyTorch checkpoint (.th/.pt/.pth)")
+    add_model_arguments(parser)
     add_data_arguments(parser, DATA_HELP)
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images (default: all)")
     parser.add_argument("--layers", nargs="+", default=None,
@@ -51,15 +54,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--similarity", nargs="+", default=None, choices=("colour", "label"),
                         help="similarities of II and psychophysics (default: colour, and label when the data "
                              "has labels)")
-    parser.add_argument("--steps", type=int, default=512, help="steps of the main visualisation (Lucid: 512)")
+    add_featvis_arguments(parser, 512)
     parser.add_argument("--diversity", type=int, default=4, help="diverse images per unit (0: none; default 4)")
-    parser.add_argument("--diversity-steps", type=int, default=None,
-                        help="steps of the diverse images (default: a quarter of --steps)")
-    parser.add_argument("--diversity-weight", type=float, default=100.0,
-                        help="weight of Lucid's diversity term (default 100, Lucid's; a CIFAR ResNet's activations "
-                             "are small beside it, so its diverse images stop driving the unit: try 1)")
-    parser.add_argument("--negative-steps", type=int, default=None,
-                        help="steps of the negative image (default: a quarter of --steps; 0: none)")
     parser.add_argument("--exemplars", type=int, default=8, help="most and least activating images per unit")
     parser.add_argument("--chunk", type=int, default=None,
                         help="units per render task (default: a layer's units at once); each is saved when done")
@@ -77,7 +73,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--no-synergy", action="store_true", help="skip the synergy partners")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
     parser.add_argument("--out", required=True, type=Path, help="output folder (the site: OUT/index.html)")
-    parser.add_argument("--store", default=None, help="results store: a folder or gs://bucket/path (default: OUT/store)")
+    add_store_argument(parser)
     parser.add_argument("--report-only", action="store_true",
                         help="redraw the site from the store; compute nothing (fails if a layer is unfinished)")
     return parser

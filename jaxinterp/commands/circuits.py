@@ -24,6 +24,11 @@ import time
 from pathlib import Path
 
 from jaxinterp.commands._data import add_data_arguments, data_spec
+from jaxinterp.commands._options import (
+    add_featvis_arguments,
+    add_model_arguments,
+    add_store_argument,
+)
 
 
 def parse_units(text: str) -> tuple[int, ...]:
@@ -45,9 +50,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("circuits", help="per-unit evidence pages: featvis, dataset and synthetic examples, "
                                              "tuning, weights in/out; families and equivariance per layer",
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
-    parser.add_argument("--params", required=True, type=Path,
-                        help="directory from `jaxinterp convert` or a PyTorch checkpoint (.th/.pt/.pth)")
+    add_model_arguments(parser)
     add_data_arguments(parser)
     parser.add_argument("--layer", required=True, action="append",
                         help="layer with spatial axes, e.g. layer3; repeat for more layers")
@@ -60,15 +63,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--downstream", action="append", default=None,
                         help="layer of 'weights out' (default: the next block/stage, or the classifier); "
                              "once per --layer")
-    parser.add_argument("--steps", type=int, default=256,
-                        help="feature-visualisation steps (default 256, to keep a CPU run short; Lucid: 512)")
-    parser.add_argument("--diversity-steps", type=int, default=None,
-                        help="steps of each unit's 4 diverse visualisations (default a quarter of --steps; 0: none)")
-    parser.add_argument("--diversity-weight", type=float, default=100.0,
-                        help="weight of the diversity term (default 100, Lucid's; try 1 on a CIFAR ResNet, whose "
-                             "activations are small beside it)")
-    parser.add_argument("--negative-steps", type=int, default=None,
-                        help="steps of each unit's negative visualisation (default a quarter of --steps; 0: none)")
+    add_featvis_arguments(parser, 256, ", to keep a CPU run short")
     parser.add_argument("--thumb-steps", type=int, default=None,
                         help="steps of the downstream units' thumbnails beside 'weights out' (default a quarter "
                              "of --steps)")
@@ -84,7 +79,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--store", default=None, help="results store: a folder or gs://bucket/path (default: OUT/store)")
+    add_store_argument(parser)
     return parser
 
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from jaxinterp.commands._data import add_data_arguments, data_spec
+from jaxinterp.commands._options import add_store_argument
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -48,9 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=256, help="images per capture step")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffled-image null")
     parser.add_argument("--no-report", action="store_true", help="write arrays.npz and summary.json only")
-    parser.add_argument("--store", type=Path, default=None,
-                        help="results store (default: OUT/store); finished steps are reused, so an "
-                             "interrupted run resumes and a rerun only redraws the report")
+    add_store_argument(parser)
     return parser
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 from jaxinterp.commands._data import DATA_HELP, add_data_arguments, data_spec
+from jaxinterp.commands._options import add_model_arguments
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -25,10 +25,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
             'Prints {"accuracy": ..., "correct": ..., "n": ...} (and "random_weights": true for random:SEED).'
         ),
     )
-    parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
-    parser.add_argument("--params", required=True, type=Path,
-                        help="directory from `jaxinterp convert`, a PyTorch checkpoint (.th/.pt/.pth), or "
-                             "random:SEED (random weights: for tests and timing)")
+    add_model_arguments(parser)
     add_data_arguments(parser, DATA_HELP + "; with labels")
     parser.add_argument("--batch-size", type=int, default=256)
     return parser

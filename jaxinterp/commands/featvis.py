@@ -20,6 +20,11 @@ import json
 from pathlib import Path
 
 from jaxinterp.commands._data import DATA_HELP, add_data_arguments, data_spec
+from jaxinterp.commands._options import (
+    add_featvis_arguments,
+    add_model_arguments,
+    add_store_argument,
+)
 from jaxinterp.directions.registry import NAMES
 
 
@@ -41,26 +46,16 @@ def parse_units(text: str) -> tuple[int, int]:
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("featvis", help="feature visualisation of a layer's units (Lucid's method)",
                             description=__doc__)
-    parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
-    parser.add_argument("--params", required=True, type=Path,
-                        help="directory from `jaxinterp convert` or a PyTorch checkpoint (.th/.pt/.pth)")
+    add_model_arguments(parser)
     add_data_arguments(parser, DATA_HELP + " (dataset statistics, exemplars, colour matrix)")
     parser.add_argument("--layer", required=True, help="PyTorch-style layer name, e.g. layer3")
     parser.add_argument("--units", default="0:64", help="unit (or direction) range START:STOP (default 0:64)")
     parser.add_argument("--directions", default="neurons", choices=NAMES,
                         help="visualise channels (neurons) or directions fitted on the layer (e.g. kmeans)")
     parser.add_argument("--k", type=int, default=None, help="number of directions (default: the layer's width)")
-    parser.add_argument("--steps", type=int, default=512, help="optimisation steps (Lucid: 512)")
+    add_featvis_arguments(parser, 512)
     parser.add_argument("--diversity", type=int, default=4,
                         help="diverse images per unit (Lucid's diversity term, weight 100; 0: none; default 4)")
-    parser.add_argument("--diversity-weight", type=float, default=100.0,
-                        help="weight of the diversity term (default 100, Lucid's; activations of a CIFAR ResNet "
-                             "are small beside it: try 1 for diverse images that still drive the unit)")
-    parser.add_argument("--diversity-steps", type=int, default=None,
-                        help="steps of the diverse images (default a quarter of --steps; 0: none)")
-    parser.add_argument("--negative-steps", type=int, default=None,
-                        help="steps of the negative image, which minimises the unit (default a quarter of "
-                             "--steps; 0: none)")
     parser.add_argument("--size", type=int, default=None, help="image side (default: the model's input size)")
     parser.add_argument("--param", default="fft", choices=("fft", "pixel"), help="image parametrisation")
     parser.add_argument("--color", default=None, choices=("imagenet", "data"),
@@ -75,7 +70,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT dataset images")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--store", default=None, help="results store: a folder or gs://bucket/path (default: OUT/store)")
+    add_store_argument(parser)
     return parser
 
 

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from jaxinterp.commands._data import add_data_arguments, data_spec
+from jaxinterp.commands._options import add_model_arguments, add_store_argument
 
 SIMILARITIES = ("colour", "label", "l2", "features", "lpips")
 
@@ -27,9 +28,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="II, psychophysics, manifold, sensitivity, synergy, co-activation, spectrum of one layer",
         description=__doc__,
     )
-    parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
-    parser.add_argument("--params", required=True, type=Path,
-                        help="a directory from `jaxinterp convert`, or the PyTorch checkpoint file itself")
+    add_model_arguments(parser)
     add_data_arguments(parser)
     parser.add_argument("--layer", required=True, help="PyTorch-style layer name, e.g. layer1")
     parser.add_argument("--similarity", nargs="+", default=["colour", "label"], choices=SIMILARITIES,
@@ -54,9 +53,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="skip Fig. 9's sweep of 16 sparse autoencoders")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of every fit and trial draw (default: 0)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--store", default=None,
-                        help="results store: a folder or gs://bucket/path (default: OUT/store); finished steps are reused, so an "
-                             "interrupted run resumes and a rerun only redraws the report")
+    add_store_argument(parser)
     return parser
 
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from jaxinterp.commands._data import add_data_arguments, data_spec
-
+from jaxinterp.commands._options import add_model_arguments, add_store_argument
 
 
 def _samples(text: str) -> int:
@@ -40,9 +40,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--arch", required=True, help="registered architecture, e.g. cifar_resnet20")
-    parser.add_argument("--params", required=True, type=Path,
-                        help="a directory from `jaxinterp convert`, or the PyTorch checkpoint file itself")
+    add_model_arguments(parser)
     add_data_arguments(parser)
     parser.add_argument("--layer", required=True, help="layer name, e.g. layer1 (`jaxinterp layers --arch ARCH` lists them)")
     parser.add_argument("--out", required=True, type=Path, help="output directory (created if absent)")
@@ -67,9 +65,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--m", type=int, default=5, help="exemplars in the Interpretability Index (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of every sample draw and fit (default: 0)")
     parser.add_argument("--no-figures", action="store_true", help="write the tables only")
-    parser.add_argument("--store", default=None,
-                        help="results store: a folder or gs://bucket/path (default: OUT/store); finished steps are reused, so an "
-                             "interrupted run resumes and a rerun only redraws")
+    add_store_argument(parser)
     return parser
 
 

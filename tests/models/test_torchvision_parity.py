@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from converters import convert  # noqa: E402
 from jaxinterp import door, models  # noqa: E402
 from tests._refs import torchvision_or_skip  # noqa: E402
-from tests.models.torch_refs import randomize  # noqa: E402
+from tests.models.torch_refs import activations, randomize  # noqa: E402
 from tests.models.test_zoo_parity import REL_TOL, relative_error, to_nhwc  # noqa: E402
 
 IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
@@ -30,26 +30,6 @@ def build(arch: str, **kwargs):
     with torch.device("meta"):  # no default init: randomize() sets every tensor
         model = getattr(tv.models, arch)(weights=None, **kwargs)
     return randomize(model.to_empty(device="cpu"), seed=0)
-
-
-def recorded(model, x):
-    """(logits, {module name: output}) for the modules called exactly once (torchvision calls
-    one ReLU module several times in a block: its last output is not any one layer's)."""
-    outputs, calls = {}, {}
-
-    def hook(module, args, out, name):
-        calls[name] = calls.get(name, 0) + 1
-        outputs[name] = out.detach().clone()
-
-    hooks = [m.register_forward_hook(lambda m, a, o, name=name: hook(m, a, o, name))
-             for name, m in model.named_modules() if name]
-    try:
-        with torch.no_grad():
-            logits = model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return logits, {n: o for n, o in outputs.items() if calls[n] == 1 and o.ndim in (2, 4)}
 
 
 def test_every_imagenet_architecture_is_covered():
@@ -73,7 +53,7 @@ def test_equals_torchvisions_class(arch, kwargs, tmp_path):
     model = models.get(arch)
     # with transform_input, the port's own normalisation (MEAN = STD = 0.5) of the same pixels
     ours = (pixels - np.array(model.MEAN)) / np.array(model.STD) if kwargs.get("transform_input") else theirs
-    logits, acts = recorded(reference, torch.from_numpy(theirs.transpose(0, 3, 1, 2)).float())
+    logits, acts = activations(reference, torch.from_numpy(theirs.transpose(0, 3, 1, 2)).float(), once=True)
 
     variables = convert(path, arch)
     x = ours.astype(np.float32)

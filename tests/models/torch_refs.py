@@ -331,11 +331,22 @@ def build(arch: str, seed: int = 0) -> nn.Module:
     return randomize(model.to_empty(device="cpu"), seed)
 
 
-def activations(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """``(logits, {module name: output})`` for every named module that ran (last call wins)."""
+def activations(model: nn.Module, x: torch.Tensor, *, once: bool = False
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``(logits, {module name: output})`` for every named module that ran (last call wins).
+
+    ``once``: only the modules called exactly once, with a dense or spatial output (torchvision
+    calls one ReLU module several times in a block: its last output is not any one layer's).
+    """
     found: dict[str, torch.Tensor] = {}
+    calls: dict[str, int] = {}
+
+    def hook(name: str, out: torch.Tensor) -> None:
+        calls[name] = calls.get(name, 0) + 1
+        found[name] = out.detach().clone()
+
     hooks = [
-        module.register_forward_hook(lambda m, i, o, name=name: found.__setitem__(name, o.detach().clone()))
+        module.register_forward_hook(lambda m, i, o, name=name: hook(name, o))
         for name, module in model.named_modules()
         if name
     ]
@@ -343,6 +354,8 @@ def activations(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[s
         with torch.no_grad():
             logits = model(x)
     finally:
-        for hook in hooks:
-            hook.remove()
+        for h in hooks:
+            h.remove()
+    if once:
+        found = {n: o for n, o in found.items() if calls[n] == 1 and o.ndim in (2, 4)}
     return logits, found
