@@ -38,7 +38,7 @@ from jaxinterp.neurons.linearity import (
 from jaxinterp.neurons.measure import image_measures, level_measures, top_components
 from jaxinterp.neurons.resnet_levels import pixel_level, resnet_levels
 from jaxinterp.neurons.roles import EXPLORATORY_NOTE, role_labels
-from jaxinterp.neurons.saliency import concentration, input_gradients, saliency_maps
+from jaxinterp.neurons.saliency import concentration, input_gradients, saliency_maps, saliency_summary
 # model cuts live in jaxinterp.door (one way of cutting a model)
 from jaxinterp.door.cut import linearized, subnetwork
 from jaxinterp.neurons.weights import expanded_weights, spectrum_stats, spectrum_stats_all, window_matrix
@@ -83,6 +83,7 @@ __all__ = [
     "ridge_cv",
     "role_labels",
     "saliency_maps",
+    "saliency_summary",
     "sample_positions",
     "spectrum_stats",
     "spectrum_stats_all",

@@ -162,18 +162,21 @@ def _saliency(ctx, c: SaliencyConfig, acts) -> Result:
     if c.structured:
         names_ = door.layer_names(model, variables, images.shape[1:])
         stage_blocks = tuple(nm for nm in names_ if nm.startswith("layer1.") and nm.count(".") == 1)
-    if stage_blocks:
+    at = np.searchsorted(wanted, top)  # [N, top]: rows of `wanted` (sorted, unique)
+    at_random = np.searchsorted(wanted, rand)
+    units = np.arange(n_neurons)
+    if stage_blocks:  # CIFAR: every gradient at once, by the structured kernel
         stem, blocks = cg.from_variables(variables, blocks=stage_blocks)
         grads = cg.channel_mean_gradients(stem, blocks, x)
-    else:
+        sal = jnp.max(jnp.abs(grads), axis=-1)  # [u, N, H, W]
+        kappa = np.asarray(neurons.concentration(sal))  # [u, N]
+        best_saliency = np.asarray(sal[at[:, 0], units])
+    else:  # any layer: per image, a block of channels at a time (a 224-px layer's maps are GBs)
         fn = neurons.subnetwork(model, variables, ["input"], c.layer, x.shape[1:])
-        grads = neurons.input_gradients(lambda z: fn((z,)), x)
-    sal = np.asarray(jnp.max(jnp.abs(grads), axis=-1))  # [u, N, H, W]
-    kappa = np.asarray(neurons.concentration(jnp.asarray(sal)))  # [u, N]
-    pos = {int(i): j for j, i in enumerate(wanted)}
-    kappa_top = np.array([kappa[[pos[int(i)] for i in top[u]], u].mean() for u in range(n_neurons)])
-    kappa_random = kappa[[pos[int(i)] for i in rand]].mean(0)
-    best_saliency = np.stack([sal[pos[int(top[u, 0])], u] for u in range(n_neurons)])
+        kappa, maps = neurons.saliency_summary(lambda z: fn((z,)), x, jnp.asarray(at[:, 0]))
+        kappa, best_saliency = np.asarray(kappa), np.asarray(maps)
+    kappa_top = kappa[at, units[:, None]].mean(1)
+    kappa_random = kappa[at_random].mean(0)
     return Result({"saliency_kappa_top": kappa_top, "saliency_kappa_random": kappa_random, "top": top,
                    "best_saliency": best_saliency},
                   {"images": int(len(wanted)), "kernel": "structured ResNet" if stage_blocks else "autodiff"})

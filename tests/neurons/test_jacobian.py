@@ -83,6 +83,20 @@ def test_saliency_matches_torch_func(setup):
     np.testing.assert_allclose(sal, np.abs(ref).max(-1), atol=1e-5 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("block", [None, 3])  # all channels at once; blocks with a ragged last one
+def test_saliency_summary_equals_the_full_maps(setup, block):
+    """κ of every (image, neuron) and the maps of chosen images, as from the full [m, N, H, W]
+    maps, whatever the pullback block."""
+    x, _, fn, _, _ = setup
+    full = np.asarray(neurons.saliency_maps(fn, jnp.asarray(x)))  # [m, N, H, W]
+    m, n = full.shape[:2]
+    best = np.random.default_rng(3).integers(0, m, n)
+    kappa, maps = neurons.saliency_summary(fn, jnp.asarray(x), jnp.asarray(best), block=block)
+    np.testing.assert_allclose(np.asarray(kappa), np.asarray(neurons.concentration(jnp.asarray(full))),
+                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(maps), full[best, np.arange(n)], atol=1e-6 * np.abs(full).max())
+
+
 def test_concentration_extremes():
     flat = jnp.ones((4, 4))
     point = jnp.zeros((4, 4)).at[1, 2].set(3.0)
