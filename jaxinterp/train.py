@@ -18,6 +18,7 @@ import optax
 import orbax.checkpoint as ocp
 from tqdm.auto import tqdm
 
+from jaxinterp import _optax
 from jaxinterp.data.checks import check_images, to_unit_float
 from jaxinterp.models.base import ImageModel, init
 
@@ -46,11 +47,7 @@ def _make_step(model, tx):
         (loss, batch_stats), grads = jax.value_and_grad(
             lambda p: _loss(model, p, state.batch_stats, x, labels), has_aux=True
         )(state.params)
-        # optax's Adam/SGD schedules raise floats to the int32 step count, a promotion strict
-        # dtype promotion (the tests' setting) refuses: optax's own
-        with jax.numpy_dtype_promotion("standard"):
-            updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        params, opt_state = _optax.step(tx, grads, state.opt_state, state.params)
         return state._replace(params=params, batch_stats=batch_stats, opt_state=opt_state), loss
 
     return step

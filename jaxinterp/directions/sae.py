@@ -44,13 +44,15 @@ from jaxinterp.directions._resume import run_chunks
 from jaxinterp.parallel.mesh import batch_sharding, local_mesh, replicate
 from jaxinterp.parallel.samples import maybe_shard_batch
 
+DEFAULT_L1 = 1e-3  # λ of the sparsity penalty, for a fit and for fit_many's configurations
+
 
 class SAEConfig(NamedTuple):
     """Static settings, kept in the state so ``transform`` needs nothing else."""
 
     variant: str = "l1"
     l1_mode: str = "sharkey"
-    l1_coeff: float = 1e-3
+    l1_coeff: float = DEFAULT_L1
     topk: int = 32
     bandwidth: float = 1e-3
     decoder_bias: bool = False
@@ -203,11 +205,8 @@ def loss_fn(params: dict, x: jax.Array, config: SAEConfig, l1_coeff=None) -> tup
 
 def _update(params, opt_state, x, config: SAEConfig, optimizer, l1_coeff=None):
     (loss, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, config, l1_coeff)
-    # optax's Adam computes its bias correction as float ** int32 step count, a promotion that
-    # strict dtype promotion (the tests' setting) refuses; it is optax's own, so allow it here
-    with jax.numpy_dtype_promotion("standard"):
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
+    params, opt_state = _optax.step(optimizer, grads, opt_state, params)
+    return params, opt_state, loss
 
 
 @partial(jax.jit, static_argnames=("config", "optimizer"))
@@ -258,7 +257,7 @@ def fit(
     *,
     variant: str = "l1",
     l1_mode: str = "sharkey",
-    l1_coeff: float = 1e-3,
+    l1_coeff: float = DEFAULT_L1,
     topk: int = 32,
     bandwidth: float = 1e-3,
     init_threshold: float = 1e-3,
@@ -378,4 +377,5 @@ class SparseAutoencoder:
         return np.asarray(transform(self.state_, X))
 
 
+from jaxinterp import _optax
 from jaxinterp.directions.sae_many import fit_many  # noqa: E402, F401  (re-export; uses this module's pieces)

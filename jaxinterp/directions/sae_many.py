@@ -41,7 +41,8 @@ PER_CONFIG = ("k", "l1_coeff")
 
 def _keys(keys, n: int) -> list:
     """One key per configuration: a single key is shared by all, a sequence/array must have n."""
-    if getattr(keys, "shape", None) == ():
+    shape = getattr(keys, "shape", None)
+    if shape == () or (shape == (2,) and keys.dtype == jnp.uint32):  # one typed or raw (PRNGKey) key
         return [keys] * n
     keys = [keys[i] for i in range(len(keys))]
     if len(keys) != n:
@@ -50,6 +51,12 @@ def _keys(keys, n: int) -> list:
             "[jax.random.key(seed) for each configuration], or a single key for all"
         )
     return keys
+
+
+def _default_l1() -> float:
+    from jaxinterp.directions import sae  # (sae re-exports this module: imported when used)
+
+    return sae.DEFAULT_L1
 
 
 def _check_configs(configs: Sequence[dict], topk: int, variant: str) -> list[dict]:
@@ -67,7 +74,7 @@ def _check_configs(configs: Sequence[dict], topk: int, variant: str) -> list[dic
         check_k(k, np.iinfo(np.int32).max, what="k")
         if variant == "topk" and not 1 <= topk <= k:
             raise ValueError(f"topk must be between 1 and k ({k}) in configuration {i}, got {topk}")
-        out.append({"k": int(k), "l1_coeff": float(c.get("l1_coeff", 1e-3))})
+        out.append({"k": int(k), "l1_coeff": float(c.get("l1_coeff", _default_l1()))})
     return out
 
 

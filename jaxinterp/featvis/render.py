@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxinterp import door
+from jaxinterp import _optax, door
 from jaxinterp.featvis import transforms as transforms_lib
 from jaxinterp.featvis.objectives import Objective
 
@@ -120,11 +120,8 @@ def _program(model, objective: Objective, image_fn, transforms, optimizer, steps
             p, state, buf, values = carry
             redirect = (t < redirect_steps).astype(jnp.float32)
             (_, (value, img)), g = grad_fn(p, variables, args, jax.random.fold_in(key, t), redirect)
-            # optax's Adam raises a float to its int32 step count (bias correction), a
-            # promotion strict dtype promotion (the tests' setting) refuses: optax's own
-            with jax.numpy_dtype_promotion("standard"):
-                updates, state = optimizer.update(g, state, p)
-            return (optax.apply_updates(p, updates), state, keep(buf, t, img),
+            p, state = _optax.step(optimizer, g, state, p)
+            return (p, state, keep(buf, t, img),
                     values.at[t].set(value.astype(jnp.float32)))
 
         carry = jax.lax.fori_loop(lo, hi, step, carry)   # bounds are data: one executable for any chunk

@@ -65,16 +65,23 @@ def jacobians(level: Level, positions: jax.Array, chunk: int = 32, units: jax.Ar
 def jacobian_stats_of(level: Level, positions: jax.Array, chunk: int = 32) -> dict[str, jax.Array]:
     """:func:`jacobian_stats_all` of :func:`jacobians` without holding all of them: the neurons
     go in blocks whose Jacobians [p, block, d] stay within :data:`STATS_FLOATS` floats (each
-    block repeats the samples' forward passes, a small cost beside its pullbacks). Returns a
-    dict of [N]."""
+    block repeats the samples' forward passes, a small cost beside its pullbacks), all in one
+    compiled program (the last block is padded with repeats of the last neuron). Returns a dict
+    of [N]."""
     n_out = _outputs(level)
-    per_unit = int(jnp.asarray(positions).shape[0]) * level.dim
+    positions = jnp.asarray(positions)
+    per_unit = int(positions.shape[0]) * level.dim
     block = int(min(n_out, max(1, STATS_FLOATS // max(per_unit, 1))))
-    parts = []
-    for start in range(0, n_out, block):  # a few blocks, each one jitted program (not per neuron)
-        units = jnp.arange(start, min(start + block, n_out))
-        parts.append(jacobian_stats_all(jacobians(level, positions, chunk, units)))
-    return {k: jnp.concatenate([p[k] for p in parts]) for k in parts[0]}
+    blocks = -(-n_out // block)
+    units = jnp.minimum(jnp.arange(blocks * block), n_out - 1).reshape(blocks, block)
+
+    @jax.jit
+    def run(parts, positions, units):
+        inputs = level._replace(parts=parts)
+        return jax.lax.map(lambda u: jacobian_stats_all(jacobians(inputs, positions, chunk, u)), units)
+
+    stats = run(level.parts, positions, units)
+    return {k: v.reshape(blocks * block)[:n_out] for k, v in stats.items()}
 
 
 @jax.jit

@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxinterp import _optax
+
 DEFAULT_LAMBDAS = tuple(10.0 ** e for e in range(-4, 5))
 
 
@@ -197,11 +199,7 @@ def _mlp_ceiling(key, x_tr, y_tr, x_val, y_val, x_test, y_test, o_tr, o_val, o_t
             params, state = carry
             idx = jax.random.randint(jax.random.fold_in(k_batch, i), (batch,), 0, x_tr.shape[0])
             g = jax.grad(loss)(params, x_tr[idx], yt[idx])
-            # optax's Adam raises a float to its int32 step count (bias correction), a
-            # promotion strict dtype promotion (the tests' setting) refuses: optax's own
-            with jax.numpy_dtype_promotion("standard"):
-                upd, state = opt.update(g, state, params)
-            return (optax.apply_updates(params, upd), state), None
+            return _optax.step(opt, g, state, params), None
 
         def check(carry, c):  # `every` training steps, then one validation check
             params, state, best, best_loss, best_step = carry

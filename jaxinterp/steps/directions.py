@@ -137,8 +137,8 @@ def fit_together(fits: list[Task], acts: Result) -> list[Result]:
     if a.ndim != 2:
         raise ValueError(f"direction fits need [n, d] activations, got {a.shape}")
     x, mean, std = registry.prepare("sae", a)
-    configs = [dict(k=registry.default_k("sae", a.shape[1], t.config.k),
-                    l1_coeff=dict(t.config.options).get("l1_coeff", 1e-3)) for t in fits]
+    configs = [{"k": registry.default_k("sae", a.shape[1], t.config.k),  # λ only where the task set it
+                **{n: v for n, v in t.config.options if n == "l1_coeff"}} for t in fits]
     keys = [key_of(t.config.seed, t.config.key_path) for t in fits]
     states = sae.fit_many(keys, x, configs, **dict(next(iter(groups))[1]))
     return [_result(t.config, registry.Fitted("sae", s, mean, std, dict(t.config.options)), a)

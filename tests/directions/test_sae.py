@@ -149,3 +149,19 @@ def test_fit_many_bad_input(toy, key):
         sae.fit_many([key, key], x, [dict(k=8)] * 3)
     with pytest.raises(ValueError, match="in-memory"):
         sae.fit_many(key, lambda: iter([x[:64]]), [dict(k=8)])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_fit_many_takes_one_raw_key_for_all(toy, n):
+    """A raw jax.random.PRNGKey (uint32 [2]) is one key, as sae.fit takes it: with 2
+    configurations it is not split into two scalars, with 3 it is no 'got 2' error."""
+    import jax
+
+    x, _ = toy
+    raw = jax.random.PRNGKey(7)
+    kw = dict(batch_size=256, max_steps=3)
+    many = sae.fit_many(raw, x, [dict(k=8)] * n, **kw)
+    want = sae.fit(raw, x, k=8, **kw)
+    assert len(many) == n and many[0].config.l1_coeff == want.config.l1_coeff == sae.DEFAULT_L1
+    for got in many:
+        np.testing.assert_allclose(got.params["W_enc"], want.params["W_enc"], rtol=1e-5, atol=1e-6)
