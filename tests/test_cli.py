@@ -102,3 +102,12 @@ def test_every_store_option_keeps_an_object_store_url(command):
     """--store gs://bucket/path reaches the store as written (a pathlib.Path folds '//' into '/')."""
     args = cli.build_parser().parse_args([*STORE_ARGV[command], "--store", "gs://bucket/runs"])
     assert args.store == "gs://bucket/runs"
+
+
+def test_name_lists_take_commas_and_spaces_as_typed():
+    """--directions "kmeans, sae", --layers layer1,layer2 layer3: the atlas once kept ' sae'."""
+    from jaxinterp.commands._options import names
+
+    assert names("kmeans, sae") == ["kmeans", "sae"]
+    assert names(["layer1,layer2", " layer3 ", ""]) == ["layer1", "layer2", "layer3"]
+    assert names(None) is None and names("") == []

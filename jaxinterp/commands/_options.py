@@ -35,3 +35,30 @@ def add_featvis_arguments(parser: argparse.ArgumentParser, steps: int, why: str 
     parser.add_argument("--negative-steps", type=int, default=None,
                         help="steps of each unit's negative image, which minimises it (default a quarter of "
                              "--steps; 0: none)")
+
+
+def names(values: str | list[str] | None) -> list[str] | None:
+    """Comma- and space-separated names, as typed: ``"kmeans, sae"`` or ``["layer1,layer2", "layer3"]``
+    -> the names in order (None for None)."""
+    if values is None:
+        return None
+    values = [values] if isinstance(values, str) else values
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
+def run_tasks(command: str, targets, store, log=None):
+    """``tasks.run`` for a command: a line per finished task (``log``, default printed with the
+    command's name); a user error found inside a task (ValueError, FileNotFoundError: bad data,
+    a wrong layer) ends the command in one line, as the cli prints the errors found before any
+    work; the store's manifest says which command wrote it. Returns ``(results, report)``."""
+    from jaxinterp import tasks
+
+    log = log or (lambda s: print(f"{command}: {s}", flush=True))
+    try:
+        results, report = tasks.run(targets, store, log=log)
+    except tasks.TaskFailed as err:
+        if isinstance(err.__cause__, (ValueError, FileNotFoundError)):
+            raise err.__cause__ from None
+        raise
+    store.write_manifest({"command": command})
+    return results, report

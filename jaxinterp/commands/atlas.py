@@ -25,12 +25,9 @@ from jaxinterp.commands._options import (
     add_featvis_arguments,
     add_model_arguments,
     add_store_argument,
+    names,
+    run_tasks,
 )
-
-
-def _names(values) -> list[str]:
-    """``["layer1,layer2", "layer3"]`` -> ``["layer1", "layer2", "layer3"]``."""
-    return [n for v in values or [] for n in v.split(",") if n]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -109,11 +106,11 @@ def run(args) -> int:
     cmp = steps.model_spec(*args.compare) if args.compare else None
     data = data_spec(args, args.arch, *([cmp.arch] if cmp else []), limit=args.limit)
     net, variables = steps.load_model(model)
-    layers = _names(args.layers) or block_layers(net, variables, steps.open_source(data).image_shape)
-    role_levels = _names([args.role_levels]) if args.role_levels else None
+    layers = names(args.layers) or block_layers(net, variables, steps.open_source(data).image_shape)
+    role_levels = names(args.role_levels)
     # every check (data, layers, directions, k, units, the compared model) runs here, before any work
-    graph = atlas_tasks(model, data, layers, directions=_names([args.directions]),
-                        direction_layers=_names(args.direction_layers) or None, k=args.k, units=args.units,
+    graph = atlas_tasks(model, data, layers, directions=names(args.directions),
+                        direction_layers=names(args.direction_layers) or None, k=args.k, units=args.units,
                         compare=cmp, similarities=args.similarity, steps=args.steps, diversity=args.diversity,
                         diversity_steps=args.diversity_steps, diversity_weight=args.diversity_weight,
                         negative_steps=args.negative_steps,
@@ -135,13 +132,7 @@ def run(args) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         atomic.write_json(args.out / "atlas.json", record)
         store = tasks.Store(store_path)
-        try:
-            results, report = tasks.run(targets, store, log=lambda s: print(f"atlas: {s}", flush=True))
-        except tasks.TaskFailed as err:  # a user error inside a task: one line
-            if isinstance(err.__cause__, (ValueError, FileNotFoundError)):
-                raise err.__cause__ from None
-            raise
-        store.write_manifest({"command": "atlas"})
+        results, report = run_tasks("atlas", targets, store)
         computed = len(report.executed)
     t1 = time.perf_counter()
     facts = {"model": args.arch, "weights": Path(args.params).name, "data": data.name,

@@ -28,6 +28,7 @@ from jaxinterp.commands._options import (
     add_featvis_arguments,
     add_model_arguments,
     add_store_argument,
+    run_tasks,
 )
 
 
@@ -123,13 +124,7 @@ def run(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     store = tasks.Store(args.store or args.out / "store")
     targets = [g["circuits"] for g in graphs]
-    try:
-        results, run_report = tasks.run(targets, store, log=lambda s: print(f"circuits: {s}", flush=True))
-    except tasks.TaskFailed as err:  # a user error found inside a task: one line
-        if isinstance(err.__cause__, (ValueError, FileNotFoundError)):
-            raise err.__cause__ from None
-        raise
-    store.write_manifest({"command": "circuits"})
+    results, run_report = run_tasks("circuits", targets, store)
     layers = [(results[t.key].arrays, results[t.key].summary) for t in targets]
     facts = {"model": args.arch, "weights": args.params.name, "data": args.data.name,
              "images": layers[0][1]["images"], "feature-vis steps": args.steps}

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 from jaxinterp.commands._data import add_data_arguments, data_spec
-from jaxinterp.commands._options import add_store_argument
+from jaxinterp.commands._options import add_store_argument, run_tasks
+from jaxinterp.commands._options import names as split_names
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -51,10 +52,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--no-report", action="store_true", help="write arrays.npz and summary.json only")
     add_store_argument(parser)
     return parser
-
-
-def _names(text: str | None) -> list[str] | None:
-    return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _labels(args) -> list[str]:
@@ -88,18 +85,12 @@ def run(args) -> int:
     log = lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] compare: {msg}", flush=True)  # noqa: E731
     specs = [steps.model_spec(arch, params) for arch, params in zip(args.arch, args.params)]
     data = data_spec(args, *args.arch, limit=args.limit)
-    graph = compare_tasks(specs[0], specs[1], data, layers_a=_names(args.layers_a),
-                          layers_b=_names(args.layers_b), m=args.m, top_pairs=args.top_pairs, k=args.k,
+    graph = compare_tasks(specs[0], specs[1], data, layers_a=split_names(args.layers_a),
+                          layers_b=split_names(args.layers_b), m=args.m, top_pairs=args.top_pairs, k=args.k,
                           seed=args.seed, batch_size=args.batch_size)
     args.out.mkdir(parents=True, exist_ok=True)
     store = tasks.Store(args.store or args.out / "store")
-    try:
-        results, run_report = tasks.run([graph["compare"]], store, log=log)
-    except tasks.TaskFailed as err:  # a user error found inside a task: one line
-        if isinstance(err.__cause__, (ValueError, FileNotFoundError)):
-            raise err.__cause__ from None
-        raise
-    store.write_manifest({"command": "compare"})
+    results, run_report = run_tasks("compare", [graph["compare"]], store, log=log)
     result = results[graph["compare"].key]
     names = _labels(args)
     summary = {**result.summary, "name_a": names[0], "name_b": names[1], "arch_a": args.arch[0],

@@ -24,6 +24,7 @@ from jaxinterp.commands._options import (
     add_featvis_arguments,
     add_model_arguments,
     add_store_argument,
+    run_tasks,
 )
 from jaxinterp.directions.registry import NAMES
 
@@ -92,14 +93,7 @@ def run(args) -> int:
                           transforms=args.transforms, seed=args.seed, diversity_weight=args.diversity_weight)
     args.out.mkdir(parents=True, exist_ok=True)
     store = tasks.Store(args.store or args.out / "store")
-    try:
-        results, report = tasks.run([graph["featvis"]], store,
-                                    log=lambda s: print(f"featvis: {s}", flush=True))
-    except tasks.TaskFailed as err:  # a user error inside a task: one line
-        if isinstance(err.__cause__, (ValueError, FileNotFoundError)):
-            raise err.__cause__ from None
-        raise
-    store.write_manifest({"command": "featvis"})
+    results, report = run_tasks("featvis", [graph["featvis"]], store)
     result = results[graph["featvis"].key]
     facts = {"model": args.arch, "weights": args.params.name, "layer": args.layer, "units": f"{units[0]}:{units[1]}",
              "directions": args.directions, "images": result.summary["images_in_data"],
