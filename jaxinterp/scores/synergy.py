@@ -207,8 +207,12 @@ def exemplar_images(acts, m=5, pairs=None, candidates=256) -> np.ndarray:
     zt = zscore_columns(jnp.asarray(acts)).T
     pairs = all_pairs(zt.shape[0]) if pairs is None else np.asarray(pairs, np.int32)
     top, _ = pair_top_exemplars(zt, pairs, m, candidates)
-    return np.unique(np.concatenate([np.asarray(top).ravel(),
-                                     np.asarray(jax.lax.top_k(zt, m)[1]).ravel()]))
+    return _union(top, jax.lax.top_k(zt, m)[1])
+
+
+def _union(top, own) -> np.ndarray:
+    """Sorted unique images of the pairs' [P, m] and the neurons' own [N, m] exemplars."""
+    return np.unique(np.concatenate([np.asarray(top).ravel(), np.asarray(own).ravel()]))
 
 
 def candidate_lookup(acts, metric, features, c=64, images=None, chunk=512) -> SimilarityLookup:
@@ -295,7 +299,7 @@ def synergy(
         # Few distinct exemplars (a small dataset, many neurons): their U×U similarities once
         # instead of P·M² pair similarities of gathered features, which for a 224-px model's
         # maps are ~MBs per image and would not fit in memory at 1,024 sets a chunk.
-        images = np.unique(np.concatenate([np.asarray(top).ravel(), np.asarray(own).ravel()]))
+        images = _union(top, own)
         if images.size ** 2 <= min(top.shape[0] * m * m, LOOKUP_ENTRIES):
             similarity = candidate_lookup(None, similarity, features, images=images)
     ii_pair = ii_of_sets(top, similarity, features, chunk)
