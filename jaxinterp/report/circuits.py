@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator
 
 from jaxinterp import atomic
 from jaxinterp.report.figures import minus, tiles, to_rgb01
-from jaxinterp.report.html import callout, display_width, figure, page, png_size, table
+from jaxinterp.report.html import callout, crop_words, display_width, figure, page, png_size, table
 from jaxinterp.report.style import DOUBLE, new_figure, save, styled
 
 CLEAN_ROOM = ("Clean-room reimplementation (the seventh argument) is done as a test, not per unit: "
@@ -39,14 +39,6 @@ GRID_CSS = ("<style>.args{display:grid;grid-template-columns:repeat(auto-fill,mi
             ".args figure{margin:0.3em 0}.args h3{margin:0.6em 0 0.2em}.args>div{min-width:0}"
             "figure.tiles img{image-rendering:pixelated;margin:0}figure.tiles figcaption{margin:0.3em 0 0}"
             "</style>")
-
-
-def _crop_text(s: dict) -> str:
-    (rh, rw), (ch, cw) = s["rf"]["size"], s.get("crop_size", s["rf"]["size"])
-    if (rh, rw) == (ch, cw):
-        return f"{rh}×{rw} px"
-    return (f"the whole image and a {s.get('crop_margin')}-px margin ({ch}×{cw} px), since the {rh}×{rw}-px field "
-            "is wider than the image; pixels outside the unit's field dimmed")
 
 
 def _target(s: dict, i: int) -> str:
@@ -398,7 +390,7 @@ def unit_page(out: Path, a: dict, s: dict, j: int, facts: dict) -> Path:
                              + " SD.")) if key in paths)),
         ("2. Dataset examples", "".join(_tiles(paths[key], units_dir, text) for key, text in (
             ("top", f"Most activating of {s['images']} images, cropped about each one's best position "
-                    f"({_crop_text(s)}; grey: outside the image): "
+                    f"({crop_words(s)}; grey: outside the image): "
                     + ", ".join(minus(f"{v:.2g}") for v in a["top_value"][j][:len(a['examples']['top_crops'][j])])
                     + "."),
             ("bottom", "Least activating: the images whose lowest pre-ReLU value (over positions) is lowest, "

@@ -109,17 +109,6 @@ def _card(out: Path, arrays: dict, summary: dict, i: int, tag: str, word: str) -
             f"{''.join(examples)}</div><p>{numbers}</p></div>")
 
 
-def _crop_words(summary: dict) -> str:
-    rf = summary.get("rf")
-    if not rf:
-        return "whole images (the layer has no spatial axes)"
-    (rh, rw), (ch, cw) = rf["size"], summary["crop_size"]
-    if (rh, rw) == (ch, cw):
-        return f"receptive-field crops ({rh}×{rw} px)"
-    return (f"the image and a margin ({ch}×{cw} px), since the {rh}×{rw}-px receptive field is wider than "
-            "the image; pixels outside the field dimmed")
-
-
 def write(out: Path, arrays: dict, summary: dict, facts: dict) -> Path:
     """Draw every file of the page from ``arrays``/``summary`` of the ``featvis`` task."""
     from jaxinterp.report import html
@@ -147,7 +136,7 @@ def write(out: Path, arrays: dict, summary: dict, facts: dict) -> Path:
                "spatial mean), cropped about the place where the unit is highest, and its "
                f"{m} least activating ones (lowest spatial mean before the layer's ReLU; for directions, "
                "lowest projection), cropped about where it is lowest; crops are "
-               f"{_crop_words(summary)}, grey outside the image, repeated to at least 64 px. Captions: "
+               f"{html.crop_words(summary)}, grey outside the image, repeated to at least 64 px. Captions: "
                "activations in dataset standard deviations above the mean (SD), or the spatial means.")
     stats = html.table(["median ratio", "quartiles", "units above the top dataset image", "median SD"],
                        [[f"{summary['ratio_median']:.2f}x",

@@ -200,3 +200,17 @@ def page(title: str, sections: Sequence[tuple[str, str]], path: str | Path, fact
         f"{''.join(body)}{foot}</body></html>"
     )
     return Path(path)
+
+
+def crop_words(summary: dict) -> str:
+    """How a page's dataset crops were cut, from a featvis or circuits summary (its ``rf``,
+    ``crop_size`` and ``crop_margin``)."""
+    rf = summary.get("rf")
+    if not rf:
+        return "whole images (the layer has no spatial axes)"
+    (rh, rw), (ch, cw) = rf["size"], summary.get("crop_size", rf["size"])
+    if (rh, rw) == (ch, cw):
+        return f"receptive-field crops ({rh}×{rw} px)"
+    margin = f"a {summary['crop_margin']}-px margin" if summary.get("crop_margin") is not None else "a margin"
+    return (f"the image and {margin} ({ch}×{cw} px), since the {rh}×{rw}-px receptive field is wider than "
+            "the image; pixels outside the field dimmed")
