@@ -30,7 +30,7 @@ import numpy as np
 
 from jaxinterp import atomic
 from jaxinterp._version import __version__
-from jaxinterp.report.figures import tiles, to_rgb01
+from jaxinterp.report.figures import save_png, tiles, to_rgb01
 
 SET_WORDS = {"neurons": "neurons", "kmeans": "K-means directions", "sae": "SAE features", "pca": "PCA directions",
              "ica": "ICA directions", "nmf": "NMF directions", "minibatch_kmeans": "mini-batch K-means directions"}
@@ -160,15 +160,6 @@ def _cell(v, col: str) -> str:
     return f"<td data-col='{escape(col)}' data-value='{exact}'>{_num(v)}</td>"
 
 
-def _png(path: Path, rgb: np.ndarray) -> None:
-    """``rgb`` [h, w, 3] in [0, 1] as a PNG, written atomically."""
-    from PIL import Image
-
-    data = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-    with atomic.replacing(path) as tmp:
-        Image.fromarray(data).save(tmp, format="PNG")
-
-
 def _img(src: str, cls: str = "px", width: int | None = None, alt: str = "") -> str:
     size = f" width='{int(width)}'" if width else ""
     return f"<img class='{cls}' src='{escape(src)}'{size} alt='{escape(alt)}'>"
@@ -239,21 +230,21 @@ def column_label(col: str) -> str:
 def _write_images(folder: Path, a: dict, i: int) -> dict:
     """The PNGs of unit ``i`` of a set; returns {kind: file name}."""
     names = {"main": f"{i}.png"}
-    _png(folder / names["main"], to_rgb01(a["images"][i]))
+    save_png(folder / names["main"], to_rgb01(a["images"][i]))
     if "diversity_images" in a:
         names["diverse"] = f"{i}_diverse.png"
-        _png(folder / names["diverse"], tiles(a["diversity_images"][i], columns=2, min_px=64))
+        save_png(folder / names["diverse"], tiles(a["diversity_images"][i], columns=2, min_px=64))
     if "negative_images" in a:
         names["negative"] = f"{i}_negative.png"
-        _png(folder / names["negative"], to_rgb01(a["negative_images"][i]))
+        save_png(folder / names["negative"], to_rgb01(a["negative_images"][i]))
     for side in ("top", "bottom", "quilt"):
         if f"{side}_crops" in a:
             names[side] = f"{i}_{side}.png"
-            _png(folder / names[side], tiles(a[f"{side}_crops"][i], columns=6 if side == "quilt" else None,
+            save_png(folder / names[side], tiles(a[f"{side}_crops"][i], columns=6 if side == "quilt" else None,
                                              min_px=48))
     if "match_images" in a:
         names["match"] = f"{i}_match.png"
-        _png(folder / names["match"], tiles(a["match_images"][i], min_px=48))
+        save_png(folder / names["match"], tiles(a["match_images"][i], min_px=48))
     return names
 
 

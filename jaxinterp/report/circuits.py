@@ -23,7 +23,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from jaxinterp import atomic
-from jaxinterp.report.figures import minus, tiles, to_rgb01
+from jaxinterp.report.figures import minus, to_rgb01, write_tiles
 from jaxinterp.report.html import callout, crop_words, display_width, figure, page, png_size, table
 from jaxinterp.report.style import DOUBLE, new_figure, save, styled
 
@@ -122,7 +122,7 @@ def tiles_figure(images, path, columns: int | None = None, min_px: int = 64) -> 
     """``images`` [m, h, w, c] as one PNG of tiles (:func:`jaxinterp.report.figures.tiles`), shown
     on the page at its own size: every tile at least ``min_px`` CSS pixels, nearest neighbour."""
     path = Path(str(path) + ".png")
-    atomic.imsave(path, tiles(images, columns, min_px))
+    write_tiles(path, images, columns, min_px)
     return path
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxinterp import atomic
-from jaxinterp.report.figures import minus, tiles, to_rgb01
+from jaxinterp.report.figures import minus, to_rgb01, write_tiles
 
 CARDS_CSS = ("<style>.unit{border:1px solid var(--rule);border-radius:6px;padding:0.5em 0.9em 0.7em;"
              "margin:0 0 1em}.unit h3{margin:0.2em 0 0.4em}.unit .row{display:flex;flex-wrap:wrap;"
@@ -78,9 +78,8 @@ def ratio_figure(arrays: dict, summary: dict, layer: str, path: Path) -> None:
 def _tile(path: Path, images: np.ndarray, columns: int | None = None, min_px: int = 64) -> str:
     """Write ``images`` [m, h, w, c] as one PNG of tiles at ``path``; returns its ``<img>`` at its
     own size (name relative to the page in ``units/``)."""
-    rgb = tiles(images, columns, min_px)
-    atomic.imsave(path, rgb)
-    return f"<img src='units/{escape(path.name)}' width='{rgb.shape[1]}' alt=''>"
+    width = write_tiles(path, images, columns, min_px)
+    return f"<img src='units/{escape(path.name)}' width='{width}' alt=''>"
 
 
 def _card(out: Path, arrays: dict, summary: dict, i: int, tag: str, word: str) -> str:

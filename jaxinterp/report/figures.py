@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from jaxinterp import atomic
 from jaxinterp.report.style import DOUBLE, SET_STYLE, new_figure, save, styled
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -115,6 +116,22 @@ def tiles(images: np.ndarray, columns: int | None = None, min_px: int = 64, gutt
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
     gap = np.ones((gutter, width, 3), np.float32)
     return np.concatenate([part for r in rows for part in (r, gap)][:-1])
+
+
+def save_png(path: str | Path, rgb: np.ndarray) -> int:
+    """``rgb`` [h, w, 3] in [0, 1] as an 8-bit RGB PNG (no alpha: a third smaller than
+    matplotlib's RGBA), written atomically; returns its width in pixels."""
+    from PIL import Image
+
+    data = np.round(np.clip(np.asarray(rgb, np.float32), 0, 1) * 255).astype(np.uint8)
+    with atomic.replacing(path) as tmp:
+        Image.fromarray(data).save(tmp, format="PNG")
+    return data.shape[1]
+
+
+def write_tiles(path: str | Path, images: np.ndarray, columns: int | None = None, min_px: int = 64) -> int:
+    """:func:`tiles` of ``images`` saved by :func:`save_png`; returns the PNG's width."""
+    return save_png(path, tiles(images, columns, min_px))
 
 
 @styled
