@@ -83,7 +83,7 @@ def list_folder(root: str | os.PathLike) -> Listing:
 
 def list_csv(root: str | os.PathLike, table: str | os.PathLike) -> Listing:
     """The files and labels of a CSV of ``file,label`` rows (files relative to ``root``)."""
-    root, table = Path(root), Path(table)
+    root, table = Path(root).expanduser(), Path(table).expanduser()
     files, labels = [], []
     with open(table, newline="", encoding="utf-8") as fh:
         for line, row in enumerate(csv.reader(fh), start=1):

@@ -108,3 +108,14 @@ def test_a_file_rewritten_within_one_mtime_tick_is_not_mistaken_for_the_old(tmp_
     np.savez(path, images=images[::-1], labels=labels)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same time: stat cannot tell
     assert steps.data_spec(path) != first
+
+
+def test_a_labels_path_under_home_is_expanded_as_open_data_does(tmp_path, monkeypatch):
+    images, labels = tiny()
+    flat, table = write_flat(tmp_path / "flat", images, labels)
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "labels.npy", labels)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for data, labels_file in [(flat, "~/flat/labels.csv"), (tmp_path / "images.npy", "~/labels.npy")]:
+        assert data_fingerprint(data, labels_file) == data_fingerprint(data, tmp_path / labels_file[2:])
+        assert steps.data_spec(data, labels=labels_file) == steps.data_spec(data, labels=tmp_path / labels_file[2:])
