@@ -76,14 +76,9 @@ def data_kind(path: str | os.PathLike, labels: str | os.PathLike | None = None) 
     return kind
 
 
-def _labels_npy(labels, n: int, path: Path):
-    if labels is None:
-        return None
-    values = np.load(labels, allow_pickle=False)
-    if values.shape != (n,) or not np.issubdtype(values.dtype, np.integer):
-        raise ValueError(f"labels {labels} must be integers [n] with n = {n} images of {path.name}, got "
-                         f"{values.dtype} {values.shape}; save one class index per image with np.save")
-    return values.astype(np.int64)
+def _labels_npy(labels: Path | None):
+    """The array in a labels ``.npy`` (checked by the source it labels), or None."""
+    return None if labels is None else np.load(labels, allow_pickle=False)
 
 
 def open_data(path: str | os.PathLike, labels: str | os.PathLike | None = None, split: str = "test",
@@ -105,9 +100,7 @@ def open_data(path: str | os.PathLike, labels: str | os.PathLike | None = None, 
     if kind == "csv":
         return folder.image_csv(path, labels, preprocess, **kw)
     if kind == "arrayrecord":
-        source = folder.array_record(path, None, preprocess, **kw)
-        source.labels = _labels_npy(labels, source.num_images, path)
-        return source
+        return folder.array_record(path, _labels_npy(labels), preprocess, **kw)
     if kind == "npz":
         ds = load_npz(path)
         return ArrayData(ds.images, ds.labels, ds.class_names, f"images in {path.name}")
@@ -115,7 +108,7 @@ def open_data(path: str | os.PathLike, labels: str | os.PathLike | None = None, 
         ds = cifar10.load_cifar10(path, split)
         return ArrayData(ds.images, ds.labels, ds.class_names, f"CIFAR-10 {split} images")
     images = np.load(path, mmap_mode="r", allow_pickle=False)
-    return ArrayData(images, _labels_npy(labels, len(images), path), None, f"images in {path.name}")
+    return ArrayData(images, _labels_npy(labels), None, f"images in {path.name}")
 
 
 def data_fingerprint(path: str | os.PathLike, labels: str | os.PathLike | None = None,

@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from jaxinterp.data.checks import as_class_indices
 from jaxinterp.data.decode import Preprocess, decode, decoded_shape
 from jaxinterp.stream.sources import ArraySource, shares
 
@@ -33,13 +34,8 @@ class ArrayData(ArraySource):
 
     def __init__(self, images, labels=None, class_names: Sequence[str] | None = None, name: str = "images"):
         super().__init__(images, name)
-        if labels is not None:
-            labels = np.asarray(labels)
-            if labels.shape != (self.num_images,) or not np.issubdtype(labels.dtype, np.integer):
-                raise ValueError(f"labels of {name} must be integers [n] with n = {self.num_images} "
-                                 f"images, got {labels.dtype} {labels.shape}; pass one class per image")
-            labels = labels.astype(np.int64)
-        self.labels = labels
+        self.labels = (None if labels is None
+                       else as_class_indices(labels, self.num_images, f"labels of {name}"))
         self.class_names = None if class_names is None else tuple(class_names)
         self.name = name
 
@@ -80,9 +76,8 @@ class EncodedImages:
             raise ValueError(f"{what} holds no images")
         self.names = list(names)
         self._read = read
-        self.labels = None if labels is None else np.asarray(labels, np.int64)
-        if self.labels is not None and self.labels.shape != (len(self.names),):
-            raise ValueError(f"{what}: {len(self.names)} images but {len(self.labels)} labels")
+        self.labels = (None if labels is None
+                       else as_class_indices(labels, len(self.names), f"labels of {what}"))
         self.class_names = None if class_names is None else tuple(class_names)
         self.preprocess = preprocess
         self.threads = threads or _threads()

@@ -234,7 +234,7 @@ def test_bad_csvs_labels_and_paths(tmp_path, data):
         open_data(tmp_path / "d.npz", table)
     np.save(tmp_path / "few.npy", labels[:5])
     np.save(tmp_path / "images.npy", images)
-    with pytest.raises(ValueError, match=r"must be integers \[n\] with n = 20 images of images\.npy"):
+    with pytest.raises(ValueError, match=r"labels of images in images\.npy must be integers \[n\] with n = 20 images"):
         open_data(tmp_path / "images.npy", tmp_path / "few.npy")
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match=r"notes\.txt is not a dataset jaxinterp reads; pass a dataset"):
