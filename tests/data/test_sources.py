@@ -253,3 +253,41 @@ def test_arrays_are_taken_as_they_are(tmp_path, data):
     with pytest.raises(ValueError, match=r"googlenet was trained on 224×224 images, but images in d\.npz"):
         steps.capture_task(steps.model_spec("googlenet", "random:0"), spec, "conv1")
     assert isinstance(steps.open_source(spec), ArrayData)
+
+
+def test_a_folder_is_walked_once_per_start_and_warned_about_once(tmp_path, data, monkeypatch):
+    """data_spec (kind, fingerprint) and open_source share one listing of the folder: on NFS a
+    million-image folder costs one walk per start, not two; a changed folder is listed again."""
+    import os
+    import warnings
+
+    from jaxinterp.data import fingerprint as fp
+
+    monkeypatch.setenv("JAXINTERP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(fp, "SETTLE_SECONDS", 0.0)  # as a folder that has lain on disk for a while
+    images, labels = data
+    root = write_folder(tmp_path / "f", images, labels, classes=("a", "c", "d"))
+    (root / "b").mkdir()  # an empty class folder
+    Image.fromarray(images[0]).save(root / "loose.png")  # an image outside every class folder
+    walked, scanned = [], []
+    walk, scandir = os.walk, os.scandir
+    monkeypatch.setattr(os, "walk", lambda top, *a, **k: walked.append(os.path.basename(top))
+                        or walk(top, *a, **k))
+    monkeypatch.setattr(os, "scandir", lambda p=".": scanned.append(str(p)) or scandir(p))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = steps.data_spec(root)
+        source = steps.open_source(spec)
+        assert steps.data_spec(root) == spec
+    assert sorted(walked) == ["a", "b", "c", "d"] and scanned.count(str(root)) == 1
+    said = sorted(str(w.message).split("(s)")[0] for w in caught)
+    assert said == ["1 class folder", "1 image file"], said  # each once
+    assert source.num_images == len(images) and source.class_names == ("a", "b", "c", "d")
+    new = root / "c" / "new.png"
+    Image.fromarray(images[0]).save(new)
+    stat = (root / "c").stat()
+    os.utime(root / "c", ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**9))  # a time of its own, settled
+    with warnings.catch_warnings(record=True):
+        changed = steps.data_spec(root)
+        assert changed != spec and steps.open_source(changed).num_images == len(images) + 1
+    assert sorted(walked) == ["a", "a", "b", "b", "c", "c", "d", "d"]
