@@ -18,6 +18,7 @@ the files' content cheaply (:mod:`jaxinterp.data.fingerprint`).
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import time
 import warnings
@@ -187,8 +188,12 @@ def array_record(path: str | os.PathLike, labels=None, preprocess: Preprocess | 
 
     path = Path(path)
     records = grain.sources.ArrayRecordDataSource([str(path)])
-    names = [f"{path.name} record {i}" for i in range(len(records))]
-    return EncodedImages(names, records.__getitem__, labels, None, preprocess, what=str(path), **kw)
+    return EncodedImages(functools.partial(_record_name, path.name), records.__getitem__, labels, None,
+                         preprocess, what=str(path), count=len(records), **kw)
+
+
+def _record_name(shard: str, i: int) -> str:
+    return f"{shard} record {i}"
 
 
 def fingerprint(root: str | os.PathLike, table: str | os.PathLike | None = None) -> str:
