@@ -35,7 +35,8 @@ __all__ = ["Listing", "array_record", "fingerprint", "image_csv", "image_folder"
 
 
 class Listing(NamedTuple):
-    """files: absolute paths in read order; labels [n] int64; class_names (or None)."""
+    """files: absolute paths in read order (a tuple); labels [n] int64, read-only; class_names (or
+    None). Shared by every source opened from one listing (see _listing)."""
 
     files: list
     labels: np.ndarray
@@ -125,7 +126,7 @@ def _walk_folder(root, _, watched: list[str]) -> Listing:
     if loose:
         warnings.warn(f"{len(loose)} image file(s) lie directly in {root}, outside every class folder, and "
                       "are not read; move them into their class folder", stacklevel=2)
-    return Listing(files, np.asarray(labels, np.int64), tuple(classes))
+    return Listing(tuple(files), np.asarray(labels, np.int64), tuple(classes))
 
 
 def list_csv(root: str | os.PathLike, table: str | os.PathLike) -> Listing:
@@ -161,7 +162,7 @@ def _read_csv(root, table, watched: list[str]) -> Listing:
         raise FileNotFoundError(f"{len(missing)} file(s) listed in {table} are not under {root}: "
                                 f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}; fix the "
                                 "CSV's paths (relative to the image folder) or the folder")
-    return Listing(files, np.asarray(labels, np.int64), None)
+    return Listing(tuple(files), np.asarray(labels, np.int64), None)
 
 
 def _open_files(listing: Listing, what: str, preprocess: Preprocess | None, **kw) -> EncodedImages:
