@@ -95,6 +95,29 @@ def check_labels(labels, num_classes: int | None, name: str = "labels",
         )
 
 
+def as_class_indices(labels, n: int, name: str = "labels") -> np.ndarray:
+    """``labels`` as int64 [n], checked: one integer class index per image, of any integer dtype.
+
+    The one check of labels where they enter (files, arrays, sources). Float labels are refused,
+    not cast: a cast would silently truncate 1.7 to 1.
+    """
+    values = np.asarray(labels)
+    if values.shape == (n,) and np.issubdtype(values.dtype, np.integer):
+        return values.astype(np.int64, copy=False)
+    whole = (np.issubdtype(values.dtype, np.floating) and np.isfinite(values).all()
+             and (values == np.round(values)).all())
+    if values.shape != (n,):
+        one_hot = values.ndim == 2 and len(values) == n
+        fix = ("the rows look one-hot or scores: take labels.argmax(-1)" if one_hot
+               else f"pass one class index per image, {n} in all")
+    elif whole:
+        fix = "they are whole numbers: cast them with labels.astype(np.int64)"
+    else:
+        fix = "pass integer class indices 0, 1, 2, ... (not scores, probabilities or names)"
+    raise ValueError(f"{name} must be integers [n] with n = {n} images (one class index each), got "
+                     f"{values.dtype} {values.shape}; {fix}")
+
+
 def check_fits_model(images, labels, model, arch: str, name: str = "images") -> None:
     """Images [n, h, w, c] (and labels [n], or None) that ``model`` can run on as it was trained.
 

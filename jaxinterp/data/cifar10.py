@@ -17,6 +17,7 @@ import tarfile
 from pathlib import Path
 import numpy as np
 
+from jaxinterp.data.checks import as_class_indices
 from jaxinterp.data.npz import ImageDataset, load_npz
 from jaxinterp.models.classes import CIFAR10 as CLASS_NAMES
 
@@ -182,10 +183,7 @@ def write_cifar10_batch(path: str | os.PathLike, images: np.ndarray, labels, bat
             f"images must be uint8 [n, 32, 32, 3] (NHWC CIFAR-10 pixels), got {images.dtype} "
             f"{images.shape}; convert with (images01 * 255).round().astype(np.uint8)"
         )
-    labels = np.asarray(labels)
-    if labels.shape != images.shape[:1] or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers [n] with n = {len(images)}, got {labels.dtype} "
-                         f"{labels.shape}; pass one class index per image")
+    labels = as_class_indices(labels, len(images))
     data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
     record = {
         b"batch_label": batch_label.encode(),

@@ -4,6 +4,8 @@
   CSV): the sha256 of its bytes, read once per host and cached in ``cache_dir()/fingerprints``
   under the file's identity on this host (real path, size, modification time, inode); later
   starts only ``stat`` it.
+* **A folder of weights** (from ``jaxinterp convert``): the sha256 of each file's path relative
+  to the folder and its bytes' fingerprint (as one file: read once per host, then cached).
 * **A folder of image files**: the sha256 of each file's path relative to the folder, its size
   and its modification time. No image is read, so a folder of a million images costs a million
   ``stat`` calls, not 150 GB of reading. A copy that keeps modification times (``cp -a``,
@@ -31,7 +33,7 @@ from jaxinterp.cache import cache_dir
 
 SETTLE_SECONDS = 2.0
 
-__all__ = ["file_fingerprint", "files_fingerprint"]
+__all__ = ["file_fingerprint", "files_fingerprint", "tree_fingerprint"]
 
 
 def _sha256_of(path: Path) -> str:
@@ -76,4 +78,15 @@ def files_fingerprint(root: str | os.PathLike, files: Iterable[str | os.PathLike
         st = os.stat(f)
         rel = Path(os.path.relpath(f, root)).as_posix()
         h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def tree_fingerprint(root: str | os.PathLike) -> str:
+    """sha256 (hex) of (path relative to ``root``, :func:`file_fingerprint`) of every file under
+    ``root``, sorted by path: any file's content, name or presence changes it; each file is read
+    once per host, then only ``stat``-ed."""
+    root = Path(root)
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(f"{f.relative_to(root).as_posix()}\0{file_fingerprint(f)}\n".encode())
     return h.hexdigest()

@@ -18,7 +18,9 @@ the files' content cheaply (:mod:`jaxinterp.data.fingerprint`).
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -33,26 +35,72 @@ __all__ = ["Listing", "array_record", "fingerprint", "image_csv", "image_folder"
 
 
 class Listing(NamedTuple):
-    """files: absolute paths in read order; labels [n] int64; class_names (or None)."""
+    """files: absolute paths in read order (a tuple); labels [n] int64, read-only; class_names (or
+    None). Shared by every source opened from one listing (see _listing)."""
 
     files: list
     labels: np.ndarray
     class_names: tuple | None
 
 
-def _images_under(folder: str) -> list[str]:
+def _images_under(folder: str, watched: list[str]) -> list[str]:
     found = []
     for here, dirs, files in os.walk(folder, followlinks=True):
+        watched.append(here)
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         found.extend(os.path.join(here, f) for f in files if is_image_file(f))
     return sorted(found)
 
 
+# One listing per process per (root, table): data_spec's fingerprint and open_source's source
+# share it, so a folder of a million images on NFS is walked once per start, not twice, and its
+# warnings print once. It is reused while every folder walked (and the CSV) stats as it did, and
+# only if none had changed within fingerprint.SETTLE_SECONDS of the walk: a folder's modification
+# time ticks coarsely, so a file added in the walk's tick would otherwise go unseen.
+_LISTINGS: dict[tuple, tuple[tuple, Listing]] = {}
+_KEPT = 4
+
+
+def _stamps(paths) -> tuple:
+    return tuple((st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) for st in map(os.stat, paths))
+
+
+def _listing(kind: str, root, table, walk) -> Listing:
+    """``walk(root, table, watched)`` -> Listing, run once while the ``watched`` paths it names
+    (folders read, the CSV) keep their stats (see above)."""
+    key = (kind, os.path.abspath(os.path.expanduser(root)),
+           None if table is None else os.path.abspath(os.path.expanduser(table)))
+    if key in _LISTINGS:
+        (paths, stamps, settled_before), listing = _LISTINGS[key]
+        try:
+            if _stamps(paths) == stamps and max(max(s[:2]) for s in stamps) < settled_before:
+                return listing
+        except OSError:  # a folder went away: list again, and say so there
+            pass
+    started = time.time_ns()
+    watched: list[str] = []
+    listing = walk(root, table, watched)
+    listing.labels.setflags(write=False)  # shared by every source opened from it
+    _LISTINGS.pop(key, None)
+    _LISTINGS[key] = (watched, _stamps(watched), started - int(fp.SETTLE_SECONDS * 1e9)), listing
+    while len(_LISTINGS) > _KEPT:
+        del _LISTINGS[next(iter(_LISTINGS))]
+    return listing
+
+
 def list_folder(root: str | os.PathLike) -> Listing:
-    """The images of a class-per-subfolder ``root`` (see the module docstring)."""
-    root = Path(root)
-    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
-    loose = [e.name for e in os.scandir(root) if e.is_file() and is_image_file(e.name)]
+    """The images of a class-per-subfolder ``root`` (see the module docstring), walked once per
+    process while the folder is unchanged."""
+    return _listing("folder", root, None, _walk_folder)
+
+
+def _walk_folder(root, _, watched: list[str]) -> Listing:
+    root = Path(root).expanduser()
+    watched.append(str(root))
+    with os.scandir(root) as entries:
+        entries = sorted(entries, key=lambda e: e.name)
+    classes = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+    loose = [e.name for e in entries if e.is_file() and is_image_file(e.name)]
     if not classes:
         if loose:
             raise ValueError(f"{root} holds {len(loose)} images but no class subfolders; pass a CSV of "
@@ -62,7 +110,7 @@ def list_folder(root: str | os.PathLike) -> Listing:
                          f"({', '.join(EXTENSIONS)}) in them, as ImageNet's train/ and val/ folders")
     files, labels, empty = [], [], []
     for index, name in enumerate(classes):
-        found = _images_under(os.path.join(root, name))
+        found = _images_under(os.path.join(root, name), watched)
         if not found:
             empty.append(name)
         files.extend(found)
@@ -78,12 +126,18 @@ def list_folder(root: str | os.PathLike) -> Listing:
     if loose:
         warnings.warn(f"{len(loose)} image file(s) lie directly in {root}, outside every class folder, and "
                       "are not read; move them into their class folder", stacklevel=2)
-    return Listing(files, np.asarray(labels, np.int64), tuple(classes))
+    return Listing(tuple(files), np.asarray(labels, np.int64), tuple(classes))
 
 
 def list_csv(root: str | os.PathLike, table: str | os.PathLike) -> Listing:
-    """The files and labels of a CSV of ``file,label`` rows (files relative to ``root``)."""
-    root, table = Path(root), Path(table)
+    """The files and labels of a CSV of ``file,label`` rows (files relative to ``root``), read
+    once per process while the CSV and ``root`` are unchanged."""
+    return _listing("csv", root, table, _read_csv)
+
+
+def _read_csv(root, table, watched: list[str]) -> Listing:
+    root, table = Path(root).expanduser(), Path(table).expanduser()
+    watched += [str(root), str(table)]
     files, labels = [], []
     with open(table, newline="", encoding="utf-8") as fh:
         for line, row in enumerate(csv.reader(fh), start=1):
@@ -108,7 +162,7 @@ def list_csv(root: str | os.PathLike, table: str | os.PathLike) -> Listing:
         raise FileNotFoundError(f"{len(missing)} file(s) listed in {table} are not under {root}: "
                                 f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}; fix the "
                                 "CSV's paths (relative to the image folder) or the folder")
-    return Listing(files, np.asarray(labels, np.int64), None)
+    return Listing(tuple(files), np.asarray(labels, np.int64), None)
 
 
 def _open_files(listing: Listing, what: str, preprocess: Preprocess | None, **kw) -> EncodedImages:
@@ -135,12 +189,17 @@ def array_record(path: str | os.PathLike, labels=None, preprocess: Preprocess | 
 
     path = Path(path)
     records = grain.sources.ArrayRecordDataSource([str(path)])
-    names = [f"{path.name} record {i}" for i in range(len(records))]
-    return EncodedImages(names, records.__getitem__, labels, None, preprocess, what=str(path), **kw)
+    return EncodedImages(functools.partial(_record_name, path.name), records.__getitem__, labels, None,
+                         preprocess, what=str(path), count=len(records), **kw)
+
+
+def _record_name(shard: str, i: int) -> str:
+    return f"{shard} record {i}"
 
 
 def fingerprint(root: str | os.PathLike, table: str | os.PathLike | None = None) -> str:
     """The folder's fingerprint: its images' relative paths, sizes and times (and the CSV's bytes)."""
+    table = None if table is None else Path(table).expanduser()
     listing = list_folder(root) if table is None else list_csv(root, table)
     digest = fp.files_fingerprint(root, listing.files)
     return digest if table is None else f"{digest}:{fp.file_fingerprint(table)}"

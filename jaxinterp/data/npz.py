@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxinterp.data.checks import check_images, check_labels, check_unit_range
+from jaxinterp.data.checks import as_class_indices, check_images, check_labels, check_unit_range
 
 EXPECTED = ("an .npz archive written with np.savez(path, images=..., labels=...): 'images' "
             "[n, h, w, c] NHWC, uint8 0..255 or float 0..1; 'labels' integers [n]")
@@ -69,10 +69,7 @@ def load_npz(path: str | os.PathLike, num_classes: int | None = None) -> ImageDa
     check_images(images, name=f"images in {path.name}")
     check_unit_range(images, name=f"images in {path.name}")
     if labels is not None:
-        if labels.shape != images.shape[:1] or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"labels in {path.name} must be integers [n] with n = {images.shape[0]} "
-                             f"images, got {labels.dtype} {labels.shape}; store one integer class per image")
-        labels = labels.astype(np.int64)
+        labels = as_class_indices(labels, len(images), f"labels in {path.name}")
         if num_classes is None and names:
             check_labels(labels, len(names), f"labels in {path.name}", f"{path.name}'s class_names")
         else:

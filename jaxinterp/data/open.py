@@ -40,9 +40,14 @@ EXPECTED = ("a dataset: a folder with one subfolder of images per class (ImageNe
 __all__ = ["ENCODED", "EXPECTED", "data_fingerprint", "data_kind", "open_data"]
 
 
+def _expand(path, labels) -> tuple[Path, Path | None]:
+    """``path`` and ``labels`` with ``~`` expanded (the shell leaves it in ``--labels=~/x.csv``)."""
+    return Path(path).expanduser(), None if labels is None else Path(labels).expanduser()
+
+
 def data_kind(path: str | os.PathLike, labels: str | os.PathLike | None = None) -> str:
     """Which kind of dataset ``path`` is (see the module docstring); checks ``labels`` fits it."""
-    path = Path(path).expanduser()
+    path, labels = _expand(path, labels)
     if not path.exists():
         raise FileNotFoundError(f"no data at {path}; pass {EXPECTED}")
     if path.is_dir():
@@ -66,19 +71,14 @@ def data_kind(path: str | os.PathLike, labels: str | os.PathLike | None = None) 
         where = {"folder": "its class folders", "npz": "its 'labels' array",
                  "cifar10": "its batches"}[kind]
         raise ValueError(f"{path} carries its own labels ({where}); leave out the labels file {labels}")
-    if labels is not None and not Path(labels).expanduser().is_file():
+    if labels is not None and not labels.is_file():
         raise FileNotFoundError(f"no labels file at {labels}; pass a {wants[kind]} file")
     return kind
 
 
-def _labels_npy(labels, n: int, path: Path):
-    if labels is None:
-        return None
-    values = np.load(Path(labels).expanduser(), allow_pickle=False)
-    if values.shape != (n,) or not np.issubdtype(values.dtype, np.integer):
-        raise ValueError(f"labels {labels} must be integers [n] with n = {n} images of {path.name}, got "
-                         f"{values.dtype} {values.shape}; save one class index per image with np.save")
-    return values.astype(np.int64)
+def _labels_npy(labels: Path | None):
+    """The array in a labels ``.npy`` (checked by the source it labels), or None."""
+    return None if labels is None else np.load(labels, allow_pickle=False)
 
 
 def open_data(path: str | os.PathLike, labels: str | os.PathLike | None = None, split: str = "test",
@@ -93,16 +93,14 @@ def open_data(path: str | os.PathLike, labels: str | os.PathLike | None = None, 
       preprocess: the model's resize and crop for encoded images (folders, ArrayRecord).
       kw: ``threads``, ``prefetch`` of an :class:`~jaxinterp.data.sources.EncodedImages`.
     """
-    path = Path(path).expanduser()
+    path, labels = _expand(path, labels)
     kind = data_kind(path, labels)
     if kind == "folder":
         return folder.image_folder(path, preprocess, **kw)
     if kind == "csv":
-        return folder.image_csv(path, Path(labels).expanduser(), preprocess, **kw)
+        return folder.image_csv(path, labels, preprocess, **kw)
     if kind == "arrayrecord":
-        source = folder.array_record(path, None, preprocess, **kw)
-        source.labels = _labels_npy(labels, source.num_images, path)
-        return source
+        return folder.array_record(path, _labels_npy(labels), preprocess, **kw)
     if kind == "npz":
         ds = load_npz(path)
         return ArrayData(ds.images, ds.labels, ds.class_names, f"images in {path.name}")
@@ -110,14 +108,14 @@ def open_data(path: str | os.PathLike, labels: str | os.PathLike | None = None, 
         ds = cifar10.load_cifar10(path, split)
         return ArrayData(ds.images, ds.labels, ds.class_names, f"CIFAR-10 {split} images")
     images = np.load(path, mmap_mode="r", allow_pickle=False)
-    return ArrayData(images, _labels_npy(labels, len(images), path), None, f"images in {path.name}")
+    return ArrayData(images, _labels_npy(labels), None, f"images in {path.name}")
 
 
 def data_fingerprint(path: str | os.PathLike, labels: str | os.PathLike | None = None,
                      split: str = "test") -> str:
     """The content fingerprint of the dataset at ``path`` (:mod:`jaxinterp.data.fingerprint`):
     the same wherever it is mounted, cheap at every start."""
-    path = Path(path).expanduser()
+    path, labels = _expand(path, labels)
     kind = data_kind(path, labels)
     if kind in ("folder", "csv"):
         return folder.fingerprint(path, labels)

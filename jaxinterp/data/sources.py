@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from jaxinterp.data.checks import as_class_indices
 from jaxinterp.data.decode import Preprocess, decode, decoded_shape
 from jaxinterp.stream.sources import ArraySource, shares
 
@@ -33,13 +34,8 @@ class ArrayData(ArraySource):
 
     def __init__(self, images, labels=None, class_names: Sequence[str] | None = None, name: str = "images"):
         super().__init__(images, name)
-        if labels is not None:
-            labels = np.asarray(labels)
-            if labels.shape != (self.num_images,) or not np.issubdtype(labels.dtype, np.integer):
-                raise ValueError(f"labels of {name} must be integers [n] with n = {self.num_images} "
-                                 f"images, got {labels.dtype} {labels.shape}; pass one class per image")
-            labels = labels.astype(np.int64)
-        self.labels = labels
+        self.labels = (None if labels is None
+                       else as_class_indices(labels, self.num_images, f"labels of {name}"))
         self.class_names = None if class_names is None else tuple(class_names)
         self.name = name
 
@@ -58,46 +54,50 @@ def _threads() -> int:
 
 
 class EncodedImages:
-    """``names[i]`` (for errors) and ``read(i)`` (a path or the encoded bytes) of each image,
-    decoded with Pillow; see the module docstring.
+    """Images named by ``names`` (for errors) and read by ``read(i)`` (a path or the encoded
+    bytes), decoded with Pillow; see the module docstring.
 
     Args:
-      names: one name per image (file paths, or "shard record i").
+      names: one name per image (file paths), or a function ``name(i)`` with ``count`` images
+        (an ArrayRecord's "shard record i": formatted only for an error, never held n times).
       read: ``read(i)`` -> the path or bytes of image ``i``; called from several threads.
       labels: [n] class indices, or None.
       class_names: the dataset's class names (folder names), or None.
       preprocess: the model's resize and crop, or None (images must share one size).
       threads: decoding threads (default: one per core, less one).
       prefetch: decoded images held ahead of the consumer (default: two batches, at least 64).
+      count: the number of images when ``names`` is a function.
     """
 
     dtype = np.dtype(np.uint8)
 
-    def __init__(self, names: Sequence[str], read: Callable[[int], str | bytes], labels=None,
-                 class_names: Sequence[str] | None = None, preprocess: Preprocess | None = None,
-                 threads: int | None = None, prefetch: int | None = None, what: str = "images"):
-        if not len(names):
+    def __init__(self, names: Sequence[str] | Callable[[int], str], read: Callable[[int], str | bytes],
+                 labels=None, class_names: Sequence[str] | None = None, preprocess: Preprocess | None = None,
+                 threads: int | None = None, prefetch: int | None = None, what: str = "images",
+                 count: int | None = None):
+        if callable(names) and count is None:
+            raise TypeError("EncodedImages(names=<function>, ...) needs count=<number of images>")
+        self.name = names if callable(names) else names.__getitem__
+        self.num_images = count if callable(names) else len(names)
+        if not self.num_images:
             raise ValueError(f"{what} holds no images")
-        self.names = list(names)
         self._read = read
-        self.labels = None if labels is None else np.asarray(labels, np.int64)
-        if self.labels is not None and self.labels.shape != (len(self.names),):
-            raise ValueError(f"{what}: {len(self.names)} images but {len(self.labels)} labels")
+        self.labels = (None if labels is None
+                       else as_class_indices(labels, self.num_images, f"labels of {what}"))
         self.class_names = None if class_names is None else tuple(class_names)
         self.preprocess = preprocess
         self.threads = threads or _threads()
         self.prefetch = prefetch
         self.what = what
-        self.image_shape = decoded_shape(read(0), self.names[0], preprocess)  # the header alone
-        self.num_images = len(self.names)
+        self.image_shape = decoded_shape(read(0), self.name(0), preprocess)  # the header alone
 
     def read(self, i: int) -> np.ndarray:
         """Image ``i`` decoded (and preprocessed): uint8 [H, W, 3]."""
-        image = decode(self._read(i), self.names[i], self.preprocess)
+        image = decode(self._read(i), self.name(i), self.preprocess)
         if image.shape != self.image_shape:
             (h, w), (fh, fw) = image.shape[:2], self.image_shape[:2]
             raise ValueError(
-                f"images of different sizes in {self.what}: {self.names[i]} is {h}x{w}, {self.names[0]} "
+                f"images of different sizes in {self.what}: {self.name(i)} is {h}x{w}, {self.name(0)} "
                 f"is {fh}x{fw}; without a model's resizing (its PREPROCESS) every image must have one size: "
                 f"resize them to one size first, or pass a model that declares a Preprocess")
         return image
@@ -123,7 +123,7 @@ class EncodedImages:
     def take(self, m: int) -> "EncodedImages":
         """The first ``m`` images."""
         out = object.__new__(EncodedImages)
-        out.__dict__.update(self.__dict__, names=self.names[:m], num_images=min(m, self.num_images),
+        out.__dict__.update(self.__dict__, num_images=min(m, self.num_images),
                             labels=None if self.labels is None else self.labels[:m])
         return out
 

@@ -6,7 +6,7 @@ hashes. A :class:`DataSpec` holds the data's kind, its fingerprint
 times), the image limit, the CIFAR split and the model's preprocessing, but not where the data
 lies: replacing the data under the same path changes every key downstream, and the same data
 mounted at another path on another host gives the same keys, so a store made on one host is
-reused on the other. A :class:`ModelSpec` hashes its weights' files in full.
+reused on the other. A :class:`ModelSpec` hashes its weights' files' content (:func:`fingerprint`).
 """
 
 from __future__ import annotations
@@ -25,25 +25,18 @@ RANDOM = "random:"
 DIGITS = "digits:"
 
 
-def _file_digest(path: Path, h) -> None:
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-
-
 def fingerprint(path: str | os.PathLike) -> str:
-    """sha256 of a file, or of every file (name and content) under a directory."""
+    """The content of a file, or of every file (relative path and content) under a directory: 16
+    hex digits of sha256 (:mod:`jaxinterp.data.fingerprint`: each file read once per host, then
+    cached, so a big weights folder is not read again at every start)."""
+    from jaxinterp.data import fingerprint as fp
+
     path = Path(path).expanduser()
-    h = hashlib.sha256()
     if path.is_file():
-        _file_digest(path, h)
-    elif path.is_dir():
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
-            h.update(str(f.relative_to(path)).encode())
-            _file_digest(f, h)
-    else:
-        raise FileNotFoundError(f"no file or directory at {path}")
-    return h.hexdigest()[:16]
+        return fp.file_fingerprint(path)[:16]
+    if path.is_dir():
+        return fp.tree_fingerprint(path)[:16]
+    raise FileNotFoundError(f"no file or directory at {path}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,10 +211,6 @@ def model_spec(arch: str, params: str | os.PathLike) -> ModelSpec:
     if not p.exists():
         raise FileNotFoundError(f"no weights at {p}; pass a directory from `jaxinterp convert` or a "
                                 "PyTorch checkpoint file")
-    if p.is_file():
-        from jaxinterp.data.fingerprint import file_fingerprint
-
-        return ModelSpec(arch, "weights", file_fingerprint(p)[:16], location=str(p))
     return ModelSpec(arch, "weights", fingerprint(p), location=str(p))
 
 

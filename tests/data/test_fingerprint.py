@@ -108,3 +108,49 @@ def test_a_file_rewritten_within_one_mtime_tick_is_not_mistaken_for_the_old(tmp_
     np.savez(path, images=images[::-1], labels=labels)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same time: stat cannot tell
     assert steps.data_spec(path) != first
+
+
+def test_a_labels_path_under_home_is_expanded_as_open_data_does(tmp_path, monkeypatch):
+    images, labels = tiny()
+    flat, table = write_flat(tmp_path / "flat", images, labels)
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "labels.npy", labels)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for data, labels_file in [(flat, "~/flat/labels.csv"), (tmp_path / "images.npy", "~/labels.npy")]:
+        assert data_fingerprint(data, labels_file) == data_fingerprint(data, tmp_path / labels_file[2:])
+        assert steps.data_spec(data, labels=labels_file) == steps.data_spec(data, labels=tmp_path / labels_file[2:])
+
+
+def test_a_converted_weights_folder_is_named_by_content_and_read_once_per_host(tmp_path, monkeypatch):
+    """A ``jaxinterp convert`` folder: the same bytes elsewhere give the same spec, one byte changed
+    in any file gives another, and a later start only stat-s its files."""
+    monkeypatch.setattr(fp, "SETTLE_SECONDS", 0.0)  # as weights that have lain on disk for a while
+    reads = []
+    real = fp._sha256_of
+    monkeypatch.setattr(fp, "_sha256_of", lambda path: reads.append(path.name) or real(path))
+    a = tmp_path / "a" / "weights"
+    (a / "sub").mkdir(parents=True)
+    (a / "params.msgpack").write_bytes(bytes(range(256)) * 64)
+    (a / "meta.json").write_text('{"arch": "small_cnn_rgb"}')
+    (a / "sub" / "extra.bin").write_bytes(b"\x00" * 100)
+    first = steps.model_spec("small_cnn_rgb", a)
+    assert sorted(reads) == ["extra.bin", "meta.json", "params.msgpack"]
+    assert steps.model_spec("small_cnn_rgb", a) == first and len(reads) == 3  # cached: only stat-ed
+    b = tmp_path / "elsewhere" / "w"
+    shutil.copytree(a, b, copy_function=shutil.copyfile)  # fresh times: the content decides
+    assert steps.model_spec("small_cnn_rgb", b) == first and steps.model_spec("small_cnn_rgb", b).path != first.path
+    for name in ("params.msgpack", "sub/extra.bin"):
+        victim = b / name
+        content = bytearray(victim.read_bytes())
+        content[37] ^= 1  # one byte, the same size
+        stat = victim.stat()
+        victim.write_bytes(bytes(content))
+        os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # rewritten a second later
+        changed = steps.model_spec("small_cnn_rgb", b)
+        assert changed.fingerprint != first.fingerprint, name
+        content[37] ^= 1
+        victim.write_bytes(bytes(content))  # restored
+        os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))
+        assert steps.model_spec("small_cnn_rgb", b) == first, name
+    (b / "meta.json").rename(b / "meta2.json")  # same bytes, another name
+    assert steps.model_spec("small_cnn_rgb", b) != first

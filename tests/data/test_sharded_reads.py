@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent("""
 
     decoded = []
     read = EncodedImages.read
-    EncodedImages.read = lambda self, i: decoded.append(self.names[i]) or read(self, i)
+    EncodedImages.read = lambda self, i: decoded.append(self.name(i)) or read(self, i)
 
     def first_pixel(params, images01):
         return images01[:, 0, 0, 0]
@@ -41,7 +41,8 @@ SCRIPT = textwrap.dedent("""
     first = list(decoded)
     decoded.clear()  # 18 images: process 1 has no row in the last batch
     values18 = stream.stream_map(first_pixel, {}, source.take(18), batch_size=8, mesh=mesh)
-    json.dump({"decoded": first, "values": [round(float(v) * 255) for v in values], "names": source.names,
+    names = [source.name(i) for i in range(source.num_images)]
+    json.dump({"decoded": first, "values": [round(float(v) * 255) for v in values], "names": names,
                "decoded18": list(decoded), "values18": [round(float(v) * 255) for v in values18]},
               open(out, "w"))
 """)

@@ -234,7 +234,7 @@ def test_bad_csvs_labels_and_paths(tmp_path, data):
         open_data(tmp_path / "d.npz", table)
     np.save(tmp_path / "few.npy", labels[:5])
     np.save(tmp_path / "images.npy", images)
-    with pytest.raises(ValueError, match=r"must be integers \[n\] with n = 20 images of images\.npy"):
+    with pytest.raises(ValueError, match=r"labels of images in images\.npy must be integers \[n\] with n = 20 images"):
         open_data(tmp_path / "images.npy", tmp_path / "few.npy")
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match=r"notes\.txt is not a dataset jaxinterp reads; pass a dataset"):
@@ -253,3 +253,73 @@ def test_arrays_are_taken_as_they_are(tmp_path, data):
     with pytest.raises(ValueError, match=r"googlenet was trained on 224×224 images, but images in d\.npz"):
         steps.capture_task(steps.model_spec("googlenet", "random:0"), spec, "conv1")
     assert isinstance(steps.open_source(spec), ArrayData)
+
+
+def test_a_folder_is_walked_once_per_start_and_warned_about_once(tmp_path, data, monkeypatch):
+    """data_spec (kind, fingerprint) and open_source share one listing of the folder: on NFS a
+    million-image folder costs one walk per start, not two; a changed folder is listed again."""
+    import os
+    import warnings
+
+    from jaxinterp.data import fingerprint as fp
+
+    monkeypatch.setenv("JAXINTERP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(fp, "SETTLE_SECONDS", 0.0)  # as a folder that has lain on disk for a while
+    images, labels = data
+    root = write_folder(tmp_path / "f", images, labels, classes=("a", "c", "d"))
+    (root / "b").mkdir()  # an empty class folder
+    Image.fromarray(images[0]).save(root / "loose.png")  # an image outside every class folder
+    walked, scanned = [], []
+    walk, scandir = os.walk, os.scandir
+    monkeypatch.setattr(os, "walk", lambda top, *a, **k: walked.append(os.path.basename(top))
+                        or walk(top, *a, **k))
+    monkeypatch.setattr(os, "scandir", lambda p=".": scanned.append(str(p)) or scandir(p))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = steps.data_spec(root)
+        source = steps.open_source(spec)
+        assert steps.data_spec(root) == spec
+    assert sorted(walked) == ["a", "b", "c", "d"] and scanned.count(str(root)) == 1
+    said = sorted(str(w.message).split("(s)")[0] for w in caught)
+    assert said == ["1 class folder", "1 image file"], said  # each once
+    assert source.num_images == len(images) and source.class_names == ("a", "b", "c", "d")
+    new = root / "c" / "new.png"
+    Image.fromarray(images[0]).save(new)
+    stat = (root / "c").stat()
+    os.utime(root / "c", ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**9))  # a time of its own, settled
+    with warnings.catch_warnings(record=True):
+        changed = steps.data_spec(root)
+        assert changed != spec and steps.open_source(changed).num_images == len(images) + 1
+    assert sorted(walked) == ["a", "a", "b", "b", "c", "c", "d", "d"]
+
+
+def test_an_array_record_source_holds_no_name_per_record_and_names_bad_ones_as_before(tmp_path):
+    """Names are formatted when an error needs one: 20,000 records cost no 20,000 strings (a
+    list of names for ImageNet's 1.28M would hold 100 MB), and the errors read as they did."""
+    import io
+    import tracemalloc
+
+    from array_record.python.array_record_module import ArrayRecordWriter
+
+    def png(size):
+        buf = io.BytesIO()
+        Image.new("RGB", (size, size)).save(buf, "PNG")
+        return buf.getvalue()
+
+    n, small = 20_000, png(8)
+    writer = ArrayRecordWriter(str(tmp_path / "d.array_record"), "group_size:1")
+    for i in range(n):
+        writer.write({3: b"not an image", 5: png(16)}.get(i, small))
+    writer.close()
+    open_data(tmp_path / "d.array_record")  # imports and first-use allocations out of the count
+    tracemalloc.start()
+    try:
+        source = open_data(tmp_path / "d.array_record")
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert source.num_images == n and held < 200_000, held  # 20,000 names would hold ~1.9 MB
+    with pytest.raises(ValueError, match=r"^d\.array_record record 3 is not a readable image"):
+        source.read(3)
+    with pytest.raises(ValueError, match=r"d\.array_record record 5 is 16x16, d\.array_record record 0 is 8x8"):
+        source.take(6).read(5)
