@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxinterp import door
+from jaxinterp import door, stream
 from jaxinterp.steps import (
     DataSpec,
     ModelSpec,
@@ -34,7 +34,6 @@ from jaxinterp.steps import (
     check_data_for_model,
     fit_task,
     ii_task,
-    images01,
     load_model,
     open_source,
 )
@@ -83,6 +82,17 @@ def _synthetic(stimuli: Result, units: np.ndarray) -> dict:
     return {"curve": curves[units], "orientations": orient,
             "orientation_selectivity": np.asarray(sel["vector_strength"], np.float64),
             "preferred_orientation": np.asarray(sel["preferred"], np.float64)}
+
+
+def _images_uint8(data: DataSpec, idx) -> np.ndarray:
+    """The images of ``data`` at ``idx`` [...] as uint8 [..., H, W, C]: only those are read (a
+    folder of ImageNet decoded whole would be tens of GB per layer)."""
+    from jaxinterp.data.checks import to_unit_float
+
+    idx = np.asarray(idx)
+    used, rows = np.unique(idx, return_inverse=True)
+    got = np.round(to_unit_float(stream.images_at(open_source(data), used)) * 255).astype(np.uint8)
+    return got[rows.reshape(idx.shape)]
 
 
 def _layer(ctx, c: LayerConfig, **inputs) -> Result:
@@ -154,8 +164,7 @@ def _layer(ctx, c: LayerConfig, **inputs) -> Result:
                 best = np.asarray(m.arrays["best_partner"][:n])
                 table["match_corr"] = np.asarray(m.arrays["best_corr"][:n], np.float64)
                 images["match_unit"] = best
-                top_b = np.asarray(m.arrays["top_b"])[best]                               # [n, M]
-                images["match_images"] = np.round(images01(c.data)[top_b] * 255).astype(np.uint8)
+                images["match_images"] = _images_uint8(c.data, np.asarray(m.arrays["top_b"])[best])  # [n, M, ...]
                 summary["compare"] = {"partner": m.summary["partner"],
                                       "cka": float(inputs["cka"].arrays["cka_linear"][c.partner_layer].max()),
                                       "median_best_corr": float(np.median(table["match_corr"]))}
