@@ -43,20 +43,25 @@ def color_matrix(images01, chunk: int = 1024) -> tuple[tuple[float, ...], ...]:
 
     Args:
       images01: [n, h, w, 3] images in [0, 1], or uint8 0..255 (e.g. CIFAR-10 for a CIFAR
-        model); an array or a ``np.memmap``: read ``chunk`` images at a time (sums in float64),
-        so no copy of the dataset is made.
+        model): an array, a ``np.memmap`` or a stream source with ``batches`` (e.g.
+        :func:`jaxinterp.steps.open_source`: a folder of image files), read ``chunk`` images at
+        a time (sums in float64), so no copy of the dataset is made.
 
     Returns:
       a 3x3 matrix (tuple of rows) whose columns are the principal colour axes scaled by
       their standard deviations; signs fixed so each column's largest entry is positive.
     """
-    shape = getattr(images01, "shape", np.shape(images01))
+    if hasattr(images01, "batches"):  # decoded a chunk at a time
+        shape, chunks = (images01.num_images, *images01.image_shape), images01.batches(chunk)
+    else:
+        shape = getattr(images01, "shape", np.shape(images01))
+        chunks = (images01[i:i + chunk] for i in range(0, shape[0], chunk)) if len(shape) == 4 else ()
     if len(shape) != 4 or shape[-1] != 3 or shape[0] == 0:
         raise ValueError(f"color_matrix needs [n, h, w, 3] images in [0, 1], got shape {tuple(shape)}")
-    scale = 1.0 / 255.0 if np.asarray(images01[:1]).dtype == np.uint8 else 1.0
     total, outer, count, shift = np.zeros(3), np.zeros((3, 3)), 0, None
-    for i in range(0, shape[0], chunk):
-        x = np.asarray(images01[i:i + chunk], np.float64).reshape(-1, 3) * scale
+    for rows in chunks:
+        rows = np.asarray(rows)
+        x = rows.reshape(-1, 3).astype(np.float64) * (1.0 / 255.0 if rows.dtype == np.uint8 else 1.0)
         if x.max() > 1.0 + 1e-6 or x.min() < -1e-6:
             raise ValueError(f"color_matrix needs images in [0, 1], got values in [{x.min():.3g}, "
                              f"{x.max():.3g}]; divide uint8 images by 255")

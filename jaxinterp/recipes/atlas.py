@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxinterp import door
+from jaxinterp import door, stream
 from jaxinterp.steps import (
     DataSpec,
     ModelSpec,
@@ -34,7 +34,6 @@ from jaxinterp.steps import (
     check_data_for_model,
     fit_task,
     ii_task,
-    images01,
     load_model,
     open_source,
 )
@@ -83,6 +82,17 @@ def _synthetic(stimuli: Result, units: np.ndarray) -> dict:
     return {"curve": curves[units], "orientations": orient,
             "orientation_selectivity": np.asarray(sel["vector_strength"], np.float64),
             "preferred_orientation": np.asarray(sel["preferred"], np.float64)}
+
+
+def _images_uint8(data: DataSpec, idx) -> np.ndarray:
+    """The images of ``data`` at ``idx`` [...] as uint8 [..., H, W, C]: only those are read (a
+    folder of ImageNet decoded whole would be tens of GB per layer)."""
+    from jaxinterp.data.checks import to_unit_float
+
+    idx = np.asarray(idx)
+    used, rows = np.unique(idx, return_inverse=True)
+    got = np.round(to_unit_float(stream.images_at(open_source(data), used)) * 255).astype(np.uint8)
+    return got[rows.reshape(idx.shape)]
 
 
 def _layer(ctx, c: LayerConfig, **inputs) -> Result:
@@ -154,8 +164,7 @@ def _layer(ctx, c: LayerConfig, **inputs) -> Result:
                 best = np.asarray(m.arrays["best_partner"][:n])
                 table["match_corr"] = np.asarray(m.arrays["best_corr"][:n], np.float64)
                 images["match_unit"] = best
-                top_b = np.asarray(m.arrays["top_b"])[best]                               # [n, M]
-                images["match_images"] = np.round(images01(c.data)[top_b] * 255).astype(np.uint8)
+                images["match_images"] = _images_uint8(c.data, np.asarray(m.arrays["top_b"])[best])  # [n, M, ...]
                 summary["compare"] = {"partner": m.summary["partner"],
                                       "cka": float(inputs["cka"].arrays["cka_linear"][c.partner_layer].max()),
                                       "median_best_corr": float(np.median(table["match_corr"]))}
@@ -171,19 +180,12 @@ def block_layers(model, variables, shape) -> list[str]:
     return [n for n in g.names if "." not in n and n not in ("input", "logits") and g[n].spatial and g[n].relu]
 
 
-def _role_levels(model, data, layer, levels, options) -> dict[str, Task]:
-    """The roles graph of ``layer``: ``levels`` as given, or the "window" level of a ResNet stage
-    and "pixels" for any other layer (the levels :func:`~jaxinterp.recipes.roles.roles_tasks` takes)."""
-    from jaxinterp.recipes import roles
+def _role_levels(net, variables, layer: str, shape) -> tuple[str, ...]:
+    """The roles levels of ``layer`` by default: the "window" level of a ResNet stage that has one
+    (:func:`~jaxinterp.recipes.roles.has_stage_levels`), "pixels" for any other layer."""
+    from jaxinterp.recipes.roles import has_stage_levels
 
-    if levels:
-        return roles.roles_tasks(model, data, layer, levels=tuple(levels), **options)
-    try:
-        return roles.roles_tasks(model, data, layer, levels=("window",), **options)
-    except ValueError as err:
-        if "--levels pixels" not in str(err):
-            raise
-        return roles.roles_tasks(model, data, layer, levels=("pixels",), **options)
+    return ("window",) if has_stage_levels(net, variables, layer, shape) else ("pixels",)
 
 
 def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, directions: Sequence[str] = (),
@@ -222,6 +224,7 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
     from jaxinterp.recipes import paper
     from jaxinterp.recipes.compare import compare_tasks
     from jaxinterp.recipes.featvis import featvis_tasks
+    from jaxinterp.recipes.roles import roles_tasks
 
     check_data_for_model(model, data)
     net, variables = load_model(model)
@@ -257,7 +260,7 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
     if not 0 < rotation_step <= 90:
         raise ValueError(f"--rotation-step must be in (0, 90] degrees, got {rotation_step}")
     if compare is not None:
-        other, _ = load_model(compare)
+        other, other_variables = load_model(compare)
         if (other.INPUT_SIZE, other.IN_CHANNELS) != (net.INPUT_SIZE, net.IN_CHANNELS):
             raise ValueError(f"--compare {compare.arch} takes {other.INPUT_SIZE}-px images with {other.IN_CHANNELS} "
                              f"channels, {model.arch} takes {net.INPUT_SIZE}-px images with {net.IN_CHANNELS}; "
@@ -276,7 +279,6 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
     graph: dict[str, Task] = {}
     cmp = None
     if compare is not None:  # units are matched among the compared model's blocks (a ReLU's maps), not its logits
-        other, other_variables = load_model(compare)
         cmp = compare_tasks(model, compare, data, layers_a=layers, layers_b=block_layers(other, other_variables, shape),
                             m=m, seed=seed)
     for li, layer in enumerate(layers):
@@ -301,7 +303,8 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
                 deps[f"psy_{s}_{sim}"] = Task("psychophysics", config, paper._psychophysics, {"directions": fit})
         if roles:
             options = {**ROLE_DEFAULTS, **(role_options or {}), "m": m, "seed": seed}
-            deps["roles"] = _role_levels(model, data, layer, role_levels, options)["roles"]
+            levels = tuple(role_levels or _role_levels(net, variables, layer, shape))
+            deps["roles"] = roles_tasks(model, data, layer, levels=levels, **options)["roles"]
         up = down = names = None
         if circuits:
             up, down = circ.neighbours(net, variables, layer, shape)

@@ -16,6 +16,9 @@ layer, the unit range against its channels (or the ``k`` directions), and the co
 * ``capture`` and ``directions`` (``method="kmeans"``... only): the layer's spatial means
   (:func:`jaxinterp.steps.capture_task`) and the directions fitted on them
   (:func:`jaxinterp.steps.fit_task`);
+* ``color_matrix`` (only where the renders use the data's colours, :func:`color_task`): the
+  data's colour matrix, in one streamed pass; keyed by the data alone, so every render of every
+  layer and set on that data shares it;
 * ``featvis_render``, one task per chunk of units (``chunk``; all of them by default) and kind,
   each saved as it finishes (an interrupted run renders only the unfinished chunks):
   ``"max"``, one image per unit maximising its spatial mean (or its direction); ``"diversity"``,
@@ -46,8 +49,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinterp import door, stream
-from jaxinterp.steps import (DataSpec, ModelSpec, capture_task, check_data_for_model, fit_task, load_data,
-                             load_model, open_source)
+from jaxinterp.steps import (DataSpec, ModelSpec, capture_task, check_data_for_model, fit_task, load_model,
+                             open_source)
 from jaxinterp.tasks import Result, Task
 
 KINDS = ("max", "diversity", "negative")
@@ -250,19 +253,44 @@ def _progress(ctx, what: str, steps: int, per: int):
     return report
 
 
-def _render(ctx, config: RenderConfig, fit=None) -> Result:
+def _color_matrix(ctx, data: DataSpec) -> Result:
+    """``{"color": [3, 3]}``: the colour matrix of ``data`` (:func:`jaxinterp.featvis.param.color_matrix`),
+    in one streamed pass."""
+    from jaxinterp.featvis import param
+
+    color = np.asarray(param.color_matrix(open_source(data)), np.float64)
+    return Result({"color": color}, {"color": color.tolist()})
+
+
+def color_task(model, data: DataSpec, color: str | None = None) -> Task | None:
+    """The task of ``data``'s colour matrix when rendering ``model`` reads it (``color`` "data",
+    by default for a model not of ImageNet's classes, and 3 input channels), else None. Its key
+    is the DataSpec's: every render of every layer and set shares one pass over the data."""
+    from jaxinterp.featvis import param
+
+    name = color or param.color_name_for(model)
+    if name not in ("imagenet", "data"):
+        raise ValueError(f"--color must be 'imagenet' or 'data', got {name!r}")
+    return Task("color_matrix", data, _color_matrix) if name == "data" and model.IN_CHANNELS == 3 else None
+
+
+def _render(ctx, config: RenderConfig, fit=None, color=None) -> Result:
     model, variables = load_model(config.model)
     vecs = _targets(config, model, variables, fit, config.size)
-    return render_units(ctx, config, np.arange(*config.units), vecs)
+    matrix = None if color is None else tuple(map(tuple, np.asarray(color.arrays["color"]).tolist()))
+    return render_units(ctx, config, np.arange(*config.units), vecs, matrix)
 
 
-def render_units(ctx, config: RenderConfig, units, vecs=None) -> Result:
+def render_units(ctx, config: RenderConfig, units, vecs=None, color=None) -> Result:
     """The render of ``config`` for the channels ``units`` [u] (any indices; ``config.units`` is
     not read) or, with ``vecs`` [u, C], for those directions: ``{"images": [b, h, w, c], "values":
     [steps], "final_acts": [b, C] (spatial means), "units": [b] (the unit of each image), and for
-    negative renders "final_pre": [b, C] before the ReLU}``, b = u · images per unit."""
+    negative renders "final_pre": [b, C] before the ReLU}``, b = u · images per unit. ``color``:
+    the 3x3 colour matrix (:func:`color_task`'s), or None to choose it here
+    (:func:`jaxinterp.featvis.param.color_for`, a streamed pass over the data where it is read)."""
     import optax
 
+    from jaxinterp.circuits.reads import Reads
     from jaxinterp.featvis import objectives, param, render, transforms
 
     if config.kind not in KINDS or config.images < 1:
@@ -273,8 +301,8 @@ def render_units(ctx, config: RenderConfig, units, vecs=None) -> Result:
     per = config.images if config.kind == "diversity" else 1
     rows = np.repeat(units, per)                                   # the unit of each image
     size = config.size or model.INPUT_SIZE or transforms.DEFAULT_SIZE
-    color = param.color_for(model, None if (config.color or param.color_name_for(model)) == "imagenet"
-                            else load_data(config.data)[0], config.color)
+    if color is None:
+        color = param.color_for(model, open_source(config.data), config.color)
     key = jax.random.fold_in(jax.random.key(config.seed), config.part)
     if config.kind != "max":
         key = jax.random.fold_in(key, KINDS.index(config.kind))
@@ -296,12 +324,13 @@ def render_units(ctx, config: RenderConfig, units, vecs=None) -> Result:
                  progress=_progress(ctx, what, config.steps, len(units)))
     images = np.asarray(out.images[-1])
     seconds = time.perf_counter() - t0
-    final = stream.stream(model, variables, images, config.layer, position="mean")[config.layer]   # [b, C]
-    arrays = {"images": images, "values": np.asarray(out.values), "final_acts": np.asarray(final), "units": rows}
-    if config.kind == "negative":
-        arrays["final_pre"] = np.asarray(stream.stream(model, variables, images, config.layer, position="mean",
-                                                       pre_relu=True)[config.layer])
-    return Result(arrays, {"layer": config.layer, "units": [int(u) for u in units[[0, -1]]],
+    reads = (("final_acts", "post", "mean", ()),) + ((("final_pre", "pre", "mean", ()),)  # one pass: [b, C] each
+                                                      if config.kind == "negative" else ())
+    read = stream.stream_map(Reads(model, config.layer, reads), {"variables": variables}, images,
+                              stream.combine(**{name: stream.collect() for name, *_ in reads}), desc=config.layer)
+    arrays = {"images": images, "values": np.asarray(out.values), "units": rows,
+              **{name: np.asarray(a) for name, a in read.items()}}
+    return Result(arrays, {"layer": config.layer, "units": [int(units[0]), int(units[-1]) + 1],  # [start, stop)
                            "method": config.method, "kind": config.kind, "images_per_unit": per,
                            "steps": config.steps, "size": size, "render_seconds": seconds,
                            "color": config.color or param.color_name_for(model), "transforms": tf_name,
@@ -321,7 +350,8 @@ def _joined(parts: dict, kind: str, count: int) -> dict | None:
         return None
     arrays = {name: np.concatenate([g.arrays[name] for g in got]) for name in got[0].arrays if name != "values"}
     arrays["values"] = np.stack([g.arrays["values"] for g in got])
-    return {**arrays, "summary": got[0].summary, "seconds": [g.summary["render_seconds"] for g in got]}
+    summary = {**got[0].summary, "units": [got[0].summary["units"][0], got[-1].summary["units"][1]]}
+    return {**arrays, "summary": summary, "seconds": [g.summary["render_seconds"] for g in got]}
 
 
 def _gather(ctx, config: GatherConfig, stats, fit=None, **parts) -> Result:
@@ -347,7 +377,7 @@ def _gather(ctx, config: GatherConfig, stats, fit=None, **parts) -> Result:
               "data_mean": mean, "data_std": std, "ratio": ratio, "z": z, "values": main["values"],
               **{f"{side}_{what}": s[f"{side}_{what}"][:, :m] for side in ("top", "bottom")
                  for what in ("idx", "act", "crops")}}
-    summary = {**main["summary"], "units": [int(units[0]), int(units[-1]) + 1], "render_seconds": main["seconds"],
+    summary = {**main["summary"], "render_seconds": main["seconds"],
                "ratio_q25": float(q[0]), "ratio_median": float(q[1]), "ratio_q75": float(q[2]),
                "above_top_fraction": float(np.mean(ratio > 1)), "z_median": float(np.median(z)),
                "images_in_data": int(stats.summary["images"]), "crop_size": stats.summary.get("crop_size"),
@@ -373,7 +403,7 @@ def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (
                   method: str = "neurons", k: int | None = None, exemplars: int = 8, chunk: int | None = None,
                   diversity: int = 4, diversity_steps: int | None = None, negative_steps: int | None = None,
                   rf: door.ReceptiveField | None = None, **render_options) -> dict[str, Task]:
-    """The graph: ``{["capture", "directions"], "featvis_stats", "max_0"..., ["diversity_0"...,
+    """The graph: ``{["capture", "directions"], "featvis_stats", ["color"], "max_0"..., ["diversity_0"...,
     "negative_0"...], "featvis"}``; ``["featvis"]`` gathers it.
 
     Args:
@@ -442,12 +472,17 @@ def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (
     if negative_steps:
         kinds.append(("negative", negative_steps, 1, DIVERSITY_WEIGHT))
     chunk = chunk or stop - start
+    color = color_task(net, data, render_options["color"])
+    if color is not None:
+        graph["color"] = color
     parts = {}
     for i, lo in enumerate(range(start, stop, chunk)):
         for kind, n_steps, per, w in kinds:
             config = RenderConfig(model, data, layer, (lo, min(lo + chunk, stop)), method, n_steps, part=i,
                                   kind=kind, images=per, diversity_weight=w, **render_options)
-            parts[f"{kind}_{i}"] = Task("featvis_render", config, _render, dict(deps))
+            # version 2: the summary's units are [start, stop); the final activations in one pass
+            parts[f"{kind}_{i}"] = Task("featvis_render", config, _render,
+                                        {**deps, **({"color": color} if color else {})}, version=2)
     graph.update(parts)
     graph["featvis"] = Task("featvis", GatherConfig(exemplars, -(-(stop - start) // chunk)), _gather,
                             {**deps, "stats": graph["featvis_stats"], **parts})

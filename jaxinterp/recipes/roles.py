@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinterp import door
 from jaxinterp.steps import (
     DataSpec,
     ModelSpec,
@@ -35,6 +36,7 @@ from jaxinterp.steps import (
     key_of,
     load_data,
     load_model,
+    open_source,
 )
 from jaxinterp.tasks import Result, Task
 
@@ -73,23 +75,40 @@ class LevelConfig:
     index: int  # position among the requested levels: which keys it draws
 
 
+def has_stage_levels(model, variables, layer: str, shape) -> bool:
+    """Whether ``layer`` has the "immediate" and "window" levels
+    (:func:`jaxinterp.neurons.resnet_levels`): a ResNet stage ``layerK`` of two or more basic blocks
+    (``layerK.0.bn1`` ...) whose maps keep the size of the stage's input (``layer1`` of a CIFAR
+    ResNet; later stages downsample, and a torchvision stem's max-pool halves ``bn1``). Every
+    other layer has the "pixels" level only. Reads the layer graph for inputs of ``shape``
+    ([H, W, C]), no image."""
+    if layer == "layer1":
+        stage_in = "bn1"
+    elif layer.startswith("layer") and layer[5:].isdigit():
+        stage_in = f"layer{int(layer[5:]) - 1}"
+    else:
+        return False
+    g = door.graph(model, variables, shape)
+    blocks = sorted(int(n.split(".")[1]) for n in g.names
+                    if n.startswith(layer + ".") and n.count(".") == 1 and n.split(".")[1].isdigit())
+    return (len(blocks) > 1 and f"{layer}.{blocks[-1]}.bn1" in g and layer in g and stage_in in g
+            and g[layer].spatial and g[layer].shape[:2] == g[stage_in].shape[:2])
+
+
 def _levels(model, variables, images, layer, wanted):
-    """{name: Level} and the layer's output maps [n, h, w, N]; a clear error for non-stages."""
+    """{name: Level} and the layer's output maps [n, h, w, N] (the levels are checked by
+    :func:`roles_tasks`)."""
     from jaxinterp import neurons
 
     stage_levels = [lv for lv in wanted if lv != "pixels"]
-    try:
+    levels, layer_out = {}, None
+    if stage_levels:
         levels, layer_out = neurons.resnet_levels(model, variables, images, layer, levels=stage_levels)
-        resnet = True
-    except ValueError as err:
-        if stage_levels:
-            raise ValueError(f"{err}. Pass --levels pixels for this layer") from None
-        resnet, levels, layer_out = False, {}, None
     if "pixels" in wanted:
         levels["pixels"] = neurons.pixel_level(model, variables, images, layer)
         if layer_out is None:
             layer_out = neurons.level_outputs(levels["pixels"])
-    return levels, layer_out, resnet
+    return levels, layer_out
 
 
 def _level(ctx, c: LevelConfig) -> Result:
@@ -97,7 +116,7 @@ def _level(ctx, c: LevelConfig) -> Result:
 
     model, variables = load_model(c.model)
     images, _ = load_data(c.data)
-    levels, layer_out, _ = _levels(model, variables, images, c.layer, [c.level])
+    levels, layer_out = _levels(model, variables, images, c.layer, [c.level])
     level = levels[c.level]
     n, h, w, _ = layer_out.shape
     samples = c.samples or auto_samples(level.dim)
@@ -293,12 +312,20 @@ def roles_tasks(model: ModelSpec, data: DataSpec, layer: str, *, levels=LEVELS, 
         raise ValueError(f"unknown level(s) {unknown or levels}; choose from {', '.join(LEVELS)} "
                          "(comma-separated, e.g. --levels immediate,window,pixels)")
     net, variables = load_model(model)
-    images, labels = load_data(data)
-    # check the levels now, before any work: non-stage layers support only 'pixels'
-    resnet = _levels(net, variables, images[:2], layer, list(levels))[2]
+    source = open_source(data)  # the checks read the layer graph: no image is decoded
+    g = door.graph(net, variables, source.image_shape)
+    g.check([layer])
+    if not g[layer].spatial:
+        raise ValueError(f"layer {layer!r} has no spatial axes (output shape {g[layer].shape}); the pixel and "
+                         "window levels need a convolutional layer [h, w, channels]")
+    resnet = has_stage_levels(net, variables, layer, source.image_shape)
+    if not resnet and set(levels) - {"pixels"}:
+        raise ValueError(f"{layer!r} is not a ResNet stage with the immediate and window levels (a stage of two or "
+                         "more basic blocks that keeps its input's size, such as layer1 of a CIFAR ResNet). "
+                         "Pass --levels pixels for this layer")
     g: dict[str, Task] = {"acts": capture_task(model, data, layer)}
     g["fit_neurons"] = fit_task(g["acts"], "neurons")
-    sims = ("colour", "label") if labels is not None else ("colour",)
+    sims = ("colour", "label") if source.labels is not None else ("colour",)
     for sim in sims:
         g[f"ii_{sim}"] = ii_task(g["fit_neurons"], SimilaritySpec(sim), data, m)
     for i, level in enumerate(levels):

@@ -30,7 +30,7 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
     assert featvis(data, out, *extra) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     first = json.loads(printed[-1])
-    assert first["computed"] == 8  # stats, gather, and per chunk of 2 units: max, diversity, negative
+    assert first["computed"] == 9  # stats, colour, gather, and per chunk of 2 units: max, diversity, negative
     assert "featvis: relu2 max 2..3: step 6/6, mean objective " in "\n".join(printed)  # progress
     for name in ("featvis_relu2.png", "featvis_relu2.svg", "ratio_relu2.png", "index.html", "units/relu2_2.png",
                  "units/relu2_5_top.png", "units/relu2_5_bottom.png", "units/relu2_3_diverse.png",
@@ -42,6 +42,7 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
     assert arrays["negative_images"].shape == (4, 32, 32, 3)
     assert arrays["top_crops"].shape[:2] == arrays["bottom_crops"].shape[:2] == (4, 3)
     np.testing.assert_array_equal(arrays["units"], [2, 3, 4, 5])
+    assert json.loads((out / "summary.json").read_text())["units"] == [2, 6]  # [start, stop) of both chunks
     # the numbers are the dataset's: ratio = own activation / top dataset activation, top exemplars sorted
     np.testing.assert_allclose(arrays["ratio"], arrays["vis_act"] / arrays["data_max"], rtol=1e-6)
     np.testing.assert_allclose(arrays["top_act"][:, 0], arrays["data_max"], rtol=1e-6)
@@ -115,7 +116,7 @@ def test_defaults_follow_the_model_and_an_interrupted_run_resumes(data, tmp_path
     monkeypatch.setattr(recipe, "render_units", real)
     assert featvis(data, out, *args) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert line["reused"] >= 1 and line["computed"] + line["reused"] == 4  # stats, 2 renders, gather
+    assert line["reused"] >= 1 and line["computed"] + line["reused"] == 5  # stats, colour, 2 renders, gather
 
 
 def test_kmeans_directions(data, tmp_path, capsys):

@@ -68,6 +68,17 @@ def test_color_matrix_is_the_square_root_of_the_colour_covariance():
     assert fn.color == param.color_matrix(images)
 
 
+def test_color_matrix_of_a_streamed_folder_is_the_arrays(tmp_path):
+    """A source (a folder of image files, decoded a chunk at a time) gives the matrix of its images
+    in memory."""
+    from jaxinterp.data import open_data
+    from tests.data.images import tiny, write_folder
+
+    images, labels = tiny(30, size=8)
+    source = open_data(write_folder(tmp_path / "folder", images, labels))
+    np.testing.assert_allclose(param.color_matrix(source, chunk=7), param.color_matrix(images), atol=1e-12)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match=r"\[n, h, w, 3\]"):
         param.color_matrix(np.zeros((4, 4, 3)))

@@ -226,3 +226,47 @@ def test_the_gathered_statistics_are_scipys_and_the_definitions():
 
     values = np.array([3.0, np.nan, -1.0, 7.0, 0.5, 2.0])  # NaN sits at the median, 2.0
     np.testing.assert_array_equal(extreme_neurons(values), [[2, 4], [3, 0]])
+
+
+@pytest.mark.parametrize("arch, layer", [("cifar_resnet20", "layer1"), ("cifar_resnet20", "layer2"),
+                                         ("cifar_resnet20", "layer3"), ("cifar_resnet20", "relu"),
+                                         ("small_cnn_rgb", "relu2")])
+def test_stage_levels_predicate_agrees_with_resnet_levels(arch, layer):
+    """``has_stage_levels`` (the layer graph only) says True exactly where ``resnet_levels`` builds
+    the immediate and window levels on real images, False where it refuses."""
+    from jaxinterp import neurons, steps
+    from jaxinterp.recipes.roles import has_stage_levels
+
+    model, variables = steps.load_model(steps.model_spec(arch, "random:0"))
+    images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    try:
+        built = set(neurons.resnet_levels(model, variables, images, layer, levels=["immediate", "window"])[0])
+    except ValueError:
+        built = set()
+    assert has_stage_levels(model, variables, layer, (32, 32, 3)) == (built == {"immediate", "window"})
+    assert has_stage_levels(model, variables, layer, (32, 32, 3)) == (layer == "layer1")
+
+
+def test_the_graph_is_built_without_decoding_the_data(tmp_path, monkeypatch):
+    """roles_tasks checks the levels on the layer graph: no image is decoded (a whole dataset was,
+    for a check on two images); a window level on a layer that has none is refused by name."""
+    from jaxinterp import steps
+    from jaxinterp.data import checks
+    from jaxinterp.recipes import roles
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", images=rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8),
+             labels=rng.integers(0, 10, 12))
+    data = steps.data_spec(tmp_path / "d.npz")
+
+    def whole(*args, **kwargs):
+        raise AssertionError("the whole dataset was decoded")
+
+    monkeypatch.setattr(checks, "check_images", whole)  # what load_data runs on every dataset it holds
+    resnet = steps.model_spec("cifar_resnet20", "random:0")
+    g = roles.roles_tasks(resnet, data, "layer1", levels=("immediate", "window"))
+    assert g["saliency"].config.structured and {"level_immediate", "level_window", "ii_label"} <= set(g)
+    g = roles.roles_tasks(resnet, data, "layer2", levels=("pixels",))
+    assert not g["saliency"].config.structured
+    with pytest.raises(ValueError, match="'layer2' is not a ResNet stage .* Pass --levels pixels"):
+        roles.roles_tasks(resnet, data, "layer2", levels=("window", "pixels"))
