@@ -49,7 +49,7 @@ import dataclasses
 import numpy as np
 
 from jaxinterp import door
-from jaxinterp.recipes.featvis import RenderConfig, featvis_tasks, render_units
+from jaxinterp.recipes.featvis import RenderConfig, color_of, featvis_tasks, render_units
 from jaxinterp.steps import DataSpec, ModelSpec, check_data_for_model, load_data, load_model
 from jaxinterp.tasks import Result, Task
 
@@ -290,9 +290,9 @@ class ThumbsConfig:
     side: str = "out"
 
 
-def _thumbs(ctx, c: ThumbsConfig, weights) -> Result:
+def _thumbs(ctx, c: ThumbsConfig, weights, color=None) -> Result:
     targets = np.unique(weights.arrays[f"{c.side}_idx"][np.asarray(c.units)])
-    return render_units(ctx, c.render, targets)
+    return render_units(ctx, c.render, targets, color=color_of(color))
 
 
 # ---------------------------------------------------------------- the layer: families, equivariance, pages
@@ -510,10 +510,11 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
     fv = featvis_tasks(model, data, layer, (min(chosen), max(chosen) + 1), exemplars=top, rf=rf, **opts)
     g["featvis"] = fv["featvis"]
     up = dataclasses.replace(fv["max_0"].config, layer=upstream, units=(0, up_width), method="neurons", part=0)
-    g["featvis_up"] = Task("featvis_thumbs", ThumbsConfig(up, chosen, "in"), _thumbs, {"weights": g["weights"]})
+    thumb_deps = {"weights": g["weights"], **({"color": fv["color"]} if "color" in fv else {})}  # one matrix
+    g["featvis_up"] = Task("featvis_thumbs", ThumbsConfig(up, chosen, "in"), _thumbs, thumb_deps)
     thumbs = dataclasses.replace(fv["max_0"].config, layer=downstream, units=(0, layers[downstream].channels),
                                  method="neurons", steps=int(thumb_steps), part=0)
-    g["thumbs"] = Task("featvis_thumbs", ThumbsConfig(thumbs, chosen), _thumbs, {"weights": g["weights"]})
+    g["thumbs"] = Task("featvis_thumbs", ThumbsConfig(thumbs, chosen), _thumbs, thumb_deps)
     classifier = is_classifier(layers, downstream)
     names = class_names(model.arch, layers[downstream].channels) if classifier else None
     config = CircuitsConfig(layer, upstream, downstream, chosen, families, float(bin_deg), permutations, seed,

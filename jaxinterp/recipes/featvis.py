@@ -274,11 +274,15 @@ def color_task(model, data: DataSpec, color: str | None = None) -> Task | None:
     return Task("color_matrix", data, _color_matrix) if name == "data" and model.IN_CHANNELS == 3 else None
 
 
+def color_of(color: Result | None):
+    """The colour matrix of a :func:`color_task` result, as :func:`render_units` takes it (None: none)."""
+    return None if color is None else tuple(map(tuple, np.asarray(color.arrays["color"]).tolist()))
+
+
 def _render(ctx, config: RenderConfig, fit=None, color=None) -> Result:
     model, variables = load_model(config.model)
     vecs = _targets(config, model, variables, fit, config.size)
-    matrix = None if color is None else tuple(map(tuple, np.asarray(color.arrays["color"]).tolist()))
-    return render_units(ctx, config, np.arange(*config.units), vecs, matrix)
+    return render_units(ctx, config, np.arange(*config.units), vecs, color_of(color))
 
 
 def render_units(ctx, config: RenderConfig, units, vecs=None, color=None) -> Result:

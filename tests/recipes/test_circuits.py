@@ -191,3 +191,20 @@ def test_resnet56_depth_runs_to_completion_and_bad_units_fail_first(tmp_path, ca
     assert set(summary) == {"layer2", "layer3"}
     for layer in ("layer2", "layer3"):
         assert (tmp_path / "out" / "units" / f"{layer}_1.html").is_file()
+
+
+def test_the_thumbnails_share_the_renders_colour_matrix(ran):
+    """Every render of a circuits graph (the units', upstream and downstream thumbnails) reads
+    one colour-matrix task, computed once from the data; no thumbnail computes its own."""
+    from jaxinterp import steps
+    from jaxinterp.cli import build_parser
+    from jaxinterp.commands._data import data_spec
+    from jaxinterp.recipes.circuits import circuits_tasks
+
+    root, _, _ = ran
+    data = data_spec(build_parser().parse_args([*ARGS, "--data", str(root / "data.npz"), "--out", "o"]),
+                     "small_cnn_rgb")
+    g = circuits_tasks(steps.model_spec("small_cnn_rgb", "random:0"), data, "relu2", UNITS)
+    colour = {g[name].deps["color"].key for name in ("featvis_up", "thumbs")}
+    colour |= {t.deps["color"].key for t in g["featvis"].deps.values() if "color" in t.deps}
+    assert len(colour) == 1 and g["thumbs"].deps["color"].name == "color_matrix"
