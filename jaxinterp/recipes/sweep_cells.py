@@ -84,11 +84,17 @@ class HostRecord:
 
 
 @contextlib.contextmanager
-def running(store: tasks.Store, cell):
-    """Hold ``cell``'s running record for the block, rewriting it every :data:`HEARTBEAT` seconds."""
+def running(store: tasks.Store, cell, log: Callable[[str], None] = print):
+    """Hold ``cell``'s running record for the block, rewriting it every :data:`HEARTBEAT` seconds.
+    A record that cannot be written is logged and the block runs (a record says what is going on;
+    failing to write one must not stop the work, and the heartbeat tries again)."""
     now = time.time()
     note = {"id": cell.id, "cell": cell.label, **store.writer(), "since": now, "beat": now}
-    store.put_note(RUNNING, cell.id, note)
+    try:
+        store.put_note(RUNNING, cell.id, note)
+    except OSError as err:
+        log(f"  {cell.label}: its running record was not written ({type(err).__name__}: {err}); "
+            "computing it anyway")
     stop = threading.Event()
 
     def beat():
@@ -114,7 +120,8 @@ def run_cell(store: tasks.Store, cell, retries: int, log: Callable[[str], None] 
     ``"reused"``: found in the store, ``"failed"``), ``attempts``, ``seconds``, ``start``, ``error``."""
     start, t0 = time.time(), time.perf_counter()
     # a cell found whole is only loaded (which checks its II arrays, and recomputes a damaged one)
-    guard = contextlib.nullcontext() if all(store.has(t) for t in cell.tasks) else running(store, cell)
+    whole = all(store.has(t) for t in cell.tasks)
+    guard = contextlib.nullcontext() if whole else running(store, cell, log)
     computed, error, attempt = False, "", 0
     with guard:
         for attempt in range(1, retries + 2):
