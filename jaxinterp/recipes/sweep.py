@@ -53,6 +53,7 @@ import numpy as np
 from jaxinterp import steps, tasks
 from jaxinterp.directions import registry
 from jaxinterp.parallel import distributed
+from jaxinterp.tasks.fs import _SCHEME as _URL  # (the store's own test: gs://, s3://, ...)
 from jaxinterp.tasks.store import DEBRIS_AGE
 
 DEFAULTS = dict(limit=None, ks=[1.0], seeds=[0], similarities=["colour"], m=5, options={},
@@ -419,7 +420,7 @@ def run(config: dict, out: str | Path, log: Callable[[str], None] = print, repor
         raise ValueError(f"engine must be one of {ENGINES} and phase one of {PHASES}, got {engine!r}, {phase!r}")
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
-    out = Path(out)
+    out = out_path(out)
     index, count, source = distributed.job_array(num_processes, process_id)
     if engine == "ray" and count > 1:
         raise ValueError(f"--engine ray dispatches every cell from one driver, but this is process {index} of "
@@ -462,6 +463,17 @@ def run(config: dict, out: str | Path, log: Callable[[str], None] = print, repor
                    reused_cells_this_process=sum(o["state"] == "reused" for o in outcomes),
                    computed_cells_this_process=sum(o["state"] == "done" for o in outcomes))
     return finish(config, out, store, cells, summary, report, log, always=count == 1 or engine == "ray")
+
+
+def out_path(out: str | Path):
+    """``out`` as every process of a sweep opens it: a local folder made absolute (a Ray worker
+    opens it from its own working directory), a URL (``gs://bucket/path``) as an
+    ``etils.epath.Path``, as the store opens it (``pathlib`` would fold ``gs://b`` into ``gs:/b``)."""
+    if _URL.match(str(out)):
+        from etils import epath
+
+        return epath.Path(str(out))
+    return Path(out).expanduser().absolute()
 
 
 def finish(config: dict, out: Path, store: tasks.Store, cells: list[Cell], summary: dict, report: bool,

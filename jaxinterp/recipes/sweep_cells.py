@@ -213,7 +213,7 @@ def _ray_unit(config: dict, out: str, kind: str, name: str, retries: int) -> dic
     key = json.dumps([sweep._public(config), out], sort_keys=True)
     if key not in _IN_WORKER:
         captures, cells = sweep.build(config)
-        store = tasks.Store(Path(out) / "store", worker={"engine": "ray"})
+        store = tasks.Store(sweep.out_path(out) / "store", worker={"engine": "ray"})
         _IN_WORKER[key] = (store, {c.key: c for c in captures}, {c.id: c for c in cells},
                            HostRecord(store, None, None, "ray"))
     store, captures, cells, record = _IN_WORKER[key]
@@ -241,7 +241,7 @@ def run_ray(config: dict, out: Path, captures: list, cells: list, retries: int, 
     if not ray.is_initialized():
         local = address is None and "RAY_ADDRESS" not in os.environ
         ray.init(address=address, **({"include_dashboard": False} if local else {}))
-    store = tasks.Store(Path(out) / "store")
+    store = tasks.Store(out / "store")
     unit = ray.remote(_ray_unit).options(max_retries=retries, retry_exceptions=False, num_cpus=1)
     refs = [unit.remote(config, str(out), "capture", c.key, retries) for c in captures]
     for c, ref in zip(captures, refs):
