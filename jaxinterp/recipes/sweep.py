@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
+import heapq
 import importlib.util
 import json
 import time
@@ -80,7 +82,8 @@ _CELL_OVERHEAD = 2e8  # what every cell costs besides (compiling its programs, l
 @dataclasses.dataclass(frozen=True)
 class Cell:
     """One point of the grid; ``tasks`` are its fit and one II task per similarity; ``n`` and
-    ``d`` are its images and the layer's width (for :attr:`cost`)."""
+    ``d`` are its images and the layer's width (for :attr:`cost`). :attr:`id`, :attr:`group` and
+    :attr:`cost` are computed once per cell (``cached_property``: the dataclass has no slots)."""
 
     model: str
     layer: str
@@ -101,7 +104,7 @@ class Cell:
         """The II tasks (each reads the fit, which reads the capture)."""
         return [t for _, t in self.ii]
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         """The cell's name whatever the device layout (its tasks' keys hold the layout): a hash of
         its capture's key and of its fit's and scores' configs and versions."""
@@ -109,12 +112,12 @@ class Cell:
                    [[name, tasks.canonical(t.config), t.version] for name, t in self.ii]]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
-    @property
+    @functools.cached_property
     def group(self) -> tuple | None:
         """What the cells whose fits train with this one's together share (:func:`steps.fit_group`)."""
         return steps.fit_group(self.fit)
 
-    @property
+    @functools.cached_property
     def cost(self) -> float:
         """Estimated multiply-adds of the cell (fit, II per similarity, a fixed overhead)."""
         fit = _FIT_COST.get(self.method, _FIT_COST["ica"])(self.n, self.d, self.k, dict(self.fit.config.options))
@@ -204,31 +207,39 @@ def build(config: dict) -> tuple[list[tasks.Task], list[Cell]]:
     return captures, cells
 
 
-def share(cells: list[Cell], index: int, count: int) -> list[Cell]:
-    """Process ``index``'s share of ``cells`` among ``count``: the longest cells first, each to
-    the process with the least estimated work so far (LPT greedy; ties: the lower index), so
-    every process computes the same split from the same grid. Returned in grid order, which
-    keeps the cells of one capture together.
+def assign(cells: list[Cell], count: int) -> list[int]:
+    """The process (0 .. ``count`` - 1) of each cell: the longest cells first, each to the process
+    with the least estimated work so far (LPT greedy; ties: the lower index), so every process
+    computes the same split from the same grid.
 
     SAE cells of one capture that train together (:func:`jaxinterp.steps.fit_group`, one
     vmapped program, :func:`jaxinterp.recipes.sweep_cells.fit_groups`) are dealt out as one
     unit, its cost the sum of its cells', so one process trains the whole group.
     """
-    if not 0 <= index < count:
-        raise ValueError(f"process index {index} is not in [0, {count})")
+    if count < 1:
+        raise ValueError(f"the cells are shared among count >= 1 processes, got {count}")
     units: dict = {}
     for i, c in enumerate(cells):
         group = c.group
         units.setdefault(("cell", i) if group is None else ("group", group), []).append(i)
     members = list(units.values())
     cost = [sum(cells[i].cost for i in m) for m in members]
-    load = [0.0] * count
-    owner = {}
+    loads = [(0.0, q) for q in range(count)]  # a heap: the least loaded process (ties: the lower index) first
+    owner = [0] * len(cells)
     for u in sorted(range(len(members)), key=lambda u: (-cost[u], members[u][0])):
-        p = min(range(count), key=lambda q: (load[q], q))
-        owner.update((i, p) for i in members[u])
-        load[p] += cost[u]
-    return [c for i, c in enumerate(cells) if owner[i] == index]
+        load, p = heapq.heappop(loads)
+        for i in members[u]:
+            owner[i] = p
+        heapq.heappush(loads, (load + cost[u], p))
+    return owner
+
+
+def share(cells: list[Cell], index: int, count: int) -> list[Cell]:
+    """Process ``index``'s share of ``cells`` among ``count`` (:func:`assign`), in grid order,
+    which keeps the cells of one capture together."""
+    if not 0 <= index < count:
+        raise ValueError(f"process index {index} is not in [0, {count})")
+    return [c for c, owner in zip(cells, assign(cells, count)) if owner == index]
 
 
 # -- what the store says about the cells
@@ -345,7 +356,7 @@ def status(config: dict, store: tasks.Store, stale_after: float | None = None) -
     running = {n.get("id"): n for n in store.notes(sweep_cells.RUNNING)}
     hosts = [n for n in store.notes(sweep_cells.HOSTS) if n.get("engine") == "processes"]
     count = max(hosts, key=lambda n: n.get("started", 0)).get("processes", 1) if hosts else 1
-    owner = {c.id: i for i in range(count) for c in share(cells, i, count)} if count > 1 else {}
+    owner = {c.id: i for c, i in zip(cells, assign(cells, count))} if count > 1 else {}
     out = {"done": [], "failed": [], "running": [], "stale": [], "pending": [], "hosts": {}}
     for cell in cells:
         state, error, variant = cell_state(store, cell, on)

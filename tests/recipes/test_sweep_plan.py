@@ -4,6 +4,10 @@ when it summarises."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
 
 from jaxinterp.recipes import sweep, sweep_cells
 from tests.recipes.test_sweep import write_config
@@ -25,3 +29,55 @@ def test_out_is_absolute_for_ray_workers_and_urls_stay_urls(tmp_path, monkeypatc
     for url in ("gs://bucket/sweeps/a", "s3://bucket/a"):
         assert str(sweep.out_path(url)) == url and str(sweep.out_path(url) / "store") == f"{url}/store"
     assert isinstance(sweep.out_path(Path("rel")), Path) and sweep.out_path("rel").is_absolute()
+
+
+def _share_before(cells, index, count):
+    """share() as it was before assign(): the LPT greedy written out, as the reference."""
+    units = {}
+    for i, c in enumerate(cells):
+        units.setdefault(("cell", i) if c.group is None else ("group", c.group), []).append(i)
+    members = list(units.values())
+    cost = [sum(cells[i].cost for i in m) for m in members]
+    load, owner = [0.0] * count, {}
+    for u in sorted(range(len(members)), key=lambda u: (-cost[u], members[u][0])):
+        p = min(range(count), key=lambda q: (load[q], q))
+        owner.update((i, p) for i in members[u])
+        load[p] += cost[u]
+    return [c for i, c in enumerate(cells) if owner[i] == index]
+
+
+def test_assign_deals_the_cells_as_share_did():
+    """assign() once, then share() filters it: the same split as before, for cell sets with tied
+    costs and groups dealt as one unit, over 1..6 processes; every cell in exactly one share."""
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 30):
+        groups = [None, None, None, ("sae", 0), ("sae", 1)]
+        cells = [SimpleNamespace(i=i, cost=float(rng.integers(1, 6)), group=groups[rng.integers(0, 5)])
+                 for i in range(n)]
+        for count in range(1, 7):
+            owners = sweep.assign(cells, count)
+            shares = [sweep.share(cells, i, count) for i in range(count)]
+            assert shares == [_share_before(cells, i, count) for i in range(count)], (n, count)
+            assert [[c.i for c in s] for s in shares] == [[i for i in range(n) if owners[i] == p]
+                                                          for p in range(count)]
+    with pytest.raises(ValueError, match="count >= 1"):
+        sweep.assign(cells, 0)
+
+
+def test_status_works_out_each_cells_share_once(tmp_path, monkeypatch):
+    """--status of a 3-process job array: each pending cell says whose share it is, and each cell's
+    group (and cost, id) is worked out once, not once per process."""
+    from jaxinterp import steps, tasks
+
+    config = sweep.load_config(write_config(tmp_path, layers=("relu1",), methods=("neurons", "pca", "kmeans"),
+                                            ks=(2, 3), models=("a",), seeds=(0, 1)))
+    store = tasks.Store(tmp_path / "out" / "store")
+    store.put_note(sweep_cells.HOSTS, "h-1", {"engine": "processes", "processes": 3, "started": 1.0})
+    real, calls = steps.fit_group, []
+    monkeypatch.setattr(steps, "fit_group", lambda fit: calls.append(fit.key) or real(fit))
+    state = sweep.status(config, store)
+    _, cells = sweep.build(config)
+    assert len(cells) == 7 and len(calls) == len(cells)
+    owners = dict(zip((c.id for c in cells), sweep.assign(cells, 3)))
+    assert [(r["id"], r["share"]) for r in state["pending"]] == list(owners.items())
+    assert sorted(set(owners.values())) == [0, 1, 2]
