@@ -490,9 +490,16 @@ def out_path(out: str | Path):
 def finish(config: dict, out: Path, store: tasks.Store, cells: list[Cell], summary: dict, report: bool,
            log: Callable[[str], None], always: bool = False) -> dict:
     """Write ``cells.json``, the manifest and (with ``report``) the report, if every cell is
-    finished (done or failed) or ``always``; else say so. Returns ``summary`` with the counts."""
-    rows = collect(store, cells, layouts(store))
-    counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "failed", "pending")}
+    finished (done or failed) or ``always``; else say so. Returns ``summary`` with the counts.
+
+    The cells' states are counted first (commits only): every process of a job array gets here,
+    and only the one that writes loads every done cell's scores (:func:`collect`)."""
+    on = layouts(store)
+    states = [cell_state(store, cell, on)[0] for cell in cells]
+    if always or "pending" not in states:
+        rows = collect(store, cells, on)  # (an entry found damaged here is discarded: its cell is pending)
+        states = [r["state"] for r in rows]
+    counts = {s: states.count(s) for s in ("done", "failed", "pending")}
     summary.update(counts)
     if counts["pending"] and not always:
         log(f"sweep: this process's cells are finished; {counts['pending']} of the {len(cells)} cells are not yet "

@@ -3,6 +3,7 @@ when it summarises."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -81,3 +82,29 @@ def test_status_works_out_each_cells_share_once(tmp_path, monkeypatch):
     owners = dict(zip((c.id for c in cells), sweep.assign(cells, 3)))
     assert [(r["id"], r["share"]) for r in state["pending"]] == list(owners.items())
     assert sorted(set(owners.values())) == [0, 1, 2]
+
+
+def test_finish_loads_no_scores_while_cells_are_pending(tmp_path, monkeypatch):
+    """Every process of a job array calls finish(): while other shares are pending it counts the
+    cells' states from their commits and loads no arrays; the one that writes cells.json loads
+    each done cell's scores."""
+    from jaxinterp import tasks
+
+    config = sweep.load_config(write_config(tmp_path, layers=("relu1",), methods=("neurons",), models=("a",),
+                                            seeds=(0,)))
+    sweep.run(config, tmp_path / "out", log=lambda s: None, report=False)  # one done cell
+    config["methods"] = ["neurons", "pca"]  # and one pending
+    _, cells = sweep.build(config)
+    store = tasks.Store(tmp_path / "out" / "store")
+    real, loads = store.load, []
+    monkeypatch.setattr(store, "load", lambda task: loads.append(task.name) or real(task))
+    (tmp_path / "out" / "cells.json").unlink()
+    lines = []
+    summary = sweep.finish(config, tmp_path / "out", store, cells, {}, False, lines.append)
+    assert (summary["done"], summary["pending"], loads) == (1, 1, [])
+    assert "1 of the 2 cells are not yet" in lines[-1] and not (tmp_path / "out" / "cells.json").exists()
+    summary = sweep.finish(config, tmp_path / "out", store, cells, {"seconds": 0.0}, False, lines.append,
+                           always=True)
+    assert (summary["done"], summary["pending"]) == (1, 1) and loads == ["ii", "ii"]  # colour, label
+    rows = json.loads((tmp_path / "out" / "cells.json").read_text())["cells"]
+    assert [r["state"] for r in rows] == ["done", "pending"] and len(rows[0]["ii_colour"]) == 16
