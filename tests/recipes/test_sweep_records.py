@@ -31,6 +31,6 @@ def test_a_running_record_that_cannot_be_written_is_logged_and_the_cell_runs(tmp
         while not store.notes(sweep_cells.RUNNING) and time.time() < deadline:
             time.sleep(0.01)
         assert [n["id"] for n in store.notes(sweep_cells.RUNNING)] == ["c0ffee"]  # the heartbeat's
-    assert ran and lines == ["  a relu1 pca k=4 seed=0: its running record was not written "
-                             "(OSError: 503 Service Unavailable); computing it anyway"]
+    assert ran and lines == [("  a relu1 pca k=4 seed=0: its running record was not written "
+                              "(OSError: 503 Service Unavailable); computing it anyway")]
     assert not store.notes(sweep_cells.RUNNING)
