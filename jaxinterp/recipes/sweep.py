@@ -495,8 +495,8 @@ def finish(config: dict, out: Path, store: tasks.Store, cells: list[Cell], summa
     The cells' states are counted first (commits only): every process of a job array gets here,
     and only the one that writes loads every done cell's scores (:func:`collect`)."""
     on = layouts(store)
-    states = [cell_state(store, cell, on)[0] for cell in cells]
-    if always or "pending" not in states:
+    states = [] if always else [cell_state(store, cell, on)[0] for cell in cells]
+    if "pending" not in states:
         rows = collect(store, cells, on)  # (an entry found damaged here is discarded: its cell is pending)
         states = [r["state"] for r in rows]
     counts = {s: states.count(s) for s in ("done", "failed", "pending")}

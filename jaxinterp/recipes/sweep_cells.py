@@ -238,6 +238,9 @@ def run_ray(config: dict, out: Path, captures: list, cells: list, retries: int, 
         import ray
     except ImportError:
         raise ValueError("--engine ray needs Ray: pip install 'jaxinterp[ray]'") from None
+    from jaxinterp.recipes.sweep import out_path
+
+    out = out_path(out)  # (the workers open str(out): absolute, or a URL)
     if not ray.is_initialized():
         local = address is None and "RAY_ADDRESS" not in os.environ
         ray.init(address=address, **({"include_dashboard": False} if local else {}))
