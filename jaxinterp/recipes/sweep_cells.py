@@ -90,11 +90,6 @@ def running(store: tasks.Store, cell, log: Callable[[str], None] = print):
     failing to write one must not stop the work, and the heartbeat tries again)."""
     now = time.time()
     note = {"id": cell.id, "cell": cell.label, **store.writer(), "since": now, "beat": now}
-    try:
-        store.put_note(RUNNING, cell.id, note)
-    except OSError as err:
-        log(f"  {cell.label}: its running record was not written ({type(err).__name__}: {err}); "
-            "computing it anyway")
     stop = threading.Event()
 
     def beat():
@@ -104,12 +99,18 @@ def running(store: tasks.Store, cell, log: Callable[[str], None] = print):
                 store.put_note(RUNNING, cell.id, dict(note))
 
     thread = threading.Thread(target=beat, name="jaxinterp-heartbeat", daemon=True)
-    thread.start()
-    try:
+    try:  # (from the first write on: a SIGTERM raised once the record is visible still removes it)
+        try:
+            store.put_note(RUNNING, cell.id, note)
+        except OSError as err:
+            log(f"  {cell.label}: its running record was not written ({type(err).__name__}: {err}); "
+                "computing it anyway")
+        thread.start()
         yield
     finally:
         stop.set()
-        thread.join()
+        if thread.is_alive():
+            thread.join()
         with contextlib.suppress(OSError):
             store.remove_note(RUNNING, cell.id)
 
