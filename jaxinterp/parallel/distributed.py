@@ -27,10 +27,13 @@ from jaxinterp.parallel.mesh import AXIS, batch_sharding
 
 _CLUSTER_VARS = ("SLURM_NTASKS", "TPU_WORKER_HOSTNAMES", "MEGASCALE_COORDINATOR_ADDRESS",
                  "OMPI_COMM_WORLD_SIZE")
-# (index, count, first index) of the launchers' job arrays; JAXINTERP_* for any other launcher
-_ARRAY_VARS = (("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"),
-               ("BATCH_TASK_INDEX", "BATCH_TASK_COUNT", None),  # Google Cloud Batch
-               ("JAXINTERP_PROCESS_ID", "JAXINTERP_NUM_PROCESSES", None))
+# (index, count, first index, step, last index) of the launchers' job arrays; JAXINTERP_* for any other launcher
+_ARRAY_VARS = (("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_STEP",
+                "SLURM_ARRAY_TASK_MAX"),
+               ("BATCH_TASK_INDEX", "BATCH_TASK_COUNT", None, None, None),  # Google Cloud Batch
+               ("JAXINTERP_PROCESS_ID", "JAXINTERP_NUM_PROCESSES", None, None, None))
+_SET_BY_HAND = ("set JAXINTERP_PROCESS_ID=I and JAXINTERP_NUM_PROCESSES=N in each process, or pass "
+                "--process-id I --num-processes N")
 
 
 def initialize(coordinator: str | None = None, num_processes: int | None = None,
@@ -71,9 +74,9 @@ def job_array(num_processes: int | None = None, process_id: int | None = None) -
     """``(index, count, source)``: which of ``count`` processes sharing out independent work this
     one is. From ``jax.distributed`` when it joined several processes, else ``num_processes`` and
     ``process_id`` (``--num-processes``/``--process-id`` without ``--coordinator``), else a job
-    array's environment (Slurm's ``SLURM_ARRAY_TASK_ID``/``_COUNT``/``_MIN``, Cloud Batch's
-    ``BATCH_TASK_INDEX``/``_COUNT``, or ``JAXINTERP_PROCESS_ID``/``JAXINTERP_NUM_PROCESSES``
-    set by any launcher), else ``(0, 1, "one process")``."""
+    array's environment (Slurm's ``SLURM_ARRAY_TASK_ID``/``_COUNT``/``_MIN``/``_STEP``/``_MAX``,
+    Cloud Batch's ``BATCH_TASK_INDEX``/``_COUNT``, or ``JAXINTERP_PROCESS_ID``/
+    ``JAXINTERP_NUM_PROCESSES`` set by any launcher), else ``(0, 1, "one process")``."""
     if _joined() and jax.process_count() > 1:
         return jax.process_index(), jax.process_count(), "jax.distributed"
     if (num_processes is None) != (process_id is None):
@@ -81,17 +84,12 @@ def job_array(num_processes: int | None = None, process_id: int | None = None) -
                          f"{process_id!r}), or neither")
     source = "--num-processes/--process-id"
     if num_processes is None:
-        for index, count, first in _ARRAY_VARS:
+        for index, count, *more in _ARRAY_VARS:
             if index in os.environ:
                 if count not in os.environ:
                     raise ValueError(f"{index} is set but not {count}: set both, or pass --num-processes "
                                      "and --process-id")
-                try:
-                    process_id = int(os.environ[index]) - int(os.environ.get(first, 0) if first else 0)
-                    num_processes = int(os.environ[count])
-                except ValueError:
-                    raise ValueError(f"{index}={os.environ[index]!r} and {count}={os.environ[count]!r} must "
-                                     "be integers") from None
+                process_id, num_processes = _array_index(index, count, *more)
                 source = index
                 break
         else:
@@ -100,6 +98,30 @@ def job_array(num_processes: int | None = None, process_id: int | None = None) -
         raise ValueError(f"a job array's process index must be in [0, {num_processes}) of "
                          f"{num_processes} >= 1 processes, got {process_id} (from {source})")
     return process_id, num_processes, source
+
+
+def _array_index(index: str, count: str, first: str | None, step: str | None,
+                 last: str | None) -> tuple[int, int]:
+    """(process index, count) from a launcher's variables: ``(ID - MIN) / STEP`` (Slurm's
+    ``--array=0-15:4`` runs IDs 0, 4, 8, 12 with COUNT 4). IDs that are not MIN, MIN + STEP, ...,
+    MAX (a listed array such as ``--array=1,5,9``) raise in every process: the launcher cannot
+    say which process this is, so the user must."""
+    names = [v for v in (index, count, first, step, last) if v and v in os.environ]
+    try:
+        values = {v: int(os.environ[v]) for v in names}
+    except ValueError:
+        raise ValueError("job array variables must be integers, got "
+                         + ", ".join(f"{v}={os.environ[v]!r}" for v in names)) from None
+    num_processes, stride = values[count], values.get(step, 1)
+    offset = values[index] - values.get(first, 0)
+    process_id = offset // stride if stride >= 1 else -1
+    span = (num_processes - 1) * stride  # MAX - MIN of an evenly spaced array
+    if (stride < 1 or offset % stride or not 0 <= process_id < num_processes
+            or (last in values and values[last] - values.get(first, 0) != span)):
+        raise ValueError(f"cannot tell this process's index in [0, {num_processes}) from the job array's "
+                         + ", ".join(f"{v}={values[v]}" for v in names)
+                         + f" (IDs must be MIN, MIN+STEP, ..., MAX): {_SET_BY_HAND}")
+    return process_id, num_processes
 
 
 def detach() -> bool:

@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
+import heapq
 import importlib.util
 import json
 import time
@@ -53,6 +55,7 @@ import numpy as np
 from jaxinterp import steps, tasks
 from jaxinterp.directions import registry
 from jaxinterp.parallel import distributed
+from jaxinterp.tasks.fs import _SCHEME as _URL  # (the store's own test: gs://, s3://, ...)
 from jaxinterp.tasks.store import DEBRIS_AGE
 
 DEFAULTS = dict(limit=None, ks=[1.0], seeds=[0], similarities=["colour"], m=5, options={},
@@ -79,7 +82,8 @@ _CELL_OVERHEAD = 2e8  # what every cell costs besides (compiling its programs, l
 @dataclasses.dataclass(frozen=True)
 class Cell:
     """One point of the grid; ``tasks`` are its fit and one II task per similarity; ``n`` and
-    ``d`` are its images and the layer's width (for :attr:`cost`)."""
+    ``d`` are its images and the layer's width (for :attr:`cost`). :attr:`id`, :attr:`group` and
+    :attr:`cost` are computed once per cell (``cached_property``: the dataclass has no slots)."""
 
     model: str
     layer: str
@@ -100,7 +104,7 @@ class Cell:
         """The II tasks (each reads the fit, which reads the capture)."""
         return [t for _, t in self.ii]
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         """The cell's name whatever the device layout (its tasks' keys hold the layout): a hash of
         its capture's key and of its fit's and scores' configs and versions."""
@@ -108,12 +112,12 @@ class Cell:
                    [[name, tasks.canonical(t.config), t.version] for name, t in self.ii]]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
-    @property
+    @functools.cached_property
     def group(self) -> tuple | None:
         """What the cells whose fits train with this one's together share (:func:`steps.fit_group`)."""
         return steps.fit_group(self.fit)
 
-    @property
+    @functools.cached_property
     def cost(self) -> float:
         """Estimated multiply-adds of the cell (fit, II per similarity, a fixed overhead)."""
         fit = _FIT_COST.get(self.method, _FIT_COST["ica"])(self.n, self.d, self.k, dict(self.fit.config.options))
@@ -203,31 +207,39 @@ def build(config: dict) -> tuple[list[tasks.Task], list[Cell]]:
     return captures, cells
 
 
-def share(cells: list[Cell], index: int, count: int) -> list[Cell]:
-    """Process ``index``'s share of ``cells`` among ``count``: the longest cells first, each to
-    the process with the least estimated work so far (LPT greedy; ties: the lower index), so
-    every process computes the same split from the same grid. Returned in grid order, which
-    keeps the cells of one capture together.
+def assign(cells: list[Cell], count: int) -> list[int]:
+    """The process (0 .. ``count`` - 1) of each cell: the longest cells first, each to the process
+    with the least estimated work so far (LPT greedy; ties: the lower index), so every process
+    computes the same split from the same grid.
 
     SAE cells of one capture that train together (:func:`jaxinterp.steps.fit_group`, one
     vmapped program, :func:`jaxinterp.recipes.sweep_cells.fit_groups`) are dealt out as one
     unit, its cost the sum of its cells', so one process trains the whole group.
     """
-    if not 0 <= index < count:
-        raise ValueError(f"process index {index} is not in [0, {count})")
+    if count < 1:
+        raise ValueError(f"the cells are shared among count >= 1 processes, got {count}")
     units: dict = {}
     for i, c in enumerate(cells):
         group = c.group
         units.setdefault(("cell", i) if group is None else ("group", group), []).append(i)
     members = list(units.values())
     cost = [sum(cells[i].cost for i in m) for m in members]
-    load = [0.0] * count
-    owner = {}
+    loads = [(0.0, q) for q in range(count)]  # a heap: the least loaded process (ties: the lower index) first
+    owner = [0] * len(cells)
     for u in sorted(range(len(members)), key=lambda u: (-cost[u], members[u][0])):
-        p = min(range(count), key=lambda q: (load[q], q))
-        owner.update((i, p) for i in members[u])
-        load[p] += cost[u]
-    return [c for i, c in enumerate(cells) if owner[i] == index]
+        load, p = heapq.heappop(loads)
+        for i in members[u]:
+            owner[i] = p
+        heapq.heappush(loads, (load + cost[u], p))
+    return owner
+
+
+def share(cells: list[Cell], index: int, count: int) -> list[Cell]:
+    """Process ``index``'s share of ``cells`` among ``count`` (:func:`assign`), in grid order,
+    which keeps the cells of one capture together."""
+    if not 0 <= index < count:
+        raise ValueError(f"process index {index} is not in [0, {count})")
+    return [c for c, owner in zip(cells, assign(cells, count)) if owner == index]
 
 
 # -- what the store says about the cells
@@ -344,7 +356,7 @@ def status(config: dict, store: tasks.Store, stale_after: float | None = None) -
     running = {n.get("id"): n for n in store.notes(sweep_cells.RUNNING)}
     hosts = [n for n in store.notes(sweep_cells.HOSTS) if n.get("engine") == "processes"]
     count = max(hosts, key=lambda n: n.get("started", 0)).get("processes", 1) if hosts else 1
-    owner = {c.id: i for i in range(count) for c in share(cells, i, count)} if count > 1 else {}
+    owner = {c.id: i for c, i in zip(cells, assign(cells, count))} if count > 1 else {}
     out = {"done": [], "failed": [], "running": [], "stale": [], "pending": [], "hosts": {}}
     for cell in cells:
         state, error, variant = cell_state(store, cell, on)
@@ -419,7 +431,7 @@ def run(config: dict, out: str | Path, log: Callable[[str], None] = print, repor
         raise ValueError(f"engine must be one of {ENGINES} and phase one of {PHASES}, got {engine!r}, {phase!r}")
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
-    out = Path(out)
+    out = out_path(out)
     index, count, source = distributed.job_array(num_processes, process_id)
     if engine == "ray" and count > 1:
         raise ValueError(f"--engine ray dispatches every cell from one driver, but this is process {index} of "
@@ -464,12 +476,30 @@ def run(config: dict, out: str | Path, log: Callable[[str], None] = print, repor
     return finish(config, out, store, cells, summary, report, log, always=count == 1 or engine == "ray")
 
 
+def out_path(out: str | Path):
+    """``out`` as every process of a sweep opens it: a local folder made absolute (a Ray worker
+    opens it from its own working directory), a URL (``gs://bucket/path``) as an
+    ``etils.epath.Path``, as the store opens it (``pathlib`` would fold ``gs://b`` into ``gs:/b``)."""
+    if _URL.match(str(out)):
+        from etils import epath
+
+        return epath.Path(str(out))
+    return Path(out).expanduser().absolute()
+
+
 def finish(config: dict, out: Path, store: tasks.Store, cells: list[Cell], summary: dict, report: bool,
            log: Callable[[str], None], always: bool = False) -> dict:
     """Write ``cells.json``, the manifest and (with ``report``) the report, if every cell is
-    finished (done or failed) or ``always``; else say so. Returns ``summary`` with the counts."""
-    rows = collect(store, cells, layouts(store))
-    counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "failed", "pending")}
+    finished (done or failed) or ``always``; else say so. Returns ``summary`` with the counts.
+
+    The cells' states are counted first (commits only): every process of a job array gets here,
+    and only the one that writes loads every done cell's scores (:func:`collect`)."""
+    on = layouts(store)
+    states = [] if always else [cell_state(store, cell, on)[0] for cell in cells]
+    if "pending" not in states:
+        rows = collect(store, cells, on)  # (an entry found damaged here is discarded: its cell is pending)
+        states = [r["state"] for r in rows]
+    counts = {s: states.count(s) for s in ("done", "failed", "pending")}
     summary.update(counts)
     if counts["pending"] and not always:
         log(f"sweep: this process's cells are finished; {counts['pending']} of the {len(cells)} cells are not yet "

@@ -84,11 +84,12 @@ class HostRecord:
 
 
 @contextlib.contextmanager
-def running(store: tasks.Store, cell):
-    """Hold ``cell``'s running record for the block, rewriting it every :data:`HEARTBEAT` seconds."""
+def running(store: tasks.Store, cell, log: Callable[[str], None] = print):
+    """Hold ``cell``'s running record for the block, rewriting it every :data:`HEARTBEAT` seconds.
+    A record that cannot be written is logged and the block runs (a record says what is going on;
+    failing to write one must not stop the work, and the heartbeat tries again)."""
     now = time.time()
     note = {"id": cell.id, "cell": cell.label, **store.writer(), "since": now, "beat": now}
-    store.put_note(RUNNING, cell.id, note)
     stop = threading.Event()
 
     def beat():
@@ -98,12 +99,18 @@ def running(store: tasks.Store, cell):
                 store.put_note(RUNNING, cell.id, dict(note))
 
     thread = threading.Thread(target=beat, name="jaxinterp-heartbeat", daemon=True)
-    thread.start()
-    try:
+    try:  # (from the first write on: a SIGTERM raised once the record is visible still removes it)
+        try:
+            store.put_note(RUNNING, cell.id, note)
+        except OSError as err:
+            log(f"  {cell.label}: its running record was not written ({type(err).__name__}: {err}); "
+                "computing it anyway")
+        thread.start()
         yield
     finally:
         stop.set()
-        thread.join()
+        if thread.is_alive():
+            thread.join()
         with contextlib.suppress(OSError):
             store.remove_note(RUNNING, cell.id)
 
@@ -114,7 +121,8 @@ def run_cell(store: tasks.Store, cell, retries: int, log: Callable[[str], None] 
     ``"reused"``: found in the store, ``"failed"``), ``attempts``, ``seconds``, ``start``, ``error``."""
     start, t0 = time.time(), time.perf_counter()
     # a cell found whole is only loaded (which checks its II arrays, and recomputes a damaged one)
-    guard = contextlib.nullcontext() if all(store.has(t) for t in cell.tasks) else running(store, cell)
+    whole = all(store.has(t) for t in cell.tasks)
+    guard = contextlib.nullcontext() if whole else running(store, cell, log)
     computed, error, attempt = False, "", 0
     with guard:
         for attempt in range(1, retries + 2):
@@ -206,7 +214,7 @@ def _ray_unit(config: dict, out: str, kind: str, name: str, retries: int) -> dic
     key = json.dumps([sweep._public(config), out], sort_keys=True)
     if key not in _IN_WORKER:
         captures, cells = sweep.build(config)
-        store = tasks.Store(Path(out) / "store", worker={"engine": "ray"})
+        store = tasks.Store(sweep.out_path(out) / "store", worker={"engine": "ray"})
         _IN_WORKER[key] = (store, {c.key: c for c in captures}, {c.id: c for c in cells},
                            HostRecord(store, None, None, "ray"))
     store, captures, cells, record = _IN_WORKER[key]
@@ -231,10 +239,13 @@ def run_ray(config: dict, out: Path, captures: list, cells: list, retries: int, 
         import ray
     except ImportError:
         raise ValueError("--engine ray needs Ray: pip install 'jaxinterp[ray]'") from None
+    from jaxinterp.recipes.sweep import out_path
+
+    out = out_path(out)  # (the workers open str(out): absolute, or a URL)
     if not ray.is_initialized():
         local = address is None and "RAY_ADDRESS" not in os.environ
         ray.init(address=address, **({"include_dashboard": False} if local else {}))
-    store = tasks.Store(Path(out) / "store")
+    store = tasks.Store(out / "store")
     unit = ray.remote(_ray_unit).options(max_retries=retries, retry_exceptions=False, num_cpus=1)
     refs = [unit.remote(config, str(out), "capture", c.key, retries) for c in captures]
     for c, ref in zip(captures, refs):

@@ -428,12 +428,13 @@ class Store:
     def notes(self, folder: str) -> list[dict]:
         """Every readable note of ``folder``, each with ``"_name"`` and ``"_age"``: seconds since it
         was last written, by the storage's clock where it keeps one (a note cut short or removed
-        meanwhile is left out)."""
+        meanwhile, or a file no note could be named, such as a sync tool's, is left out)."""
+        self._note_name(folder, "x")  # (a bad folder is the caller's mistake: say so)
         out = []
         for file in self.fs.list(f"{NOTES}/{folder}"):
-            if not file.endswith(".json"):
+            if not (file.endswith(".json") and _NOTE.match(file[: -len(".json")])):
                 continue
-            rel = f"{self._note_name(folder, file[: -len('.json')])}"
+            rel = self._note_name(folder, file[: -len(".json")])
             try:
                 data = json.loads(self.fs.read(rel))
                 age = self.fs.age(rel)

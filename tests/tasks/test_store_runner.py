@@ -468,6 +468,19 @@ def test_notes_are_small_records_beside_the_results():
     assert store.writer()["process"] == 3 and store.writer()["processes"] == 4
 
 
+def test_notes_skip_files_no_note_could_be_named(tmp_path):
+    """A sync tool's or gcsfuse's *.json beside the notes (a space, a leading dot, a name over 200
+    characters) is left out, as an unreadable note is: it does not make every notes() call raise."""
+    store = Store(tmp_path / "store")
+    store.put_note("running", "abc", {"cell": "a"})
+    folder = tmp_path / "store" / "notes" / "running"
+    for name in ("abc (conflicted copy).json", ".gcsfuse_tmp.json", "x" * 201 + ".json"):
+        (folder / name).write_text('{"cell": "foreign"}')
+    assert [(n["_name"], n["cell"]) for n in store.notes("running")] == [("abc", "a")]
+    with pytest.raises(ValueError, match="note folders and names"):
+        store.notes("../commits")
+
+
 def test_a_local_run_takes_no_lock_and_runs_collective_tasks_alone(tmp_path):
     """local=True (a sweep's cells): no store lock to wait for (the caller shares out the work),
     and a collective task is computed by this process on its own devices."""
