@@ -104,6 +104,11 @@ def test_every_store_option_keeps_an_object_store_url(command):
     assert args.store == "gs://bucket/runs"
 
 
+def test_a_sweeps_out_keeps_an_object_store_url():
+    args = cli.build_parser().parse_args(["sweep", "c.py", "--out", "gs://bucket/sweep"])
+    assert str(args.out) == "gs://bucket/sweep" and str(args.out / "store") == "gs://bucket/sweep/store"
+
+
 def test_name_lists_take_commas_and_spaces_as_typed():
     """--directions "kmeans, sae", --layers layer1,layer2 layer3: the atlas once kept ' sae'."""
     from jaxinterp.commands._options import names

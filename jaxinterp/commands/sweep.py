@@ -30,6 +30,12 @@ import time
 from pathlib import Path
 
 
+def _out(text: str):
+    from jaxinterp.recipes.sweep import out_path  # (the parser is built at every start: imported when used)
+
+    return out_path(text)
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     from jaxinterp.recipes.sweep import ENGINES, PHASES, RETRIES
     from jaxinterp.recipes.sweep_cells import STALE_AFTER
@@ -38,7 +44,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", type=Path, help="Python file defining get_config(smoke=False); it is run as code: "
                                                        "only pass configs you trust")
-    parser.add_argument("--out", required=True, type=Path, help="output directory (holds the store)")
+    parser.add_argument("--out", required=True, type=_out, help="output directory (holds the store): a folder or "
+                        "gs://bucket/path")
     parser.add_argument("--smoke", action="store_true", help="get_config(smoke=True): a tiny grid to try the set-up")
     parser.add_argument("--status", action="store_true",
                         help="per host: done, failed, running (where, since when), stale, and pending cells; "
