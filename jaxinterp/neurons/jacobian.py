@@ -71,8 +71,8 @@ def jacobian_stats_of(level: Level, positions: jax.Array, chunk: int = 32) -> di
     n_out = _outputs(level)
     positions = jnp.asarray(positions)
     per_unit = int(positions.shape[0]) * level.dim
-    block = int(min(n_out, max(1, STATS_FLOATS // max(per_unit, 1))))
-    blocks = -(-n_out // block)
+    blocks = -(-n_out // int(min(n_out, max(1, STATS_FLOATS // max(per_unit, 1)))))
+    block = -(-n_out // blocks)  # even blocks: padding under one neuron per block, not up to a block
     units = jnp.minimum(jnp.arange(blocks * block), n_out - 1).reshape(blocks, block)
 
     @jax.jit

@@ -81,8 +81,8 @@ def saliency_summary(fn: Callable, images: jax.Array, best: jax.Array,
     n_out = jax.eval_shape(fn, jax.ShapeDtypeStruct(images.shape[1:], images.dtype)).shape[-1]
     if block is None:  # the backward pass holds several input-sized arrays per cotangent
         block = SALIENCY_FLOATS // (16 * height * width * colours)
-    block = int(max(1, min(n_out, block)))
-    blocks = -(-n_out // block)
+    blocks = -(-n_out // int(max(1, min(n_out, block))))
+    block = -(-n_out // blocks)  # even blocks: little padding
     channels = jnp.minimum(jnp.arange(blocks * block), n_out - 1).reshape(blocks, block)
     best = jnp.asarray(best, jnp.int32)
 
