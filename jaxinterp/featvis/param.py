@@ -216,8 +216,8 @@ def for_model(key: jax.Array, model, batch: int = 1, images01=None, size: int | 
     ``model.INPUT_SIZE``, 128 px without one), its channels, and :func:`color_for`'s colour
     matrix (``images01`` is needed for a model that is not an ImageNet model). ``options`` go to
     :func:`image` (``fft``, ``sd``, ``sigmoid``...)."""
-    from jaxinterp.featvis.transforms import DEFAULT_SIZE
+    from jaxinterp.featvis.transforms import side_for
 
-    side = size or getattr(model, "INPUT_SIZE", None) or DEFAULT_SIZE
+    side = side_for(model, size)
     return image(key, side, batch=batch, color=color_for(model, images01, color),
                  channels=model.IN_CHANNELS, **options)

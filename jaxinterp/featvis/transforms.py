@@ -196,10 +196,16 @@ SMALL = 64
 DEFAULT_SIZE = 128
 
 
+def side_for(model, size: int | None = None) -> int:
+    """The side of the images rendered for ``model``: ``size``, else ``model.INPUT_SIZE``, else
+    :data:`DEFAULT_SIZE` (the transforms, the parametrisation and the recipes agree on it)."""
+    return int(size or getattr(model, "INPUT_SIZE", None) or DEFAULT_SIZE)
+
+
 def name_for(model, size: int | None = None) -> str:
     """``"cifar"`` for images of at most :data:`SMALL` px, else ``"standard"``; ``size``: the side
     rendered (default ``model.INPUT_SIZE``, or :data:`DEFAULT_SIZE` for a model without one)."""
-    side = size or getattr(model, "INPUT_SIZE", None) or DEFAULT_SIZE
+    side = side_for(model, size)
     return "cifar" if side <= SMALL else "standard"
 
 

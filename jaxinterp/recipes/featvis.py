@@ -94,7 +94,9 @@ def _targets(config, model, variables, fit, size: int | None = None) -> np.ndarr
     if fit is not None:
         width = fit.arrays["directions"].shape[0]
     else:
-        size = size or model.INPUT_SIZE or 128
+        from jaxinterp.featvis import transforms
+
+        size = transforms.side_for(model, size)
         width = door.graph(model, variables, (size, size, model.IN_CHANNELS))[config.layer].channels
     if not (0 <= start < stop <= width):
         what = f"{config.method} directions" if fit is not None else f"channels of layer {config.layer!r}"
@@ -304,7 +306,7 @@ def render_units(ctx, config: RenderConfig, units, vecs=None, color=None) -> Res
     units = np.asarray(units)
     per = config.images if config.kind == "diversity" else 1
     rows = np.repeat(units, per)                                   # the unit of each image
-    size = config.size or model.INPUT_SIZE or transforms.DEFAULT_SIZE
+    size = transforms.side_for(model, config.size)
     if color is None:
         color = param.color_for(model, open_source(config.data), config.color)
     key = jax.random.fold_in(jax.random.key(config.seed), config.part)
@@ -457,7 +459,7 @@ def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (
         raise ValueError(f"{', '.join(counts)} must be positive and --diversity, --diversity-steps and "
                          f"--negative-steps at least 0, got {counts}, {diversity}, {diversity_steps}, "
                          f"{negative_steps}")
-    size = render_options.get("size") or net.INPUT_SIZE or transforms.DEFAULT_SIZE
+    size = transforms.side_for(net, render_options.get("size"))
     render_options["color"] = render_options.get("color") or param.color_name_for(net)
     render_options["transforms"] = render_options.get("transforms") or transforms.name_for(net, size)
     if rf is None and g[layer].spatial:
