@@ -415,6 +415,17 @@ def _index(out: Path, results: list, counts: dict, facts: dict) -> None:
     _page(out / "index.html", f"Atlas of {facts.get('model', '')}", body, "", counts)
 
 
+def _drop_stale(folder: Path, n: int) -> None:
+    """Remove the pages and images of units ``n`` and above from a set's folder: a rerun with a
+    smaller ``--units`` leaves no page that the site no longer links (and search would find)."""
+    import re
+
+    for path in [*folder.glob("*.html"), *folder.glob("img/*.png")]:
+        m = re.fullmatch(r"(\d+)(_\w+)?\.(html|png)", path.name)
+        if m and int(m.group(1)) >= n:
+            path.unlink()
+
+
 def write_site(out, results: list, facts: dict) -> Path:
     """Draw the whole site into ``out`` from the ``atlas_layer`` results (in layer order)."""
     out = Path(out)
@@ -431,6 +442,7 @@ def write_site(out, results: list, facts: dict) -> Path:
             files[s] = [p["main"] for p in per]
             for i, p in enumerate(per):
                 _unit_page(out, r, s, i, p, shown, counts)
+            _drop_stale(out / layer / _dir(s), r.summary[s]["units"])
         _layer_page(out, r, files, counts, r.summary.get("compare"))
     _index(out, results, counts, facts)
     return out / "index.html"

@@ -178,3 +178,22 @@ def test_a_killed_run_resumes_with_the_unfinished_tasks_and_draws_the_same_site(
     assert site_files(out) == site_files(atlas_site)
     empty = tmp_path / "empty"
     assert main([*command(atlas_data, empty)[3:], "--report-only"]) == 2
+
+
+def test_a_smaller_units_leaves_no_stale_unit_pages(atlas_site, tmp_path):
+    """A redraw with fewer units removes the pages and images of the units no longer shown, and
+    nothing else (write_site calls this for every set)."""
+    import shutil
+
+    from jaxinterp.report.atlas import _drop_stale
+
+    out = tmp_path / "site"
+    shutil.copytree(atlas_site, out, ignore=shutil.ignore_patterns("store"))
+    unit = out / "relu2" / "unit"
+    before = {p.relative_to(out) for p in out.rglob("*") if p.is_file()}
+    assert (unit / "2.html").exists() and list(unit.glob("img/2_*.png"))
+    _drop_stale(unit, 2)
+    gone = before - {p.relative_to(out) for p in out.rglob("*") if p.is_file()}
+    assert gone and all(p.parts[:3] in (("relu2", "unit", "2.html"), ("relu2", "unit", "img")) for p in gone)
+    assert all(p.name.split("_")[0].split(".")[0] == "2" for p in gone)
+    assert (unit / "1.html").exists() and (out / "relu2" / "index.html").exists()
