@@ -65,3 +65,27 @@ def test_level_without_spatial_axes_is_refused():
         neurons.make_level("window", (np.zeros((10, 16), np.float32),), (3,), lambda p: p[0])
     with pytest.raises(ValueError, match="odd"):
         neurons.make_level("window", (np.zeros((10, 4, 4, 2), np.float32),), (2,), lambda p: p[0])
+
+
+def test_mlp_ceiling_in_neuron_blocks_equals_all_at_once(rng, monkeypatch):
+    """Under a memory budget of 2 neurons' MLPs, 5 neurons train in 3 even blocks (the last
+    padded), each neuron with its own key: the same fits as one vmapped program (a 224-px pixel
+    level's 512 MLPs of 34k inputs asked for 72 GB at once)."""
+    from jaxinterp.neurons import linearity
+
+    x = rng.normal(size=(300, 6)).astype(np.float32)
+    y = np.tanh(x[:, :5] * x[:, 1:6]).astype(np.float32)
+    sp = neurons.split(jax.random.key(0), 300)
+    offset = neurons.ridge_cv(x, y, sp)
+    offset = x @ offset.coef + offset.intercept[None, :]
+    kw = dict(hidden=(8,), steps=40, every=10, offset=offset)
+    whole = neurons.mlp_ceiling(jax.random.key(1), x, y, sp, **kw)
+    calls = []
+    real = linearity._mlp_ceiling
+    monkeypatch.setattr(linearity, "_mlp_ceiling", lambda keys, *a, **k: calls.append(len(keys)) or real(keys, *a, **k))
+    monkeypatch.setattr(linearity, "MLP_FLOATS", 2 * 8 * linearity._mlp_params((6, 8, 1)))
+    blocked = neurons.mlp_ceiling(jax.random.key(1), x, y, sp, **kw)
+    assert calls == [2, 2, 2]
+    for a, b in zip(whole, blocked):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
