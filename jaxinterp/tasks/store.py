@@ -521,7 +521,13 @@ class Store:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = path.read_text().strip() or "holder unknown"
+                holder = path.read_text().strip()
+                for _ in range(20):  # the holder writes who it is just after taking the lock
+                    if holder:
+                        break
+                    time.sleep(0.05)
+                    holder = path.read_text().strip()
+                holder = holder or "holder unknown"
                 notify(f"another run holds the store {self.root} ({holder}); waiting…")
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except OSError as err:  # a filesystem without locks: go on, and say what that risks
