@@ -8,11 +8,19 @@
     roles (recipes.roles)       neurons: linearity R², MI, entropy, role label
     circuits_* (recipes.circuits) neurons of spatial layers: quilt, synthetic and rotation tuning,
                                 expanded weights in and out
-    synergy (recipes.paper)     neurons: synergy of every pair (strongest partners)
-    cka_linear, match (recipes.compare)  with ``compare``: linear CKA and best-matched units
+    synergy (recipes.paper)     neurons: synergy of every pair (strongest partners); atlas_synergy:
+                                the same for each direction set, over its fit's activations
+    cka_linear, match (recipes.compare)  with ``compare``: linear CKA and best-matched units;
+                                atlas_match_directions: each direction set's best matches (its
+                                projection's correlation with the partner layer's units)
+    atlas_match_render          with ``compare``: the main visualisation of every compared unit that
+                                a unit or direction of the layer is best matched to (each once)
     atlas_layer                 the per-unit tables (with percentiles in the layer) and images
 
-and the site (:mod:`jaxinterp.report.atlas`) is drawn from the ``atlas_layer`` results only. Each
+A direction "unit" reads the layer as featvis does: the layer's maps projected on its vector (a
+neuron is a one-hot row), so its expanded weights in and out are its neurons' projected on it
+(:func:`direction_weights`). The site (:mod:`jaxinterp.report.atlas`) is drawn from the
+``atlas_layer`` results only. Each
 task is saved when it finishes, so an interrupted run resumes with the unfinished tasks; a task
 that another recipe builds with the same config (the capture, a fit, a render) is the same task
 and is computed once. Every check runs in :func:`atlas_tasks`, before any task or store exists.
@@ -26,6 +34,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from jaxinterp import door, stream
+from jaxinterp.recipes.compare import MatchConfig
+from jaxinterp.recipes.featvis import RenderConfig
 from jaxinterp.steps import (
     DataSpec,
     ModelSpec,
@@ -95,10 +105,116 @@ def _images_uint8(data: DataSpec, idx) -> np.ndarray:
     return got[rows.reshape(idx.shape)]
 
 
+def project(fit: Result) -> np.ndarray:
+    """[k, C]: a direction set's vectors, as a direction "unit" reads the layer: its response is
+    the layer's maps projected on its row (:mod:`jaxinterp.recipes.featvis`; a neuron is a one-hot
+    row)."""
+    return np.asarray(fit.arrays["directions"], np.float64)
+
+
+def direction_weights(weights: Result, directions) -> dict:
+    """The expanded weights in and out of directions [k, C] (rows over the layer's channels), from
+    the ``circuits_weights`` result of the layer: the projections of the neurons' expanded weights
+    (linear in the layer's channels), ranked as :func:`jaxinterp.circuits.expanded.top_connections`
+    ranks a neuron's. Returns ``in_idx``, ``in_val``, ``out_idx``, ``out_val`` [k, connections]."""
+    from jaxinterp.circuits import expanded
+
+    w = weights.arrays
+    d = np.asarray(directions, np.float32)
+    w_in = np.einsum("kc,chwu->khwu", d, np.asarray(w["w_in"], np.float32))      # [k, h, w, C_up]
+    w_out = np.einsum("nhwc,kc->nhwk", np.asarray(w["w_out"], np.float32), d)     # [C_down, h, w, k]
+    in_idx, in_val = expanded.top_connections(w_in, int(w["in_idx"].shape[1]), "in")
+    out_idx, out_val = expanded.top_connections(w_out, int(w["out_idx"].shape[1]), "out")
+    return {"in_idx": np.asarray(in_idx), "in_val": np.asarray(in_val), "out_idx": np.asarray(out_idx),
+            "out_val": np.asarray(out_val)}
+
+
+def _fit_synergy(ctx, c, fit) -> Result:
+    """Synergy of every pair of a direction set, over the activations its II reads (the fit's)."""
+    from jaxinterp.recipes import paper
+
+    return paper._synergy(ctx, c, Result({"acts": fit.arrays["activations"]}, {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class DirectionMatchConfig:
+    """A direction set's match: the compare recipe's :class:`~jaxinterp.recipes.compare.MatchConfig`
+    of its layer, and the images and M of its directions' top exemplars."""
+
+    match: MatchConfig
+    data: DataSpec
+    m: int
+
+
+def _match_directions(ctx, c: DirectionMatchConfig, cka, a, fit, **inputs) -> Result:
+    """A direction set of layer ``c.match.layer`` of A matched to the units of its best-CKA layer of
+    B as the compare recipe matches A's neurons (:func:`jaxinterp.universality.analysis.match_layer`),
+    each direction's activation being the layer's spatial means projected on it."""
+    from jaxinterp.recipes.compare import COLOUR
+    from jaxinterp.steps import similarity_features
+    from jaxinterp.universality.analysis import match_layer, null_order, unit_info
+
+    mc = c.match
+    j = int(cka.arrays["cka_linear"][mc.layer].argmax())
+    xa = (np.asarray(a.arrays["acts"][mc.layers_a[mc.layer]], np.float64) @ project(fit).T).astype(np.float32)
+    xb = np.asarray(inputs["b"].arrays["acts"][mc.layers_b[j]])
+    units_b = inputs[f"units_b{j}"].arrays
+    ii_a, top_a = unit_info(xa, similarity_features(COLOUR, c.data), c.m)
+    got = match_layer(xa, xb, null_order(len(xa), mc.seed), top_a, units_b["top"], mc.top_pairs)
+    got.update(ii_a=ii_a, ii_b=units_b["ii"], top_a=top_a, top_b=units_b["top"])
+    return Result(got, {"partner": mc.layers_b[j], "median_best_corr": float(np.median(got["best_corr"]))})
+
+
+def _dep(inputs: dict, name: str, s: str):
+    """The input ``name`` of set ``s``: ``name`` for the neurons, ``name_s`` for a direction set."""
+    return inputs.get(name if s == "neurons" else f"{name}_{s}")
+
+
+def _role_columns(r: Result, n: int) -> tuple[dict, dict]:
+    """The role measures of the first ``n`` units of a roles result: table columns and summary."""
+    t = r.arrays["table"]
+    lf = next(f"{lv}.r2_lin" for lv in ("window", "immediate", "pixels") if f"{lv}.r2_lin" in t)
+    h = next(f"{lv}.h_mix" for lv in ("window", "immediate", "pixels") if f"{lv}.h_mix" in t)
+    table = {"linearity_r2": np.asarray(t[lf][:n], np.float64),
+             "linearity_fraction": np.asarray(t[lf.replace("r2_lin", "lf")][:n], np.float64),
+             "entropy": np.asarray(t[h][:n], np.float64)}
+    if "mi_knn" in t:
+        table["mi"] = np.asarray(t["mi_knn"][:n], np.float64)
+    roles = list(r.summary["roles"])  # fractions among every unit of the layer's set, shown or not
+    return table, {"roles": roles[:n], "role_columns": {"linearity_r2": lf, "entropy": h},
+                   "role_fractions": {name: roles.count(name) / len(roles) for name in sorted(set(roles))}}
+
+
+def _tuning(inputs: dict, s: str, n: int) -> tuple[dict, dict]:
+    """Orientation and rotation tuning and the quilt of the first ``n`` units: (columns, images)."""
+    syn = _synthetic(_dep(inputs, "stimuli", s), np.arange(n))
+    rot = _dep(inputs, "rotation", s).arrays
+    ex = _dep(inputs, "examples", s).arrays
+    table = {"orientation_selectivity": syn["orientation_selectivity"],
+             "preferred_orientation": syn["preferred_orientation"],
+             "rotation_sharpness": np.asarray(rot["vector_strength"][:n], np.float64)}
+    images = {"tuning_curve": syn["curve"], "tuning_orientations": syn["orientations"],
+              "rotation_curve": np.asarray(rot["curves"])[:, :n].T, "rotation_angles": rot["angles"],
+              "quilt_crops": ex["quilt_crops"][:n], "quilt_value": ex["quilt_value"][:n]}
+    return table, images
+
+
+def _partners(sy: Result, n: int) -> dict:
+    """Each of the first ``n`` units' :data:`PARTNERS` strongest synergy partners and values."""
+    pairs = np.asarray(sy.arrays["synergy_pairs"])
+    width = max(int(pairs.max()) + 1, n)
+    full = np.full((width, width), -np.inf)
+    i, j = pairs.T
+    full[i, j] = full[j, i] = np.asarray(sy.arrays["synergy"], np.float64)
+    order = np.argsort(-full[:n], axis=1, kind="stable")[:, :PARTNERS]
+    return {"synergy_partner": order, "synergy_value": np.take_along_axis(full[:n], order, axis=1)}
+
+
 def _layer(ctx, c: LayerConfig, **inputs) -> Result:
     arrays, summary = {}, {"layer": c.layer, "sets": list(c.sets), "similarities": list(c.similarities),
                            "upstream": c.upstream, "downstream": c.downstream,
                            "class_names": None if c.class_names is None else list(c.class_names)}
+    render = inputs.get("match_render")
     for s, n in zip(c.sets, c.units):
         fv = inputs[f"featvis_{s}"]
         f = fv.arrays
@@ -115,62 +231,67 @@ def _layer(ctx, c: LayerConfig, **inputs) -> Result:
             means[f"mean_ii_{sim}"] = float(np.nanmean(ii))
         images = {k: f[k][:n] for k in ("images", "diversity_images", "negative_images", "top_crops",
                                         "bottom_crops", "top_act", "bottom_act", "top_idx", "diversity_z",
-                                        "negative_z") if k in f}
-        set_summary = {"units": n, "width": int(ii.size), "steps": fv.summary["steps"], "diversity_steps": fv.summary.get("diversity_steps"),
+                                        "negative_z", "top_heat", "bottom_heat") if k in f}
+        set_summary = {"units": n, "width": int(ii.size), "steps": fv.summary["steps"],
+                       "diversity_steps": fv.summary.get("diversity_steps"),
                        "negative_steps": fv.summary.get("negative_steps"), "crop_size": fv.summary.get("crop_size"),
                        "rf": fv.summary.get("rf"), "transforms": fv.summary.get("transforms"),
-                       "color": fv.summary.get("color"),
-                       **means}
-        if s == "neurons":
-            units = np.arange(n)
-            if "roles" in inputs:
-                r = inputs["roles"]
-                t = r.arrays["table"]
-                lf = next(f"{lv}.r2_lin" for lv in ("window", "immediate", "pixels") if f"{lv}.r2_lin" in t)
-                h = next(f"{lv}.h_mix" for lv in ("window", "immediate", "pixels") if f"{lv}.h_mix" in t)
-                table["linearity_r2"] = np.asarray(t[lf][:n], np.float64)
-                table["linearity_fraction"] = np.asarray(t[lf.replace("r2_lin", "lf")][:n], np.float64)
-                table["entropy"] = np.asarray(t[h][:n], np.float64)
-                if "mi_knn" in t:
-                    table["mi"] = np.asarray(t["mi_knn"][:n], np.float64)
-                roles = list(r.summary["roles"])  # fractions among every neuron of the layer, shown or not
-                set_summary["roles"] = roles[:n]
-                set_summary["role_fractions"] = {name: roles.count(name) / len(roles) for name in sorted(set(roles))}
-                set_summary["role_columns"] = {"linearity_r2": lf, "entropy": h}
-            if "stimuli" in inputs:
-                syn = _synthetic(inputs["stimuli"], units)
-                table["orientation_selectivity"] = syn["orientation_selectivity"]
-                table["preferred_orientation"] = syn["preferred_orientation"]
-                rot = inputs["rotation"].arrays
-                table["rotation_sharpness"] = np.asarray(rot["vector_strength"][:n], np.float64)
-                ex = inputs["examples"].arrays
-                images.update(tuning_curve=syn["curve"], tuning_orientations=syn["orientations"],
-                              rotation_curve=np.asarray(rot["curves"])[:, :n].T, rotation_angles=rot["angles"],
-                              quilt_crops=ex["quilt_crops"][:n], quilt_value=ex["quilt_value"][:n])
-                w = inputs["weights"].arrays
-                images.update(in_idx=w["in_idx"][:n], in_val=w["in_val"][:n], out_idx=w["out_idx"][:n],
-                              out_val=w["out_val"][:n])
-            if "synergy" in inputs:
-                sy = inputs["synergy"].arrays
-                width = max(int(np.max(sy["synergy_pairs"])) + 1, n)
-                full = np.full((width, width), -np.inf)
-                i, j = np.asarray(sy["synergy_pairs"]).T
-                full[i, j] = full[j, i] = np.asarray(sy["synergy"], np.float64)
-                order = np.argsort(-full[:n], axis=1, kind="stable")[:, :PARTNERS]
-                images["synergy_partner"] = order
-                images["synergy_value"] = np.take_along_axis(full[:n], order, axis=1)
-            if "match" in inputs:
-                m = inputs["match"]
-                best = np.asarray(m.arrays["best_partner"][:n])
-                table["match_corr"] = np.asarray(m.arrays["best_corr"][:n], np.float64)
-                images["match_unit"] = best
-                images["match_images"] = _images_uint8(c.data, np.asarray(m.arrays["top_b"])[best])  # [n, M, ...]
-                summary["compare"] = {"partner": m.summary["partner"],
-                                      "cka": float(inputs["cka"].arrays["cka_linear"][c.partner_layer].max()),
+                       "color": fv.summary.get("color"), **means}
+        if _dep(inputs, "roles", s) is not None:
+            cols, more = _role_columns(_dep(inputs, "roles", s), n)
+            table.update(cols)
+            set_summary.update(more)
+        if _dep(inputs, "stimuli", s) is not None:
+            cols, more = _tuning(inputs, s, n)
+            table.update(cols)
+            images.update(more)
+        if "weights" in inputs:
+            w = (inputs["weights"].arrays if s == "neurons"
+                 else direction_weights(inputs["weights"], project(inputs[f"fit_{s}"])))
+            images.update({k: w[k][:n] for k in ("in_idx", "in_val", "out_idx", "out_val")})
+        if _dep(inputs, "synergy", s) is not None:
+            images.update(_partners(_dep(inputs, "synergy", s), n))
+        m = _dep(inputs, "match", s)
+        if m is not None:
+            best = np.asarray(m.arrays["best_partner"][:n])
+            table["match_corr"] = np.asarray(m.arrays["best_corr"][:n], np.float64)
+            images["match_unit"] = best
+            images["match_images"] = _images_uint8(c.data, np.asarray(m.arrays["top_b"])[best])  # [n, M, ...]
+            if render is not None:  # the matched units' own visualisations (rendered: each of them once)
+                rows = np.searchsorted(render.arrays["units"], best)
+                images["match_featvis"] = render.arrays["images"][rows]
+            set_summary["compare"] = {"partner": m.summary["partner"],
                                       "median_best_corr": float(np.median(table["match_corr"]))}
+            if s == "neurons":
+                summary["compare"] = {**set_summary["compare"],
+                                      "cka": float(inputs["cka"].arrays["cka_linear"][c.partner_layer].max())}
         arrays[s] = {"table": table, **images}
         summary[s] = set_summary
     return Result(arrays, summary)
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchRenderConfig:
+    """The visualisations of the compared model's units that a layer's units (and directions) are
+    best matched to: ``render`` is the compared model's main render (its layer is the partner's,
+    read at run time), ``layer`` the row of A and ``units`` per match input how many are shown."""
+
+    render: RenderConfig
+    layer: int
+    layers_b: tuple
+    units: tuple
+
+
+def _match_render(ctx, c: MatchRenderConfig, cka, color=None, **matches) -> Result:
+    from jaxinterp.recipes.featvis import color_of, render_units
+
+    partner = c.layers_b[int(cka.arrays["cka_linear"][c.layer].argmax())]
+    wanted = np.unique(np.concatenate([np.asarray(matches[name].arrays["best_partner"][:n])
+                                       for name, n in c.units]))
+    config = dataclasses.replace(c.render, layer=partner, units=(int(wanted[0]), int(wanted[-1]) + 1))
+    got = render_units(ctx, config, wanted, None, color_of(color))
+    return Result({"images": got.arrays["images"], "units": wanted},
+                  {"partner": partner, "steps": config.steps, "units": int(wanted.size)})
 
 
 def block_layers(model, variables, shape) -> list[str]:
@@ -186,6 +307,19 @@ def _role_levels(net, variables, layer: str, shape) -> tuple[str, ...]:
     from jaxinterp.recipes.roles import has_stage_levels
 
     return ("window",) if has_stage_levels(net, variables, layer, shape) else ("pixels",)
+
+
+def _compare_render(compare: ModelSpec, other, data: DataSpec, steps: int, seed: int):
+    """The main render of the compared model's matched units, as ``jaxinterp featvis`` renders it
+    (colour and transforms by model), and its colour task (or None)."""
+    from jaxinterp.featvis import param, transforms
+    from jaxinterp.recipes.featvis import RenderConfig, color_task
+
+    size = transforms.side_for(other, None)
+    color = param.color_name_for(other)
+    config = RenderConfig(compare, data, "", (0, 1), steps=steps, seed=seed, color=color,
+                          transforms=transforms.name_for(other, size))
+    return config, color_task(other, data, color)
 
 
 def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, directions: Sequence[str] = (),
@@ -277,10 +411,11 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
                       negative_steps=negative_steps, exemplars=exemplars, chunk=chunk, seed=seed)
 
     graph: dict[str, Task] = {}
-    cmp = None
+    cmp = compare_render = color = None
     if compare is not None:  # units are matched among the compared model's blocks (a ReLU's maps), not its logits
         cmp = compare_tasks(model, compare, data, layers_a=layers, layers_b=block_layers(other, other_variables, shape),
                             m=m, seed=seed)
+        compare_render, color = _compare_render(compare, other, data, int(steps), seed)
     for li, layer in enumerate(layers):
         width = g[layer].channels
         rf = door.receptive_field(net, variables, layer, shape)
@@ -321,11 +456,28 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
                                    circ._weights)
             if circ.is_classifier(g, down):
                 names = circ.class_names(model.arch, g[down].channels)
+        for d in fits:  # the direction sets' inputs, named as the neurons' with "_<set>"
+            if d != "neurons":
+                deps[f"fit_{d}"] = fits[d]
         if synergy:
-            deps["synergy"] = Task("synergy", paper.MeasureConfig(specs[main], data, m), paper._synergy,
-                                   {"acts": acts})
+            measure = paper.MeasureConfig(specs[main], data, m)
+            deps["synergy"] = Task("synergy", measure, paper._synergy, {"acts": acts})
+            for d in fits:
+                if d != "neurons":
+                    deps[f"synergy_{d}"] = Task("atlas_synergy", measure, _fit_synergy, {"fit": fits[d]})
         if cmp is not None:
             deps["match"], deps["cka"] = cmp[f"match{li}"], cmp["cka_linear"]
+            side = {k: v for k, v in cmp[f"match{li}"].deps.items() if k != "units_a"}  # cka, a, b, units_b*
+            for d in fits:
+                if d != "neurons":
+                    config = DirectionMatchConfig(cmp[f"match{li}"].config, data, m)
+                    deps[f"match_{d}"] = Task("atlas_match_directions", config, _match_directions,
+                                              {**side, "fit": fits[d]})
+            shown = tuple(("match" if d == "neurons" else f"match_{d}", counts[d]) for d in fits)
+            config = MatchRenderConfig(compare_render, li, cmp["match0"].config.layers_b, shown)
+            deps["match_render"] = Task("atlas_match_render", config, _match_render,
+                                        {"cka": cmp["cka_linear"], **({"color": color} if color else {}),
+                                         **{name: deps[name] for name, _ in shown}})
         sets = tuple(counts)
         config = LayerConfig(layer, data, sets, similarities, tuple(counts[s] for s in sets), up, down,
                              tuple(names) if names else None, li if cmp is not None else None)

@@ -245,21 +245,25 @@ def _write_images(folder: Path, a: dict, i: int) -> dict:
     if "match_images" in a:
         names["match"] = f"{i}_match.png"
         save_png(folder / names["match"], tiles(a["match_images"][i], min_px=48))
+    if "match_featvis" in a:
+        names["match_featvis"] = f"{i}_matchvis.png"
+        save_png(folder / names["match_featvis"], to_rgb01(a["match_featvis"][i]))
     return names
 
 
-def _neighbour(layer: str | None, unit: int, value: float, here: str, shown: dict, names=None) -> str:
-    """A unit of a neighbouring layer: its thumbnail and link when the atlas holds it, else its id
-    (or its class name for the logits)."""
-    word = names[unit] if names else f"{layer} {unit}"
-    if layer in shown and unit < shown[layer]:
-        rel = f"{here}{escape(layer)}/unit/"
-        return (f"<a class='neigh' href='{rel}{unit}.html'>{_img(f'{here}{layer}/unit/img/{unit}.png')}"
+def _neighbour(layer: str | None, unit: int, value: float, here: str, counts: dict, names=None,
+               s: str = "neurons") -> str:
+    """A unit (or a direction of set ``s``) of a layer: its thumbnail and link when the atlas holds
+    it, else its id (or its class name for the logits)."""
+    word = names[unit] if names else f"{layer} {unit}" if s == "neurons" else f"{layer} {s} {unit}"
+    if unit < counts.get(layer, {}).get(s, 0):
+        rel = f"{here}{escape(layer)}/{_dir(s)}/"
+        return (f"<a class='neigh' href='{rel}{unit}.html'>{_img(f'{here}{layer}/{_dir(s)}/img/{unit}.png')}"
                 f"{escape(word)}<br>{_num(value)}</a>")
     return f"<span class='neigh'>{escape(word)}<br>{_num(value)}</span>"
 
 
-def _unit_page(out: Path, result, s: str, i: int, files: dict, shown: dict, counts: dict) -> None:
+def _unit_page(out: Path, result, s: str, i: int, files: dict, counts: dict) -> None:
     layer, summ = result.summary["layer"], result.summary
     a = result.arrays[s]
     t = a["table"]
@@ -306,53 +310,60 @@ def _unit_page(out: Path, result, s: str, i: int, files: dict, shown: dict, coun
                            f"</thead><tbody>{''.join(rows)}</tbody></table><p class='note'>Percentile: the share "
                            f"of all {summ[s]['width']} {escape(SET_WORDS.get(s, s))} of the layer whose value is at "
                            "most this one's.</p>")]
-    if s != "neurons":
-        sections.append(("Not measured", "<p class='note'>Role measures, tuning, weights, synergy and matches to the "
-                                         "compared model are measured for neurons only.</p>"))
-    if s == "neurons":
-        if "linearity_r2" in t:
-            cols = summ[s]["role_columns"]
-            role = summ[s]["roles"][i]
-            rr = [f"<tr><td>role</td><td data-col='role'>{escape(role)}</td></tr>"]
-            for col, label in (("linearity_r2", f"linearity R² ({cols['linearity_r2']})"),
-                               ("linearity_fraction", "linearity fraction"), ("mi", "label MI (kNN, nats)"),
-                               ("entropy", f"mixed entropy ({cols['entropy']})")):
-                if col in t:
-                    rr.append(f"<tr><td>{escape(label)}</td>{_cell(t[col][i], col)}</tr>")
-            sections.append(("Role", f"<table><tbody>{''.join(rr)}</tbody></table>"))
-        if "tuning_curve" in a:
-            tune = [_curve_svg(a["tuning_orientations"], a["tuning_curve"][i], "synthetic curves, max over radius",
-                            360.0),
-                    _curve_svg(a["rotation_angles"], a["rotation_curve"][i], "own exemplars rotated", 360.0)]
-            sel = (f"<table><tbody><tr><td>orientation selectivity (vector strength)</td>"
-                   f"{_cell(t['orientation_selectivity'][i], 'orientation_selectivity')}</tr><tr><td>preferred "
-                   f"orientation (°)</td>{_cell(t['preferred_orientation'][i], 'preferred_orientation')}</tr>"
-                   f"<tr><td>rotation sharpness (vector strength)</td>"
-                   f"{_cell(t['rotation_sharpness'][i], 'rotation_sharpness')}</tr></tbody></table>")
-            sections.append(("Tuning", f"<div class='row'>{''.join(tune)}</div>{sel}"))
-            up, down = summ["upstream"], summ["downstream"]
-            names = summ.get("class_names")
-            w_in = "".join(_neighbour(up, int(j), v, here, shown) for j, v in zip(a["in_idx"][i], a["in_val"][i]))
-            w_out = "".join(_neighbour(down, int(j), v, here, shown, names)
-                            for j, v in zip(a["out_idx"][i], a["out_val"][i]))
-            sections.append(("Weights", f"<h3>in, from {escape(up)}</h3><div>{w_in}</div><h3>out, to "
-                                        f"{escape(down)}</h3><div>{w_out}</div><p class='note'>Expanded weights "
-                                        "through the linearised network, strongest first (summed over positions)."
-                                        "</p>"))
-        if "synergy_partner" in a:
-            partners = "".join(_neighbour(layer, int(j), v, here, shown)
-                               for j, v in zip(a["synergy_partner"][i], a["synergy_value"][i]) if np.isfinite(v))
-            sections.append(("Synergy partners", f"<div>{partners}</div><p class='note'>The strongest synergy "
-                                                 "of this unit with another of the layer (the II of the pair above "
-                                                 "the better single unit).</p>"))
-        if "match_unit" in a:
-            c = summ["compare"]
-            sections.append(("Compared model", f"<p>Best-matched unit: <b>{escape(c['partner'])} "
-                                               f"{int(a['match_unit'][i])}</b>, correlation "
-                                               f"{_cell(t['match_corr'][i], 'match_corr').replace('td', 'span')}"
-                                               "</p><figure>" + _img("img/" + files["match"], alt="match") +
-                                               "<figcaption>its most activating dataset images</figcaption>"
-                                               "</figure>"))
+    if "linearity_r2" in t:
+        cols = summ[s]["role_columns"]
+        rr = [f"<tr><td>role</td><td data-col='role'>{escape(summ[s]['roles'][i])}</td></tr>"]
+        for col, label in (("linearity_r2", f"linearity R² ({cols['linearity_r2']})"),
+                           ("linearity_fraction", "linearity fraction"), ("mi", "label MI (kNN, nats)"),
+                           ("entropy", f"mixed entropy ({cols['entropy']})")):
+            if col in t:
+                rr.append(f"<tr><td>{escape(label)}</td>{_cell(t[col][i], col)}</tr>")
+        sections.append(("Role", f"<table><tbody>{''.join(rr)}</tbody></table>"))
+    if "tuning_curve" in a:
+        tune = [_curve_svg(a["tuning_orientations"], a["tuning_curve"][i], "synthetic curves, max over radius",
+                           360.0),
+                _curve_svg(a["rotation_angles"], a["rotation_curve"][i], "own exemplars rotated", 360.0)]
+        sel = (f"<table><tbody><tr><td>orientation selectivity (vector strength)</td>"
+               f"{_cell(t['orientation_selectivity'][i], 'orientation_selectivity')}</tr><tr><td>preferred "
+               f"orientation (°)</td>{_cell(t['preferred_orientation'][i], 'preferred_orientation')}</tr>"
+               f"<tr><td>rotation sharpness (vector strength)</td>"
+               f"{_cell(t['rotation_sharpness'][i], 'rotation_sharpness')}</tr></tbody></table>")
+        sections.append(("Tuning", f"<div class='row'>{''.join(tune)}</div>{sel}"))
+    if "in_idx" in a:
+        up, down = summ["upstream"], summ["downstream"]
+        names = summ.get("class_names")
+        w_in = "".join(_neighbour(up, int(j), v, here, counts) for j, v in zip(a["in_idx"][i], a["in_val"][i]))
+        w_out = "".join(_neighbour(down, int(j), v, here, counts, names)
+                        for j, v in zip(a["out_idx"][i], a["out_val"][i]))
+        how = ("" if s == "neurons" else " A direction's are its neurons' projected on it (weighted by its "
+               "components).")
+        sections.append(("Weights", f"<h3>in, from {escape(up)}</h3><div>{w_in}</div><h3>out, to "
+                                    f"{escape(down)}</h3><div>{w_out}</div><p class='note'>Expanded weights "
+                                    f"through the linearised network, strongest first (summed over positions).{how}"
+                                    "</p>"))
+    if "synergy_partner" in a:
+        partners = "".join(_neighbour(layer, int(j), v, here, counts, s=s)
+                           for j, v in zip(a["synergy_partner"][i], a["synergy_value"][i]) if np.isfinite(v))
+        sections.append(("Synergy partners", f"<div>{partners}</div><p class='note'>The strongest synergy "
+                                             f"of this unit with another of the layer's {escape(SET_WORDS.get(s, s))} "
+                                             "(the II of the pair above the better single one).</p>"))
+    if "match_unit" in a:
+        c = summ[s]["compare"]
+        figs = "".join(f"<figure>{_img('img/' + files[key], width=width, alt=key)}<figcaption>{what}</figcaption>"
+                       "</figure>" for key, width, what in
+                       (("match_featvis", 96, "its feature visualisation"),
+                        ("match", None, "its most activating dataset images")) if key in files)
+        sections.append(("Compared model", f"<p>Best-matched unit: <b>{escape(c['partner'])} "
+                                           f"{int(a['match_unit'][i])}</b>, correlation "
+                                           f"{_cell(t['match_corr'][i], 'match_corr').replace('td', 'span')}"
+                                           f"</p><div class='row'>{figs}</div>"))
+    missing = [what for key, what in (("linearity_r2", "role measures"), ("tuning_curve", "tuning"),
+                                      ("in_idx", "weights"), ("synergy_partner", "synergy partners"))
+               if key not in t and key not in a]
+    if missing:
+        sections.append(("Not measured", f"<p class='note'>Not measured in this run for the "
+                                         f"{escape(SET_WORDS.get(s, s))} of {escape(layer)}: "
+                                         f"{escape(', '.join(missing))}.</p>"))
     body = "".join(f"<section><h2>{escape(h)}</h2>{inner}</section>" for h, inner in sections)
     title = f"{layer} · {word} {i}"
     _page(out / layer / _dir(s) / f"{i}.html", title, body, here, counts, layer, s, nav)
@@ -364,7 +375,7 @@ def _layer_page(out: Path, result, files: dict, counts: dict, compare: dict | No
     atomic.write_json(out / layer / "table.json", table)
     toggle = "".join(f"<button type='button' data-set='{escape(s)}'>{escape(SET_WORDS.get(s, s))} "
                      f"({summ[s]['units']})</button>" for s in summ["sets"])
-    roles = sorted(set(summ["neurons"].get("roles") or []))
+    roles = sorted({r for s in summ["sets"] for r in summ[s].get("roles") or []})
     role_opts = "<option value=''>any role</option>" + "".join(
         f"<option value='{escape(r)}'>{escape(r)}</option>" for r in roles)
     controls = (f"<div class='controls'><span class='toggle'>{toggle}</span><label>sort by <select id='sort'>"
@@ -432,7 +443,6 @@ def write_site(out, results: list, facts: dict) -> Path:
     atomic.write_text(out / "atlas.css", CSS)
     atomic.write_text(out / "atlas.js", JS)
     counts = {r.summary["layer"]: {s: r.summary[s]["units"] for s in r.summary["sets"]} for r in results}
-    shown = {layer: c["neurons"] for layer, c in counts.items()}
     for r in results:
         layer = r.summary["layer"]
         files = {}
@@ -441,7 +451,7 @@ def write_site(out, results: list, facts: dict) -> Path:
             per = [_write_images(folder, r.arrays[s], i) for i in range(r.summary[s]["units"])]
             files[s] = [p["main"] for p in per]
             for i, p in enumerate(per):
-                _unit_page(out, r, s, i, p, shown, counts)
+                _unit_page(out, r, s, i, p, counts)
             _drop_stale(out / layer / _dir(s), r.summary[s]["units"])
         _layer_page(out, r, files, counts, r.summary.get("compare"))
     _index(out, results, counts, facts)

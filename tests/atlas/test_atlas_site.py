@@ -43,7 +43,8 @@ def test_every_page_kind_exists_and_every_link_and_image_resolves(atlas_site):
                  "relu2/table.json", "relu1/unit/0.html", "relu2/unit/2.html", "relu2/kmeans/0.html",
                  "relu2/kmeans/2.html", "relu2/unit/img/1.png", "relu2/unit/img/1_diverse.png",
                  "relu2/unit/img/1_negative.png", "relu2/unit/img/1_top.png", "relu2/unit/img/1_bottom.png",
-                 "relu2/unit/img/1_quilt.png", "relu2/unit/img/1_match.png", "relu2/kmeans/img/2_top.png"):
+                 "relu2/unit/img/1_quilt.png", "relu2/unit/img/1_match.png", "relu2/unit/img/1_matchvis.png",
+                 "relu2/kmeans/img/2_top.png", "relu2/kmeans/img/2_matchvis.png"):
         assert (out / page).is_file(), page
     assert not (out / "relu2/unit/3.html").exists()  # --units 3
     assert not (out / "relu1/kmeans").exists()       # --direction-layers relu2
@@ -120,8 +121,21 @@ def test_unit_pages_show_the_stored_results_and_independent_numbers(atlas_site, 
         assert f"<b>{partner} {best}</b>" in (atlas_site / f"relu2/unit/{i}.html").read_text()
         assert got["match_corr"] == pytest.approx(np.corrcoef(acts[:, i], acts_b[:, best])[0, 1], abs=1e-4)
     km = stored["ii_kmeans_colour"].arrays["ii"]
+    proj = acts @ np.asarray(stored["fit_kmeans"].arrays["directions"], np.float64).T     # [60, 3]: the directions
+    render = stored["match_render"]
     for i in range(3):
-        assert cells(atlas_site / f"relu2/kmeans/{i}.html")["ii_colour"] == float(km[i])
+        page = (atlas_site / f"relu2/kmeans/{i}.html").read_text()
+        got = cells(atlas_site / f"relu2/kmeans/{i}.html")
+        assert got["ii_colour"] == float(km[i])
+        for h in ("Weights", "Synergy partners", "Compared model"):
+            assert f"<h2>{h}</h2>" in page, h
+        best = int(stored["match_kmeans"].arrays["best_partner"][i])
+        assert f"<b>{partner} {best}</b>" in page and f"img/{i}_matchvis.png" in page
+        assert got["match_corr"] == pytest.approx(np.corrcoef(proj[:, i], acts_b[:, best])[0, 1], abs=1e-4)
+        assert best in render.arrays["units"]  # its own visualisation was rendered (once per matched unit)
+    assert render.summary["partner"] == partner
+    assert set(render.arrays["units"]) == {int(u) for name in ("match", "match_kmeans")
+                                           for u in stored[name].arrays["best_partner"][:3]}
     # the layer table (what the grid sorts) holds the same numbers
     table = json.loads((atlas_site / "relu2/table.json").read_text())
     assert table["sets"]["neurons"]["rows"]["ii_colour"] == [float(v) for v in all_ii[:3]]
