@@ -242,7 +242,7 @@ def directions_run(tmp_path_factory):
     images = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
     np.savez(root / "data.npz", images=images)
     model, data = steps.model_spec("small_cnn_rgb", "random:0"), steps.data_spec(root / "data.npz")
-    opts = dict(top=3, exemplars=3, quilt=4, rotation_step=90.0)
+    opts = {"top": 3, "exemplars": 3, "quilt": 4, "rotation_step": 90.0}
     planted = tasks.Task("directions", (64, ROWS), _planted)
     kmeans = steps.fit_task(steps.capture_task(model, data, "relu2"), "kmeans", k=3)
     graphs = {"neurons": circ.unit_tasks(model, data, "relu2", CHANNELS, **opts),
@@ -293,11 +293,13 @@ def test_a_planted_direction_is_the_projection_of_the_maps(directions_run):
     images and distribution are numpy's projection of the layer's maps; its stimulus and rotation
     responses are 0.7·r_1 − 1.3·r_4 of the channels' raw responses, in the direction's own SD."""
     from jaxinterp.circuits import examples as ex
+    from jaxinterp.recipes.circuits import _rf
 
     results, model, images = directions_run
     n, d = results["neurons"], results["planted"]
     i, a, j, b = PLANT
-    proj = a * _maps(model, images)[..., i] + b * _maps(model, images)[..., j]     # [n, h, w]
+    maps = _maps(model, images)
+    proj = a * maps[..., i] + b * maps[..., j]                                      # [n, h, w]
     best, least = proj.max(axis=(1, 2)), proj.min(axis=(1, 2))
     de = d["examples"].arrays
     order = np.argsort(-best, kind="stable")[:3]
@@ -318,9 +320,7 @@ def test_a_planted_direction_is_the_projection_of_the_maps(directions_run):
         want = (a * raw(r[..., i], i) + b * raw(r[..., j], j) - m) / s
         np.testing.assert_allclose(d["stimuli"].arrays[family]["responses"][..., 2], want, rtol=1e-4, atol=1e-4)
     # rotation: the direction's own exemplars, the channels' raw curves on them, projected, in its SD
-    net, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
-    from jaxinterp.recipes.circuits import _rf
-
+    net, variables = steps.load_model(model)
     centred = ex.recentre(images, de["top_image"][2:3, :3], de["top_y"][2:3, :3], de["top_x"][2:3, :3],
                           _rf(d["examples"].summary))
     angles = d["rotation"].arrays["angles"]
