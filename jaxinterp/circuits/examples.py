@@ -29,6 +29,11 @@ run past the image (a crop is padded there with ``fill``).
 The pre-ReLU activation is the input of the ReLU whose output *is* the layer's output
 (:func:`jaxinterp.door.taps` with ``pre_relu=True``); if the layer does not end in a ReLU
 (``door.graph(...)[layer].relu`` is False), pre = post.
+
+Units are channels, or with ``directions`` [k, C] (:func:`layer_examples`,
+:func:`exemplar_rotation_tuning`) the k directions of a fit: each one's map is the layer's output
+projected on it (:mod:`jaxinterp.circuits.reads`); a direction's "pre-ReLU" values are that
+projection too (it has no ReLU of its own).
 """
 
 from __future__ import annotations
@@ -90,17 +95,19 @@ class _Layer(NamedTuple):
     source: stream.Source
     graph: door.LayerGraph
     units: tuple
+    directions: np.ndarray | None = None   # [k, C]: the units are these directions
 
 
-def _checked(model, variables, layer: str, images01, units, what: str | None) -> _Layer:
-    """The source, graph and units [U] of a pass over ``layer``, after every check; ``what``
-    names the analysis when it needs a layer with spatial axes."""
+def _checked(model, variables, layer: str, images01, units, what: str | None, directions=None) -> _Layer:
+    """The source, graph, units [U] and directions of a pass over ``layer``, after every check;
+    ``what`` names the analysis when it needs a layer with spatial axes."""
     src = tuning.source(model, images01)
     g = door.graph(model, variables, src.image_shape)
     g.check([layer])
     if what is not None:
         g.check_spatial(layer, what)
-    return _Layer(src, g, tuple(int(u) for u in g.check_units(layer, units)))
+    directions = tuning.check_directions(directions, g[layer].channels, layer)
+    return _Layer(src, g, tuple(int(u) for u in tuning.check_units(g, layer, units, directions)), directions)
 
 
 def _pass(model, variables, c: _Layer, layer: str, reads: dict, batch_size: int, mesh, **params) -> dict:
@@ -109,6 +116,8 @@ def _pass(model, variables, c: _Layer, layer: str, reads: dict, batch_size: int,
     fn = Reads(model, layer, tuple((name, what, position, units) for name, (what, position, units, _) in
                                    reads.items()))
     reducer = stream.combine(**{name: r[3] for name, r in reads.items()})
+    if c.directions is not None:
+        params["directions"] = c.directions
     return stream.stream_map(fn, {"variables": variables, **params}, c.source, reducer, batch_size=batch_size,
                              mesh=mesh, desc=layer)
 
@@ -396,16 +405,21 @@ class LayerExamples(NamedTuple):
 
 def layer_examples(model, variables, layer: str, images01, k: int = 8, units=(), bins: int = 64,
                    tail_q: float = 0.99, fine_bins: int = FINE_BINS, batch_size: int = 256,
-                   mesh=None) -> LayerExamples:
+                   mesh=None, directions=None) -> LayerExamples:
     """What the circuits pages read from a dataset about ``layer``: :func:`top_positions` of
     every unit, the centre activation's mean and SD, and for the chosen ``units`` their
     :func:`image_maxima`, :func:`preactivation_summary` and minimally activating images; one pass
     over the images (two when ``units`` are given: the pre-ReLU quantiles need each unit's range
-    first). Each part equals the function named."""
+    first). Each part equals the function named.
+
+    ``directions`` [k, C]: the units are these directions (module docstring): every [C] and
+    ``units`` above is then [k] and indexes them; with one-hot rows, top, mean, sd and maxima
+    are the channels'; pre and bottom read the projection (after the layer's ReLU)."""
     fine = _check_bins(bins, tail_q, fine_bins)
-    c = _checked(model, variables, layer, images01, None, "dataset examples")
+    c = _checked(model, variables, layer, images01, None, "dataset examples", directions)
     k = _check_k(k, c.source.num_images)
-    chosen = tuple(int(u) for u in c.graph.check_units(layer, units)) if units is not None and len(units) else ()
+    chosen = (tuple(int(u) for u in tuning.check_units(c.graph, layer, units, c.directions))
+              if units is not None and len(units) else ())
     reads = {"top": ("best", None, (), stream.top_k(k, by="value")),
              "centre": ("post", "centre", (), stream.moments())}
     if chosen:
@@ -472,7 +486,7 @@ def _own_units(exemplars: int, units: int) -> stream.Reducer:
 
 
 def exemplar_rotation_tuning(model, variables, layer: str, exemplars01, angles_deg, units, stats=None,
-                             fill: float = 0.5, batch: int = 256, mesh=None) -> np.ndarray:
+                             fill: float = 0.5, batch: int = 256, mesh=None, directions=None) -> np.ndarray:
     """Each unit's mean centre response to *its own* exemplars rotated by each angle: [A, U].
 
     Args:
@@ -485,6 +499,8 @@ def exemplar_rotation_tuning(model, variables, layer: str, exemplars01, angles_d
         (:func:`jaxinterp.circuits.tuning.activation_stats`): the result is then in SD.
       batch: images per forward pass: the engine streams up to ``batch`` exemplars per step and
         rotates them by ``max(1, batch // exemplars per step)`` angles at a time inside it.
+      directions: [k, C] or None: ``units`` and ``stats`` then index these directions (module
+        docstring), e.g. the exemplars and stats of :func:`layer_examples` with the same ones.
 
     Unit u's column equals ``tuning.rotation_tuning(..., exemplars01[u], angles, units=[u])``;
     here every unit's exemplars stream through one jitted step (:class:`~jaxinterp.circuits.
@@ -495,14 +511,14 @@ def exemplar_rotation_tuning(model, variables, layer: str, exemplars01, angles_d
         raise ValueError(f"exemplars01 must be [U, e, H, W, c] (each unit's exemplars), got {x.shape}")
     n_units, e = x.shape[:2]
     rows = x.reshape((n_units * e,) + x.shape[2:])                       # unit-major
-    c = tuning.check_pass(model, variables, layer, rows, "exemplars01", units, "centre")
+    c = tuning.check_pass(model, variables, layer, rows, "exemplars01", units, "centre", directions)
     if c.units.shape[0] != n_units:
         raise ValueError(f"{n_units} exemplar sets but {c.units.shape[0]} units; pass one unit per set")
     angles = tuning.check_angles(angles_deg)
-    stats = tuning.check_stats(stats, c.graph[layer].channels)
+    stats = tuning.check_stats(stats, c.width)
     step = max(1, min(int(batch), rows.shape[0]))
     fn = tuning.Rotated(model, layer, "centre", tuple(int(u) for u in c.units), float(fill), c.canvas)
-    params = {"variables": variables, "angles": tuning.angle_chunks(angles, step, batch)}
+    params = {**c.params(variables), "angles": tuning.angle_chunks(angles, step, batch)}
     total = stream.stream_map(fn, params, c.source, _own_units(e, n_units), batch_size=step, mesh=mesh,
                               desc=layer)
     return tuning.in_sd(total[: angles.size] / e, stats, c.units)

@@ -25,6 +25,13 @@ A read is ``(name, what, position, units)``; ``units`` are channel indices (``()
 * ``"scaled"``: the pre-ReLU map scaled per unit, ``(pre - params["lo"]) / params["span"]``
   (for fine histograms over each unit's range, whose ends are data, not compiled constants).
 
+With ``params["directions"]`` [k, C] (a fit of the layer: K-means centroids, SAE features...)
+the units are the k directions instead of the C channels: the layer's output maps are projected
+on them right after the forward pass, ``maps [b, h, w, C] @ directions.T -> [b, h, w, k]``, and
+every read (and its ``units``) reads that map. A direction has no ReLU of its own, so its
+``"pre"``, ``"least"`` and ``"scaled"`` reads read the same projected map (as for a layer that
+does not end in a ReLU); one-hot rows give the channels' ``"best"`` and ``"post"`` reads exactly.
+
 Images smaller than ``canvas`` are placed on a white canvas of that side first (see
 :func:`on_canvas`). The class is a frozen dataclass: equal reads share one compiled step.
 """
@@ -64,7 +71,7 @@ class Reads:
     """``fn(params, images01 [b, H, W, c]) -> {name: read}`` (see the module docstring).
 
     params: ``{"variables": the model's variables}`` (and ``"lo"``, ``"span"`` [U] for
-    ``"scaled"`` reads).
+    ``"scaled"`` reads; ``"directions"`` [k, C] to read directions, not channels).
     """
 
     model: Any
@@ -75,11 +82,14 @@ class Reads:
     def __call__(self, params, images01):
         variables = params["variables"]
         x = on_canvas(images01, self.canvas)
-        pre_relu = any(what in ("least", "pre", "scaled") for _, what, _, _ in self.reads)
+        directions = params.get("directions")     # a pytree key: which branch is fixed at trace time
+        pre_relu = directions is None and any(what in ("least", "pre", "scaled") for _, what, _, _ in self.reads)
         a = door.taps(self.model, variables, self.model.normalize(x), [self.layer], pre_relu=pre_relu)[self.layer]
         post = a
         if pre_relu and door.graph(self.model, variables, x.shape[1:])[self.layer].relu:
             post = active_relu()(a)  # the layer's output is exactly this ReLU of its pre-ReLU value
+        if directions is not None:  # the directions' maps [b, h, w, k]; "highest": one-hot rows are exact
+            post = a = jnp.matmul(a, jnp.asarray(directions).T, precision="highest")
         out = {}
         for name, what, position, units in self.reads:
             m = a if what in ("least", "pre", "scaled") else post

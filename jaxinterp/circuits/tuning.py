@@ -16,6 +16,11 @@ with mean and sd of the same activation over a dataset::
                                   orientation=np.arange(0, 360, 10.0),
                                   radius=np.geomspace(2, 32, 6))            # [36, 6, 64]
 
+A *unit* is a channel of the layer, or, with ``directions`` [k, C] (the rows of a fit of
+:func:`jaxinterp.steps.fit_task`: K-means centroids, SAE features...), one of the k directions:
+its map is the layer's output projected on the row, ``maps [..., C] @ directions.T`` (one-hot
+rows give the channels exactly); ``units`` and ``stats`` then index the k directions.
+
 Images are [n, h, w, c] in [0, 1] (uint8 0..255 is accepted), NHWC: an array, a
 ``np.memmap`` or any :mod:`jaxinterp.stream` source. Images smaller than the model's
 ``INPUT_SIZE`` are placed on a white (1.0) canvas of that size
@@ -110,8 +115,43 @@ def check_angles(angles_deg, name="angles_deg") -> np.ndarray:
     return a
 
 
+def check_directions(directions, channels: int, layer: str):
+    """``directions`` as finite float32 [k, C] for a layer of ``channels`` C, or None (channels)."""
+    if directions is None:
+        return None
+    d = np.asarray(directions, np.float32)
+    if d.ndim != 2 or d.shape[0] == 0 or d.shape[1] != channels or not np.all(np.isfinite(d)):
+        raise ValueError(f"directions must be a finite [k, {channels}] array (one direction per row over the "
+                         f"{channels} channels of layer {layer!r}), got shape {d.shape}; pass a fit of "
+                         "this layer's activations (its arrays['directions'])")
+    return d
+
+
+def unit_count(g: door.LayerGraph, layer: str, directions) -> int:
+    """How many units ``layer`` has: its channels, or the rows of ``directions`` [k, C]."""
+    return g[layer].channels if directions is None else int(np.shape(directions)[0])
+
+
+def check_units(g: door.LayerGraph, layer: str, units, directions=None) -> np.ndarray:
+    """``units`` [U] int32 (None: all): channel indices, or with ``directions`` [k, C] row indices."""
+    if directions is None:
+        return g.check_units(layer, units)
+    k = unit_count(g, layer, directions)
+    if units is None:
+        return np.arange(k, dtype=np.int32)
+    u = np.asarray(units).reshape(-1)
+    if u.size == 0 or not np.issubdtype(u.dtype, np.integer):
+        raise ValueError(f"units must be a non-empty sequence of direction indices, got {units!r}")
+    bad = u[(u < 0) | (u >= k)]
+    if bad.size:
+        raise ValueError(f"unit(s) {bad[:8].tolist()} out of range: there are {k} directions of layer "
+                         f"{layer!r} (valid 0..{k - 1})")
+    return u.astype(np.int32)
+
+
 def check_stats(stats, channels: int):
-    """``stats`` as (mean [C], sd [C]) float32 over all ``channels`` of the layer, or None."""
+    """``stats`` as (mean [C], sd [C]) float32 over all ``channels`` of the layer (or all k
+    directions), or None."""
     if stats is None:
         return None
     try:
@@ -120,8 +160,9 @@ def check_stats(stats, channels: int):
         raise ValueError("stats must be (mean [C], sd [C]) as returned by activation_stats") from None
     mean, sd = np.asarray(mean, np.float32), np.asarray(sd, np.float32)
     if mean.shape != (channels,) or sd.shape != (channels,):
-        raise ValueError(f"stats must be (mean [C], sd [C]) over all {channels} channels of the layer "
-                         f"(activation_stats gives them), got shapes {mean.shape} and {sd.shape}")
+        raise ValueError(f"stats must be (mean [C], sd [C]) over all {channels} units of the layer (its "
+                         "channels, or its directions when directions are given; activation_stats gives "
+                         f"them), got shapes {mean.shape} and {sd.shape}")
     return mean, sd
 
 
@@ -144,17 +185,29 @@ class Checked(NamedTuple):
     units: np.ndarray
     position: Any
     layer: str
+    directions: np.ndarray | None = None
+
+    @property
+    def width(self) -> int:
+        """All units of the layer: its channels, or its k directions."""
+        return unit_count(self.graph, self.layer, self.directions)
+
+    def params(self, variables) -> dict:
+        """The engine's params of a :class:`~jaxinterp.circuits.reads.Reads` pass."""
+        return {"variables": variables, **({} if self.directions is None else {"directions": self.directions})}
 
 
-def check_pass(model, variables, layer: str, images01, name: str, units, position) -> Checked:
-    """Every check of a pass over ``images01`` reading ``units`` of ``layer`` at ``position``,
-    before any work: the source, its canvas, the layer graph, the units [U], the position."""
+def check_pass(model, variables, layer: str, images01, name: str, units, position, directions=None) -> Checked:
+    """Every check of a pass over ``images01`` reading ``units`` of ``layer`` (or of its
+    ``directions`` [k, C]) at ``position``, before any work: the source, its canvas, the layer
+    graph, the units [U], the position, the directions."""
     src = source(model, images01, name)
     side, shape = canvas(model, src, name)
     g = door.graph(model, variables, shape)
     g.check([layer])
     position = check_position(g, layer, position)
-    return Checked(src, side, g, g.check_units(layer, units), position, layer)
+    directions = check_directions(directions, g[layer].channels, layer)
+    return Checked(src, side, g, check_units(g, layer, units, directions), position, layer, directions)
 
 
 # ---- responses over a dataset -----------------------------------------------------------------
@@ -163,12 +216,12 @@ def check_pass(model, variables, layer: str, images01, name: str, units, positio
 def _read(model, variables, c: Checked, reducer, batch_size, mesh):
     """One pass of the engine over ``c.source`` reading the units' responses."""
     fn = Reads(model, c.layer, (("r", "post", c.position, tuple(int(i) for i in c.units)),), c.canvas)
-    return stream.stream_map(fn, {"variables": variables}, c.source, stream.combine(r=reducer),
+    return stream.stream_map(fn, c.params(variables), c.source, stream.combine(r=reducer),
                              batch_size=batch_size, mesh=mesh, desc=c.layer)["r"]
 
 
 def responses(model, variables, layer: str, images01, units=None, position="centre",
-              batch_size: int = 256, mesh=None) -> np.ndarray:
+              batch_size: int = 256, mesh=None, directions=None) -> np.ndarray:
     """Each image's response of ``units`` at ``position``: [n, U].
 
     Args:
@@ -180,20 +233,22 @@ def responses(model, variables, layer: str, images01, units=None, position="cent
       units: channel indices (default all C).
       position: ``"centre"``, ``"mean"``, ``"max"`` or a (row, col) pair in the layer's map.
       batch_size, mesh: as :func:`jaxinterp.stream.stream_map` (every device by default).
+      directions: [k, C] or None (module docstring): ``units`` then index its rows.
     """
-    checked = check_pass(model, variables, layer, images01, "images01", units, position)
+    checked = check_pass(model, variables, layer, images01, "images01", units, position, directions)
     return _read(model, variables, checked, stream.collect(), batch_size, mesh)
 
 
 def activation_stats(model, variables, layer: str, images01, position="centre", batch_size: int = 256,
-                     mesh=None) -> tuple[np.ndarray, np.ndarray]:
+                     mesh=None, directions=None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and SD (population, ddof=0) of every channel's activation at ``position`` over a
     dataset: ``(mean [C], sd [C])``, streamed (running moments on the device, memory O(C)).
 
     Only the one position is used (the centre by default), the same one :func:`responses`
-    reads, so a response in SD compares like with like.
+    reads, so a response in SD compares like with like. With ``directions`` [k, C]: of each
+    direction's projected response, ``(mean [k], sd [k])``.
     """
-    checked = check_pass(model, variables, layer, images01, "images01", None, position)
+    checked = check_pass(model, variables, layer, images01, "images01", None, position, directions)
     m = _read(model, variables, checked, stream.moments(), batch_size, mesh)
     return m["mean"], m["sd"]
 
@@ -231,7 +286,8 @@ class Rotated:
     """``fn(params, images01 [b, h, w, c]) -> [b, K·a, U]``: each image's response of ``units``
     at ``position`` when rotated by every angle of ``params["angles"]`` [K, a] (the image first
     placed on the ``canvas``; bilinear, ``fill`` outside). A ``lax.map`` over the K chunks of
-    angles keeps ``b·a`` images in flight; ``params["variables"]`` are the model's."""
+    angles keeps ``b·a`` images in flight; ``params["variables"]`` are the model's (and
+    ``params["directions"]`` [k, C], when given, the directions ``units`` index)."""
 
     model: Any
     layer: str
@@ -263,7 +319,8 @@ def angle_chunks(angles: np.ndarray, rows: int, batch: int) -> np.ndarray:
 
 
 def rotation_tuning(model, variables, layer: str, exemplars01, angles_deg, units=None, stats=None,
-                    position="centre", fill: float = 1.0, batch: int = 256, mesh=None) -> np.ndarray:
+                    position="centre", fill: float = 1.0, batch: int = 256, mesh=None,
+                    directions=None) -> np.ndarray:
     """Mean response over ``exemplars01`` rotated by each angle, every unit at once: [A, U].
 
     Args:
@@ -276,13 +333,14 @@ def rotation_tuning(model, variables, layer: str, exemplars01, angles_deg, units
         SD, ``(mean response - mean) / sd``.
       batch: images per forward pass: the engine streams ``e = min(n, batch)`` exemplars per
         step and rotates them by ``max(1, batch // e)`` angles at a time inside the step.
+      directions: [k, C] or None (module docstring): ``units`` and ``stats`` then index its rows.
     """
-    c = check_pass(model, variables, layer, exemplars01, "exemplars01", units, position)
+    c = check_pass(model, variables, layer, exemplars01, "exemplars01", units, position, directions)
     angles = check_angles(angles_deg)
-    stats = check_stats(stats, c.graph[layer].channels)
+    stats = check_stats(stats, c.width)
     e = max(1, min(int(batch), c.source.num_images or int(batch)))
     fn = Rotated(model, layer, c.position, tuple(int(i) for i in c.units), float(fill), c.canvas)
-    params = {"variables": variables, "angles": angle_chunks(angles, e, batch)}
+    params = {**c.params(variables), "angles": angle_chunks(angles, e, batch)}
     total = stream.stream_map(fn, params, c.source, stream.total(), batch_size=e, mesh=mesh, desc=layer)
     return in_sd(total["sum"][: angles.size] / total["count"], stats, c.units)
 
@@ -343,19 +401,20 @@ def joint_tuning(curves, align: str = "centre") -> jax.Array:
 
 
 def stimulus_tuning(model, variables, layer: str, name: str, size: int, stats=None, units=None,
-                    position="centre", batch_size: int = 256, **grids) -> np.ndarray:
+                    position="centre", batch_size: int = 256, directions=None, **grids) -> np.ndarray:
     """Responses to a stimulus family over a parameter grid: [len(g1), len(g2), ..., U].
 
     ``name``, ``size`` and ``**grids`` as :func:`jaxinterp.data.stimuli.family` (grid order
     = axis order); in dataset SD when ``stats`` is given (see :func:`activation_stats`). A
-    one-channel model gets the stimuli's channel mean.
+    one-channel model gets the stimuli's channel mean. With ``directions`` [k, C] the units are
+    its rows (module docstring) and ``stats`` are theirs.
     """
     return stimulus_tunings(model, variables, layer, ((name, grids),), size, stats, units, position,
-                            batch_size)[name]
+                            batch_size, directions)[name]
 
 
 def stimulus_tunings(model, variables, layer: str, families, size: int, stats=None, units=None,
-                     position="centre", batch_size: int = 256) -> dict[str, np.ndarray]:
+                     position="centre", batch_size: int = 256, directions=None) -> dict[str, np.ndarray]:
     """:func:`stimulus_tuning` of several families in one pass of the engine (one compiled step):
     ``families`` = ``((name, {parameter: values}), ...)`` -> ``{name: [len(g1), ..., U]}``."""
     if model.INPUT_SIZE is not None and isinstance(size, (int, np.integer)) and size > model.INPUT_SIZE:
@@ -367,8 +426,8 @@ def stimulus_tunings(model, variables, layer: str, families, size: int, stats=No
         # a grey model (the digits' small_cnn) sees the stimuli's luminance; RGB ones see them as drawn
         images.append(rgb.mean(-1, keepdims=True) if model.IN_CHANNELS == 1 else rgb)
         shapes[name] = tuple(np.atleast_1d(np.asarray(v)).size for v in grids.values())
-    c = check_pass(model, variables, layer, np.concatenate(images), "stimuli", units, position)
-    stats = check_stats(stats, c.graph[layer].channels)
+    c = check_pass(model, variables, layer, np.concatenate(images), "stimuli", units, position, directions)
+    stats = check_stats(stats, c.width)
     r = in_sd(_read(model, variables, c, stream.collect(), batch_size, None), stats, c.units)
     parts = np.split(r, np.cumsum([len(x) for x in images])[:-1])
     return {name: part.reshape(shape + (len(c.units),)) for (name, shape), part in zip(shapes.items(), parts)}

@@ -36,6 +36,12 @@
 * ``circuits``: families (clustered synthetic orientation curves) with their joint tuning,
   the equivariance tests of §6.6 with permutation nulls, and everything the pages draw.
 
+The examples, stimuli and rotation tasks read channels, or, with a ``directions`` dependency (a
+fit of :func:`jaxinterp.steps.fit_task`: K-means, SAE...), the fit's k directions: each one's map
+is the layer's output projected on it, ``maps @ directions.T`` (:mod:`jaxinterp.circuits.reads`),
+and every per-unit array is over the k directions. :func:`unit_tasks` builds the three for
+either; without directions their keys are those they always had.
+
 Every pass over the dataset is the streaming engine (:mod:`jaxinterp.stream`): batches sharded
 over every device, reduced on the device; only the chosen units' per-image maxima (for the
 quilt) are kept per image. Nothing in the report computes; every number on a page is in the
@@ -77,13 +83,28 @@ def _images(data: DataSpec):
     return load_data(data)[0]
 
 
+def _rows(directions, examples=None) -> np.ndarray | None:
+    """The [k, C] float32 rows of a ``directions`` dependency (a fit's Result), or None (channels);
+    with ``examples``, checks that they were read for the same units (channels or k directions)."""
+    rows = None if directions is None else np.asarray(directions.arrays["directions"], np.float32)
+    if examples is not None:
+        want = None if rows is None else int(rows.shape[0])
+        if examples.summary.get("directions") != want:
+            got = examples.summary.get("directions")
+            what = lambda k: "channels" if k is None else f"{k} directions"  # noqa: E731
+            raise ValueError(f"the examples dependency was read for {what(got)} but this task for {what(want)}; "
+                             "give both the same directions dependency (circuits.unit_tasks does)")
+    return rows
+
+
 # ---------------------------------------------------------------- dataset examples
 
 
 @dataclasses.dataclass(frozen=True)
 class ExamplesConfig:
     """units: the chosen units (crops, quilt, pre-ReLU); every unit gets its top images and the
-    centre statistics. rf: the layer's receptive field, measured before the task runs."""
+    centre statistics. rf: the layer's receptive field, measured before the task runs. With a
+    ``directions`` dependency, units index its k directions."""
 
     model: ModelSpec
     data: DataSpec
@@ -98,7 +119,9 @@ class ExamplesConfig:
     rf: door.ReceptiveField | None = None
 
 
-def _examples(ctx, c: ExamplesConfig) -> Result:
+def _examples(ctx, c: ExamplesConfig, directions=None) -> Result:
+    """Arrays per unit (C channels, or the k rows of ``directions``): ``top_*`` [C, top],
+    ``stats_mean``/``stats_sd`` [C]; per chosen unit [U, ...]: crops, bottom, quilt, pre."""
     from jaxinterp.circuits import examples as ex
 
     if c.crop not in ("field", "field_on_image"):
@@ -106,14 +129,17 @@ def _examples(ctx, c: ExamplesConfig) -> Result:
     model, variables = load_model(c.model)
     images = _images(c.data)
     n = images.shape[0]
+    rows = _rows(directions)
     rf = c.rf or door.receptive_field(model, variables, c.layer, images.shape[1:])
     got = ex.layer_examples(model, variables, c.layer, images, k=min(c.top, n), units=c.units, bins=c.bins,
-                            batch_size=c.batch_size)                                  # two passes at most
+                            batch_size=c.batch_size, directions=rows)                # two passes at most
     top = got.top                                                                     # [C, k]
     arrays = {"top_value": top.value, "top_image": top.image, "top_y": top.y, "top_x": top.x,
               "stats_mean": got.mean, "stats_sd": got.sd}
     summary = {"layer": c.layer, "images": int(n), "channels": int(top.value.shape[0]),
                "rf": rf._asdict(), "units": list(c.units)}
+    if rows is not None:  # the units are these k directions ("channels" counts them too)
+        summary["directions"] = int(rows.shape[0])
     margin = None if c.crop == "field" else ex.display_margin(images.shape[1])
     crops = lambda image, y, x: ex.rf_crops(images, image, y, x, rf, c.fill, margin)  # noqa: E731
     summary["crop_margin"] = margin
@@ -130,7 +156,9 @@ def _examples(ctx, c: ExamplesConfig) -> Result:
         arrays.update(quilt_image=q, quilt_value=pick(best.value),
                       quilt_crops=crops(q, pick(best.y), pick(best.x)))
         arrays["pre"] = {k: np.asarray(v) for k, v in got.pre.items() if k != "count"}
-        summary["pre_is_relu_input"] = bool(door.graph(model, variables, images.shape[1:])[c.layer].relu)
+        # a direction has no ReLU of its own: its "pre" values are its projection (circuits.reads)
+        relu = door.graph(model, variables, images.shape[1:])[c.layer].relu
+        summary["pre_is_relu_input"] = rows is None and bool(relu)
         summary["pre_positions"] = int(got.pre["count"])
     return Result({k: v if isinstance(v, dict) else np.asarray(v) for k, v in arrays.items()}, summary)
 
@@ -140,7 +168,8 @@ def _examples(ctx, c: ExamplesConfig) -> Result:
 
 @dataclasses.dataclass(frozen=True)
 class RotationConfig:
-    """units: () for every unit of the layer; step: degrees between rotations."""
+    """units: () for every unit of the layer (or of its ``directions`` dependency); step: degrees
+    between rotations."""
 
     model: ModelSpec
     data: DataSpec
@@ -152,10 +181,11 @@ class RotationConfig:
     batch: int = 256
 
 
-def _rotation(ctx, c: RotationConfig, examples) -> Result:
+def _rotation(ctx, c: RotationConfig, examples, directions=None) -> Result:
     from jaxinterp.circuits import examples as ex
     from jaxinterp.circuits import selectivity, tuning
 
+    rows = _rows(directions, examples)
     model, variables = load_model(c.model)
     images = _images(c.data)
     e = examples.arrays
@@ -167,7 +197,7 @@ def _rotation(ctx, c: RotationConfig, examples) -> Result:
     angles = np.arange(0.0, 360.0, c.step, dtype=np.float32)
     curves = np.asarray(ex.exemplar_rotation_tuning(model, variables, c.layer, centred, angles, u,
                                                     stats=(e["stats_mean"], e["stats_sd"]), fill=c.fill,
-                                                    batch=c.batch))                    # [A, U] in SD
+                                                    batch=c.batch, directions=rows))   # [A, U] in SD
     curves = np.nan_to_num(curves, nan=0.0)  # a unit constant over the data has no SD: flat 0
     sel = selectivity.orientation_selectivity(curves.T, angles)
     circ = np.asarray(tuning.preferred_orientation(curves.T, angles, "circular_mean"))
@@ -188,9 +218,10 @@ class StimuliConfig:
     batch_size: int = 256
 
 
-def _stimuli(ctx, c: StimuliConfig, examples) -> Result:
+def _stimuli(ctx, c: StimuliConfig, examples, directions=None) -> Result:
     from jaxinterp.circuits import tuning
 
+    rows = _rows(directions, examples)
     model, variables = load_model(c.model)
     rf = _rf(examples.summary)
     size = model.INPUT_SIZE or 32
@@ -199,7 +230,7 @@ def _stimuli(ctx, c: StimuliConfig, examples) -> Result:
     families = tuple((name, {**dict(grid), **({"length": length} if name in STROKES else {})})
                      for name, grid in c.grids)
     got = tuning.stimulus_tunings(model, variables, c.layer, families, int(size), stats=stats,
-                                  batch_size=c.batch_size)                          # one pass, every family
+                                  batch_size=c.batch_size, directions=rows)        # one pass, every family
     arrays, summary = {}, {"size": int(size), "stroke_length": length}
     for name, grid in c.grids:
         r = got[name].reshape(tuple(len(v) for _, v in grid) + (-1,))              # [*grid, C]
@@ -439,6 +470,43 @@ def neighbours(model, variables, layer: str, input_shape) -> tuple[str, str]:
     return up, down
 
 
+def unit_tasks(model: ModelSpec, data: DataSpec, layer: str, units, fit: Task | None = None, *, top: int = 8,
+               exemplars: int = 8, quilt: int = 12, rotation_step: float = 1.0,
+               rf: door.ReceptiveField | None = None) -> dict[str, Task]:
+    """``{"examples", "stimuli", "rotation"}``: the tasks of a unit page's dataset examples, quilt,
+    synthetic-stimulus tuning and rotation tuning, for ``units`` of ``layer`` (with spatial axes).
+
+    Args:
+      units: the chosen units (crops, quilt, pre-ReLU, rotation); every unit of the layer gets its
+        top images, centre statistics and stimulus responses.
+      fit: None: the units are the layer's channels (these are the tasks :func:`circuits_tasks`
+        has always built: same keys). A fit of this layer (:func:`jaxinterp.steps.fit_task`,
+        ``arrays["directions"]`` [k, C]): the units are its k directions, each one's map the
+        layer's output projected on it; every task then depends on the fit as ``"directions"``,
+        and its arrays keep their names and shapes with k in place of C (``top_*`` [k, top],
+        ``stats_*`` [k], stimulus ``responses`` [..., k]; the chosen units' [U, ...] as before);
+        the examples' summary says ``"directions": k`` and ``"pre_is_relu_input": False`` (a
+        direction's "pre" values are its projection).
+      top: top images kept per unit (and the crops shown); exemplars: of them, rotated per unit;
+      quilt: its size; rotation_step: degrees between rotations; rf: the layer's receptive field
+        (default: measured in the examples task).
+    """
+    chosen = tuple(sorted(int(u) for u in units))
+    if len(set(chosen)) != len(chosen) or any(u < 0 for u in chosen):
+        raise ValueError(f"units {list(units)} repeat or are negative; pass distinct indices from 0")
+    if fit is not None and not isinstance(fit, Task):
+        raise ValueError(f"fit must be a directions Task (steps.fit_task), got {type(fit).__name__}")
+    deps = {} if fit is None else {"directions": fit}
+    examples = Task("circuits_examples", ExamplesConfig(model, data, layer, chosen, top, quilt, rf=rf), _examples,
+                    dict(deps))
+    return {"examples": examples,
+            "stimuli": Task("circuits_stimuli", StimuliConfig(model, layer), _stimuli,
+                            {"examples": examples, **deps}),
+            "rotation": Task("circuits_rotation", RotationConfig(model, data, layer, chosen, float(rotation_step),
+                                                                 exemplars), _rotation,
+                             {"examples": examples, **deps})}
+
+
 def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstream: str | None = None,
                    downstream: str | None = None, steps: int = 256, rotation_step: float = 1.0,
                    exemplars: int = 8, top: int = 8, quilt: int = 12,
@@ -495,13 +563,10 @@ def circuits_tasks(model: ModelSpec, data: DataSpec, layer: str, units, *, upstr
 
     g: dict[str, Task] = {}
     chosen = tuple(sorted(units))
-    g["examples"] = Task("circuits_examples", ExamplesConfig(model, data, layer, chosen, top, quilt, rf=rf),
-                         _examples)
+    g.update(unit_tasks(model, data, layer, chosen, top=top, exemplars=exemplars, quilt=quilt,
+                        rotation_step=rotation_step, rf=rf))
     g["examples_up"] = Task("circuits_examples", ExamplesConfig(model, data, upstream, (), top, quilt, rf=rf_up),
                             _examples)
-    g["rotation"] = Task("circuits_rotation", RotationConfig(model, data, layer, chosen, float(rotation_step),
-                                                             exemplars), _rotation, {"examples": g["examples"]})
-    g["stimuli"] = Task("circuits_stimuli", StimuliConfig(model, layer), _stimuli, {"examples": g["examples"]})
     g["stimuli_up"] = Task("circuits_stimuli", StimuliConfig(model, upstream), _stimuli,
                            {"examples": g["examples_up"]})
     g["weights"] = Task("circuits_weights", WeightsConfig(model, upstream, layer, downstream, shape, connections),

@@ -369,3 +369,35 @@ def test_real_resnet20_rotation_tuning_matches_torch_grid_sample(shared_data):
             a = net.layer3(net.layer2(net.layer1(F.relu(net.bn1(net.conv1((rot - mean) / std))))))
             want.append(a[:, [0, 17, 63], 4, 4].mean(0).numpy())
     np.testing.assert_allclose(got, np.stack(want), atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_directions_are_projections_of_the_channels(small_net, rng):
+    """With directions [k, C] a unit is a row: responses, dataset statistics, stimulus and rotation
+    responses are the channels' raw ones projected (0.7·r_1 − 1.3·r_3), before any z-scoring;
+    bad directions or a row index past k are refused in one line."""
+    model, v = small_net
+    data = rng.random((6, 12, 12, 3)).astype(np.float32)
+    d = np.zeros((2, 5), np.float32)
+    d[0, 1], d[0, 3], d[1] = 0.7, -1.3, rng.normal(size=5)
+    chans = tuning.responses(model, v, "conv2", data)                                 # [n, 5]
+    got = tuning.responses(model, v, "conv2", data, directions=d)
+    np.testing.assert_allclose(got, chans @ d.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, centre_response(model, v, "conv2", data) @ d.T, rtol=1e-4, atol=1e-5)
+    mean, sd = tuning.activation_stats(model, v, "conv2", data, directions=d)
+    np.testing.assert_allclose(np.stack([mean, sd]), np.stack([got.mean(0), got.std(0)]), rtol=1e-4, atol=1e-6)
+    grid = {"orientation": [0.0, 90.0], "radius": [3.0]}
+    raw = tuning.stimulus_tuning(model, v, "conv2", "curve", 12, **grid)                 # [2, 1, 5]
+    planted = tuning.stimulus_tuning(model, v, "conv2", "curve", 12, units=[0], directions=d, **grid)
+    np.testing.assert_allclose(planted[..., 0], 0.7 * raw[..., 1] - 1.3 * raw[..., 3], rtol=1e-5, atol=1e-5)
+    in_sd = tuning.stimulus_tuning(model, v, "conv2", "curve", 12, stats=(mean, sd), directions=d, **grid)
+    np.testing.assert_allclose(in_sd[..., 0], (planted[..., 0] - mean[0]) / sd[0], rtol=1e-4, atol=1e-4)
+    angles = [0.0, 45.0, 90.0]
+    rot = tuning.rotation_tuning(model, v, "conv2", data, angles)                        # [3, 5]
+    np.testing.assert_allclose(tuning.rotation_tuning(model, v, "conv2", data, angles, directions=d),
+                               rot @ d.T, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"directions must be a finite \[k, 5\] array"):
+        tuning.responses(model, v, "conv2", data, directions=np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"unit\(s\) \[2\] out of range: there are 2 directions"):
+        tuning.responses(model, v, "conv2", data, units=[2], directions=d)
+    with pytest.raises(ValueError, match="over all 2 units"):
+        tuning.stimulus_tuning(model, v, "conv2", "curve", 12, stats=(mean[:1], sd[:1]), directions=d, **grid)

@@ -208,3 +208,161 @@ def test_the_thumbnails_share_the_renders_colour_matrix(ran):
     colour = {g[name].deps["color"].key for name in ("featvis_up", "thumbs")}
     colour |= {t.deps["color"].key for t in g["featvis"].deps.values() if "color" in t.deps}
     assert len(colour) == 1 and g["thumbs"].deps["color"].name == "color_matrix"
+
+
+# ---- the same unit pages for learned directions: the layer's maps projected on each row
+
+CHANNELS = (1, 4, 9)           # the neurons' chosen units
+PLANT = (1, 0.7, 4, -1.3)      # row 2 of the planted fit: 0.7·e_1 − 1.3·e_4
+ROWS = (((9, 1.0),), ((1, 1.0),), ((PLANT[0], PLANT[1]), (PLANT[2], PLANT[3])), ((4, 1.0),))
+AS_CHANNEL = {0: 9, 1: 1, 3: 4}  # the one-hot rows (a subset of the channels, out of order)
+
+
+def _planted(ctx, c):
+    """A fit's result whose directions are ``c = (width, rows)``: rows of (channel, weight) pairs."""
+    from jaxinterp.tasks import Result
+
+    width, rows = c
+    d = np.zeros((len(rows), width), np.float32)
+    for r, pairs in enumerate(rows):
+        for ch, w in pairs:
+            d[r, ch] = w
+    return Result({"directions": d}, {})
+
+
+@pytest.fixture(scope="module")
+def directions_run(tmp_path_factory):
+    """The neurons' tasks and the same tasks over a planted fit (one-hot rows and 0.7·e_1 − 1.3·e_4)
+    and over a K-means fit, run by the runner (the fit reaches the tasks as their "directions")."""
+    from jaxinterp import tasks
+    from jaxinterp.recipes import circuits as circ
+
+    root = tmp_path_factory.mktemp("circuits_directions")
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
+    np.savez(root / "data.npz", images=images)
+    model, data = steps.model_spec("small_cnn_rgb", "random:0"), steps.data_spec(root / "data.npz")
+    opts = {"top": 3, "exemplars": 3, "quilt": 4, "rotation_step": 90.0}
+    planted = tasks.Task("directions", (64, ROWS), _planted)
+    kmeans = steps.fit_task(steps.capture_task(model, data, "relu2"), "kmeans", k=3)
+    graphs = {"neurons": circ.unit_tasks(model, data, "relu2", CHANNELS, **opts),
+              "planted": circ.unit_tasks(model, data, "relu2", range(4), planted, **opts),
+              "kmeans": {"examples": circ.unit_tasks(model, data, "relu2", (0, 2), kmeans, **opts)["examples"],
+                         "fit": kmeans}}
+    wanted = [t for g in graphs.values() for t in g.values()]
+    got, _ = tasks.run(wanted, tasks.Store(root / "store"))
+    results = {name: {k: got[t.key] for k, t in g.items()} for name, g in graphs.items()}
+    return results, model, images.astype(np.float32) / 255
+
+
+def _maps(model, images):
+    """relu2's output maps [n, h, w, 64] by Flax's own forward (not through the door)."""
+    import jax.numpy as jnp
+
+    from tests.flax_reference import forward
+
+    net, variables = steps.load_model(model)
+    return np.asarray(forward(net, variables, net.normalize(jnp.asarray(images)), ["relu2"])[1]["relu2"], np.float64)
+
+
+def test_one_hot_directions_are_the_channels(directions_run):
+    """Rows e_9, e_1, e_4 of a fit give every per-unit array of channels 9, 1, 4: the top images and
+    their positions, the centre statistics, the crops and the quilt, the stimulus responses (in SD)
+    and the rotation curves of their own exemplars."""
+    results, _, _ = directions_run
+    n, d = results["neurons"], results["planted"]
+    rows, chans = list(AS_CHANNEL), list(AS_CHANNEL.values())
+    chosen = [CHANNELS.index(c) for c in chans]                     # their places among the neurons' chosen
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # noqa: E731
+    ne, de = n["examples"].arrays, d["examples"].arrays
+    for name in ("top_value", "top_image", "top_y", "top_x", "stats_mean", "stats_sd"):
+        close(de[name][rows], ne[name][chans])
+    for name in ("top_crops", "quilt_image", "quilt_value", "quilt_crops"):
+        close(de[name][rows], ne[name][chosen])
+    assert de["top_value"].shape == (4, 3) and d["examples"].summary["directions"] == 4
+    for family, grid in n["stimuli"].arrays.items():
+        close(d["stimuli"].arrays[family]["responses"][..., rows], grid["responses"][..., chans])
+    nr, dr = n["rotation"].arrays, d["rotation"].arrays
+    close(dr["curves"][:, rows], nr["curves"][:, chosen])
+    close(dr["vector_strength"][rows], nr["vector_strength"][chosen])
+    assert dr["units"].tolist() == [0, 1, 2, 3]
+
+
+def test_a_planted_direction_is_the_projection_of_the_maps(directions_run):
+    """Row 0.7·e_1 − 1.3·e_4: its top images and values, centre statistics, quilt, least activating
+    images and distribution are numpy's projection of the layer's maps; its stimulus and rotation
+    responses are 0.7·r_1 − 1.3·r_4 of the channels' raw responses, in the direction's own SD."""
+    from jaxinterp.circuits import examples as ex
+    from jaxinterp.recipes.circuits import _rf
+
+    results, model, images = directions_run
+    n, d = results["neurons"], results["planted"]
+    i, a, j, b = PLANT
+    maps = _maps(model, images)
+    proj = a * maps[..., i] + b * maps[..., j]                                      # [n, h, w]
+    best, least = proj.max(axis=(1, 2)), proj.min(axis=(1, 2))
+    de = d["examples"].arrays
+    order = np.argsort(-best, kind="stable")[:3]
+    assert de["top_image"][2].tolist() == order.tolist()
+    np.testing.assert_allclose(de["top_value"][2], best[order], rtol=1e-5)
+    centre = proj[:, proj.shape[1] // 2, proj.shape[2] // 2]
+    np.testing.assert_allclose([de["stats_mean"][2], de["stats_sd"][2]], [centre.mean(), centre.std()], rtol=1e-5)
+    np.testing.assert_allclose(de["quilt_value"][2], best[de["quilt_image"][2]], rtol=1e-5)
+    np.testing.assert_allclose(de["bottom_value"][2], np.sort(least)[:3], rtol=1e-5)
+    np.testing.assert_allclose(de["pre"]["mean"][2], proj.mean(), rtol=1e-5)
+    assert d["examples"].summary["pre_is_relu_input"] is False       # a direction has no ReLU of its own
+    # stimuli: the channels' raw responses (their SD undone), projected, in the direction's SD
+    ne = n["examples"].arrays
+    raw = lambda z, c: z * ne["stats_sd"][c] + ne["stats_mean"][c]  # noqa: E731
+    m, s = de["stats_mean"][2], de["stats_sd"][2]
+    for family, grid in n["stimuli"].arrays.items():
+        r = grid["responses"]
+        want = (a * raw(r[..., i], i) + b * raw(r[..., j], j) - m) / s
+        np.testing.assert_allclose(d["stimuli"].arrays[family]["responses"][..., 2], want, rtol=1e-4, atol=1e-4)
+    # rotation: the direction's own exemplars, the channels' raw curves on them, projected, in its SD
+    net, variables = steps.load_model(model)
+    centred = ex.recentre(images, de["top_image"][2:3, :3], de["top_y"][2:3, :3], de["top_x"][2:3, :3],
+                          _rf(d["examples"].summary))
+    angles = d["rotation"].arrays["angles"]
+    r = np.asarray(ex.exemplar_rotation_tuning(net, variables, "relu2", np.repeat(centred, 2, axis=0), angles,
+                                               (i, j)))                          # [A, 2] raw
+    np.testing.assert_allclose(d["rotation"].arrays["curves"][:, 2], (a * r[:, 0] + b * r[:, 1] - m) / s,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_a_kmeans_fit_reaches_the_examples_as_its_directions(directions_run):
+    """A real fit (steps.fit_task) as the dependency: k units, each the projection on its centroid."""
+    results, model, images = directions_run
+    fit = np.asarray(results["kmeans"]["fit"].arrays["directions"], np.float64)       # [3, 64]
+    e = results["kmeans"]["examples"]
+    proj = _maps(model, images) @ fit.T                                               # [n, h, w, 3]
+    best = proj.max(axis=(1, 2))                                                      # [n, 3]
+    np.testing.assert_allclose(e.arrays["top_value"], -np.sort(-best, axis=0)[:3].T, rtol=1e-5)
+    assert e.arrays["stats_mean"].shape == (3,) and e.arrays["quilt_crops"].shape[:2] == (2, 4)
+    assert e.summary["directions"] == e.summary["channels"] == 3
+
+
+def test_neuron_tasks_keep_their_keys_and_directions_get_their_own():
+    """unit_tasks without a fit builds the tasks the atlas and circuits_tasks always built (same
+    keys: stores resume); with one, every task depends on it as "directions"; examples read for
+    other units than the stimuli's are refused in one line."""
+    from jaxinterp import tasks
+    from jaxinterp.recipes import circuits as circ
+
+    model, data = steps.model_spec("small_cnn_rgb", "random:0"), steps.data_spec("digits:test")
+    chosen, rf = (0, 3), None
+    g = circ.unit_tasks(model, data, "relu2", (3, 0), top=5, exemplars=4, rotation_step=2.0, rf=rf)
+    examples = tasks.Task("circuits_examples", circ.ExamplesConfig(model, data, "relu2", chosen, 5, rf=rf),
+                          circ._examples)
+    assert g["examples"].key == examples.key
+    assert g["stimuli"].key == tasks.Task("circuits_stimuli", circ.StimuliConfig(model, "relu2"), circ._stimuli,
+                                          {"examples": examples}).key
+    assert g["rotation"].key == tasks.Task("circuits_rotation", circ.RotationConfig(model, data, "relu2", chosen,
+                                                                                    2.0, 4),
+                                           circ._rotation, {"examples": examples}).key
+    fit = tasks.Task("directions", (64, ROWS), _planted)
+    d = circ.unit_tasks(model, data, "relu2", (3, 0), fit, top=5, exemplars=4, rotation_step=2.0, rf=rf)
+    assert all(t.deps["directions"] is fit and t.key != g[k].key for k, t in d.items())
+    with pytest.raises(ValueError, match="read for channels but this task for 4 directions"):
+        circ._stimuli(None, circ.StimuliConfig(model, "relu2"), tasks.Result({}, {"rf": {}}),
+                      directions=_planted(None, (64, ROWS)))
