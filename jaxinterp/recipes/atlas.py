@@ -444,14 +444,11 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
         if circuits:
             up, down = circ.neighbours(net, variables, layer, shape)
             g.check_spatial(up, "'weights in' (the layer before)")
-            chosen = tuple(range(counts["neurons"]))
-            deps["examples"] = Task("circuits_examples", circ.ExamplesConfig(model, data, layer, chosen, exemplars,
-                                                                             rf=rf), circ._examples)
-            deps["stimuli"] = Task("circuits_stimuli", circ.StimuliConfig(model, layer), circ._stimuli,
-                                   {"examples": deps["examples"]})
-            deps["rotation"] = Task("circuits_rotation", circ.RotationConfig(model, data, layer, chosen,
-                                                                              float(rotation_step), exemplars),
-                                    circ._rotation, {"examples": deps["examples"]})
+            for d, fit in fits.items():  # the neurons' tasks keep the keys of the hand-built ones they replace
+                got = circ.unit_tasks(model, data, layer, range(counts[d]), None if d == "neurons" else fit,
+                                      top=exemplars, exemplars=exemplars, rotation_step=rotation_step, rf=rf)
+                for name, task in got.items():
+                    deps[name if d == "neurons" else f"{name}_{d}"] = task
             deps["weights"] = Task("circuits_weights", circ.WeightsConfig(model, up, layer, down, tuple(shape)),
                                    circ._weights)
             if circ.is_classifier(g, down):

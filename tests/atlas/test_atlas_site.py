@@ -44,7 +44,7 @@ def test_every_page_kind_exists_and_every_link_and_image_resolves(atlas_site):
                  "relu2/kmeans/2.html", "relu2/unit/img/1.png", "relu2/unit/img/1_diverse.png",
                  "relu2/unit/img/1_negative.png", "relu2/unit/img/1_top.png", "relu2/unit/img/1_bottom.png",
                  "relu2/unit/img/1_quilt.png", "relu2/unit/img/1_match.png", "relu2/unit/img/1_matchvis.png",
-                 "relu2/kmeans/img/2_top.png", "relu2/kmeans/img/2_matchvis.png"):
+                 "relu2/kmeans/img/2_top.png", "relu2/kmeans/img/2_matchvis.png", "relu2/kmeans/img/2_quilt.png"):
         assert (out / page).is_file(), page
     assert not (out / "relu2/unit/3.html").exists()  # --units 3
     assert not (out / "relu1/kmeans").exists()       # --direction-layers relu2
@@ -127,7 +127,7 @@ def test_unit_pages_show_the_stored_results_and_independent_numbers(atlas_site, 
         page = (atlas_site / f"relu2/kmeans/{i}.html").read_text()
         got = cells(atlas_site / f"relu2/kmeans/{i}.html")
         assert got["ii_colour"] == float(km[i])
-        for h in ("Weights", "Synergy partners", "Compared model"):
+        for h in ("Tuning", "Weights", "Synergy partners", "Compared model"):
             assert f"<h2>{h}</h2>" in page, h
         best = int(stored["match_kmeans"].arrays["best_partner"][i])
         assert f"<b>{partner} {best}</b>" in page and f"img/{i}_matchvis.png" in page
