@@ -25,9 +25,19 @@ from jaxinterp.recipes.roles import roles_tasks
 from tests import _refs as ref
 from tests.recipes.test_roles_tasks import LAMBDAS, _draws
 
+PICKED = np.random.default_rng(1).permutation(64)[:61]  # a permuted subset of relu2's channels
 SMALL = dict(levels=("pixels",), samples=300, mlp_hidden=(16,), mlp_steps=50, jacobian_samples=16,
              ksg_samples=100, saliency_images=8, top=5)
 MLP_COLUMNS = ("r2_nl", "lf")  # the MLP ceiling draws one key per column index
+
+
+def _directions(width: int, picked, scaled: int, summed: tuple) -> np.ndarray:
+    """[width, width]: one-hot rows of the channels ``picked`` (width - 3 of them, in that order),
+    then 2.5 × channel ``scaled``, the sum of channels ``summed`` and a dense random direction.
+    As many rows as channels: the kernels compiled for the neurons' shapes serve them too."""
+    eye = np.eye(width, dtype=np.float32)
+    rest = [2.5 * eye[scaled], eye[list(summed)].sum(0), np.random.default_rng(0).normal(size=width)]
+    return np.concatenate([eye[list(picked)], np.asarray(rest, np.float32)])
 
 
 def _rows_fit(ctx, rows, acts) -> tasks.Result:
@@ -46,10 +56,6 @@ def _run(store, graph) -> dict:
     return results[graph["roles"].key]
 
 
-def _onehot(rows, width) -> np.ndarray:
-    return np.eye(width, dtype=np.float32)[list(rows)]
-
-
 def _same_rows(got: tasks.Result, neuron: tasks.Result, rows, skip=()):
     """Every column of ``got``'s units [0, len(rows)) equals the neuron table at ``rows``."""
     t, n = got.arrays["table"], neuron.arrays["table"]
@@ -66,12 +72,12 @@ def _same_rows(got: tasks.Result, neuron: tasks.Result, rows, skip=()):
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     """small_cnn (random weights), 48 digits, relu2's pixel level: the neuron run, the identity
-    (the ``neurons`` fit as directions) and seven planted directions."""
+    (the ``neurons`` fit as directions) and 64 directions: 61 permuted one-hot rows and three
+    planted ones (:func:`_directions`)."""
     model, data = steps.model_spec("small_cnn", "random:0"), steps.data_spec("digits:test", limit=48)
     store = tasks.Store(tmp_path_factory.mktemp("roles_dir") / "store")
     g = roles_tasks(model, data, "relu2", **SMALL)
-    d = np.concatenate([_onehot([9, 0, 63, 5], 64), 2.5 * _onehot([3], 64), _onehot([1], 64) + _onehot([7], 64),
-                        np.random.default_rng(0).normal(size=(1, 64)).astype(np.float32)])
+    d = _directions(64, PICKED, 3, (1, 7))
     plant = roles_tasks(model, data, "relu2", **SMALL, directions=planted(g["acts"], d))
     identity = roles_tasks(model, data, "relu2", **SMALL, directions=steps.fit_task(g["acts"], "neurons"))
     return {"model": model, "data": data, "d": d, "neurons": _run(store, g), "planted": _run(store, plant),
@@ -87,9 +93,9 @@ def test_identity_directions_are_the_neurons(small):
 
 
 def test_onehot_directions_are_the_neurons_they_pick(small):
-    _same_rows(small["planted"], small["neurons"], [9, 0, 63, 5], skip=MLP_COLUMNS)
-    assert small["planted"].arrays["table"]["neuron"].tolist() == list(range(7))
-    assert "7 planted directions" in small["planted"].summary["notes"][0]
+    _same_rows(small["planted"], small["neurons"], PICKED, skip=MLP_COLUMNS)
+    assert small["planted"].arrays["table"]["neuron"].tolist() == list(range(64))
+    assert "64 planted directions" in small["planted"].summary["notes"][0]
 
 
 def test_planted_directions_against_numpy_and_torch(small):
@@ -106,20 +112,20 @@ def test_planted_directions_against_numpy_and_torch(small):
     img, hh, ww = dr["positions"].T
     padded = np.pad((x01.numpy()[..., 0] - model.MEAN[0]) / model.STD[0], ((0, 0), (2, 2), (2, 2)))
     x = np.stack([padded[i, 2 * h:2 * h + 5, 2 * w:2 * w + 5].ravel() for i, h, w in dr["positions"]])
-    y = (layer(x01).permute(0, 2, 3, 1) @ d.T).numpy()[img, hh, ww]  # [300, 7]
+    y = (layer(x01).permute(0, 2, 3, 1) @ d.T).numpy()[img, hh, ww]  # [300, 64]
     lambdas, cv, r2 = ref.ridge_cv(x[dr["fit"]], y[dr["fit"]], x[dr["test"]], y[dr["test"]], LAMBDAS)
     chosen = np.array([np.argmin(np.abs(lambdas - lam)) for lam in t["pixels.lambda"]])
     np.testing.assert_allclose(t["pixels.lambda"], lambdas[chosen], rtol=1e-5)
-    assert (cv[chosen, np.arange(7)] <= cv.min(0) * (1 + 1e-4) + 1e-9).all()
-    np.testing.assert_allclose(t["pixels.r2_lin"], r2[chosen, np.arange(7)], atol=1e-5)
+    assert (cv[chosen, np.arange(64)] <= cv.min(0) * (1 + 1e-4) + 1e-9).all()
+    np.testing.assert_allclose(t["pixels.r2_lin"], r2[chosen, np.arange(64)], atol=1e-5)
     assert np.ptp(t["pixels.r2_lin"]) > 0.05  # the directions differ: the check can tell them apart
 
     # a neuron scaled by 2.5: ridge is linear in y (same λ, same R²), the Jacobian ratios and κ
     # are scale-free, the sensitivity scales
     for col in ("pixels.r2_lin", "pixels.lambda", "pixels.consistency", "pixels.effective_dim",
                 "pixels.axis_focus", "saliency_kappa_top", "saliency_kappa_random", "mi_knn"):
-        np.testing.assert_allclose(t[col][4], n[col][3], rtol=1e-4, err_msg=col)
-    np.testing.assert_allclose(t["pixels.sensitivity"][4], 2.5 * n["pixels.sensitivity"][3], rtol=1e-5)
+        np.testing.assert_allclose(t[col][61], n[col][3], rtol=1e-4, err_msg=col)
+    np.testing.assert_allclose(t["pixels.sensitivity"][61], 2.5 * n["pixels.sensitivity"][3], rtol=1e-5)
 
     # saliency: κ of max_c |∂(projected spatial mean)/∂x| at each direction's top images (by the
     # projected spatial means) and at the run's random images
@@ -127,10 +133,9 @@ def test_planted_directions_against_numpy_and_torch(small):
     top, _ = ref.top_m_all(acts, 5, tie=0)
     np.testing.assert_array_equal(small["planted"].arrays["top"], top)
     g = torch.func.jacrev(lambda a: (layer(a).mean((2, 3)) @ d.T).sum(0))(x01).numpy() * model.STD[0]
-    kappa = np.array([[ref.concentration(np.abs(g[u, i]).max(-1)) for u in range(7)] for i in range(48)])
-    np.testing.assert_allclose(t["saliency_kappa_top"], kappa[top, np.arange(7)[:, None]].mean(1), atol=1e-5)
+    kappa = np.array([[ref.concentration(np.abs(g[u, i]).max(-1)) for u in range(64)] for i in range(48)])
+    np.testing.assert_allclose(t["saliency_kappa_top"], kappa[top, np.arange(64)[:, None]].mean(1), atol=1e-5)
     np.testing.assert_allclose(t["saliency_kappa_random"], kappa[dr["random_images"]].mean(0), atol=1e-5)
-    np.testing.assert_allclose(t["mi_knn"][:4], n["mi_knn"][[9, 0, 63, 5]], atol=1e-6)
 
 
 def test_neuron_task_keys_are_unchanged(small, tmp_path):
@@ -163,28 +168,34 @@ def test_structured_saliency_and_stage_levels_of_directions(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", images=rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8),
              labels=rng.integers(0, 3, 12))
-    model, data = steps.model_spec("cifar_resnet20", "random:0"), steps.data_spec(tmp_path / "d.npz")
+    from jaxinterp import models
+    from jaxinterp.checkpoint import save_variables
+    from tests.neurons.test_levels import _random_variables  # no Flax initialisers: 20 s for a ResNet-20
+
+    save_variables(tmp_path / "params", _random_variables(models.get("cifar_resnet20")), {"arch": "cifar_resnet20"})
+    model, data = steps.model_spec("cifar_resnet20", tmp_path / "params"), steps.data_spec(tmp_path / "d.npz")
     args = dict(SMALL, levels=("immediate",), saliency_images=4, top=3)
     store = tasks.Store(tmp_path / "store")
     g = roles_tasks(model, data, "layer1", **args)
-    d = np.concatenate([_onehot([5, 0, 11], 16), 3.0 * _onehot([2], 16), _onehot([4], 16) + _onehot([9], 16)])
+    picked = [5, 0, 11, 15, 1, 3, 6, 7, 8, 10, 12, 13, 14]
+    d = _directions(16, picked, 2, (4, 9))
     plant = roles_tasks(model, data, "layer1", **args, directions=planted(g["acts"], d))
     assert plant["saliency"].config.structured
     neuron, got = _run(store, g), _run(store, plant)
-    _same_rows(got, neuron, [5, 0, 11], skip=MLP_COLUMNS)
+    _same_rows(got, neuron, picked, skip=MLP_COLUMNS)
     t, n = got.arrays["table"], neuron.arrays["table"]
     for col in ("immediate.r2_lin", "immediate.consistency", "immediate.axis_focus", "saliency_kappa_top",
                 "weights.immediate.effective_rank", "weights.immediate.separability",
                 "weights.immediate.skip_share"):
-        np.testing.assert_allclose(t[col][3], n[col][2], rtol=1e-4, err_msg=col)
-    np.testing.assert_allclose(t["weights.immediate.norm"][3], 3.0 * n["weights.immediate.norm"][2], rtol=1e-5)
+        np.testing.assert_allclose(t[col][13], n[col][2], rtol=1e-4, err_msg=col)
+    np.testing.assert_allclose(t["weights.immediate.norm"][13], 2.5 * n["weights.immediate.norm"][2], rtol=1e-5)
 
     net, variables = steps.load_model(model)
     x = net.normalize(jnp.asarray(steps.images01(data)))
     fn = neurons.subnetwork(net, variables, ["input"], "layer1", x.shape[1:])
-    kappa, _ = neurons.saliency_summary(lambda z: neurons.project(fn((z,)), d), x, jnp.zeros(5, jnp.int32))
+    kappa, _ = neurons.saliency_summary(lambda z: neurons.project(fn((z,)), d), x, jnp.zeros(16, jnp.int32))
     top = got.arrays["top"]
-    np.testing.assert_allclose(t["saliency_kappa_top"], np.asarray(kappa)[top, np.arange(5)[:, None]].mean(1),
+    np.testing.assert_allclose(t["saliency_kappa_top"], np.asarray(kappa)[top, np.arange(16)[:, None]].mean(1),
                                atol=1e-5)
 
 
