@@ -1,4 +1,5 @@
-"""Every METHODS.md §5 measure for every neuron of a layer, as a graph of tasks.
+"""Every METHODS.md §5 measure for every neuron of a layer (or every direction of a fit on it),
+as a graph of tasks.
 
 :func:`roles_tasks` builds: the capture and the II of the layer's neurons (colour,
 and label when the data has labels); one task per input level (``immediate``,
@@ -7,8 +8,9 @@ entropy and expanded-weight measures; saliency on each neuron's top exemplars an
 on random images; label information of the image-level activations; and a
 ``roles`` task that gathers the per-neuron table, the exploratory role labels,
 the Spearman correlation of every measure with II (with Holm and Benjamini-Hochberg
-adjusted p values) and the Spearman ρ of each pair of headline measures. :mod:`jaxinterp.report.roles`
-writes the CSV/JSON tables, figures and page from that saved result.
+adjusted p values) and the Spearman ρ of each pair of headline measures. With ``directions``
+(a direction-fit task), every measure is of the layer's maps projected on each direction.
+:mod:`jaxinterp.report.roles` writes the CSV/JSON tables, figures and page from that saved result.
 
 Keys follow the monolithic command this replaced: ``key(seed)`` is split in three
 once per level in order (the first part carries on, the second draws the
@@ -273,8 +275,8 @@ def _gather(ctx, c: RolesConfig, **inputs) -> Result:
     fit = inputs.get("directions")
     n_neurons = acts.shape[1] if fit is None else fit.arrays["directions"].shape[0]
     units = f"{n_neurons} neurons" if fit is None else (
-        f"{n_neurons} {fit.summary.get('method', '')} directions (its {acts.shape[1]} channels' maps projected "
-        "on each; the column 'neuron' numbers the directions)").replace("  ", " ")
+        f"{n_neurons} {fit.summary.get('method') or 'fitted'} directions (the layer's {acts.shape[1]} channel "
+        "maps projected on each; the column 'neuron' numbers the directions)")
     table = {"neuron": np.arange(n_neurons)}
     ii_columns = {}
     for sim in c.similarities:
@@ -349,10 +351,11 @@ def roles_tasks(model: ModelSpec, data: DataSpec, layer: str, *, levels=LEVELS, 
     the feature renders read it): the level measures (:func:`jaxinterp.neurons.project_level`),
     saliency of the projected spatial mean, the image-level measures of the projected spatial
     means, the II of the fit's activations, and the role labels; the table's ``neuron`` column
-    numbers the directions. Its tasks take the fit as an input, so their keys differ from the
-    neurons' (which are those of a graph without ``directions``), and the same draws: a set of
-    one-hot rows equals the neurons it picks (the MLP ceiling's key is per column, so only in
-    the neurons' order). Costs as much again as the neurons per set.
+    numbers the directions. The tasks that measure units take the fit as an input, so their keys
+    differ from the neurons' (a graph without ``directions`` keeps its keys). They draw the same
+    keys as the neurons' tasks, so one-hot rows equal the neurons they pick, in every measure but
+    the MLP ceiling's, whose key is per column index (the identity rows equal it too). Each set
+    costs as much again as the neurons.
     """
     levels = tuple(levels)
     unknown = [lv for lv in levels if lv not in LEVELS]
