@@ -126,6 +126,30 @@ def level_outputs(level: Level, chunk: int = 64) -> jax.Array:
                        batch_size=min(chunk, n))
 
 
+def project(outputs: jax.Array, directions: jax.Array) -> jax.Array:
+    """A layer's outputs [..., N] projected on unit directions [k, N]: [..., k] (``outputs @ Dᵀ``).
+
+    A neuron is a one-hot row, so one-hot rows read the neurons' own outputs exactly (every other
+    product is an exact zero). Full float32 precision: accelerators would otherwise round the
+    operands to bfloat16."""
+    directions = jnp.asarray(directions, jnp.float32)
+    if directions.ndim != 2 or directions.shape[1] != outputs.shape[-1]:
+        raise ValueError(f"directions must be [k, {outputs.shape[-1]}] (one row per unit over the layer's "
+                         f"{outputs.shape[-1]} channels), got shape {tuple(directions.shape)}; fit them on a "
+                         "capture of this layer")
+    return jnp.matmul(outputs, directions.T, precision=jax.lax.Precision.HIGHEST)
+
+
+def project_level(level: Level, directions: jax.Array) -> Level:
+    """``level`` whose units are directions [k, N] of the layer: ``fn`` returns the projected output
+    [h, w, k] (:func:`project`). Every measure of the level then reads the k directions in place of
+    the N neurons: targets, Jacobians (the pullback of a unit's cotangent is Dᵀ of it) and the
+    expanded weights (the projection is linear: D @ E)."""
+    directions = jnp.asarray(directions, jnp.float32)
+    fn = level.fn
+    return level._replace(fn=lambda parts: project(fn(parts), directions))
+
+
 def receptive_field(fn: Callable, input_shape: Sequence[int], out_index: tuple[int, int] | None = None) -> int:
     """Side of the (square) region of a [H, W, C] input that one output position depends on.
 

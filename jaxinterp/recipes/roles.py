@@ -1,4 +1,5 @@
-"""Every METHODS.md §5 measure for every neuron of a layer, as a graph of tasks.
+"""Every METHODS.md §5 measure for every neuron of a layer (or every direction of a fit on it),
+as a graph of tasks.
 
 :func:`roles_tasks` builds: the capture and the II of the layer's neurons (colour,
 and label when the data has labels); one task per input level (``immediate``,
@@ -7,8 +8,9 @@ entropy and expanded-weight measures; saliency on each neuron's top exemplars an
 on random images; label information of the image-level activations; and a
 ``roles`` task that gathers the per-neuron table, the exploratory role labels,
 the Spearman correlation of every measure with II (with Holm and Benjamini-Hochberg
-adjusted p values) and the Spearman ρ of each pair of headline measures. :mod:`jaxinterp.report.roles`
-writes the CSV/JSON tables, figures and page from that saved result.
+adjusted p values) and the Spearman ρ of each pair of headline measures. With ``directions``
+(a direction-fit task), every measure is of the layer's maps projected on each direction.
+:mod:`jaxinterp.report.roles` writes the CSV/JSON tables, figures and page from that saved result.
 
 Keys follow the monolithic command this replaced: ``key(seed)`` is split in three
 once per level in order (the first part carries on, the second draws the
@@ -95,9 +97,15 @@ def has_stage_levels(model, variables, layer: str, shape) -> bool:
             and g[layer].spatial and g[layer].shape[:2] == g[stage_in].shape[:2])
 
 
-def _levels(model, variables, images, layer, wanted):
+def _unit_directions(fit: Result | None):
+    """The [k, C] rows of a direction fit's result (None: the neurons themselves)."""
+    return None if fit is None else np.asarray(fit.arrays["directions"], np.float32)
+
+
+def _levels(model, variables, images, layer, wanted, directions=None):
     """{name: Level} and the layer's output maps [n, h, w, N] (the levels are checked by
-    :func:`roles_tasks`)."""
+    :func:`roles_tasks`); with ``directions`` [k, N], both of the k projected units instead
+    (:func:`jaxinterp.neurons.project_level`): every level measure then reads them."""
     from jaxinterp import neurons
 
     stage_levels = [lv for lv in wanted if lv != "pixels"]
@@ -108,15 +116,18 @@ def _levels(model, variables, images, layer, wanted):
         levels["pixels"] = neurons.pixel_level(model, variables, images, layer)
         if layer_out is None:
             layer_out = neurons.level_outputs(levels["pixels"])
+    if directions is not None:
+        levels = {name: neurons.project_level(lv, directions) for name, lv in levels.items()}
+        layer_out = neurons.project(layer_out, directions)
     return levels, layer_out
 
 
-def _level(ctx, c: LevelConfig) -> Result:
+def _level(ctx, c: LevelConfig, directions: Result | None = None) -> Result:
     from jaxinterp import neurons
 
     model, variables = load_model(c.model)
     images, _ = load_data(c.data)
-    levels, layer_out = _levels(model, variables, images, c.layer, [c.level])
+    levels, layer_out = _levels(model, variables, images, c.layer, [c.level], _unit_directions(directions))
     level = levels[c.level]
     n, h, w, _ = layer_out.shape
     samples = c.samples or auto_samples(level.dim)
@@ -162,7 +173,7 @@ class SaliencyConfig:
     structured: bool  # a ResNet stage: the structured channel-gradient kernel
 
 
-def _saliency(ctx, c: SaliencyConfig, acts) -> Result:
+def _saliency(ctx, c: SaliencyConfig, acts, directions: Result | None = None) -> Result:
     from jaxinterp import door, neurons
     from jaxinterp.neurons import channel_gradients as cg
     from jaxinterp.scores import top_exemplars
@@ -170,7 +181,10 @@ def _saliency(ctx, c: SaliencyConfig, acts) -> Result:
     model, variables = load_model(c.model)
     images = load_data(c.data)[0]
     x01 = images01(c.data)
+    d = _unit_directions(directions)
     a = jnp.asarray(acts.arrays["acts"])
+    if d is not None:  # the spatial mean of a projected map is the projected spatial mean
+        a = neurons.project(a, d)
     n_neurons = a.shape[1]
     top = np.asarray(jax.vmap(lambda f: top_exemplars(f, c.top), in_axes=1)(a))
     key = key_of(c.seed, c.key_path)
@@ -186,13 +200,16 @@ def _saliency(ctx, c: SaliencyConfig, acts) -> Result:
     units = np.arange(n_neurons)
     if stage_blocks:  # CIFAR: every gradient at once, by the structured kernel
         stem, blocks = cg.from_variables(variables, blocks=stage_blocks)
-        grads = cg.channel_mean_gradients(stem, blocks, x)
+        grads = cg.channel_mean_gradients(stem, blocks, x)  # [u, N, H, W, C]
+        if d is not None:  # the gradient of a projection is the projection of the gradients
+            grads = jnp.einsum("unhwc,kn->ukhwc", grads, jnp.asarray(d), precision=jax.lax.Precision.HIGHEST)
         sal = jnp.max(jnp.abs(grads), axis=-1)  # [u, N, H, W]
         kappa = np.asarray(neurons.concentration(sal))  # [u, N]
         best_saliency = np.asarray(sal[at[:, 0], units])
     else:  # any layer: per image, a block of channels at a time (a 224-px layer's maps are GBs)
         fn = neurons.subnetwork(model, variables, ["input"], c.layer, x.shape[1:])
-        kappa, maps = neurons.saliency_summary(lambda z: fn((z,)), x, jnp.asarray(at[:, 0]))
+        unit = (lambda z: fn((z,))) if d is None else (lambda z: neurons.project(fn((z,)), d))
+        kappa, maps = neurons.saliency_summary(unit, x, jnp.asarray(at[:, 0]))
         kappa, best_saliency = np.asarray(kappa), np.asarray(maps)
     kappa_top = kappa[at, units[:, None]].mean(1)
     kappa_random = kappa[at_random].mean(0)
@@ -201,10 +218,12 @@ def _saliency(ctx, c: SaliencyConfig, acts) -> Result:
                   {"images": int(len(wanted)), "kernel": "structured ResNet" if stage_blocks else "autodiff"})
 
 
-def _image_level(ctx, c: DataSpec, acts) -> Result:
+def _image_level(ctx, c: DataSpec, acts, directions: Result | None = None) -> Result:
     from jaxinterp import neurons
 
     a = acts.arrays["acts"]
+    if directions is not None:
+        a = np.asarray(neurons.project(jnp.asarray(a), _unit_directions(directions)))
     labels = load_data(c)[1]
     out = dict(neurons.image_measures(a, labels))
     out["image.h_mix"] = np.asarray(neurons.mixed_entropy_all(jnp.asarray(a))["h_mix"])
@@ -253,7 +272,11 @@ def _gather(ctx, c: RolesConfig, **inputs) -> Result:
     from jaxinterp.scores._stats import spearman_matrix
 
     acts = inputs["acts"].arrays["acts"]
-    n_neurons = acts.shape[1]
+    fit = inputs.get("directions")
+    n_neurons = acts.shape[1] if fit is None else fit.arrays["directions"].shape[0]
+    units = f"{n_neurons} neurons" if fit is None else (
+        f"{n_neurons} {fit.summary.get('method') or 'fitted'} directions (the layer's {acts.shape[1]} channel "
+        "maps projected on each; the column 'neuron' numbers the directions)")
     table = {"neuron": np.arange(n_neurons)}
     ii_columns = {}
     for sim in c.similarities:
@@ -271,9 +294,10 @@ def _gather(ctx, c: RolesConfig, **inputs) -> Result:
                   None)
     roles = neurons.role_labels(table[lf_col], table[h_col], table[af_col], table["ii_colour"])
     notes = [
-        f"Layer {c.layer} of {c.arch}: {n_neurons} neurons, {acts.shape[0]} images from {c.data_name}.",
-        "II similarity used: " + ", ".join(ii_columns) + f" (M={c.m}), over spatial-mean activations "
-        "(capture position='mean').",
+        f"Layer {c.layer} of {c.arch}: {units}, {acts.shape[0]} images from {c.data_name}.",
+        "II similarity used: " + ", ".join(ii_columns) + f" (M={c.m}), over "
+        + ("spatial-mean activations (capture position='mean')." if fit is None else
+           "the direction fit's activations (the method's own transform of the spatial means)."),
         f"Role labels use LF from {lf_col}, entropy from {h_col}, axis focus from {af_col}. "
         + neurons.EXPLORATORY_NOTE,
         f"MLP ceiling: hidden {c.mlp_hidden}, {c.mlp_steps} Adam steps with early stopping (the method's "
@@ -293,18 +317,45 @@ def _gather(ctx, c: RolesConfig, **inputs) -> Result:
               "summary_rho": spearman_matrix(np.stack([np.asarray(table[s], float) for s in shown], 1)),
               # the neurons the extremes figures show, for each headline measure that is not an II
               "extremes": {s: extreme_neurons(table[s]) for s in shown if not s.startswith("ii_")}}
-    return Result(arrays, {"columns": list(table), "roles": roles, "notes": notes,
-                           "correlations": correlations, "summary_columns": shown})
+    summary = {"columns": list(table), "roles": roles, "notes": notes, "correlations": correlations,
+               "summary_columns": shown}
+    if fit is not None:
+        summary["directions"] = {"method": fit.summary.get("method"), "k": int(n_neurons),
+                                 "channels": int(acts.shape[1])}
+    return Result(arrays, summary)
+
+
+def _check_directions(directions, layer: str) -> None:
+    """Refuse what is not a task, or a fit on a capture of another layer, before any work."""
+    if not isinstance(directions, Task):
+        raise ValueError(f"directions must be a direction-fit Task (steps.fit_task(capture_task(model, data, "
+                         f"{layer!r}), 'kmeans', k=...)), got {type(directions).__name__}")
+    captured = getattr(getattr(directions.deps.get("acts"), "config", None), "layer", layer)
+    if captured != layer:
+        raise ValueError(f"the directions were fit on layer {captured!r}, not {layer!r}; fit them on "
+                         f"capture_task(model, data, {layer!r})")
 
 
 def roles_tasks(model: ModelSpec, data: DataSpec, layer: str, *, levels=LEVELS, samples: int = 0,
                 jacobian_samples: int = 128, ksg_samples: int = 1000, mlp_hidden=(128, 128),
                 mlp_steps: int = 1500, saliency_images: int = 200, top: int = 20, m: int = 5,
-                seed: int = 0) -> dict[str, Task]:
+                seed: int = 0, directions: Task | None = None) -> dict[str, Task]:
     """The task graph of the per-neuron role measures of ``layer``; ``["roles"]`` gathers them.
 
     ``samples`` position samples per level; 0 ("auto") picks :func:`auto_samples` of each
     level's input dimension. Fewer than 3x a level's inputs are allowed but warned about.
+
+    ``directions``: a direction-fit task of this layer (:func:`jaxinterp.steps.fit_task` of its
+    capture, whose result holds ``"directions"`` [k, C]): every measure is then of the k
+    directions, a direction's response being the layer's maps projected on it (``maps @ Dᵀ``, as
+    the feature renders read it): the level measures (:func:`jaxinterp.neurons.project_level`),
+    saliency of the projected spatial mean, the image-level measures of the projected spatial
+    means, the II of the fit's activations, and the role labels; the table's ``neuron`` column
+    numbers the directions. The tasks that measure units take the fit as an input, so their keys
+    differ from the neurons' (a graph without ``directions`` keeps its keys). They draw the same
+    keys as the neurons' tasks, so one-hot rows equal the neurons they pick, in every measure but
+    the MLP ceiling's, whose key is per column index (the identity rows equal it too). Each set
+    costs as much again as the neurons.
     """
     levels = tuple(levels)
     unknown = [lv for lv in levels if lv not in LEVELS]
@@ -323,21 +374,29 @@ def roles_tasks(model: ModelSpec, data: DataSpec, layer: str, *, levels=LEVELS, 
         raise ValueError(f"{layer!r} is not a ResNet stage with the immediate and window levels (a stage of two or "
                          "more basic blocks that keeps its input's size, such as layer1 of a CIFAR ResNet). "
                          "Pass --levels pixels for this layer")
+    if directions is not None:
+        _check_directions(directions, layer)
     g: dict[str, Task] = {"acts": capture_task(model, data, layer)}
-    g["fit_neurons"] = fit_task(g["acts"], "neurons")
+    if directions is None:
+        g["fit_neurons"] = fit_task(g["acts"], "neurons")
+    else:
+        g["directions"] = directions
+    # the direction fit is an input of every task that measures units: their keys differ from
+    # the neurons' tasks, whose inputs (and configs) stay as they were
+    units = {} if directions is None else {"directions": directions}
     sims = ("colour", "label") if source.labels is not None else ("colour",)
     for sim in sims:
-        g[f"ii_{sim}"] = ii_task(g["fit_neurons"], SimilaritySpec(sim), data, m)
+        g[f"ii_{sim}"] = ii_task(g.get("fit_neurons", directions), SimilaritySpec(sim), data, m)
     for i, level in enumerate(levels):
         g[f"level_{level}"] = Task("role_level", LevelConfig(model, data, layer, level, samples,
                                                              tuple(mlp_hidden), mlp_steps, jacobian_samples,
-                                                             ksg_samples, seed, i), _level)
+                                                             ksg_samples, seed, i), _level, units)
     structured = resnet and layer == "layer1"
     # the structured kernel splits the images over the local devices: the key records how many
     g["saliency"] = Task("saliency", SaliencyConfig(model, data, layer, top, saliency_images, seed,
                                                     _carry(len(levels)), structured),
-                         _saliency, {"acts": g["acts"]}, layout=structured)
-    g["image"] = Task("image_measures", data, _image_level, {"acts": g["acts"]})
+                         _saliency, {"acts": g["acts"], **units}, layout=structured)
+    g["image"] = Task("image_measures", data, _image_level, {"acts": g["acts"], **units})
     config = RolesConfig(model.arch, layer, data.path.rsplit("/", 1)[-1], levels, sims, m,
                          tuple(mlp_hidden), mlp_steps)
     g["roles"] = Task("roles", config, _gather, {k: v for k, v in g.items() if k != "fit_neurons"})

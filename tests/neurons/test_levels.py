@@ -104,3 +104,26 @@ def test_image_measures_are_sklearn_and_binned_mi(rng):
     np.testing.assert_allclose(got["nmi_knn"], got["mi_knn"] / np.log(4), rtol=1e-6)
     assert got["mi_knn"][0] > 0.3 > got["mi_knn"][1]  # the planted label dependence
     assert neurons.image_measures(acts, None) == {}
+
+
+def test_a_projected_level_is_the_directions_of_the_neurons(small):
+    """project_level: its outputs, Jacobians and expanded weights are the neurons' contracted with
+    D [k, N] (numpy einsum of the neurons' own), one-hot rows read the neurons exactly, and a D of
+    the wrong width is refused with the fix."""
+    model, variables, images = small
+    level = neurons.pixel_level(model, variables, images, "relu2")
+    d = np.random.default_rng(3).normal(size=(3, 64)).astype(np.float32)
+    d[0] = 0.0
+    d[0, 5] = 1.0  # a neuron
+    proj = neurons.project_level(level, d)
+    out = np.asarray(neurons.level_outputs(level), np.float64)
+    np.testing.assert_allclose(neurons.level_outputs(proj), out @ d.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(neurons.level_outputs(proj)[..., 0], out[..., 5].astype(np.float32))
+    positions = jnp.array([[0, 1, 2], [3, 0, 0], [5, 3, 3]], jnp.int32)
+    jac = np.asarray(neurons.jacobians(level, positions), np.float64)  # [p, N, d]
+    np.testing.assert_allclose(neurons.jacobians(proj, positions), np.einsum("kn,pnd->pkd", d, jac),
+                               rtol=1e-4, atol=1e-5)
+    e = np.asarray(neurons.expanded_weights(level), np.float64)
+    np.testing.assert_allclose(neurons.expanded_weights(proj), d @ e, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"directions must be \[k, 64\] .* got shape \(3, 16\); fit them on"):
+        neurons.level_outputs(neurons.project_level(level, d[:, :16]))
