@@ -5,9 +5,11 @@
     featvis (recipes.featvis)   per set (neurons, kmeans, sae...): main, diverse and negative images,
                                 top and bottom dataset crops, maximum activation
     ii / psychophysics          per set and similarity (steps.ii_task, recipes.paper's psychophysics)
-    roles (recipes.roles)       neurons: linearity R², MI, entropy, role label
-    circuits_* (recipes.circuits) neurons of spatial layers: quilt, synthetic and rotation tuning,
-                                expanded weights in and out
+    roles (recipes.roles)       per set: linearity R², MI, entropy, role label (a direction's of
+                                the layer's maps projected on it)
+    circuits_* (recipes.circuits) per set, spatial layers: quilt, synthetic and rotation tuning
+                                (circuits.unit_tasks); expanded weights in and out (a direction's
+                                are its neurons' projected on it)
     synergy (recipes.paper)     neurons: synergy of every pair (strongest partners); atlas_synergy:
                                 the same for each direction set, over its fit's activations
     cka_linear, match (recipes.compare)  with ``compare``: linear CKA and best-matched units;
@@ -439,7 +441,9 @@ def atlas_tasks(model: ModelSpec, data: DataSpec, layers: Sequence[str], *, dire
         if roles:
             options = {**ROLE_DEFAULTS, **(role_options or {}), "m": m, "seed": seed}
             levels = tuple(role_levels or _role_levels(net, variables, layer, shape))
-            deps["roles"] = roles_tasks(model, data, layer, levels=levels, **options)["roles"]
+            for d, fit in fits.items():
+                deps["roles" if d == "neurons" else f"roles_{d}"] = roles_tasks(
+                    model, data, layer, levels=levels, directions=None if d == "neurons" else fit, **options)["roles"]
         up = down = names = None
         if circuits:
             up, down = circ.neighbours(net, variables, layer, shape)

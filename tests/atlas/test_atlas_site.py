@@ -127,7 +127,9 @@ def test_unit_pages_show_the_stored_results_and_independent_numbers(atlas_site, 
         page = (atlas_site / f"relu2/kmeans/{i}.html").read_text()
         got = cells(atlas_site / f"relu2/kmeans/{i}.html")
         assert got["ii_colour"] == float(km[i])
-        for h in ("Tuning", "Weights", "Synergy partners", "Compared model"):
+        assert got["linearity_r2"] == float(stored["roles_kmeans"].arrays["table"]["pixels.r2_lin"][i])
+        assert "<h2>Not measured</h2>" not in page
+        for h in ("Role", "Tuning", "Weights", "Synergy partners", "Compared model"):
             assert f"<h2>{h}</h2>" in page, h
         best = int(stored["match_kmeans"].arrays["best_partner"][i])
         assert f"<b>{partner} {best}</b>" in page and f"img/{i}_matchvis.png" in page
