@@ -16,6 +16,10 @@ Process i of N takes a deterministic share balanced by each cell's estimated cos
 :func:`~jaxinterp.recipes.sweep_cells.run_share` (running records with heartbeats, retries, and
 the host note that a sweep's ``--status`` reads). The process that then finds every cell done
 computes the joins and the ``atlas_layer`` targets (cheap) and draws the site.
+
+The processes should see the same number of local devices: a direction fit's key holds it
+(:attr:`~jaxinterp.tasks.Task.layout`), so cells computed on another count are not found done
+here (the shares, from the graph's order and the costs, are the same on any count).
 """
 
 from __future__ import annotations
