@@ -109,7 +109,7 @@ def check_out(out: Path, model) -> dict:
 
 
 def run(args) -> int:
-    from jaxinterp import atomic, door, steps, tasks
+    from jaxinterp import atomic, cli, door, steps, tasks
     from jaxinterp.parallel import distributed
     from jaxinterp.recipes.atlas import atlas_tasks, block_layers
     from jaxinterp.report import atlas as site
@@ -153,7 +153,8 @@ def run(args) -> int:
         else:
             store = tasks.Store(store_path, worker={"process": process, "processes": count, "engine": "processes"})
             g = door.graph(net, variables, shape)
-            shared = _share(store, targets, {name: g[name].channels for name in layers}, process, count, source)
+            with cli.stop_on_sigterm():  # (a launcher's SIGTERM: the cell's running record is removed, as a sweep's)
+                shared = _share(store, targets, {name: g[name].channels for name in layers}, process, count, source)
             if shared["failed"] or shared["pending"] or shared["running"]:
                 print(json.dumps({"out": str(args.out), "index": None, "store": str(store.root), **shared,
                                   "compute_seconds": round(time.perf_counter() - t0, 1)}))
@@ -180,7 +181,9 @@ def _share(store, targets, widths: dict, index: int, count: int, source: str) ->
     or, with a failed cell, names it and its error."""
     from jaxinterp.recipes import atlas_cells
 
-    log = lambda s: print(f"atlas: {s}", flush=True)  # noqa: E731
+    def log(line: str) -> None:
+        print(f"atlas: {line}", flush=True)
+
     cells = atlas_cells.cells(targets, widths)
     outcomes = atlas_cells.run_share(store, cells, index, count, source, log)
     state = atlas_cells.states(store, cells)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from jaxinterp import tasks
 from jaxinterp.tasks import Task
@@ -62,8 +62,9 @@ def cost(task: Task, width: int) -> float:
 @dataclasses.dataclass(frozen=True)
 class AtlasCell:
     """One cell: a task of the atlas graph, its estimated ``cost`` (seconds, :func:`cost`) and
-    ``group`` (the key of the cell it reads, whose process runs it too; None: on its own). The
-    other names are those :mod:`.sweep` and :mod:`.sweep_cells` read of a cell."""
+    ``group``: the key of the first of the cells that read one another (``circuits_examples`` and
+    the two that read it), which one process runs together (None: a cell on its own). The other
+    names are those :mod:`.sweep` and :mod:`.sweep_cells` read of a cell."""
 
     task: Task
     cost: float

@@ -108,7 +108,7 @@ def test_two_processes_share_the_cells_and_the_last_draws_the_one_process_site(t
     store = tasks.Store(out / "store")
 
     first = subprocess.run(command(atlas_data, out, "--num-processes", "2", "--process-id", "0"), env=atlas_env,
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=300, check=False)
     assert first.returncode == 0, first.stderr[-3000:]
     ran = re.findall(r"\[cell \d+/\d+\] (.+): done in", first.stdout)
     assert sorted(ran) == sorted(c.label for c in removed[0])  # its own missing cells, nothing else
@@ -122,7 +122,7 @@ def test_two_processes_share_the_cells_and_the_last_draws_the_one_process_site(t
     assert sorted(o["id"] for o in note["cells"] if o["state"] == "done") == sorted(c.id for c in removed[0])
 
     second = subprocess.run(command(atlas_data, out, "--num-processes", "2", "--process-id", "1"), env=atlas_env,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, check=False)
     assert second.returncode == 0, second.stderr[-3000:]
     assert sorted(re.findall(r"\[cell \d+/\d+\] (.+): done in", second.stdout)) == sorted(c.label
                                                                                            for c in removed[1])
@@ -137,7 +137,7 @@ def test_a_failed_cell_names_itself_and_the_rerun_resumes_and_draws(tiny, atlas_
     from jaxinterp import tasks
     from jaxinterp.recipes import circuits, sweep
 
-    targets, cells = tiny
+    _, cells = tiny
     (weights,) = [c for c in cells if c.task.name == "circuits_weights" and c.task.config.layer == "relu1"]
     owner = next(i for i in range(2) if weights in sweep.share(cells, i, 2))
     out = tmp_path / "out"
