@@ -14,8 +14,8 @@ the store only (--report-only redraws it without computing anything).
 
 Several processes (a job array: Slurm's --array, Cloud Batch, or any launcher that starts N
 copies) share the work when given --num-processes N --process-id I (or Slurm's
-SLURM_ARRAY_TASK_ID/COUNT, Cloud Batch's BATCH_TASK_INDEX/COUNT, JAXINTERP_PROCESS_ID/
-NUM_PROCESSES) and one --store all of them see (a shared folder or gs://bucket/path): each
+SLURM_ARRAY_TASK_ID and _COUNT, Cloud Batch's BATCH_TASK_INDEX and _COUNT, or
+JAXINTERP_PROCESS_ID and JAXINTERP_NUM_PROCESSES) and one --store all of them see (a shared folder or gs://bucket/path): each
 computes its cost-balanced share of the expensive steps (renders, role measures, saliency,
 scores, circuits, matches), no process waits for another, and the one that finds every step
 done draws the site. A rerun with any N computes only what is missing.
