@@ -11,12 +11,21 @@ model (--compare ARCH PARAMS). The site opens from disk (OUT/index.html): no ser
 Every step is a task saved in the results store (--store, default OUT/store) as it finishes: after
 an interruption the same command resumes with the unfinished steps, and the site is drawn from
 the store only (--report-only redraws it without computing anything).
+
+Several processes (a job array: Slurm's --array, Cloud Batch, or any launcher that starts N
+copies) share the work when given --num-processes N --process-id I (or Slurm's
+SLURM_ARRAY_TASK_ID and _COUNT, Cloud Batch's BATCH_TASK_INDEX and _COUNT, or
+JAXINTERP_PROCESS_ID and JAXINTERP_NUM_PROCESSES) and one --store all of them see (a shared folder or gs://bucket/path): each
+computes its cost-balanced share of the expensive steps (renders, role measures, saliency,
+scores, circuits, matches), no process waits for another, and the one that finds every step
+done draws the site. A rerun with any N computes only what is missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -73,6 +82,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_store_argument(parser)
     parser.add_argument("--report-only", action="store_true",
                         help="redraw the site from the store; compute nothing (fails if a layer is unfinished)")
+    parser.add_argument("--num-processes", type=int, default=None,
+                        help="processes of a job array sharing the work (default: the launcher's environment, "
+                             "else 1); each computes its share into one --store, the last draws the site")
+    parser.add_argument("--process-id", type=int, default=None, help="this process's index, 0 .. N-1")
     return parser
 
 
@@ -96,17 +109,20 @@ def check_out(out: Path, model) -> dict:
 
 
 def run(args) -> int:
-    from jaxinterp import atomic, steps, tasks
+    from jaxinterp import atomic, cli, door, steps, tasks
+    from jaxinterp.parallel import distributed
     from jaxinterp.recipes.atlas import atlas_tasks, block_layers
     from jaxinterp.report import atlas as site
 
+    process, count, source = distributed.job_array(args.num_processes, args.process_id)  # (before any work)
     t0 = time.perf_counter()
     model = steps.model_spec(args.arch, args.params)
     record = check_out(args.out, model)
     cmp = steps.model_spec(*args.compare) if args.compare else None
     data = data_spec(args, args.arch, *([cmp.arch] if cmp else []), limit=args.limit)
     net, variables = steps.load_model(model)
-    layers = names(args.layers) or block_layers(net, variables, steps.open_source(data).image_shape)
+    shape = steps.open_source(data).image_shape
+    layers = names(args.layers) or block_layers(net, variables, shape)
     role_levels = names(args.role_levels)
     # every check (data, layers, directions, k, units, the compared model) runs here, before any work
     graph = atlas_tasks(model, data, layers, directions=names(args.directions),
@@ -120,6 +136,7 @@ def run(args) -> int:
                         circuits=not args.no_circuits, synergy=not args.no_synergy)
     targets = [graph[f"layer:{name}"] for name in layers]
     store_path = args.store or args.out / "store"
+    shared = {}  # several processes: what the JSON line says of the cells
     if args.report_only:
         store = tasks.Store(store_path)
         missing = [t.config.layer for t in targets if not store.has(t)]
@@ -131,7 +148,17 @@ def run(args) -> int:
     else:
         args.out.mkdir(parents=True, exist_ok=True)
         atomic.write_json(args.out / "atlas.json", record)
-        store = tasks.Store(store_path)
+        if count == 1:
+            store = tasks.Store(store_path)
+        else:
+            store = tasks.Store(store_path, worker={"process": process, "processes": count, "engine": "processes"})
+            g = door.graph(net, variables, shape)
+            with cli.stop_on_sigterm():  # (a launcher's SIGTERM: the cell's running record is removed, as a sweep's)
+                shared = _share(store, targets, {name: g[name].channels for name in layers}, process, count, source)
+            if shared["failed"] or shared["pending"] or shared["running"]:
+                print(json.dumps({"out": str(args.out), "index": None, "store": str(store.root), **shared,
+                                  "compute_seconds": round(time.perf_counter() - t0, 1)}))
+                return 1 if shared["failed"] else 0
         results, report = run_tasks("atlas", targets, store)
         computed = len(report.executed)
     t1 = time.perf_counter()
@@ -141,5 +168,37 @@ def run(args) -> int:
              "visualisation steps": args.steps, "seed": args.seed}
     index = site.write_site(args.out, [results[t.key] for t in targets], {k: v for k, v in facts.items() if v})
     print(json.dumps({"out": str(args.out), "index": str(index), "store": str(store.root), "computed": computed,
-                      "compute_seconds": round(t1 - t0, 1), "draw_seconds": round(time.perf_counter() - t1, 1)}))
+                      **shared, "compute_seconds": round(t1 - t0, 1),
+                      "draw_seconds": round(time.perf_counter() - t1, 1)}))
     return 0
+
+
+def _share(store, targets, widths: dict, index: int, count: int, source: str) -> dict:
+    """Process ``index`` of ``count`` computes its share of the atlas's cells
+    (:mod:`jaxinterp.recipes.atlas_cells`), then says what is left: ``{"process", "processes",
+    "cells", "computed_cells", "done", "running", "failed", "pending"}`` (counts of all cells).
+    With every cell done the caller computes the targets and draws; else a line says who will,
+    or, with a failed cell, names it and its error."""
+    from jaxinterp.recipes import atlas_cells
+
+    def log(line: str) -> None:
+        print(f"atlas: {line}", flush=True)
+
+    cells = atlas_cells.cells(targets, widths)
+    outcomes = atlas_cells.run_share(store, cells, index, count, source, log)
+    state = atlas_cells.states(store, cells)
+    counts = {name: len(state[name]) for name in ("done", "running", "failed", "pending")}
+    said = f"{counts['done']} of the {len(cells)} cells are done, {counts['running']} running, " \
+           f"{counts['pending']} pending"
+    if state["failed"]:
+        cell, error = state["failed"][0]
+        more = f" (and {counts['failed'] - 1} more)" if counts["failed"] > 1 else ""
+        print(f"jaxinterp atlas: cell {cell.label} failed: {error}{more}; the site is not drawn ({said}): rerun "
+              "the command to resume (it computes only what is missing, the failed cells again)",
+              file=sys.stderr, flush=True)
+    elif counts["running"] or counts["pending"]:
+        log(f"this process's share is finished; {said} (other processes' shares): the process that finishes "
+            "last draws the site; if none does, rerun any process (it computes only what is missing, then "
+            "draws), and --report-only redraws a drawn site")
+    return {"process": index, "processes": count, "cells": len(cells),
+            "computed_cells": sum(o["state"] == "done" for o in outcomes), **counts}
