@@ -54,8 +54,10 @@ def cost(task: Task, width: int) -> float:
         return OTHER + ROLE_LEVEL * width * c.mlp_steps
     if task.name == "saliency":
         return OTHER + SALIENCY * width * c.saliency_images
-    if task.name == "synergy":
+    if task.name in ("synergy", "atlas_synergy"):
         return OTHER + SYNERGY * width * width
+    if task.name == "atlas_match_render":  # at most one image per shown unit of each set
+        return OTHER + RENDER * c.render.steps * sum(n for _, n in c.units)
     return OTHER
 
 
