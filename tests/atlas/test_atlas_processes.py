@@ -21,7 +21,8 @@ from tests.atlas.test_atlas_site import site_files
 # the tasks the atlas spreads (every one a cell, once); the rest are shared inputs, joins and targets
 SPREAD = {"featvis_render", "featvis_stats", "role_level", "saliency", "image_measures", "ii", "psychophysics",
           "synergy", "circuits_examples", "circuits_stimuli", "circuits_rotation", "circuits_weights",
-          "universality_pairs", "universality_match"}
+          "universality_pairs", "universality_match", "atlas_synergy", "atlas_match_directions",
+          "atlas_match_render"}
 
 
 @pytest.fixture(scope="module")
