@@ -3,7 +3,8 @@
 * :func:`ii_boxplot`: II per similarity, one box (with every unit as a dot) per direction set;
 * :func:`exemplar_grid`: top-M exemplars of the units at quantiles of II, crisp and tightly packed;
 * :func:`mosaic`: images side by side, upscaled by pixel repetition (no smoothing), white gutters;
-* :func:`tiles`: images in rows of ``columns``, each at least ``min_px`` pixels (for HTML pages).
+* :func:`tiles`: images in rows of ``columns``, each at least ``min_px`` pixels (for HTML pages);
+* :func:`heat_overlay`: crops blended with a colour map of their heat (activation maps).
 
 Each writes ``stem.png`` (200 dpi), and ``stem.svg`` (:func:`jaxinterp.report.style.save`)
 and returns the PNG's path.
@@ -82,6 +83,28 @@ def to_rgb01(images: np.ndarray) -> np.ndarray:
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     return images
+
+
+#: the signed range of heat an overlay's colours span (heat: a map over its unit's top peak)
+HEAT_RANGE = (-1.0, 1.0)
+
+
+def heat_overlay(crops: np.ndarray, heat: np.ndarray, alpha: float = 0.55, cmap: str = "inferno",
+                 span: tuple = HEAT_RANGE) -> np.ndarray:
+    """Crops [..., h, w, c] blended with ``cmap`` (perceptually uniform) of their heat
+    [..., h, w]: ``(1 - alpha) · crop + alpha · cmap((heat - lo) / (hi - lo))``, heat clipped to
+    ``span`` (default -1 black ... 0 red ... 1 yellow); pixels whose heat is NaN (outside the
+    image) are the crop's. Returns float RGB [..., h, w, 3] in [0, 1]."""
+    import matplotlib
+
+    rgb = to_rgb01(crops)
+    heat = np.asarray(heat, np.float32)
+    if heat.shape != rgb.shape[:-1]:
+        raise ValueError(f"heat must be the crops' [..., h, w], got heat {heat.shape} for crops {rgb.shape}")
+    lo, hi = span
+    colour = matplotlib.colormaps[cmap](np.clip((np.nan_to_num(heat, nan=lo) - lo) / (hi - lo), 0, 1))[..., :3]
+    blend = (1 - alpha) * rgb + alpha * colour.astype(np.float32)
+    return np.where(np.isnan(heat)[..., None], rgb, blend)
 
 
 def upscale_factor(size: int, target: int = 96) -> int:
