@@ -4,8 +4,8 @@ Writes into ``out``: ``featvis_<layer>.png/.svg`` (the grid: unit index and fina
 in dataset standard deviations), ``ratio_<layer>.png/.svg`` (final activation over the top
 dataset activation, per unit), ``featvis_<layer>.npz`` (the images and numbers),
 ``units/`` (per unit: its visualisation, the diverse and negative ones, and receptive-field
-crops of its most and least activating dataset images, plain and coloured by its map) and ``index.html``, where each unit is
-one card (no table wider than the page).
+crops of its most and least activating dataset images, plain and coloured by its map) and
+``index.html``, where each unit is one card (no table wider than the page).
 """
 
 from __future__ import annotations

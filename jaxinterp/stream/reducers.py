@@ -12,8 +12,9 @@ engine copies to the host ([b, ...] pytree, or None); ``outs`` is all of it, [n,
 
 Built in: :func:`collect` (keep every row), :func:`top_k` (the k largest per unit, with their
 image numbers and any payload), :func:`bottom_k` (the k smallest), :func:`moments` (count, mean, variance), :func:`total` (sums),
-:func:`minmax`, :func:`histogram` (fixed edges), :func:`pick` (the values of chosen image-unit pairs), :func:`combine` (several at once, over a
-dict of values) and :func:`fanout` (several over the same values). State is O(k·U) or O(U), never O(n), unless the caller collects.
+:func:`minmax`, :func:`histogram` (fixed edges), :func:`pick` (the values of chosen image-unit
+pairs), :func:`combine` (several at once, over a dict of values) and :func:`fanout` (several
+over the same values). State is O(k·U) or O(U), never O(n), unless the caller collects.
 """
 
 from __future__ import annotations
