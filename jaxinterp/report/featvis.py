@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxinterp import atomic
-from jaxinterp.report.figures import heat_overlay, minus, to_rgb01, write_tiles
+from jaxinterp.report.figures import heat_overlay, heat_span, minus, to_rgb01, write_tiles
 
 CARDS_CSS = ("<style>.unit{border:1px solid var(--rule);border-radius:6px;padding:0.5em 0.9em 0.7em;"
              "margin:0 0 1em}.unit h3{margin:0.2em 0 0.4em}.unit .row{display:flex;flex-wrap:wrap;"
@@ -100,10 +100,14 @@ def _card(out: Path, arrays: dict, summary: dict, i: int, tag: str, word: str) -
     for side, what in (("top", "most activating"), ("bottom", "least activating")):
         acts = ", ".join(minus(f"{v:.2g}") for v in arrays[f"{side}_act"][i])
         img = _tile(units / f"{tag}_{u}_{side}.png", arrays[f"{side}_crops"][i], columns=4)
+        span = ""
         if f"{side}_heat" in arrays:  # the same tiles, coloured by the unit's map
+            heat = arrays[f"{side}_heat"][i]
+            lo, hi = heat_span(heat, side)
             img += "<br>" + _tile(units / f"{tag}_{u}_{side}_heat.png",
-                                  heat_overlay(arrays[f"{side}_crops"][i], arrays[f"{side}_heat"][i]), columns=4)
-        examples.append(f"<figure>{img}<figcaption>{what}: {acts}</figcaption></figure>")
+                                  heat_overlay(arrays[f"{side}_crops"][i], heat, (lo, hi)), columns=4)
+            span = minus(f"; map {lo:.2g} to {hi:.2g}")
+        examples.append(f"<figure>{img}<figcaption>{what}: {acts}{span}</figcaption></figure>")
     num = lambda key: minus(f"{arrays[key][i]:.3g}")  # noqa: E731
     numbers = (f"its activation {num('vis_act')}; top dataset activation {num('data_max')} (ratio "
                f"{arrays['ratio'][i]:.2f}×); dataset mean {num('data_mean')}, SD {num('data_std')}")
@@ -139,11 +143,12 @@ def write(out: Path, arrays: dict, summary: dict, facts: dict) -> Path:
                f"{m} least activating ones (lowest spatial mean before the layer's ReLU; for directions, "
                "lowest projection), cropped about where it is lowest; crops are "
                f"{html.crop_words(summary)}, grey outside the image, repeated to at least 64 px"
-               + (". Under them, the same crops coloured by the unit's map (its own: before the layer's ReLU for "
+               + (". Under them, the same crops coloured by the unit's map (before the layer's ReLU for "
                   "channels, the projection for directions; each position drawn on the pixels nearest its "
-                  "field's centre) divided by the unit's highest value on its most activating images: inferno "
-                  "from black (-1 or lower) through red (0) to yellow (1, that peak), no colour outside the image"
-                  if "top_heat" in arrays else "")
+                  "field's centre) divided by the unit's highest value on its most activating images (1 at the "
+                  "centre of their brightest crop), brighter where higher (inferno, from black to yellow over "
+                  "the range in the caption, 'map LOW to HIGH': 0 to 1 on the most activating crops, their "
+                  "lowest value to 0 on the least), no colour outside the image" if "top_heat" in arrays else "")
                + ". Captions: activations in dataset standard deviations above the mean (SD), or the spatial means.")
     stats = html.table(["median ratio", "quartiles", "units above the top dataset image", "median SD"],
                        [[f"{summary['ratio_median']:.2f}x",

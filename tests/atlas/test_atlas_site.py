@@ -80,7 +80,7 @@ def test_every_page_kind_exists_and_every_link_and_image_resolves(atlas_site):
             plain, heat = (np.asarray(Image.open(out / f"relu2/{s}/img/0_{name}.png"))
                            for name in (side, f"{side}_heat"))
             assert plain.shape == heat.shape and np.any(plain != heat), (s, side)
-        assert "divided by its highest value on its most activating images" in page and "inferno" in page
+        assert "divided by its highest value on its most activating images" in page and "(black) to" in page
 
 
 def cells(page: Path) -> dict[str, float]:
