@@ -398,3 +398,37 @@ def torchvision_or_skip():
     stub = "torchvision._meta_registrations"
     sys.modules.setdefault(stub, types.ModuleType(stub))
     return pytest.importorskip("torchvision")
+
+
+# ---------------------------------------------------------------- heat maps on crops
+
+
+def field_owner(rf, p: int, axis: int, n: int) -> int:
+    """The map position drawn on input pixel ``p`` (row for axis 0): the one whose stride-wide
+    interval about its field's centre, [c - s/2, c + s/2), holds p; before the first or after the
+    last interval, that position. A loop over the positions."""
+    s = rf.stride[axis]
+    centres = [rf.offset[axis] + r * s + (rf.size[axis] - 1) / 2 for r in range(n)]
+    for r, c in enumerate(centres):
+        if c - s / 2 <= p < c + s / 2:
+            return r
+    return 0 if p < centres[0] else n - 1
+
+
+def heat_window(m, rf, image_hw, y: int, x: int, margin: int | None = None):
+    """One map [h, w] drawn on the [H, W] input pixels (:func:`field_owner`), cut to the display
+    window of position (y, x) (the field's box; with ``margin``, along an axis where the field is
+    wider than the image, the image and ``margin`` pixels each side); NaN outside the image."""
+    (h, w), (H, W) = np.shape(m), image_hw
+    drawn = np.asarray(m, np.float64)[np.ix_([field_owner(rf, p, 0, h) for p in range(H)],
+                                             [field_owner(rf, p, 1, w) for p in range(W)])]
+    pad = 4 * max(H, W, *rf.size)
+    big = np.pad(drawn, pad, constant_values=np.nan)
+    box = []
+    for axis, (pos, side) in enumerate(((y, H), (x, W))):
+        if margin is not None and rf.size[axis] > side:
+            box.append((-margin, side + 2 * margin))
+        else:
+            box.append((rf.offset[axis] + pos * rf.stride[axis], rf.size[axis]))
+    (y0, rh), (x0, rw) = box
+    return big[pad + y0: pad + y0 + rh, pad + x0: pad + x0 + rw]

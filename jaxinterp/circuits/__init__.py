@@ -81,6 +81,7 @@ from jaxinterp.circuits.examples import (  # noqa: E402
     quilt,
     recentre,
     rf_crops,
+    rf_heat,
     select_top,
     top_positions,
 )
@@ -100,6 +101,7 @@ __all__ += [
     "quilt",
     "recentre",
     "rf_crops",
+    "rf_heat",
     "select_top",
     "selectivity",
     "top_positions",

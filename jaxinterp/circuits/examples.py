@@ -7,6 +7,7 @@ receptive fields, the pre-ReLU distribution, and quilts sampled by activation le
     top = examples.top_positions(model, variables, "layer3", images, k=8)     # [C, 8] per unit
     crops = examples.rf_crops(images, top.image, top.y, top.x, rf)            # [C, 8, rh, rw, c]
     shown = examples.rf_crops(images, top.image, top.y, top.x, rf, margin=2)  # at most the image + 2 px
+    heat = examples.rf_heat(maps, top.y, top.x, rf, (32, 32), margin=2)     # maps [C, 8, h, w] on them
     best = examples.image_maxima(model, variables, "layer3", images, units=[3, 7])   # [n, 2]
     picks = examples.quilt(best.value, 12)                                    # [2, 12] image indices
     pre = examples.preactivation_summary(model, variables, "layer3", images, units=[3, 7])
@@ -56,6 +57,7 @@ __all__ = [
     "TopPositions",
     "display_margin",
     "exemplar_rotation_tuning",
+    "field_pixels",
     "image_maxima",
     "layer_examples",
     "preactivation_summary",
@@ -63,6 +65,7 @@ __all__ = [
     "quilt",
     "recentre",
     "rf_crops",
+    "rf_heat",
     "select_top",
     "top_positions",
 ]
@@ -209,6 +212,19 @@ def display_margin(side: int) -> int:
     return max(2, int(side) // 16)
 
 
+def _window(rf: door.ReceptiveField, y, x, image_hw, margin: int | None):
+    """The display window of the field of positions (y, x) [*S] (:func:`rf_crops`' geometry):
+    (oy, ox) its top-left input pixel [*S], size (rh, rw), and whether each axis is ``wide``
+    (the field taller/wider than the image: the window is the image and ``margin``)."""
+    y0, x0 = (np.asarray(o) for o in rf.origin(np.asarray(y), np.asarray(x)))
+    height, width = image_hw
+    wide = (False, False) if margin is None else (rf.size[0] > height, rf.size[1] > width)
+    size = (height + 2 * margin if wide[0] else rf.size[0], width + 2 * margin if wide[1] else rf.size[1])
+    oy = np.full_like(y0, -margin) if wide[0] else y0
+    ox = np.full_like(x0, -margin) if wide[1] else x0
+    return oy, ox, size, wide
+
+
 def rf_crops(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5, margin: int | None = None,
              dim: float = 0.35) -> jax.Array:
     """Receptive-field crops: images01[image] cut to the field of position (y, x).
@@ -230,11 +246,7 @@ def rf_crops(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5, 
     """
     imgs, image, y, x = _crop_args(images01, image, y, x)
     y0, x0 = (np.asarray(o) for o in rf.origin(y, x))
-    height, width = np.shape(images01)[1:3]
-    wide = (False, False) if margin is None else (rf.size[0] > height, rf.size[1] > width)
-    size = (height + 2 * margin if wide[0] else rf.size[0], width + 2 * margin if wide[1] else rf.size[1])
-    oy = np.full_like(y0, -margin) if wide[0] else y0
-    ox = np.full_like(x0, -margin) if wide[1] else x0
+    oy, ox, size, wide = _window(rf, y, x, np.shape(images01)[1:3], margin)
     out = _windows(imgs, jnp.asarray(image.reshape(-1), jnp.int32), jnp.asarray(oy.reshape(-1), jnp.int32),
                    jnp.asarray(ox.reshape(-1), jnp.int32), jnp.float32(fill), size=size)
     out = out.reshape(image.shape + out.shape[1:])
@@ -246,6 +258,68 @@ def rf_crops(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5, 
         seen = jnp.asarray(seen_y[..., :, None] & seen_x[..., None, :])[..., None]  # [*S, rh, rw, 1]
         out = jnp.where(seen, out, fill + dim * (out - fill))
     return out
+
+
+def field_pixels(rf: door.ReceptiveField, pixels, positions: int, axis: int) -> np.ndarray:
+    """The map position each input pixel shows when a map is drawn on the image (nearest
+    neighbour, aligned on the fields): position r covers the ``stride`` pixels
+    ``c_r - stride/2 <= p < c_r + stride/2`` about its field's centre ``c_r = offset + r·stride +
+    (size - 1)/2``; pixels beyond the first or last position take it. ``pixels``: int array of
+    input rows (``axis`` 0) or columns (1) -> same shape, in ``0..positions - 1``.
+
+    Aligned on the fields, not on the image's edges (``jax.image.resize``'s half-pixel rule):
+    the field centre of a position is where its value is drawn, whatever the padding or a
+    layer with ``h·stride != H``, so the centre pixel of a position's crop shows that position.
+    """
+    centre0 = rf.offset[axis] + (rf.size[axis] - 1) / 2
+    r = np.floor((np.asarray(pixels) - centre0) / rf.stride[axis] + 0.5)
+    return np.clip(r, 0, positions - 1).astype(np.int32)
+
+
+@functools.partial(jax.jit, static_argnames=("size", "image_hw"))
+def _heat_windows(maps, rows, cols, oy, ox, *, size, image_hw):
+    """maps [m, h, w] drawn on the windows (oy, ox) [m] of ``size``: [m, rh, rw], NaN outside
+    the image; ``rows``/``cols`` [H]/[W] the position of each input pixel (:func:`field_pixels`)."""
+
+    def one(m, oy, ox):
+        py, px = oy + jnp.arange(size[0]), ox + jnp.arange(size[1])              # input pixels of the window
+        inside = ((py >= 0) & (py < image_hw[0]))[:, None] & ((px >= 0) & (px < image_hw[1]))[None, :]
+        ry = rows[jnp.clip(py, 0, image_hw[0] - 1)]
+        rx = cols[jnp.clip(px, 0, image_hw[1] - 1)]
+        return jnp.where(inside, m[ry[:, None], rx[None, :]], jnp.nan)
+
+    return jax.vmap(one)(maps, oy, ox)
+
+
+def rf_heat(maps, y, x, rf: door.ReceptiveField, image_hw, margin: int | None = None) -> jax.Array:
+    """Maps drawn on the input pixels and cut like :func:`rf_crops`: pixel (i, j) of ``rf_heat``
+    lies on pixel (i, j) of the crop of the same (y, x) and ``margin``.
+
+    Args:
+      maps: [*S, h, w] one map of the layer per crop (e.g. a unit's map on its exemplar).
+      y, x: int arrays [*S], the positions the crops are centred on.
+      rf: :func:`jaxinterp.door.receptive_field` of the layer.
+      image_hw: (H, W) of the images.
+      margin: as :func:`rf_crops` (its fields wider than the image: the image and a margin).
+
+    Returns:
+      [*S, rh, rw] float32: each pixel shows the map's position nearest it (:func:`field_pixels`:
+      nearest-neighbour upsampling aligned on the fields' centres), NaN outside the image.
+    """
+    maps = jnp.asarray(maps, jnp.float32)
+    shape = np.shape(y)
+    if maps.ndim < 2 or maps.shape[:-2] != shape or np.shape(x) != shape:
+        raise ValueError(f"maps must be [*S, h, w] with y and x [*S], got maps {maps.shape}, y {shape}, "
+                         f"x {np.shape(x)}")
+    h, w = maps.shape[-2:]
+    image_hw = tuple(int(s) for s in image_hw)
+    oy, ox, size, _ = _window(rf, y, x, image_hw, margin)
+    rows = field_pixels(rf, np.arange(image_hw[0]), h, 0)
+    cols = field_pixels(rf, np.arange(image_hw[1]), w, 1)
+    out = _heat_windows(maps.reshape(-1, h, w), jnp.asarray(rows), jnp.asarray(cols),
+                        jnp.asarray(np.reshape(oy, -1), jnp.int32), jnp.asarray(np.reshape(ox, -1), jnp.int32),
+                        size=tuple(int(s) for s in size), image_hw=image_hw)
+    return out.reshape(shape + out.shape[1:])
 
 
 def recentre(images01, image, y, x, rf: door.ReceptiveField, fill: float = 0.5) -> jax.Array:

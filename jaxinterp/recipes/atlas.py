@@ -232,8 +232,8 @@ def _layer(ctx, c: LayerConfig, **inputs) -> Result:
             table[f"psy_hard_{sim}"] = np.asarray(psy["accuracy"][0][:n], np.float64)
             means[f"mean_ii_{sim}"] = float(np.nanmean(ii))
         images = {k: f[k][:n] for k in ("images", "diversity_images", "negative_images", "top_crops",
-                                        "bottom_crops", "top_act", "bottom_act", "top_idx", "diversity_z",
-                                        "negative_z", "top_heat", "bottom_heat") if k in f}
+                                        "bottom_crops", "top_heat", "bottom_heat", "heat_scale", "top_act",
+                                        "bottom_act", "top_idx", "diversity_z", "negative_z") if k in f}
         set_summary = {"units": n, "width": int(ii.size), "steps": fv.summary["steps"],
                        "diversity_steps": fv.summary.get("diversity_steps"),
                        "negative_steps": fv.summary.get("negative_steps"), "crop_size": fv.summary.get("crop_size"),

@@ -12,7 +12,8 @@ layer, the unit range against its channels (or the ``k`` directions), and the co
   the running mean, SD and maximum of its spatial mean, its top and bottom exemplars (moments,
   minmax, top-k and bottom-k on the device: memory does not grow with the dataset); then, on
   those exemplars only, where in each the unit is highest (top) or lowest (bottom, before the
-  ReLU), and receptive-field crops there (:func:`jaxinterp.circuits.examples.rf_crops`);
+  ReLU), receptive-field crops there (:func:`jaxinterp.circuits.examples.rf_crops`) and the
+  unit's map drawn on each crop (heat, :func:`exemplar_crops`);
 * ``capture`` and ``directions`` (``method="kmeans"``... only): the layer's spatial means
   (:func:`jaxinterp.steps.capture_task`) and the directions fitted on them
   (:func:`jaxinterp.steps.fit_task`);
@@ -29,7 +30,7 @@ layer, the unit range against its channels (or the ``k`` directions), and the co
   (``diversity_steps``, ``negative_steps``; 0 skips them): 4 images per unit at a quarter of the
   steps cost what the main render costs;
 * ``featvis``: per unit, the final activations against the dataset's (ratio to the top
-  dataset activation, standard deviations above the mean), the exemplars and their crops.
+  dataset activation, standard deviations above the mean), the exemplars, their crops and heat.
   The page (:mod:`jaxinterp.report.featvis`) draws from this result only.
 
 Defaults follow the model (:func:`jaxinterp.featvis.transforms.name_for`,
@@ -136,9 +137,9 @@ class Projected:
 
 @dataclasses.dataclass(frozen=True)
 class Peaks:
-    """``fn(params, images01) -> {"high", "low": {"value", "y", "x"} [b, u]}``: where each unit is
-    highest and lowest in each image, its map being the layer's projected on
-    ``params["directions"]`` [u, C] (one-hot rows for channels: exact)."""
+    """``fn(params, images01) -> {"high", "low": {"value", "y", "x"} [b, u], "map": [b, h, w, u]}``:
+    where each unit is highest and lowest in each image, and its whole map: the layer's projected
+    on ``params["directions"]`` [u, C] (one-hot rows for channels: exact)."""
 
     taps: stream.Taps
 
@@ -147,7 +148,17 @@ class Peaks:
         m = jnp.matmul(a, params["directions"].T, precision="highest")       # [b, h, w, u]
         hv, hy, hx = door.positions.best(m)
         lv, ly, lx = door.positions.best(-m)
-        return {"high": {"value": hv, "y": hy, "x": hx}, "low": {"value": -lv, "y": ly, "x": lx}}
+        return {"high": {"value": hv, "y": hy, "x": hx}, "low": {"value": -lv, "y": ly, "x": lx}, "map": m}
+
+
+def heat_scale(top_maps, bottom_maps) -> np.ndarray:
+    """[u, M, h, w] maps of each unit on its top and bottom exemplars -> [u]: what its heat is
+    divided by: its highest value on its top exemplars (one position of one image, the peak its
+    top crops are centred on); a unit that is nowhere positive there, its largest magnitude on
+    either set (1 where that is 0 too)."""
+    peak = np.max(top_maps, axis=(1, 2, 3))
+    size = np.maximum(np.max(np.abs(top_maps), axis=(1, 2, 3)), np.max(np.abs(bottom_maps), axis=(1, 2, 3)))
+    return np.where(peak > 0, peak, np.where(size > 0, size, 1.0)).astype(np.float32)
 
 
 def dataset_stats(model, variables, images, layer: str, units: tuple, exemplars: int = 8, directions=None,
@@ -193,8 +204,17 @@ def exemplar_crops(model, variables, images, layer: str, top_idx, bottom_idx, di
     streamed. Fields wider than the image show the image and a margin
     (:func:`jaxinterp.circuits.examples.rf_crops`); ``rf`` None (no spatial axes): whole images.
 
+    In the same pass, each unit's map on each of its exemplars (the very map whose highest or
+    lowest place centres the crop: before the ReLU with ``pre_relu``, else after it, projected)
+    is drawn on the input pixels (nearest neighbour, aligned on the fields' centres:
+    :func:`jaxinterp.circuits.examples.rf_heat`) and cut like the crop, so heat pixel (y, x)
+    lies on crop pixel (y, x); NaN outside the image. It is divided by the unit's
+    :func:`heat_scale` (its highest value on its top exemplars: 1 at the centre of its first top
+    crop, comparable between its top and bottom crops and across units).
+
     Returns ``{"top_crops", "bottom_crops": [u, M, rh, rw, c], "top_y", "top_x", "bottom_y",
-    "bottom_x": [u, M]}`` (positions -1 without a field).
+    "bottom_x": [u, M]}`` (positions -1 without a field) and, for a layer with a field,
+    ``{"top_heat", "bottom_heat": [u, M, rh, rw] float32, "heat_scale": [u]}``.
     """
     from jaxinterp.circuits import examples
     from jaxinterp.data.checks import to_unit_float
@@ -209,15 +229,23 @@ def exemplar_crops(model, variables, images, layer: str, top_idx, bottom_idx, di
         return {"top_crops": to_unit_float(images[top_rows]), "bottom_crops": to_unit_float(images[bottom_rows]),
                 "top_y": none, "top_x": none, "bottom_y": none, "bottom_x": none}
     fn = Peaks(stream.Taps(model, (layer,), "all", pre_relu=pre_relu))
+    unit = np.broadcast_to(np.arange(top_idx.shape[0])[:, None], top_rows.shape)
+    # the maps of the (exemplar, unit) pairs only: O(u·M·h·w), not every unit on every exemplar
+    pairs = stream.pick(np.stack([top_rows, bottom_rows]), np.stack([unit, unit]))
     got = stream.stream_map(fn, {"variables": variables, "directions": np.asarray(directions, np.float32)},
-                            images, stream.collect(), batch_size=batch_size, desc=layer)
-    unit = np.arange(top_idx.shape[0])[:, None]
+                            images, stream.combine(high=stream.collect(), low=stream.collect(), map=pairs),
+                            batch_size=batch_size, desc=layer)
+    unit = unit[:, :1]
     margin = examples.display_margin(images.shape[1])
     out = {"top_y": got["high"]["y"][top_rows, unit], "top_x": got["high"]["x"][top_rows, unit],
            "bottom_y": got["low"]["y"][bottom_rows, unit], "bottom_x": got["low"]["x"][bottom_rows, unit]}
+    maps = dict(zip(("top", "bottom"), got["map"]))                                 # [u, M, h, w] each
+    out["heat_scale"] = scale = heat_scale(maps["top"], maps["bottom"])
     for side, idx in (("top", top_rows), ("bottom", bottom_rows)):
-        out[f"{side}_crops"] = np.asarray(examples.rf_crops(images, idx, out[f"{side}_y"], out[f"{side}_x"], rf,
-                                                            fill, margin))
+        y, x = out[f"{side}_y"], out[f"{side}_x"]
+        out[f"{side}_crops"] = np.asarray(examples.rf_crops(images, idx, y, x, rf, fill, margin))
+        out[f"{side}_heat"] = np.asarray(examples.rf_heat(maps[side] / scale[:, None, None, None], y, x, rf,
+                                                          images.shape[1:3], margin))
     return out
 
 
@@ -382,7 +410,9 @@ def _gather(ctx, config: GatherConfig, stats, fit=None, **parts) -> Result:
     arrays = {"units": units, "images": main["images"], "vis_act": vis, "data_max": high,
               "data_mean": mean, "data_std": std, "ratio": ratio, "z": z, "values": main["values"],
               **{f"{side}_{what}": s[f"{side}_{what}"][:, :m] for side in ("top", "bottom")
-                 for what in ("idx", "act", "crops")}}
+                 for what in ("idx", "act", "crops", "heat") if f"{side}_{what}" in s}}
+    if "heat_scale" in s:
+        arrays["heat_scale"] = s["heat_scale"]
     summary = {**main["summary"], "render_seconds": main["seconds"],
                "ratio_q25": float(q[0]), "ratio_median": float(q[1]), "ratio_q75": float(q[2]),
                "above_top_fraction": float(np.mean(ratio > 1)), "z_median": float(np.median(z)),
@@ -470,8 +500,9 @@ def featvis_tasks(model: ModelSpec, data: DataSpec, layer: str, units: tuple = (
     if method != "neurons":
         graph["capture"] = acts = capture_task(model, data, layer, "mean")
         graph["directions"] = deps["fit"] = fit_task(acts, method, k=k, seed=render_options.get("seed", 0))
+    # version 2: the heat maps of the exemplars' crops
     graph["featvis_stats"] = Task("featvis_stats", StatsConfig(model, data, layer, (start, stop), method,
-                                                               exemplars, rf=rf), _stats, dict(deps))
+                                                               exemplars, rf=rf), _stats, dict(deps), version=2)
     kinds = [("max", steps, 1, DIVERSITY_WEIGHT)]
     if diversity and diversity_steps:
         kinds.append(("diversity", diversity_steps, diversity, weight))

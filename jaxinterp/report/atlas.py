@@ -30,7 +30,7 @@ import numpy as np
 
 from jaxinterp import atomic
 from jaxinterp._version import __version__
-from jaxinterp.report.figures import save_png, tiles, to_rgb01
+from jaxinterp.report.figures import heat_overlay, heat_span, save_png, tiles, to_rgb01
 
 SET_WORDS = {"neurons": "neurons", "kmeans": "K-means directions", "sae": "SAE features", "pca": "PCA directions",
              "ica": "ICA directions", "nmf": "NMF directions", "minibatch_kmeans": "mini-batch K-means directions"}
@@ -242,6 +242,11 @@ def _write_images(folder: Path, a: dict, i: int) -> dict:
             names[side] = f"{i}_{side}.png"
             save_png(folder / names[side], tiles(a[f"{side}_crops"][i], columns=6 if side == "quilt" else None,
                                              min_px=48))
+        if f"{side}_heat" in a:  # the same tiles, coloured by the unit's map
+            names[f"{side}_heat"] = f"{i}_{side}_heat.png"
+            heat = a[f"{side}_heat"][i]
+            save_png(folder / names[f"{side}_heat"], tiles(heat_overlay(a[f"{side}_crops"][i], heat,
+                                                                        heat_span(heat, side)), min_px=48))
     if "match_images" in a:
         names["match"] = f"{i}_match.png"
         save_png(folder / names["match"], tiles(a["match_images"][i], min_px=48))
@@ -287,8 +292,21 @@ def _unit_page(out: Path, result, s: str, i: int, files: dict, counts: dict) -> 
     ex = []
     for side, what in (("top", "most activating"), ("bottom", "least activating")):
         acts = ", ".join(_num(v) for v in a[f"{side}_act"][i])
-        ex.append(f"<figure>{_img('img/' + files[side], alt=what)}<figcaption>{what} dataset images "
-                  f"(receptive-field crops; spatial mean {acts})</figcaption></figure>")
+        heat = span = ""
+        if side + "_heat" in files:
+            lo, hi = heat_span(a[f"{side}_heat"][i], side)
+            heat = f"<br>{_img('img/' + files[side + '_heat'], alt=what + ', heat')}"
+            span = f"; under them, its map from {_num(lo)} (black) to {_num(hi)} (yellow)"
+        ex.append(f"<figure>{_img('img/' + files[side], alt=what)}{heat}<figcaption>{what} dataset images "
+                  f"(receptive-field crops; spatial mean {acts}){span}</figcaption></figure>")
+    heat_note = ""
+    if "top_heat" in files:
+        pre = "before the ReLU" if s == "neurons" else "the layer's activations projected on the direction"
+        heat_note = (f"<p class='note'>Maps under the crops: the {escape(word)}'s map on each crop ({pre}), each "
+                     "position drawn on the pixels nearest its field's centre, divided by its highest value on its "
+                     f"most activating images ({_num(a['heat_scale'][i])}; 1 at the centre of their brightest "
+                     "crop), coloured brighter where higher (inferno, values beyond the range clipped); no colour "
+                     "outside the image.</p>")
     if "quilt" in files:
         q = a["quilt_value"][i]
         ex.append(f"<figure>{_img('img/' + files['quilt'], alt='quilt')}<figcaption>quilt: dataset images sampled "
@@ -305,7 +323,7 @@ def _unit_page(out: Path, result, s: str, i: int, files: dict, counts: dict) -> 
     for col in ("max_activation", "featvis_sd"):
         rows.append(f"<tr><td>{escape(column_label(col))}</td>{_cell(t[col][i], col)}<td></td></tr>")
     sections = [("Feature visualisation", f"<div class='row'>{''.join(fv)}</div>"),
-                ("Dataset examples", f"<div class='row'>{''.join(ex)}</div>"),
+                ("Dataset examples", f"<div class='row'>{''.join(ex)}</div>{heat_note}"),
                 ("Scores", "<table><thead><tr><th>measure</th><th>value</th><th>percentile in layer</th></tr>"
                            f"</thead><tbody>{''.join(rows)}</tbody></table><p class='note'>Percentile: the share "
                            f"of all {summ[s]['width']} {escape(SET_WORDS.get(s, s))} of the layer whose value is at "

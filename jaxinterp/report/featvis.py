@@ -4,8 +4,8 @@ Writes into ``out``: ``featvis_<layer>.png/.svg`` (the grid: unit index and fina
 in dataset standard deviations), ``ratio_<layer>.png/.svg`` (final activation over the top
 dataset activation, per unit), ``featvis_<layer>.npz`` (the images and numbers),
 ``units/`` (per unit: its visualisation, the diverse and negative ones, and receptive-field
-crops of its most and least activating dataset images) and ``index.html``, where each unit is
-one card (no table wider than the page).
+crops of its most and least activating dataset images, plain and coloured by its map) and
+``index.html``, where each unit is one card (no table wider than the page).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxinterp import atomic
-from jaxinterp.report.figures import minus, to_rgb01, write_tiles
+from jaxinterp.report.figures import heat_overlay, heat_span, minus, to_rgb01, write_tiles
 
 CARDS_CSS = ("<style>.unit{border:1px solid var(--rule);border-radius:6px;padding:0.5em 0.9em 0.7em;"
              "margin:0 0 1em}.unit h3{margin:0.2em 0 0.4em}.unit .row{display:flex;flex-wrap:wrap;"
@@ -100,7 +100,14 @@ def _card(out: Path, arrays: dict, summary: dict, i: int, tag: str, word: str) -
     for side, what in (("top", "most activating"), ("bottom", "least activating")):
         acts = ", ".join(minus(f"{v:.2g}") for v in arrays[f"{side}_act"][i])
         img = _tile(units / f"{tag}_{u}_{side}.png", arrays[f"{side}_crops"][i], columns=4)
-        examples.append(f"<figure>{img}<figcaption>{what}: {acts}</figcaption></figure>")
+        span = ""
+        if f"{side}_heat" in arrays:  # the same tiles, coloured by the unit's map
+            heat = arrays[f"{side}_heat"][i]
+            lo, hi = heat_span(heat, side)
+            img += "<br>" + _tile(units / f"{tag}_{u}_{side}_heat.png",
+                                  heat_overlay(arrays[f"{side}_crops"][i], heat, (lo, hi)), columns=4)
+            span = minus(f"; map {lo:.2g} to {hi:.2g}")
+        examples.append(f"<figure>{img}<figcaption>{what}: {acts}{span}</figcaption></figure>")
     num = lambda key: minus(f"{arrays[key][i]:.3g}")  # noqa: E731
     numbers = (f"its activation {num('vis_act')}; top dataset activation {num('data_max')} (ratio "
                f"{arrays['ratio'][i]:.2f}×); dataset mean {num('data_mean')}, SD {num('data_std')}")
@@ -135,8 +142,14 @@ def write(out: Path, arrays: dict, summary: dict, facts: dict) -> Path:
                "spatial mean), cropped about the place where the unit is highest, and its "
                f"{m} least activating ones (lowest spatial mean before the layer's ReLU; for directions, "
                "lowest projection), cropped about where it is lowest; crops are "
-               f"{html.crop_words(summary)}, grey outside the image, repeated to at least 64 px. Captions: "
-               "activations in dataset standard deviations above the mean (SD), or the spatial means.")
+               f"{html.crop_words(summary)}, grey outside the image, repeated to at least 64 px"
+               + (". Under them, the same crops coloured by the unit's map (before the layer's ReLU for "
+                  "channels, the projection for directions; each position drawn on the pixels nearest its "
+                  "field's centre) divided by the unit's highest value on its most activating images (1 at the "
+                  "centre of their brightest crop), brighter where higher (inferno, from black to yellow over "
+                  "the range in the caption, 'map LOW to HIGH': 0 to 1 on the most activating crops, their "
+                  "lowest value to 0 on the least), no colour outside the image" if "top_heat" in arrays else "")
+               + ". Captions: activations in dataset standard deviations above the mean (SD), or the spatial means.")
     stats = html.table(["median ratio", "quartiles", "units above the top dataset image", "median SD"],
                        [[f"{summary['ratio_median']:.2f}x",
                          f"{summary['ratio_q25']:.2f}x - {summary['ratio_q75']:.2f}x",

@@ -3,7 +3,9 @@
 * :func:`ii_boxplot`: II per similarity, one box (with every unit as a dot) per direction set;
 * :func:`exemplar_grid`: top-M exemplars of the units at quantiles of II, crisp and tightly packed;
 * :func:`mosaic`: images side by side, upscaled by pixel repetition (no smoothing), white gutters;
-* :func:`tiles`: images in rows of ``columns``, each at least ``min_px`` pixels (for HTML pages).
+* :func:`tiles`: images in rows of ``columns``, each at least ``min_px`` pixels (for HTML pages);
+* :func:`heat_overlay`: crops blended with a colour map of their heat (activation maps), over
+  :func:`heat_span`.
 
 Each writes ``stem.png`` (200 dpi), and ``stem.svg`` (:func:`jaxinterp.report.style.save`)
 and returns the PNG's path.
@@ -82,6 +84,36 @@ def to_rgb01(images: np.ndarray) -> np.ndarray:
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     return images
+
+
+def heat_span(heat: np.ndarray, side: str) -> tuple[float, float]:
+    """The heat an overlay's colours span, for one unit's crops (heat: its map over its peak on
+    its top exemplars; brighter is higher on both sides): ``"top"``, (0, 1), black where it is
+    at or below 0, yellow at that peak; ``"bottom"``, (lowest, 0), black at its lowest value on
+    those crops, yellow at 0 or above ((0, 1) where it is nowhere below 0)."""
+    if side == "top":
+        return 0.0, 1.0
+    finite = np.asarray(heat)[np.isfinite(heat)]
+    low = float(finite.min()) if finite.size else 0.0
+    return (low, 0.0) if low < 0 else (0.0, 1.0)
+
+
+def heat_overlay(crops: np.ndarray, heat: np.ndarray, span: tuple = (0.0, 1.0), alpha: float = 0.55,
+                 cmap: str = "inferno") -> np.ndarray:
+    """Crops [..., h, w, c] blended with ``cmap`` (perceptually uniform) of their heat
+    [..., h, w]: ``(1 - alpha) · crop + alpha · cmap((heat - lo) / (hi - lo))``, heat clipped to
+    ``span`` (lo, hi) (:func:`heat_span`); pixels whose heat is NaN (outside the image) are the
+    crop's. Returns float RGB [..., h, w, 3] in [0, 1]."""
+    import matplotlib
+
+    rgb = to_rgb01(crops)
+    heat = np.asarray(heat, np.float32)
+    if heat.shape != rgb.shape[:-1]:
+        raise ValueError(f"heat must be the crops' [..., h, w], got heat {heat.shape} for crops {rgb.shape}")
+    lo, hi = span
+    colour = matplotlib.colormaps[cmap](np.clip((np.nan_to_num(heat, nan=lo) - lo) / (hi - lo), 0, 1))[..., :3]
+    blend = (1 - alpha) * rgb + alpha * colour.astype(np.float32)
+    return np.where(np.isnan(heat)[..., None], rgb, blend)
 
 
 def upscale_factor(size: int, target: int = 96) -> int:

@@ -2,7 +2,7 @@
 
 from jaxinterp.stream.engine import Taps, stream, stream_map
 from jaxinterp.stream.reducers import (Reducer, bottom_k, collect, combine, fanout, histogram, minmax, moments,
-                                      top_k, total)
+                                      pick, top_k, total)
 from jaxinterp.stream.sources import ArraySource, IterableSource, Source, as_source, images_at
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "histogram",
     "minmax",
     "moments",
+    "pick",
     "stream",
     "stream_map",
     "top_k",

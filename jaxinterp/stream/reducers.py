@@ -12,8 +12,9 @@ engine copies to the host ([b, ...] pytree, or None); ``outs`` is all of it, [n,
 
 Built in: :func:`collect` (keep every row), :func:`top_k` (the k largest per unit, with their
 image numbers and any payload), :func:`bottom_k` (the k smallest), :func:`moments` (count, mean, variance), :func:`total` (sums),
-:func:`minmax`, :func:`histogram` (fixed edges), :func:`combine` (several at once, over a
-dict of values) and :func:`fanout` (several over the same values). State is O(k·U) or O(U), never O(n), unless the caller collects.
+:func:`minmax`, :func:`histogram` (fixed edges), :func:`pick` (the values of chosen image-unit
+pairs), :func:`combine` (several at once, over a dict of values) and :func:`fanout` (several
+over the same values). State is O(k·U) or O(U), never O(n), unless the caller collects.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Reducer", "bottom_k", "collect", "combine", "fanout", "histogram", "minmax", "moments", "top_k",
-           "total"]
+__all__ = ["Reducer", "bottom_k", "collect", "combine", "fanout", "histogram", "minmax", "moments", "pick",
+           "top_k", "total"]
 
 
 class Reducer(NamedTuple):
@@ -119,6 +120,29 @@ def bottom_k(k: int, by: str | None = None) -> Reducer:
 
     return Reducer(top.init, lambda state, values, index, valid: top.update(state, negated(values), index, valid),
                    finalize)
+
+
+def pick(image, unit) -> Reducer:
+    """The values of chosen (image, unit) pairs, and only those: ``image``, ``unit`` int arrays
+    [*S] (image numbers in the pass, indices of the last axis). Values: [b, ..., U]. Result:
+    [*S, ...] (``values[image, ..., unit]``; NaN for an image the pass did not see). State:
+    O(S · ...), e.g. a unit's map on each of its exemplars, whatever the number of images."""
+    image, unit = np.asarray(image), np.asarray(unit)
+    if image.shape != unit.shape:
+        raise ValueError(f"pick needs image and unit of one shape, got {image.shape} and {unit.shape}")
+    shape = image.shape
+    image, unit = jnp.asarray(image.reshape(-1), jnp.int32), jnp.asarray(unit.reshape(-1), jnp.int32)
+
+    def init(spec):
+        return jnp.full((image.size, *spec.shape[:-1]), jnp.nan, jnp.float32)
+
+    def update(state, values, index, valid):
+        here = (index[None, :] == image[:, None]) & valid[None, :]                      # [P, b]
+        row = jnp.argmax(here, axis=1)
+        got = jnp.moveaxis(values, -1, 1)[row, unit].astype(jnp.float32)                  # [P, ...]
+        return jnp.where(_mask(here.any(axis=1), got), got, state), None
+
+    return Reducer(init, update, lambda state, outs: np.asarray(state).reshape(shape + state.shape[1:]))
 
 
 @functools.lru_cache(maxsize=None)

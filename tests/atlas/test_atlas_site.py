@@ -44,7 +44,9 @@ def test_every_page_kind_exists_and_every_link_and_image_resolves(atlas_site):
                  "relu2/kmeans/2.html", "relu2/unit/img/1.png", "relu2/unit/img/1_diverse.png",
                  "relu2/unit/img/1_negative.png", "relu2/unit/img/1_top.png", "relu2/unit/img/1_bottom.png",
                  "relu2/unit/img/1_quilt.png", "relu2/unit/img/1_match.png", "relu2/unit/img/1_matchvis.png",
-                 "relu2/kmeans/img/2_top.png", "relu2/kmeans/img/2_matchvis.png", "relu2/kmeans/img/2_quilt.png"):
+                 "relu2/kmeans/img/2_top.png", "relu2/kmeans/img/2_matchvis.png", "relu2/kmeans/img/2_quilt.png",
+                 "relu2/unit/img/1_top_heat.png", "relu2/unit/img/1_bottom_heat.png", "relu1/unit/img/0_top_heat.png",
+                 "relu2/kmeans/img/2_bottom_heat.png"):
         assert (out / page).is_file(), page
     assert not (out / "relu2/unit/3.html").exists()  # --units 3
     assert not (out / "relu1/kmeans").exists()       # --direction-layers relu2
@@ -69,6 +71,17 @@ def test_every_page_kind_exists_and_every_link_and_image_resolves(atlas_site):
     unit = (out / "relu2/unit/0.html").read_text()
     assert "../../relu1/unit/" in unit or "relu1 " in unit
     assert "<h2>Compared model</h2>" in unit and "<h2>Synergy partners</h2>" in unit and "<h2>Role</h2>" in unit
+    # dataset examples: under each row of crops, the same crops coloured by the unit's map (its own
+    # tiles: the same size, other pixels), the colours explained
+    from PIL import Image
+
+    for s, page in (("unit", unit), ("kmeans", (out / "relu2/kmeans/0.html").read_text())):
+        for side in ("top", "bottom"):
+            assert f"src='img/0_{side}.png'" in page and f"src='img/0_{side}_heat.png'" in page, (s, side)
+            plain, heat = (np.asarray(Image.open(out / f"relu2/{s}/img/0_{name}.png"))
+                           for name in (side, f"{side}_heat"))
+            assert plain.shape == heat.shape and np.any(plain != heat), (s, side)
+        assert "divided by its highest value on its most activating images" in page and "(black) to" in page
 
 
 def cells(page: Path) -> dict[str, float]:

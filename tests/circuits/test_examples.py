@@ -175,6 +175,44 @@ def test_crops_of_a_field_wider_than_the_image_show_the_image_and_a_margin(stack
                                   examples.rf_crops(images, image, y, x, narrow))
 
 
+@pytest.mark.parametrize("layer", ["relu1", "relu3"])  # stride 2, padding 1; stride 4, 3x3 of 16 px (VALID)
+def test_heat_is_the_map_drawn_on_the_pixels_and_cut_like_the_crop(stack, images, layer):
+    from tests._refs import heat_window
+
+    model, v = stack
+    rf = door.receptive_field(model, v, layer, (16, 16, 2))
+    h, w, _ = door.graph(model, v, (16, 16, 2))[layer].shape
+    rng = np.random.default_rng(1)
+    maps = rng.normal(size=(2, 3, h, w))
+    y, x = rng.integers(0, h, (2, 3)), rng.integers(0, w, (2, 3))
+    y[0, 0], x[0, 0] = h - 1, 0                                            # a field past the border
+    heat = np.asarray(examples.rf_heat(maps, y, x, rf, (16, 16)))
+    crops = np.asarray(examples.rf_crops(images, np.zeros_like(y), y, x, rf))
+    assert heat.shape == crops.shape[:-1] == (2, 3, *rf.size) and heat.dtype == np.float32
+    for idx in np.ndindex(y.shape):
+        np.testing.assert_allclose(heat[idx], heat_window(maps[idx], rf, (16, 16), y[idx], x[idx]), rtol=1e-6)
+        # the crop's centre pixel shows the position the crop is centred on
+        assert heat[idx][(rf.size[0] - 1) // 2, (rf.size[1] - 1) // 2] == pytest.approx(maps[idx][y[idx], x[idx]])
+    assert np.isnan(heat[0, 0]).any() and np.isfinite(heat[0, 0]).any()   # NaN outside the image only
+    assert np.array_equal(np.isnan(heat), np.all(crops == 0.5, axis=-1) & np.isnan(heat))
+
+
+def test_heat_of_a_field_wider_than_the_image_is_the_whole_map_and_a_margin(images):
+    from tests._refs import heat_window
+
+    rf = door.ReceptiveField((-1, 18, -1, 18), (19, 19), (1, 1), (-9, -9), (8, 8), False)  # 19 px > 16 px
+    maps = np.random.default_rng(2).normal(size=(2, 16, 16))
+    y, x = np.array([8, 0]), np.array([8, 2])
+    heat = np.asarray(examples.rf_heat(maps, y, x, rf, (16, 16), margin=2))
+    assert heat.shape == examples.rf_crops(images, np.array([0, 1]), y, x, rf, margin=2).shape[:-1] == (2, 20, 20)
+    for i in range(2):
+        np.testing.assert_allclose(heat[i], heat_window(maps[i], rf, (16, 16), y[i], x[i], margin=2), rtol=1e-6)
+        np.testing.assert_allclose(heat[i, 2:-2, 2:-2], maps[i], rtol=1e-6)  # stride 1: the map itself
+        assert np.isnan(heat[i, :2]).all() and np.isnan(heat[i, :, -2:]).all()
+    with pytest.raises(ValueError, match=r"maps must be \[\*S, h, w\] with y and x \[\*S\]"):
+        examples.rf_heat(maps[0], y, x, rf, (16, 16))
+
+
 def test_preactivations_equal_the_relu_free_network():
     model, plain = Residual(), Residual(final_relu=False)
     v = jax.jit(model.init)(jax.random.key(2), jnp.zeros((1, 12, 12, 3)))

@@ -33,7 +33,8 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
     assert first["computed"] == 9  # stats, colour, gather, and per chunk of 2 units: max, diversity, negative
     assert "featvis: relu2 max 2..3: step 6/6, mean objective " in "\n".join(printed)  # progress
     for name in ("featvis_relu2.png", "featvis_relu2.svg", "ratio_relu2.png", "index.html", "units/relu2_2.png",
-                 "units/relu2_5_top.png", "units/relu2_5_bottom.png", "units/relu2_3_diverse.png",
+                 "units/relu2_5_top.png", "units/relu2_5_bottom.png", "units/relu2_5_top_heat.png",
+                 "units/relu2_5_bottom_heat.png", "units/relu2_3_diverse.png",
                  "units/relu2_3_negative.png"):
         assert (out / name).is_file(), name
     arrays = np.load(out / "featvis_relu2.npz")
@@ -41,6 +42,7 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
     assert arrays["diversity_images"].shape == (4, 2, 32, 32, 3) and arrays["diversity_z"].shape == (4, 2)
     assert arrays["negative_images"].shape == (4, 32, 32, 3)
     assert arrays["top_crops"].shape[:2] == arrays["bottom_crops"].shape[:2] == (4, 3)
+    assert arrays["top_heat"].shape == arrays["top_crops"].shape[:-1] and arrays["heat_scale"].shape == (4,)
     np.testing.assert_array_equal(arrays["units"], [2, 3, 4, 5])
     assert json.loads((out / "summary.json").read_text())["units"] == [2, 6]  # [start, stop) of both chunks
     # the numbers are the dataset's: ratio = own activation / top dataset activation, top exemplars sorted
@@ -78,7 +80,8 @@ def test_command_writes_grid_arrays_and_page_from_the_store(data, tmp_path, caps
     assert np.all(arrays["negative_act"] < arrays["data_mean"]), (arrays["negative_act"], arrays["data_mean"])
     assert np.all(arrays["negative_z"] < 0) and np.all(arrays["negative_act"] < arrays["vis_act"])
     page = (out / "index.html").read_text()
-    for shown in ("units/relu2_3_top.png", "units/relu2_3_bottom.png", "units/relu2_3_diverse.png",
+    for shown in ("units/relu2_3_top.png", "units/relu2_3_bottom.png", "units/relu2_3_top_heat.png",
+                  "units/relu2_3_bottom_heat.png", "the same crops coloured by the unit", "units/relu2_3_diverse.png",
                   "units/relu2_3_negative.png", "least activating", "most activating"):
         assert shown in page, shown
     assert page.count("<table") == 1  # the summary; the units are cards, never a table wider than the page

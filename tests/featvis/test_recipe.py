@@ -89,3 +89,58 @@ def test_a_negative_render_reads_its_images_once_before_and_after_the_relu(data,
     acts = forward(net, variables, net.normalize(got.arrays["images"]), ["relu2", "bn2"])[1]
     np.testing.assert_allclose(got.arrays["final_acts"], np.asarray(acts["relu2"]).mean((1, 2)), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got.arrays["final_pre"], np.asarray(acts["bn2"]).mean((1, 2)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["channels", "directions"])
+def test_exemplar_heat_is_each_units_own_map_on_its_crop_over_its_top_peak(kind):
+    """exemplar_crops' heat against an independent forward pass (Flax's capture) and a numpy
+    drawing of each map on the pixels (tests._refs.heat_window): channels before the ReLU
+    (one-hot directions, as featvis_stats reads them), directions projected after it; the top
+    crops' centre is each map's maximum, the bottom's its minimum; 1 is the unit's top peak."""
+    from jaxinterp import door, steps
+    from jaxinterp.circuits import examples
+    from jaxinterp.recipes.featvis import exemplar_crops
+    from tests._refs import heat_window
+    from tests.flax_reference import forward
+
+    model, variables = steps.load_model(steps.model_spec("small_cnn_rgb", "random:0"))
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (9, 32, 32, 3), dtype=np.uint8)
+    acts = forward(model, variables, model.normalize(images.astype(np.float32) / 255), ["relu2", "bn2"])[1]
+    if kind == "channels":
+        dirs = np.eye(64, dtype=np.float32)[[2, 5, 9]]
+        maps = np.asarray(acts["bn2"], np.float64)[..., [2, 5, 9]]                   # [9, 16, 16, 3]
+    else:
+        dirs = rng.normal(size=(3, 64)).astype(np.float32)
+        maps = np.asarray(acts["relu2"], np.float64) @ dirs.T.astype(np.float64)
+    # planted exemplars: any images, shared between units and sides, in any order
+    top, bottom = np.array([[0, 4, 7], [4, 1, 8], [2, 2, 3]]), np.array([[5, 6, 0], [3, 0, 4], [8, 1, 6]])
+    rf = door.receptive_field(model, variables, "relu2", (32, 32, 3))
+    out = exemplar_crops(model, variables, images, "relu2", top, bottom, dirs, rf, pre_relu=kind == "channels",
+                         batch_size=4)
+    unit = np.arange(3)[:, None]
+    scale = maps[top, :, :, unit].max(axis=(1, 2, 3))                               # [3] the top peaks
+    assert np.all(scale > 0)
+    np.testing.assert_allclose(out["heat_scale"], scale, rtol=1e-5)
+    margin = examples.display_margin(32)
+    for side, idx in (("top", top), ("bottom", bottom)):
+        heat = out[f"{side}_heat"]
+        assert heat.shape == out[f"{side}_crops"].shape[:-1] == (3, 3, 5, 5) and heat.dtype == np.float32
+        for j, e in np.ndindex(idx.shape):
+            m = maps[idx[j, e], :, :, j] / scale[j]
+            y, x = divmod(int((np.argmax if side == "top" else np.argmin)(m)), m.shape[1])
+            assert (out[f"{side}_y"][j, e], out[f"{side}_x"][j, e]) == (y, x)
+            np.testing.assert_allclose(heat[j, e], heat_window(m, rf, (32, 32), y, x, margin), rtol=1e-5, atol=1e-6)
+            pick = np.nanmax if side == "top" else np.nanmin                        # the centre is the extreme
+            assert heat[j, e, 2, 2] == pytest.approx(pick(heat[j, e]), rel=1e-6)
+    np.testing.assert_allclose(out["top_heat"][:, :, 2, 2].max(axis=1), 1.0, rtol=1e-6)
+
+
+def test_a_unit_silent_on_its_top_exemplars_is_scaled_by_its_largest_magnitude():
+    from jaxinterp.recipes.featvis import heat_scale
+
+    top = np.zeros((3, 2, 4, 4), np.float32)
+    bottom = np.zeros_like(top)
+    top[0, 1, 2, 2], top[0, 0, 0, 0] = 3.0, -7.0          # a positive peak: it, whatever the negatives
+    top[1, 0, 1, 1], bottom[1, 1, 3, 0] = -2.0, -5.0      # never positive: the largest magnitude
+    np.testing.assert_array_equal(heat_scale(top, bottom), [3.0, 5.0, 1.0])  # all zero: 1

@@ -30,3 +30,18 @@ def test_exemplar_grid_rows_are_the_quantile_units_drawn_pixel_for_pixel(tmp_pat
         shown = np.asarray(ax.images[0].get_array())
         first = exemplars["neurons"][unit, 0]
         np.testing.assert_allclose(shown[0, 0], [first / 10] * 3, atol=1e-6)
+
+
+def test_heat_overlay_blends_the_colour_map_of_the_heat_over_its_span_and_leaves_nan_pixels():
+    import matplotlib
+
+    crops = np.random.default_rng(0).uniform(size=(2, 3, 4, 3)).astype(np.float32)
+    heat = np.array([[[-2.0, 0.0, 0.25, 0.5], [1.0, 3.0, np.nan, 0.5], [0.0] * 4]] * 2, np.float32)
+    got = figures.heat_overlay(crops, heat, (0.0, 1.0), alpha=0.5)
+    want = 0.5 * crops + 0.5 * matplotlib.colormaps["inferno"](np.clip(np.nan_to_num(heat), 0, 1))[..., :3]
+    finite = np.isfinite(heat)
+    np.testing.assert_allclose(got[finite], want[finite], atol=1e-6)
+    np.testing.assert_array_equal(got[~finite], crops[~finite])                   # outside the image: the crop
+    assert figures.heat_span(heat, "top") == (0.0, 1.0)
+    assert figures.heat_span(heat, "bottom") == (-2.0, 0.0)                       # its lowest value to 0
+    assert figures.heat_span(np.abs(heat), "bottom") == (0.0, 1.0)                # nowhere below 0

@@ -112,6 +112,21 @@ def test_top_k_carries_a_payload_and_refuses_nan():
         stream.stream_map(fn, {"v": bad, "w": where}, src, stream.top_k(2, by="v"), batch_size=3)
 
 
+def _unit_float(params, x):
+    return x
+
+
+def test_pick_keeps_the_values_of_the_chosen_pairs_only(images):
+    image, unit = np.array([[36, 0], [5, 99], [5, 5]]), np.array([[2, 0], [1, 1], [1, 0]])
+    got = stream.stream_map(_unit_float, {}, images, stream.pick(image, unit), batch_size=8)  # 37 = 4 x 8 + 5
+    assert got.shape == (3, 2, 32, 32) and got.dtype == np.float32
+    for idx in [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)]:
+        np.testing.assert_allclose(got[idx], images[image[idx], :, :, unit[idx]] / 255.0, rtol=1e-6)
+    assert np.isnan(got[1, 1]).all()  # image 99 is not in the pass
+    with pytest.raises(ValueError, match="pick needs image and unit of one shape"):
+        stream.pick(image, unit[:2])
+
+
 def test_moments_total_minmax_histogram_against_numpy(net, images):
     model, variables = net
     c = whole(net, images, "relu2", pre_relu=True)[:, 8, 8]  # [n, U] centre, pre-ReLU
@@ -169,8 +184,10 @@ assert jax.device_count() == 8
 model = SmallCNNRGB(widths=(8, 12, 16)); variables = models.init(model, jax.random.key(0))
 images = np.random.default_rng(0).integers(0, 256, (37, 32, 32, 3), dtype=np.uint8)
 r = stream.stream(model, variables, images, "relu3", {"relu3": stream.fanout(
-    c=stream.collect(), t=stream.top_k(5), m=stream.moments())}, position="max", batch_size=16)["relu3"]
-np.savez(sys.argv[1], c=r["c"], ti=r["t"]["image"], tv=r["t"]["value"], mean=r["m"]["mean"], sd=r["m"]["sd"])
+    c=stream.collect(), t=stream.top_k(5), m=stream.moments(), p=stream.pick([36, 3, 20], [0, 15, 7]))},
+    position="max", batch_size=16)["relu3"]
+np.savez(sys.argv[1], c=r["c"], ti=r["t"]["image"], tv=r["t"]["value"], mean=r["m"]["mean"], sd=r["m"]["sd"],
+         p=r["p"])
 """
 
 
@@ -179,6 +196,7 @@ def test_eight_devices_equal_one(net, images, tmp_path):
     one = stream.stream(model, variables, images, "relu3", {"relu3": stream.fanout(
         c=stream.collect(), t=stream.top_k(5), m=stream.moments())}, position="max", batch_size=16)["relu3"]
     eight = run_on_eight_devices(EIGHT, tmp_path / "eight.npz")
+    np.testing.assert_array_equal(eight["p"], eight["c"][[36, 3, 20], [0, 15, 7]])  # pick across the shards
     np.testing.assert_allclose(eight["c"], one["c"], rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(eight["ti"], one["t"]["image"])
     np.testing.assert_allclose(eight["tv"], one["t"]["value"], rtol=1e-6, atol=1e-6)
