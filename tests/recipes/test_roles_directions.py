@@ -15,7 +15,6 @@ response being the layer's maps projected on it (maps @ Dᵀ).
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
