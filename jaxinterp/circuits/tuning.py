@@ -44,6 +44,7 @@ import numpy as np
 
 from jaxinterp import door, stream
 from jaxinterp.circuits.reads import Reads, on_canvas
+from jaxinterp.door.graph import check_indices
 from jaxinterp.data import stimuli
 from jaxinterp.data.checks import check_images, check_unit_range
 from jaxinterp.featvis.transforms import affine
@@ -137,16 +138,7 @@ def check_units(g: door.LayerGraph, layer: str, units, directions=None) -> np.nd
     if directions is None:
         return g.check_units(layer, units)
     k = unit_count(g, layer, directions)
-    if units is None:
-        return np.arange(k, dtype=np.int32)
-    u = np.asarray(units).reshape(-1)
-    if u.size == 0 or not np.issubdtype(u.dtype, np.integer):
-        raise ValueError(f"units must be a non-empty sequence of direction indices, got {units!r}")
-    bad = u[(u < 0) | (u >= k)]
-    if bad.size:
-        raise ValueError(f"unit(s) {bad[:8].tolist()} out of range: there are {k} directions of layer "
-                         f"{layer!r} (valid 0..{k - 1})")
-    return u.astype(np.int32)
+    return check_indices(units, k, "direction", f"there are {k} directions of layer {layer!r}")
 
 
 def check_stats(stats, channels: int):

@@ -122,16 +122,7 @@ class LayerGraph:
     def check_units(self, name: str, units) -> np.ndarray:
         """``units`` (channel indices; None for all) as int32, or ValueError naming the bad ones."""
         channels = self[name].channels
-        if units is None:
-            return np.arange(channels, dtype=np.int32)
-        u = np.asarray(units).reshape(-1)
-        if u.size == 0 or not np.issubdtype(u.dtype, np.integer):
-            raise ValueError(f"units must be a non-empty sequence of channel indices, got {units!r}")
-        bad = u[(u < 0) | (u >= channels)]
-        if bad.size:
-            raise ValueError(f"unit(s) {bad[:8].tolist()} out of range: layer {name!r} has {channels} "
-                             f"channels (valid 0..{channels - 1})")
-        return u.astype(np.int32)
+        return check_indices(units, channels, "channel", f"layer {name!r} has {channels} channels")
 
     def check_order(self, source: str, target: str) -> None:
         """ValueError unless ``source`` is computed before ``target`` and called once."""
@@ -278,3 +269,18 @@ def layer_shapes(model, variables, input_shape: Sequence[int]) -> dict[str, tupl
 def _one(input_shape) -> tuple:
     shape = tuple(input_shape)
     return shape[1:] if len(shape) == 4 else shape
+
+
+def check_indices(units, count: int, what: str, has: str) -> np.ndarray:
+    """``units`` (None: all ``count``) as int32 indices in [0, count), or ValueError naming the bad
+    ones; ``what`` names one index ("channel") and ``has`` says how many there are ("layer 'x' has
+    64 channels")."""
+    if units is None:
+        return np.arange(count, dtype=np.int32)
+    u = np.asarray(units).reshape(-1)
+    if u.size == 0 or not np.issubdtype(u.dtype, np.integer):
+        raise ValueError(f"units must be a non-empty sequence of {what} indices, got {units!r}")
+    bad = u[(u < 0) | (u >= count)]
+    if bad.size:
+        raise ValueError(f"unit(s) {bad[:8].tolist()} out of range: {has} (valid 0..{count - 1})")
+    return u.astype(np.int32)
