@@ -154,7 +154,10 @@ def test_kill_9_then_resume_is_bit_identical(one_device, tmp_path):
     root, config = one_device
     out = tmp_path / "killed"
     command = _sweep(config, out)
-    kill_after_random_entries(command, _env(1), out / "store", 6, 40)
+    # the first 12 entries are the 4 captures and the 8 SAE fits (2 seeds per capture, trained together
+    # before the cells), and a cell adds at most 3 (its fit, 2 II): from 15 on, at least one cell is
+    # whole and must be reused (a kill among the first 14 left none, and the check below failed)
+    kill_after_random_entries(command, _env(1), out / "store", 16, 44)
     status = subprocess.run([*command, "--status"], env=_env(1), capture_output=True, text=True, timeout=300)
     assert status.returncode == 0, status.stderr[-2000:]
     pending = int(status.stdout.split("pending: ")[1].split()[0])
