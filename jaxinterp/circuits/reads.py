@@ -46,6 +46,7 @@ import jax.numpy as jnp
 
 from jaxinterp import door
 from jaxinterp.models.base import active_relu
+from jaxinterp.neurons.levels import project
 
 __all__ = ["WHAT", "Reads", "on_canvas"]
 
@@ -89,7 +90,7 @@ class Reads:
         if pre_relu and door.graph(self.model, variables, x.shape[1:])[self.layer].relu:
             post = active_relu()(a)  # the layer's output is exactly this ReLU of its pre-ReLU value
         if directions is not None:  # the directions' maps [b, h, w, k]; "highest": one-hot rows are exact
-            post = a = jnp.matmul(a, jnp.asarray(directions).T, precision="highest")
+            post = a = project(a, directions)
         out = {}
         for name, what, position, units in self.reads:
             m = a if what in ("least", "pre", "scaled") else post

@@ -48,6 +48,7 @@ from jaxinterp.steps import (
     ii_task,
     load_model,
     open_source,
+    vectors,
 )
 from jaxinterp.tasks import Result, Task
 
@@ -107,13 +108,6 @@ def _images_uint8(data: DataSpec, idx) -> np.ndarray:
     return got[rows.reshape(idx.shape)]
 
 
-def project(fit: Result) -> np.ndarray:
-    """[k, C]: a direction set's vectors, as a direction "unit" reads the layer: its response is
-    the layer's maps projected on its row (:mod:`jaxinterp.recipes.featvis`; a neuron is a one-hot
-    row)."""
-    return np.asarray(fit.arrays["directions"], np.float64)
-
-
 def direction_weights(weights: Result, directions) -> dict:
     """The expanded weights in and out of directions [k, C] (rows over the layer's channels), from
     the ``circuits_weights`` result of the layer: the projections of the neurons' expanded weights
@@ -158,7 +152,7 @@ def _match_directions(ctx, c: DirectionMatchConfig, cka, a, fit, **inputs) -> Re
 
     mc = c.match
     j = int(cka.arrays["cka_linear"][mc.layer].argmax())
-    xa = (np.asarray(a.arrays["acts"][mc.layers_a[mc.layer]], np.float64) @ project(fit).T).astype(np.float32)
+    xa = (np.asarray(a.arrays["acts"][mc.layers_a[mc.layer]], np.float64) @ vectors(fit, np.float64).T).astype(np.float32)
     xb = np.asarray(inputs["b"].arrays["acts"][mc.layers_b[j]])
     units_b = inputs[f"units_b{j}"].arrays
     ii_a, top_a = unit_info(xa, similarity_features(COLOUR, c.data), c.m)
@@ -249,7 +243,7 @@ def _layer(ctx, c: LayerConfig, **inputs) -> Result:
             images.update(more)
         if "weights" in inputs:
             w = (inputs["weights"].arrays if s == "neurons"
-                 else direction_weights(inputs["weights"], project(inputs[f"fit_{s}"])))
+                 else direction_weights(inputs["weights"], vectors(inputs[f"fit_{s}"])))
             images.update({k: w[k][:n] for k in ("in_idx", "in_val", "out_idx", "out_val")})
         if _dep(inputs, "synergy", s) is not None:
             images.update(_partners(_dep(inputs, "synergy", s), n))

@@ -56,7 +56,7 @@ import numpy as np
 
 from jaxinterp import door
 from jaxinterp.recipes.featvis import RenderConfig, color_of, featvis_tasks, render_units
-from jaxinterp.steps import DataSpec, ModelSpec, check_data_for_model, load_data, load_model
+from jaxinterp.steps import DataSpec, ModelSpec, check_data_for_model, load_data, load_model, vectors
 from jaxinterp.tasks import Result, Task
 
 # stimulus grids: (family, ((parameter, values), ...)); lines/curves/angles get length = RF size
@@ -86,7 +86,7 @@ def _images(data: DataSpec):
 def _rows(directions, examples=None) -> np.ndarray | None:
     """The [k, C] float32 rows of a ``directions`` dependency (a fit's Result), or None (channels);
     with ``examples``, checks that they were read for the same units (channels or k directions)."""
-    rows = None if directions is None else np.asarray(directions.arrays["directions"], np.float32)
+    rows = vectors(directions)
     if examples is not None:
         want = None if rows is None else int(rows.shape[0])
         if examples.summary.get("directions") != want:

@@ -46,11 +46,11 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxinterp import door, stream
-from jaxinterp.steps import (DataSpec, ModelSpec, capture_task, check_data_for_model, fit_task, load_model,
+from jaxinterp.neurons.levels import project
+from jaxinterp.steps import (DataSpec, ModelSpec, capture_task, check_data_for_model, fit_task, load_model, vectors,
                              open_source)
 from jaxinterp.tasks import Result, Task
 
@@ -103,7 +103,7 @@ def _targets(config, model, variables, fit, size: int | None = None) -> np.ndarr
         what = f"{config.method} directions" if fit is not None else f"channels of layer {config.layer!r}"
         raise ValueError(f"--units {start}:{stop} is out of range: there are {width} {what} "
                          f"(valid: 0:{width})")
-    return None if fit is None else np.asarray(fit.arrays["directions"][start:stop], np.float32)
+    return None if fit is None else vectors(fit)[start:stop]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +132,7 @@ class Projected:
 
     def __call__(self, params, images01):
         a = self.taps(params["variables"], images01)[self.taps.layers[0]]     # [b, C]
-        return jnp.matmul(a, params["directions"].T, precision="highest")
+        return project(a, params["directions"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +145,7 @@ class Peaks:
 
     def __call__(self, params, images01):
         a = self.taps(params["variables"], images01)[self.taps.layers[0]]     # [b, h, w, C]
-        m = jnp.matmul(a, params["directions"].T, precision="highest")       # [b, h, w, u]
+        m = project(a, params["directions"])                                 # [b, h, w, u]
         hv, hy, hx = door.positions.best(m)
         lv, ly, lx = door.positions.best(-m)
         return {"high": {"value": hv, "y": hy, "x": hx}, "low": {"value": -lv, "y": ly, "x": lx}, "map": m}
@@ -391,7 +391,7 @@ def _joined(parts: dict, kind: str, count: int) -> dict | None:
 def _gather(ctx, config: GatherConfig, stats, fit=None, **parts) -> Result:
     main = _joined(parts, "max", config.parts)
     units = main["units"]
-    dirs = None if fit is None else np.asarray(fit.arrays["directions"], np.float64)
+    dirs = vectors(fit, np.float64)
 
     def along(final, rows):
         """Each image's activation along its own unit: final [b, C] spatial means -> [b]."""

@@ -39,6 +39,7 @@ from jaxinterp.steps import (
     load_data,
     load_model,
     open_source,
+    vectors,
 )
 from jaxinterp.tasks import Result, Task
 
@@ -97,11 +98,6 @@ def has_stage_levels(model, variables, layer: str, shape) -> bool:
             and g[layer].spatial and g[layer].shape[:2] == g[stage_in].shape[:2])
 
 
-def _unit_directions(fit: Result | None):
-    """The [k, C] rows of a direction fit's result (None: the neurons themselves)."""
-    return None if fit is None else np.asarray(fit.arrays["directions"], np.float32)
-
-
 def _levels(model, variables, images, layer, wanted, directions=None):
     """{name: Level} and the layer's output maps [n, h, w, N] (the levels are checked by
     :func:`roles_tasks`); with ``directions`` [k, N], both of the k projected units instead
@@ -127,7 +123,7 @@ def _level(ctx, c: LevelConfig, directions: Result | None = None) -> Result:
 
     model, variables = load_model(c.model)
     images, _ = load_data(c.data)
-    levels, layer_out = _levels(model, variables, images, c.layer, [c.level], _unit_directions(directions))
+    levels, layer_out = _levels(model, variables, images, c.layer, [c.level], vectors(directions))
     level = levels[c.level]
     n, h, w, _ = layer_out.shape
     samples = c.samples or auto_samples(level.dim)
@@ -181,7 +177,7 @@ def _saliency(ctx, c: SaliencyConfig, acts, directions: Result | None = None) ->
     model, variables = load_model(c.model)
     images = load_data(c.data)[0]
     x01 = images01(c.data)
-    d = _unit_directions(directions)
+    d = vectors(directions)
     a = jnp.asarray(acts.arrays["acts"])
     if d is not None:  # the spatial mean of a projected map is the projected spatial mean
         a = neurons.project(a, d)
@@ -223,7 +219,7 @@ def _image_level(ctx, c: DataSpec, acts, directions: Result | None = None) -> Re
 
     a = acts.arrays["acts"]
     if directions is not None:
-        a = np.asarray(neurons.project(jnp.asarray(a), _unit_directions(directions)))
+        a = np.asarray(neurons.project(jnp.asarray(a), vectors(directions)))
     labels = load_data(c)[1]
     out = dict(neurons.image_measures(a, labels))
     out["image.h_mix"] = np.asarray(neurons.mixed_entropy_all(jnp.asarray(a))["h_mix"])

@@ -10,7 +10,7 @@ Recipes (``paper``, ``roles``) and sweeps are graphs of these::
 """
 
 from jaxinterp.steps.capture import CaptureConfig, capture_task
-from jaxinterp.steps.directions import FitConfig, draws_random, fit_group, fit_task, fit_together
+from jaxinterp.steps.directions import FitConfig, draws_random, fit_group, fit_task, fit_together, vectors
 from jaxinterp.steps.keys import key_of
 from jaxinterp.steps.scores import IIConfig, ii_task
 from jaxinterp.steps.similarity import SimilaritySpec
@@ -53,4 +53,5 @@ __all__ = [
     "model_spec",
     "open_source",
     "similarity_features",
+    "vectors",
 ]

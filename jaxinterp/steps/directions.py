@@ -39,6 +39,12 @@ class FitConfig:
     options: tuple = ()
 
 
+def vectors(fit: Result | None, dtype=np.float32) -> np.ndarray | None:
+    """The [k, C] rows of a direction fit's result (its ``"directions"``), or None for None (the
+    layer's channels themselves): what every reader of a direction "unit" projects the layer on."""
+    return None if fit is None else np.asarray(fit.arrays["directions"], dtype)
+
+
 def draws_random(method: str, options: dict | None = None) -> bool:
     """Whether the fit ``method`` with ``options`` uses its PRNG key (its seed changes its result)."""
     options = options or {}
